@@ -1,0 +1,3 @@
+from frostfork.cli import main
+
+raise SystemExit(main())

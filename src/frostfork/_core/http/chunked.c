@@ -1,0 +1,358 @@
+/* http/chunked.c — the resumable in-place chunked body decoder (RFC 9112 7.1).
+ *
+ * The decoder is a byte-level state machine whose whole state lives in
+ * ff_http_chunked, so input may be split anywhere, down to single bytes, and
+ * every byte handed in is consumed: nothing has to be kept or re-fed by the
+ * caller. Chunk data, the bulk of a body, bypasses the state machine and is
+ * moved with one memmove per run. Decoded bytes are written over the input
+ * they came from; the write position never passes the read position, because
+ * every decoded byte is preceded in the input by at least itself.
+ */
+#include "parse.h"
+
+#include <string.h>
+
+/* Character classes of the 256 byte values, one bit each. */
+#define C_TCHAR 0x01  /* token character (RFC 9110 5.6.2) */
+#define C_QDTEXT 0x02 /* quoted-string text: HTAB, SP, VCHAR except '"' '\\', obs-text */
+#define C_VALUE 0x04  /* field-value byte, also quoted-pair: HTAB, SP, VCHAR, obs-text */
+#define C_WS 0x08     /* BWS / OWS: SP, HTAB */
+#define C_HEX 0x10    /* HEXDIG, either case */
+
+static const unsigned char char_class[256] = {
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  14, 0,  0,  0,  0,  0,  0,  /* 0x00 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
+    14, 7,  4,  7,  7,  7,  7,  7,  6,  6,  7,  7,  6,  7,  7,  6,  /* 0x20 */
+    23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 6,  6,  6,  6,  6,  6,  /* 0x30 */
+    6,  23, 23, 23, 23, 23, 23, 7,  7,  7,  7,  7,  7,  7,  7,  7,  /* 0x40 */
+    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  6,  4,  6,  7,  7,  /* 0x50 */
+    7,  23, 23, 23, 23, 23, 23, 7,  7,  7,  7,  7,  7,  7,  7,  7,  /* 0x60 */
+    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  6,  7,  6,  7,  0,  /* 0x70 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0x80 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0x90 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xA0 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xB0 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xC0 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xD0 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xE0 */
+    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xF0 */
+};
+
+#define IS(c, k) (char_class[(unsigned char)(c)] & (k))
+
+/* At most 16 hex digits: any such size fits in 64 bits, so none overflows. */
+#define MAX_SIZE_DIGITS 16
+
+/* Decoder states. The chunk-size line is `chunk-size [ chunk-ext ] CRLF` with
+ * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) and ext-val a
+ * token or quoted-string; the S_EXT_* states walk that grammar. */
+enum {
+    S_SIZE = 0,    /* chunk-size digits */
+    S_EXT_WS,      /* BWS after the size or a value: only ';' may follow */
+    S_EXT_NAME0,   /* after ';': BWS, then a name */
+    S_EXT_NAME,    /* in a name */
+    S_EXT_NAME_WS, /* BWS after a name: '=' or ';' */
+    S_EXT_VAL0,    /* after '=': BWS, then a token or a quoted-string */
+    S_EXT_VAL,     /* in a token value */
+    S_EXT_QVAL,    /* in a quoted-string value */
+    S_EXT_QESC,    /* after a backslash in a quoted-string */
+    S_EXT_QEND,    /* after the closing quote */
+    S_SIZE_LF,     /* CR of the size line seen */
+    S_DATA,        /* in chunk data; d->remaining bytes left */
+    S_DATA_CR,     /* expecting the CR after chunk data */
+    S_DATA_LF,     /* expecting the LF after chunk data */
+    S_TR_START,    /* at the start of a trailer line (or the final CRLF) */
+    S_TR_NAME,     /* in a trailer field name */
+    S_TR_VALUE,    /* in a trailer field value */
+    S_TR_LF,       /* CR of a trailer line seen */
+    S_FINAL_LF,    /* CR of the final empty line seen */
+    S_DONE,        /* the message is complete */
+    S_FAILED,      /* an error was returned; hex_digits holds it */
+};
+
+void ff_http_chunked_init(ff_http_chunked *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->state = S_SIZE;
+}
+
+/* Steps one byte of a chunk-size line's extension part. The extension bytes
+ * of a line are bounded by max_chunk_ext because nothing downstream reads
+ * them, and an unbounded run of ignored bytes is free bandwidth for an
+ * attacker. Returns the next state, or -1 with *e set. */
+static int step_ext(int state, unsigned char c, enum ff_http_error *e)
+{
+    switch (state) {
+    case S_EXT_WS:
+        if (IS(c, C_WS))
+            return S_EXT_WS;
+        if (c == ';')
+            return S_EXT_NAME0;
+        break;
+    case S_EXT_NAME0:
+        if (IS(c, C_WS))
+            return S_EXT_NAME0;
+        if (IS(c, C_TCHAR))
+            return S_EXT_NAME;
+        break;
+    case S_EXT_NAME:
+    case S_EXT_NAME_WS:
+        if (state == S_EXT_NAME && IS(c, C_TCHAR))
+            return S_EXT_NAME;
+        if (IS(c, C_WS))
+            return S_EXT_NAME_WS;
+        if (c == '=')
+            return S_EXT_VAL0;
+        if (c == ';')
+            return S_EXT_NAME0;
+        break;
+    case S_EXT_VAL0:
+        if (IS(c, C_WS))
+            return S_EXT_VAL0;
+        if (c == '"')
+            return S_EXT_QVAL;
+        if (IS(c, C_TCHAR))
+            return S_EXT_VAL;
+        break;
+    case S_EXT_VAL:
+    case S_EXT_QEND:
+        if (state == S_EXT_VAL && IS(c, C_TCHAR))
+            return S_EXT_VAL;
+        if (IS(c, C_WS))
+            return S_EXT_WS;
+        if (c == ';')
+            return S_EXT_NAME0;
+        break;
+    case S_EXT_QVAL:
+        if (c == '"')
+            return S_EXT_QEND;
+        if (c == '\\')
+            return S_EXT_QESC;
+        if (IS(c, C_QDTEXT))
+            return S_EXT_QVAL;
+        break;
+    case S_EXT_QESC:
+        if (IS(c, C_VALUE))
+            return S_EXT_QVAL;
+        break;
+    default:
+        break;
+    }
+    *e = FF_HTTP_E_CHUNK_EXT;
+    return -1;
+}
+
+/* The decoder proper. Errors are decided byte by byte, so the same input
+ * fails with the same code however it is split. A bare LF anywhere in the
+ * framing is a framing error before anything else; a CR ends a size line only
+ * where the grammar allows the line to end. The body limit is checked while
+ * the size digits arrive, so an oversized chunk is refused before its data is
+ * read. The trailer section is validated like a header section and then
+ * dropped: trailers are not merged into the request. */
+ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
+                               char *buf, size_t *len, enum ff_http_error *err)
+{
+    size_t r = 0, w = 0, n = *len, k, rest;
+    enum ff_http_error e = FF_HTTP_OK;
+    unsigned char c;
+    int st = d->state;
+
+    *err = FF_HTTP_OK;
+    if (st == S_DONE) {
+        *len = 0;
+        return (ssize_t)n;
+    }
+    if (st == S_FAILED) {
+        *len = 0;
+        *err = (enum ff_http_error)d->hex_digits;
+        return -1;
+    }
+
+    while (r < n) {
+        if (st == S_DATA) {
+            k = n - r;
+            if (k > d->remaining)
+                k = (size_t)d->remaining;
+            if (w != r)
+                memmove(buf + w, buf + r, k);
+            w += k;
+            r += k;
+            d->remaining -= k;
+            if (d->remaining == 0)
+                st = S_DATA_CR;
+            continue;
+        }
+
+        c = (unsigned char)buf[r++];
+        if (st >= S_TR_START && ++d->trailer_bytes > lim->max_header_bytes) {
+            e = FF_HTTP_E_TRAILER;
+            goto failed;
+        }
+
+        switch (st) {
+        case S_SIZE:
+            if (IS(c, C_HEX)) {
+                if (d->hex_digits == MAX_SIZE_DIGITS) {
+                    e = FF_HTTP_E_CHUNK_SIZE;
+                    goto failed;
+                }
+                d->hex_digits++;
+                d->remaining = d->remaining << 4 |
+                               (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+                if (d->remaining > lim->max_body - d->total) {
+                    e = FF_HTTP_E_BODY_TOO_LARGE;
+                    goto failed;
+                }
+                break;
+            }
+            if (c == '\n') {
+                e = FF_HTTP_E_CHUNK_FRAMING;
+                goto failed;
+            }
+            if (d->hex_digits == 0) {
+                e = FF_HTTP_E_CHUNK_SIZE;
+                goto failed;
+            }
+            if (c == '\r') {
+                st = S_SIZE_LF;
+                break;
+            }
+            if (c != ';' && !IS(c, C_WS)) {
+                e = FF_HTTP_E_CHUNK_SIZE;
+                goto failed;
+            }
+            if (++d->line_bytes > lim->max_chunk_ext) {
+                e = FF_HTTP_E_CHUNK_EXT;
+                goto failed;
+            }
+            st = c == ';' ? S_EXT_NAME0 : S_EXT_WS;
+            break;
+
+        case S_EXT_WS:
+        case S_EXT_NAME0:
+        case S_EXT_NAME:
+        case S_EXT_NAME_WS:
+        case S_EXT_VAL0:
+        case S_EXT_VAL:
+        case S_EXT_QVAL:
+        case S_EXT_QESC:
+        case S_EXT_QEND:
+            if (c == '\n') {
+                e = FF_HTTP_E_CHUNK_FRAMING;
+                goto failed;
+            }
+            if (c == '\r') {
+                if (st != S_EXT_NAME && st != S_EXT_VAL && st != S_EXT_QEND) {
+                    e = FF_HTTP_E_CHUNK_EXT;
+                    goto failed;
+                }
+                st = S_SIZE_LF;
+                break;
+            }
+            if (++d->line_bytes > lim->max_chunk_ext) {
+                e = FF_HTTP_E_CHUNK_EXT;
+                goto failed;
+            }
+            if ((st = step_ext(st, c, &e)) < 0)
+                goto failed;
+            break;
+
+        case S_SIZE_LF:
+            if (c != '\n') {
+                e = FF_HTTP_E_CHUNK_FRAMING;
+                goto failed;
+            }
+            if (d->remaining == 0) {
+                st = S_TR_START;
+            } else {
+                d->total += d->remaining;
+                st = S_DATA;
+            }
+            break;
+
+        case S_DATA_CR:
+            if (c != '\r') {
+                e = FF_HTTP_E_CHUNK_FRAMING;
+                goto failed;
+            }
+            st = S_DATA_LF;
+            break;
+
+        case S_DATA_LF:
+            if (c != '\n') {
+                e = FF_HTTP_E_CHUNK_FRAMING;
+                goto failed;
+            }
+            d->hex_digits = 0;
+            d->line_bytes = 0;
+            st = S_SIZE;
+            break;
+
+        case S_TR_START:
+            if (c == '\r') {
+                st = S_FINAL_LF;
+            } else if (c == '\n') {
+                e = FF_HTTP_E_CHUNK_FRAMING;
+                goto failed;
+            } else if (IS(c, C_TCHAR)) {
+                st = S_TR_NAME;
+            } else {
+                /* Includes a line starting with whitespace (obs-fold). */
+                e = FF_HTTP_E_TRAILER;
+                goto failed;
+            }
+            break;
+
+        case S_TR_NAME:
+            if (IS(c, C_TCHAR))
+                break;
+            if (c == ':') {
+                st = S_TR_VALUE;
+                break;
+            }
+            e = c == '\n' ? FF_HTTP_E_CHUNK_FRAMING : FF_HTTP_E_TRAILER;
+            goto failed;
+
+        case S_TR_VALUE:
+            if (IS(c, C_VALUE))
+                break;
+            if (c == '\r') {
+                st = S_TR_LF;
+                break;
+            }
+            e = c == '\n' ? FF_HTTP_E_CHUNK_FRAMING : FF_HTTP_E_TRAILER;
+            goto failed;
+
+        case S_TR_LF:
+        case S_FINAL_LF:
+            if (c != '\n') {
+                e = FF_HTTP_E_CHUNK_FRAMING;
+                goto failed;
+            }
+            if (st == S_TR_LF) {
+                st = S_TR_START;
+                break;
+            }
+            d->state = S_DONE;
+            rest = n - r;
+            if (rest != 0 && w != r)
+                memmove(buf + w, buf + r, rest);
+            *len = w;
+            return (ssize_t)rest;
+
+        default:
+            e = FF_HTTP_E_CHUNK_FRAMING;
+            goto failed;
+        }
+    }
+    d->state = st;
+    *len = w;
+    return -2;
+
+failed:
+    d->state = S_FAILED;
+    d->hex_digits = (int)e;
+    *len = w;
+    *err = e;
+    return -1;
+}

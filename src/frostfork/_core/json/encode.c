@@ -1,0 +1,199 @@
+/* json/encode.c — a direct JSON encoder into an ff_buf.
+ *
+ * No intermediate str objects: ASCII strings are escaped straight from the
+ * object's storage, others from their cached UTF-8. */
+#include "json/encode.h"
+
+#include <math.h>
+
+#define MAX_DEPTH 128
+
+/* 0: copy as is, 1: short escape (\" \\ \n ...), 2: \u00XX */
+static const unsigned char escape_kind[256] = {
+    2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 2, 1, 1, 2, 2, /* \b \t \n \f \r */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* '"' */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, /* '\\' */
+};
+
+static int oom(void)
+{
+    PyErr_NoMemory();
+    return -1;
+}
+
+static int put(ff_buf *out, const char *s, size_t n)
+{
+    return ff_buf_append(out, s, n) < 0 ? oom() : 0;
+}
+
+/* Escapes one run of UTF-8 (or ASCII) bytes. Bytes >= 0x80 pass through:
+ * the output is UTF-8, which RFC 8259 requires anyway. */
+static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
+{
+    if (ff_buf_reserve(out, n + 2) < 0)
+        return oom();
+    out->data[out->len++] = '"';
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = s[i];
+        unsigned char kind = ch < 0x60 ? escape_kind[ch] : 0;
+        if (!kind)
+            continue;
+        if (put(out, (const char *)s + run, i - run) < 0)
+            return -1;
+        char esc[8];
+        size_t elen = 2;
+        esc[0] = '\\';
+        switch (ch) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default: {
+            static const char hex[] = "0123456789abcdef";
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 15];
+            elen = 6;
+        }
+        }
+        if (put(out, esc, elen) < 0)
+            return -1;
+        run = i + 1;
+    }
+    if (put(out, (const char *)s + run, n - run) < 0 || put(out, "\"", 1) < 0)
+        return -1;
+    return 0;
+}
+
+static int put_str(ff_buf *out, PyObject *s)
+{
+    if (PyUnicode_IS_ASCII(s))
+        return put_string_bytes(out, PyUnicode_1BYTE_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    if (!u)
+        return -1;
+    return put_string_bytes(out, (const unsigned char *)u, (size_t)n);
+}
+
+static int put_long(ff_buf *out, PyObject *o)
+{
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (!overflow) {
+        char tmp[24];
+        int n = snprintf(tmp, sizeof tmp, "%lld", v);
+        return put(out, tmp, (size_t)n);
+    }
+    PyObject *s = PyLong_Type.tp_repr(o); /* exact digits, ignoring subclass reprs */
+    if (!s)
+        return -1;
+    Py_ssize_t n;
+    const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+    int rc = u ? put(out, u, (size_t)n) : -1;
+    Py_DECREF(s);
+    return rc;
+}
+
+static int put_float(ff_buf *out, PyObject *o)
+{
+    double d = PyFloat_AS_DOUBLE(o);
+    if (!isfinite(d)) {
+        PyErr_SetString(PyExc_ValueError, "Out of range float values are not JSON compliant");
+        return -1;
+    }
+    char *s = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (!s)
+        return -1;
+    int rc = put(out, s, strlen(s));
+    PyMem_Free(s);
+    return rc;
+}
+
+static int encode(ff_buf *out, PyObject *o, int depth);
+
+static int put_seq(ff_buf *out, PyObject *o, int depth)
+{
+    PyObject **items = PySequence_Fast_ITEMS(o);
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+    if (put(out, "[", 1) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((i && put(out, ",", 1) < 0) || encode(out, items[i], depth + 1) < 0)
+            return -1;
+    }
+    return put(out, "]", 1);
+}
+
+static int put_dict(ff_buf *out, PyObject *o, int depth)
+{
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v;
+    if (put(out, "{", 1) < 0)
+        return -1;
+    while (PyDict_Next(o, &pos, &k, &v)) {
+        if (!PyUnicode_Check(k)) {
+            PyErr_Format(PyExc_TypeError, "JSON object keys must be str, not %.100s",
+                         Py_TYPE(k)->tp_name);
+            return -1;
+        }
+        if (i++ && put(out, ",", 1) < 0)
+            return -1;
+        /* v is borrowed from a dict a __str__/__repr__-free encoder cannot
+         * mutate, so no extra reference is needed. */
+        if (put_str(out, k) < 0 || put(out, ":", 1) < 0 || encode(out, v, depth + 1) < 0)
+            return -1;
+    }
+    return put(out, "}", 1);
+}
+
+static int encode(ff_buf *out, PyObject *o, int depth)
+{
+    if (depth > MAX_DEPTH) {
+        PyErr_SetString(PyExc_ValueError, "JSON nesting deeper than 128 levels");
+        return -1;
+    }
+    if (PyUnicode_Check(o))
+        return put_str(out, o);
+    if (o == Py_None)
+        return put(out, "null", 4);
+    if (o == Py_True)
+        return put(out, "true", 4);
+    if (o == Py_False)
+        return put(out, "false", 5);
+    if (PyLong_Check(o))
+        return put_long(out, o);
+    if (PyFloat_Check(o))
+        return put_float(out, o);
+    if (PyDict_Check(o))
+        return put_dict(out, o, depth);
+    if (PyList_Check(o) || PyTuple_Check(o))
+        return put_seq(out, o, depth);
+    PyErr_Format(PyExc_TypeError, "Object of type %.100s is not JSON serializable",
+                 Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+int ff_json_encode(ff_buf *out, PyObject *obj) { return encode(out, obj, 0); }
+
+PyObject *ff_py_json_encode(PyObject *module, PyObject *obj)
+{
+    (void)module;
+    ff_buf b = {0};
+    PyObject *res = NULL;
+    if (ff_json_encode(&b, obj) == 0)
+        res = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
+    ff_buf_free(&b);
+    return res;
+}

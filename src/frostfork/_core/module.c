@@ -1,0 +1,154 @@
+/* module.c — frostfork._core: multi-phase init, module state, the types.
+ *
+ * Shaped after CPython's Modules/_queuemodule.c: heap types from specs,
+ * everything mutable in the module state, m_traverse/m_clear for the GC. */
+#include "module.h"
+
+#include "server/router.h"
+
+ff_state *ff_get_state(PyObject *module) { return (ff_state *)PyModule_GetState(module); }
+
+/* _match(patterns, method, path) -> (index, params) | ("404"|"405", allow)
+ * Exposes the C router to tests without a server. */
+PyObject *ff_py_match(PyObject *module, PyObject *args)
+{
+    (void)module;
+    PyObject *routes;
+    const char *method, *path;
+    Py_ssize_t path_len;
+    if (!PyArg_ParseTuple(args, "O!ss#:_match", &PyList_Type, &routes, &method, &path, &path_len))
+        return NULL;
+    ff_router r;
+    char err[256];
+    if (ff_router_init(&r) < 0)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(routes); i++) {
+        const char *m, *p;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ss", &m, &p)) {
+            ff_router_free(&r);
+            return NULL;
+        }
+        if (ff_router_add(&r, ff_method_from(m, strlen(m)), p, (int)i, err, sizeof err) < 0) {
+            ff_router_free(&r);
+            PyErr_SetString(PyExc_ValueError, err);
+            return NULL;
+        }
+    }
+    ff_slice caps[FF_ROUTE_MAX_PARAMS];
+    size_t n = 0;
+    unsigned allow = 0;
+    int id = -1;
+    int rc = ff_router_match(&r, ff_method_from(method, strlen(method)), path, (size_t)path_len,
+                             &id, caps, &n, &allow);
+    ff_router_free(&r);
+    if (rc == FF_ROUTE_NOT_FOUND)
+        return Py_BuildValue("(sO)", "404", Py_None);
+    if (rc == FF_ROUTE_BAD_METHOD) {
+        PyObject *names = PyList_New(0);
+        for (int i = 0; names && i < FF_M_COUNT; i++)
+            if (allow & (1u << i)) {
+                PyObject *s = PyUnicode_FromString(ff_method_name((enum ff_method)i));
+                if (!s || PyList_Append(names, s) < 0) {
+                    Py_XDECREF(s);
+                    Py_CLEAR(names);
+                    break;
+                }
+                Py_DECREF(s);
+            }
+        return names ? Py_BuildValue("(sN)", "405", names) : NULL;
+    }
+    PyObject *params = PyTuple_New((Py_ssize_t)n);
+    for (size_t i = 0; params && i < n; i++) {
+        PyObject *s = PyUnicode_DecodeLatin1(caps[i].p, (Py_ssize_t)caps[i].n, NULL);
+        if (!s) {
+            Py_CLEAR(params);
+            break;
+        }
+        PyTuple_SET_ITEM(params, (Py_ssize_t)i, s);
+    }
+    return params ? Py_BuildValue("(iN)", id, params) : NULL;
+}
+
+static PyMethodDef module_methods[] = {
+    {"serve", (PyCFunction)(void (*)(void))ff_py_serve, METH_VARARGS | METH_KEYWORDS,
+     "serve(listen_fd, app, *, wsgi=False, workers=1, ...) -> exit code\n\n"
+     "Freeze the heap, fork the workers and supervise them until stopped."},
+    {"json_encode", ff_py_json_encode, METH_O, "json_encode(obj) -> bytes"},
+    {"_match", ff_py_match, METH_VARARGS, "route matching, for tests"},
+    {NULL, NULL, 0, NULL},
+};
+
+static int add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot)
+{
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, NULL);
+    if (!*slot)
+        return -1;
+    return PyModule_AddType(m, *slot);
+}
+
+static int module_exec(PyObject *m)
+{
+    ff_state *st = ff_get_state(m);
+    if (add_type(m, &ff_request_spec, &st->Request_type) < 0 ||
+        add_type(m, &ff_response_spec, &st->Response_type) < 0 ||
+        add_type(m, &ff_start_response_spec, &st->StartResponse_type) < 0)
+        return -1;
+    PyObject *io = PyImport_ImportModule("io");
+    if (!io)
+        return -1;
+    st->BytesIO = PyObject_GetAttrString(io, "BytesIO");
+    Py_DECREF(io);
+    st->gc_module = PyImport_ImportModule("gc");
+    st->str_close = PyUnicode_InternFromString("close");
+    st->str_flush = PyUnicode_InternFromString("flush");
+    st->empty_bytes = PyBytes_FromStringAndSize("", 0);
+    if (!st->BytesIO || !st->gc_module || !st->str_close || !st->str_flush || !st->empty_bytes)
+        return -1;
+    return 0;
+}
+
+static int module_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    ff_state *st = ff_get_state(m);
+    Py_VISIT(st->Request_type);
+    Py_VISIT(st->Response_type);
+    Py_VISIT(st->StartResponse_type);
+    Py_VISIT(st->BytesIO);
+    Py_VISIT(st->gc_module);
+    return 0;
+}
+
+static int module_clear(PyObject *m)
+{
+    ff_state *st = ff_get_state(m);
+    Py_CLEAR(st->Request_type);
+    Py_CLEAR(st->Response_type);
+    Py_CLEAR(st->StartResponse_type);
+    Py_CLEAR(st->BytesIO);
+    Py_CLEAR(st->gc_module);
+    Py_CLEAR(st->str_close);
+    Py_CLEAR(st->str_flush);
+    Py_CLEAR(st->empty_bytes);
+    return 0;
+}
+
+static void module_free(void *m) { module_clear((PyObject *)m); }
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "frostfork._core",
+    .m_doc = "frostfork's C core: HTTP parsing, routing, workers and the pre-fork master.",
+    .m_size = sizeof(ff_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&module_def); }

@@ -1,0 +1,33 @@
+/* module.h — the extension's per-module state.
+ *
+ * Everything mutable the C core needs lives here or in structs owned by a
+ * call of serve(): heap types, interned strings, cached callables. */
+#ifndef FF_MODULE_H
+#define FF_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+typedef struct {
+    PyTypeObject *Request_type;
+    PyTypeObject *Response_type;
+    PyTypeObject *StartResponse_type;
+    PyObject *BytesIO;      /* io.BytesIO, for wsgi.input */
+    PyObject *gc_module;
+    PyObject *str_close;
+    PyObject *str_flush;
+    PyObject *empty_bytes;
+} ff_state;
+
+ff_state *ff_get_state(PyObject *module);
+
+/* Type specs registered by module.c, defined next to their code. */
+extern PyType_Spec ff_request_spec;
+extern PyType_Spec ff_response_spec;
+extern PyType_Spec ff_start_response_spec;
+
+PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *ff_py_json_encode(PyObject *module, PyObject *obj);
+PyObject *ff_py_match(PyObject *module, PyObject *args);
+
+#endif

@@ -1,0 +1,101 @@
+/* server/conn.h — a worker's connections, its timeout lists, and the view of
+ * one complete request that the dispatchers (native.c, wsgi.c) answer. */
+#ifndef FF_SERVER_CONN_H
+#define FF_SERVER_CONN_H
+
+#include "server/worker.h"
+
+/* An intrusive list of connections ordered by deadline. Every connection on
+ * one list got the same timeout when it was appended, so appending keeps the
+ * list sorted and expiry only ever looks at the head. */
+typedef struct ff_conn ff_conn;
+typedef struct {
+    ff_conn *head, *tail;
+    int64_t timeout_ms;
+} ff_tlist;
+
+enum ff_conn_state {
+    FF_C_IDLE,   /* keep-alive, waiting for the first byte of a request */
+    FF_C_HEAD,   /* part of a request head has arrived */
+    FF_C_BODY,   /* head complete, body arriving */
+    FF_C_WRITE,  /* response bytes waiting for the socket to drain */
+    FF_C_LINGER, /* response sent before close: read and discard until EOF */
+};
+
+struct ff_conn {
+    int fd;
+    enum ff_conn_state state;
+    ff_conn *prev, *next; /* timeout list links */
+    ff_tlist *list;
+    int64_t deadline;
+    ff_buf in;            /* in.data + in.off is the start of the current request */
+    ff_buf out;
+    size_t prev_len;      /* bytes the head parser saw on its last -2 */
+    size_t head_len;      /* 0 while the head is incomplete */
+    size_t body_len;      /* body bytes available (decoded, for chunked) */
+    int64_t content_length;
+    unsigned flags;       /* FF_HTTP_F_* of the current request */
+    ff_http_chunked chunked;
+    int closing;          /* close once out is flushed */
+    unsigned watching;    /* FF_READ / FF_WRITE currently registered */
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+};
+
+typedef struct ff_worker {
+    ff_server *srv;
+    ff_slot *slot;
+    ff_loop loop;
+    int sigfd;
+    int listening;        /* listen fd registered with the loop */
+    int draining;
+    int64_t drain_deadline;
+    int64_t now;
+    long max_requests;
+    uint64_t served;
+    unsigned long long req_seq;
+    pid_t pid;
+    int nconns;
+    ff_tlist idle, head, body, write, linger;
+    ff_date_cache date;
+    ff_http_header *headers; /* parse scratch: limits.max_headers entries */
+    ff_buf scratch;          /* response body scratch (JSON encoding) */
+    PyObject *environ_base;  /* WSGI constant keys, copied per request */
+    char tag_listen, tag_signal; /* addresses used as loop pointers */
+} ff_worker;
+
+typedef struct {
+    const ff_http_request *http;
+    const char *body;
+    size_t body_len;
+    enum ff_method method;
+    int keep_alive;
+    int head_only;
+    int http10;
+    const ff_conn *conn;
+} ff_req;
+
+/* Dispatchers append one complete response to out. They never fail: any
+ * Python error becomes a logged 500. */
+void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
+void ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
+int ff_wsgi_worker_init(ff_worker *w);
+
+/* Logs the pending Python exception with a fresh request id and writes the
+ * 500 response that carries the same id. */
+void ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what);
+
+/* User-supplied response headers (a dict or an iterable of (name, value)
+ * str pairs), validated against response splitting and appended to out.
+ * Content-Length, Transfer-Encoding and Connection are ours to write: they
+ * are dropped, but a Content-Length value is remembered (HEAD answers). */
+typedef struct {
+    int content_type;       /* the user set Content-Type */
+    long long content_length; /* the user's Content-Length, -1 when none */
+} ff_headers_seen;
+int ff_put_headers(ff_buf *out, PyObject *headers, ff_headers_seen *seen);
+
+/* "a.b.c.d" / "::1" and the port of the peer, for logs and WSGI. */
+void ff_conn_peer(const ff_conn *c, char *host, size_t hostlen, int *port);
+
+#endif

@@ -1,0 +1,462 @@
+/* server/master.c — the pre-fork master: freeze the heap, fork workers,
+ * supervise them.
+ *
+ * After the fork the master runs no Python at all: it waits on a signalfd,
+ * reaps children, reads worker heartbeats from a shared page and keeps the
+ * worker count at its target. Supervision rules follow gunicorn's: respawn
+ * what dies (backing off when it keeps dying), kill what stops beating,
+ * TERM drains, INT/QUIT stop fast, HUP replaces every worker, TTIN/TTOU add
+ * or remove one. */
+#include "server/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TICK_MS 100
+#define CRASH_WINDOW_MS 5000
+#define BACKOFF_MAX_MS 10000
+#define FAST_STOP_MS 2000
+
+typedef struct {
+    pid_t pid;
+    int64_t spawned_ms;
+    int retiring;          /* told to drain (HUP, TTOU) */
+    int64_t kill_at;       /* SIGKILL if still alive then (0: none) */
+} ff_child;
+
+typedef struct {
+    ff_server *srv;
+    ff_child kids[FF_MAX_SLOTS];
+    int target;
+    int sigfd;
+    int stopping;          /* 1 graceful, 2 fast */
+    int64_t stop_deadline;
+    int crash_streak;
+    int64_t next_spawn_ms;
+    unsigned rng;
+} ff_master;
+
+static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_line(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line - 1)
+        n = sizeof line - 2;
+    line[n++] = '\n';
+    /* one write per line so lines from master and workers never interleave */
+    ssize_t wr = write(STDERR_FILENO, line, (size_t)n);
+    (void)wr;
+}
+
+static int live_workers(const ff_master *m)
+{
+    int n = 0;
+    for (int i = 0; i < FF_MAX_SLOTS; i++)
+        if (m->kids[i].pid > 0 && !m->kids[i].retiring)
+            n++;
+    return n;
+}
+
+static int total_children(const ff_master *m)
+{
+    int n = 0;
+    for (int i = 0; i < FF_MAX_SLOTS; i++)
+        n += m->kids[i].pid > 0;
+    return n;
+}
+
+static long quota(ff_master *m)
+{
+    long max = m->srv->cfg.max_requests;
+    long jitter = m->srv->cfg.max_requests_jitter;
+    if (max <= 0)
+        return 0;
+    if (jitter > 0)
+        max += (long)(rand_r(&m->rng) % (unsigned)(jitter + 1));
+    return max;
+}
+
+/* Forks one worker into a free slot. The child never returns: it serves
+ * and leaves with _exit so interpreter teardown cannot touch (and un-share)
+ * the frozen heap. */
+static int spawn(ff_master *m)
+{
+    int slot = -1;
+    for (int i = 0; i < FF_MAX_SLOTS; i++)
+        if (m->kids[i].pid == 0) {
+            slot = i;
+            break;
+        }
+    if (slot < 0)
+        return -1;
+    ff_server *srv = m->srv;
+    ff_slot *s = &srv->slots[slot];
+    memset(s, 0, sizeof *s);
+    s->heartbeat_ms = ff_now_ms();
+    long max_requests = quota(m);
+    pid_t master = getpid();
+    PyOS_BeforeFork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        PyOS_AfterFork_Child();
+        close(m->sigfd);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != master)
+            _exit(0);
+        sigset_t unblock;
+        sigemptyset(&unblock);
+        sigaddset(&unblock, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &unblock, NULL);
+        s->pid = getpid();
+        if (srv->cfg.freeze == FF_FREEZE_EARLY) {
+            PyObject *r = PyObject_CallMethod(srv->st->gc_module, "enable", NULL);
+            if (!r)
+                PyErr_Clear();
+            Py_XDECREF(r);
+        }
+        int rc = ff_worker_main(srv, slot, max_requests);
+        PyObject *r = PySys_GetObject("stdout");
+        if (r)
+            Py_XDECREF(PyObject_CallMethodNoArgs(r, srv->st->str_flush));
+        r = PySys_GetObject("stderr");
+        if (r)
+            Py_XDECREF(PyObject_CallMethodNoArgs(r, srv->st->str_flush));
+        PyErr_Clear();
+        fflush(NULL);
+        _exit(rc);
+    }
+    PyOS_AfterFork_Parent();
+    if (pid < 0) {
+        log_line("[frostfork] fork failed: %s", strerror(errno));
+        return -1;
+    }
+    m->kids[slot] = (ff_child){.pid = pid, .spawned_ms = ff_now_ms()};
+    return 0;
+}
+
+static void signal_all(ff_master *m, int sig)
+{
+    for (int i = 0; i < FF_MAX_SLOTS; i++)
+        if (m->kids[i].pid > 0)
+            kill(m->kids[i].pid, sig);
+}
+
+static void retire(ff_master *m, int i, int64_t now)
+{
+    if (m->kids[i].pid <= 0 || m->kids[i].retiring)
+        return;
+    m->kids[i].retiring = 1;
+    m->kids[i].kill_at = now + m->srv->cfg.graceful_ms;
+    kill(m->kids[i].pid, SIGTERM);
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exit code %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, len, "status %d", status);
+}
+
+/* Collects every exited child. A worker that leaves on its own, not asked
+ * to and not cleanly, counts toward the crash streak when it dies young;
+ * the streak sets how long the master waits before the next fork. */
+static void reap(ff_master *m, int64_t now)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        int i;
+        for (i = 0; i < FF_MAX_SLOTS; i++)
+            if (m->kids[i].pid == pid)
+                break;
+        if (i == FF_MAX_SLOTS)
+            continue;
+        ff_child k = m->kids[i];
+        m->kids[i] = (ff_child){0};
+        int self_retired = __atomic_load_n(&m->srv->slots[i].retiring, __ATOMIC_RELAXED);
+        int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (m->stopping || k.retiring || (clean && self_retired))
+            continue;
+        char why[96];
+        describe_exit(status, why, sizeof why);
+        log_line("[frostfork] worker %d died unexpectedly (%s); respawning", (int)pid, why);
+        if (now - k.spawned_ms < CRASH_WINDOW_MS) {
+            m->crash_streak++;
+            int64_t delay = 100LL << (m->crash_streak > 7 ? 7 : m->crash_streak - 1);
+            if (delay > BACKOFF_MAX_MS)
+                delay = BACKOFF_MAX_MS;
+            m->next_spawn_ms = now + delay;
+            if (m->crash_streak > 1)
+                log_line("[frostfork] workers keep crashing; next spawn in %lld ms",
+                         (long long)delay);
+        } else {
+            m->crash_streak = 0;
+        }
+    }
+}
+
+/* Kills workers whose heartbeat is older than --timeout (a handler stuck
+ * in a loop never returns to the event loop, so it never beats) and
+ * retiring workers that outlived their grace period. */
+static void check_workers(ff_master *m, int64_t now)
+{
+    for (int i = 0; i < FF_MAX_SLOTS; i++) {
+        ff_child *k = &m->kids[i];
+        if (k->pid <= 0)
+            continue;
+        int64_t beat = __atomic_load_n(&m->srv->slots[i].heartbeat_ms, __ATOMIC_RELAXED);
+        if (m->srv->cfg.timeout_ms > 0 && now - beat > m->srv->cfg.timeout_ms && !k->kill_at) {
+            log_line("[frostfork] worker %d timed out (no heartbeat for %lld ms); killing",
+                     (int)k->pid, (long long)(now - beat));
+            kill(k->pid, SIGKILL);
+            k->kill_at = now + 1; /* log once; reap() clears the slot */
+            k->retiring = 1;      /* its replacement starts now */
+            m->crash_streak = 0;
+        } else if (k->kill_at && now >= k->kill_at && k->retiring) {
+            kill(k->pid, SIGKILL);
+        }
+    }
+}
+
+static void scale(ff_master *m, int64_t now)
+{
+    if (m->stopping || now < m->next_spawn_ms)
+        return;
+    while (live_workers(m) < m->target)
+        if (spawn(m) < 0)
+            break;
+    while (live_workers(m) > m->target) {
+        /* retire the youngest: the older ones hold warmed-up caches */
+        int pick = -1;
+        for (int i = 0; i < FF_MAX_SLOTS; i++)
+            if (m->kids[i].pid > 0 && !m->kids[i].retiring &&
+                (pick < 0 || m->kids[i].spawned_ms > m->kids[pick].spawned_ms))
+                pick = i;
+        if (pick < 0)
+            break;
+        retire(m, pick, now);
+    }
+}
+
+static void on_signal(ff_master *m, int sig, int64_t now)
+{
+    switch (sig) {
+    case SIGTERM:
+        if (!m->stopping) {
+            log_line("[frostfork] SIGTERM: draining workers (up to %lld ms)",
+                     (long long)m->srv->cfg.graceful_ms);
+            m->stopping = 1;
+            m->stop_deadline = now + m->srv->cfg.graceful_ms;
+            signal_all(m, SIGTERM);
+        }
+        break;
+    case SIGINT:
+    case SIGQUIT:
+        if (m->stopping != 2) {
+            m->stopping = 2;
+            m->stop_deadline = now + FAST_STOP_MS;
+            signal_all(m, SIGQUIT);
+        }
+        break;
+    case SIGHUP: {
+        log_line("[frostfork] SIGHUP: replacing %d workers", live_workers(m));
+        int old[FF_MAX_SLOTS], n = 0;
+        for (int i = 0; i < FF_MAX_SLOTS; i++)
+            if (m->kids[i].pid > 0 && !m->kids[i].retiring)
+                old[n++] = i;
+        for (int i = 0; i < n; i++) /* mark first, so scale() forks a full new set */
+            m->kids[old[i]].retiring = 1;
+        m->next_spawn_ms = 0;
+        scale(m, now);
+        for (int i = 0; i < n; i++) {
+            m->kids[old[i]].retiring = 0;
+            retire(m, old[i], now);
+        }
+        break;
+    }
+    case SIGTTIN:
+        if (m->target < FF_MAX_SLOTS / 2)
+            m->target++;
+        break;
+    case SIGTTOU:
+        if (m->target > 1)
+            m->target--;
+        break;
+    default:
+        break;
+    }
+}
+
+static void freeze_heap(ff_server *srv)
+{
+    if (srv->cfg.freeze == FF_FREEZE_OFF)
+        return;
+    if (srv->cfg.freeze == FF_FREEZE_COLLECT)
+        PyGC_Collect();
+    PyObject *r = PyObject_CallMethod(srv->st->gc_module, "freeze", NULL);
+    if (!r)
+        PyErr_Clear();
+    Py_XDECREF(r);
+}
+
+/* Runs the master until it is told to stop; returns the process exit code. */
+static int master_run(ff_server *srv)
+{
+    ff_master m;
+    memset(&m, 0, sizeof m);
+    m.srv = srv;
+    m.target = srv->cfg.workers;
+    m.rng = (unsigned)(getpid() ^ ff_now_ms());
+
+    sigset_t set, old;
+    sigemptyset(&set);
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        sigaddset(&set, sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    m.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (m.sigfd < 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    freeze_heap(srv);
+    scale(&m, ff_now_ms());
+
+    for (;;) {
+        int64_t now = ff_now_ms();
+        reap(&m, now);
+        if (m.stopping) {
+            if (total_children(&m) == 0)
+                break;
+            if (now >= m.stop_deadline) {
+                signal_all(&m, SIGKILL);
+                m.stop_deadline = now + 1000;
+            }
+        } else {
+            check_workers(&m, now);
+            scale(&m, now);
+        }
+        struct pollfd pfd = {.fd = m.sigfd, .events = POLLIN};
+        int ready;
+        Py_BEGIN_ALLOW_THREADS
+        ready = poll(&pfd, 1, TICK_MS);
+        Py_END_ALLOW_THREADS
+        struct signalfd_siginfo si;
+        while (ready > 0 && read(m.sigfd, &si, sizeof si) == (ssize_t)sizeof si)
+            on_signal(&m, (int)si.ssi_signo, ff_now_ms());
+    }
+    close(m.sigfd);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    log_line("[frostfork] master %d: all workers stopped", (int)getpid());
+    return 0;
+}
+
+/* serve(listen_fd, app, **options) — the whole server lifetime. `app` is the
+ * route list from App._compile(), or a WSGI callable when wsgi=True. */
+PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"listen_fd", "app", "wsgi", "workers", "timeout",
+                             "graceful_timeout", "keepalive", "header_timeout", "body_timeout",
+                             "max_requests", "max_requests_jitter", "max_connections", "freeze",
+                             "max_body", "max_header_bytes", "max_headers", "max_request_line",
+                             "server_name", "server_port", NULL};
+    ff_server srv;
+    memset(&srv, 0, sizeof srv);
+    ff_config *c = &srv.cfg;
+    PyObject *app;
+    int wsgi = 0;
+    double timeout = 30, graceful = 30, keepalive = 5, header_to = 10, body_to = 30;
+    const char *freeze = "collect";
+    const char *server_name = "127.0.0.1";
+    unsigned long long max_body = 16ull << 20;
+    Py_ssize_t max_header_bytes = 16384, max_headers = 100, max_request_line = 8190;
+    c->workers = 1;
+    c->max_connections = 1000;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsi:serve", kwlist,
+                                     &c->listen_fd, &app, &wsgi, &c->workers, &timeout,
+                                     &graceful, &keepalive, &header_to, &body_to,
+                                     &c->max_requests, &c->max_requests_jitter,
+                                     &c->max_connections, &freeze, &max_body, &max_header_bytes,
+                                     &max_headers, &max_request_line, &server_name,
+                                     &c->server_port))
+        return NULL;
+    if (c->workers < 1 || c->workers > FF_MAX_SLOTS / 2) {
+        PyErr_Format(PyExc_ValueError, "workers must be between 1 and %d", FF_MAX_SLOTS / 2);
+        return NULL;
+    }
+    if (strcmp(freeze, "collect") == 0)
+        c->freeze = FF_FREEZE_COLLECT;
+    else if (strcmp(freeze, "early") == 0)
+        c->freeze = FF_FREEZE_EARLY;
+    else if (strcmp(freeze, "off") == 0)
+        c->freeze = FF_FREEZE_OFF;
+    else {
+        PyErr_Format(PyExc_ValueError, "freeze must be collect, early or off, not %s", freeze);
+        return NULL;
+    }
+    if (max_headers < 1 || max_header_bytes < 64 || max_request_line < 16 ||
+        c->max_connections < 1) {
+        PyErr_SetString(PyExc_ValueError, "limits must be positive");
+        return NULL;
+    }
+    c->wsgi = wsgi;
+    c->timeout_ms = (int64_t)(timeout * 1000);
+    c->graceful_ms = (int64_t)(graceful * 1000);
+    c->keepalive_ms = (int64_t)(keepalive * 1000);
+    c->header_timeout_ms = (int64_t)(header_to * 1000);
+    c->body_timeout_ms = (int64_t)(body_to * 1000);
+    c->limits.max_body = max_body;
+    c->limits.max_header_bytes = (size_t)max_header_bytes;
+    c->limits.max_headers = (size_t)max_headers;
+    c->limits.max_request_line = (size_t)max_request_line;
+    c->limits.max_chunk_ext = 1024;
+    c->server_name = server_name;
+    srv.st = ff_get_state(module);
+
+    if (wsgi) {
+        if (!PyCallable_Check(app)) {
+            PyErr_SetString(PyExc_TypeError, "a WSGI application must be callable");
+            return NULL;
+        }
+        srv.wsgi_app = app;
+    } else {
+        char err[256];
+        if (ff_app_build(&srv.app, app, err, sizeof err) < 0) {
+            ff_app_free(&srv.app);
+            PyErr_SetString(PyExc_ValueError, err);
+            return NULL;
+        }
+    }
+    srv.slots = mmap(NULL, sizeof(ff_slot) * FF_MAX_SLOTS, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (srv.slots == MAP_FAILED) {
+        ff_app_free(&srv.app);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    int rc = master_run(&srv);
+    munmap(srv.slots, sizeof(ff_slot) * FF_MAX_SLOTS);
+    ff_app_free(&srv.app);
+    if (rc < 0)
+        return NULL;
+    return PyLong_FromLong(rc);
+}

@@ -1,0 +1,25 @@
+/* server/objects.h — the Request and Response Python types. */
+#ifndef FF_SERVER_OBJECTS_H
+#define FF_SERVER_OBJECTS_H
+
+#include "module.h"
+
+typedef struct {
+    PyObject_HEAD
+    int status;
+    PyObject *body;    /* bytes, str, None, or anything JSON-encodable */
+    PyObject *headers; /* None, a dict, or an iterable of (name, value) pairs */
+} ff_Response;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *method;
+    PyObject *path;
+    PyObject *query_string;
+    PyObject *headers;     /* dict: lower-case name -> value, repeats joined by ", " */
+    PyObject *body;        /* bytes */
+    PyObject *path_params; /* dict */
+    PyObject *client;      /* (host, port) */
+} ff_Request;
+
+#endif

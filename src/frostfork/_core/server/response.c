@@ -1,0 +1,106 @@
+/* server/response.c — response heads (see response.h). */
+#include "server/response.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void ff_date_update(ff_date_cache *d, time_t now)
+{
+    if (d->len && d->sec == now)
+        return;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    d->len = strftime(d->line, sizeof d->line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    d->sec = now;
+}
+
+const char *ff_status_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+int ff_response_begin(ff_buf *out, int status, const char *reason, size_t reason_len,
+                      const ff_date_cache *d)
+{
+    char line[64];
+    if (!reason) {
+        reason = ff_status_reason(status);
+        reason_len = strlen(reason);
+    }
+    int n = snprintf(line, sizeof line, "HTTP/1.1 %03d ", status);
+    if (ff_buf_reserve(out, (size_t)n + reason_len + 24 + d->len) < 0)
+        return -1;
+    ff_buf_append(out, line, (size_t)n);
+    ff_buf_append(out, reason, reason_len);
+    ff_buf_append(out, "\r\nServer: frostfork\r\n", 21);
+    ff_buf_append(out, d->line, d->len);
+    return 0;
+}
+
+int ff_response_finish_head(ff_buf *out, const char *ctype, size_t body_len, int keep_alive,
+                            int http10)
+{
+    char tmp[128];
+    int n;
+    if (ctype && ff_buf_puts(out, "Content-Type: ") < 0)
+        return -1;
+    if (ctype && (ff_buf_puts(out, ctype) < 0 || ff_buf_append(out, "\r\n", 2) < 0))
+        return -1;
+    const char *conn = !keep_alive ? "Connection: close\r\n"
+                       : http10    ? "Connection: keep-alive\r\n"
+                                   : "";
+    if (body_len == (size_t)-1)
+        n = snprintf(tmp, sizeof tmp, "%s\r\n", conn);
+    else
+        n = snprintf(tmp, sizeof tmp, "Content-Length: %zu\r\n%s\r\n", body_len, conn);
+    return ff_buf_append(out, tmp, (size_t)n);
+}
+
+int ff_response_error(ff_buf *out, int status, const char *msg, const ff_date_cache *d,
+                      int keep_alive, int http10, int head_only)
+{
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", msg);
+    if (n < 0 || (size_t)n >= sizeof body)
+        n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", ff_status_reason(status));
+    if (ff_response_begin(out, status, NULL, 0, d) < 0 ||
+        ff_response_finish_head(out, "application/json", (size_t)n, keep_alive, http10) < 0)
+        return -1;
+    return head_only ? 0 : ff_buf_append(out, body, (size_t)n);
+}

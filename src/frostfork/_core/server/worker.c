@@ -1,0 +1,512 @@
+/* server/worker.c — one worker: the epoll loop, connections, timeouts.
+ *
+ * A request is read completely into the connection's buffer before anything
+ * runs in Python, so a slow client costs a buffer, never the worker. Each
+ * connection is always on exactly one timeout list; the lists are FIFO by
+ * deadline, so expiry is O(expired). */
+#include "server/conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define READ_CHUNK 16384
+#define BODY_CHUNK 65536
+#define OUT_HIGH_WATER (256 * 1024)
+#define LINGER_MS 2000
+#define DRAIN_IDLE_GRACE_MS 200
+#define ACCEPT_BATCH 64
+
+/* ---- timeout lists ---- */
+
+static void tl_remove(ff_conn *c)
+{
+    ff_tlist *l = c->list;
+    if (!l)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->list = NULL;
+}
+
+static void tl_push(ff_tlist *l, ff_conn *c, int64_t now)
+{
+    tl_remove(c);
+    c->deadline = now + l->timeout_ms;
+    c->list = l;
+    c->prev = l->tail;
+    c->next = NULL;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* ---- accepting ---- */
+
+static void listen_on(ff_worker *w)
+{
+    if (w->listening || w->draining)
+        return;
+    if (ff_loop_add(&w->loop, w->srv->cfg.listen_fd, FF_READ | FF_EXCLUSIVE, &w->tag_listen) == 0)
+        w->listening = 1;
+}
+
+static void listen_off(ff_worker *w)
+{
+    if (!w->listening)
+        return;
+    ff_loop_del(&w->loop, w->srv->cfg.listen_fd);
+    w->listening = 0;
+}
+
+static void set_watch(ff_worker *w, ff_conn *c, unsigned ev)
+{
+    if (c->watching != ev && ff_loop_mod(&w->loop, c->fd, ev, c) == 0)
+        c->watching = ev;
+}
+
+static void conn_close(ff_worker *w, ff_conn *c)
+{
+    tl_remove(c);
+    close(c->fd);
+    ff_buf_free(&c->in);
+    ff_buf_free(&c->out);
+    free(c);
+    w->nconns--;
+    if (w->nconns < w->srv->cfg.max_connections)
+        listen_on(w);
+}
+
+/* Accepts a bounded batch so one busy listener cannot starve the
+ * connections already open; the listener stays level-triggered. */
+static void accept_ready(ff_worker *w)
+{
+    for (int i = 0; i < ACCEPT_BATCH && w->listening; i++) {
+        if (w->nconns >= w->srv->cfg.max_connections) {
+            listen_off(w);
+            return;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(w->srv->cfg.listen_fd, (struct sockaddr *)&ss, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN: another worker took it; EMFILE: retried next wakeup */
+        int one = 1;
+        if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ff_conn *c = calloc(1, sizeof *c);
+        if (!c || ff_loop_add(&w->loop, fd, FF_READ, c) < 0) {
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->peer = ss;
+        c->peer_len = sl;
+        c->watching = FF_READ;
+        c->state = FF_C_HEAD;
+        c->content_length = -1;
+        tl_push(&w->head, c, w->now);
+        w->nconns++;
+    }
+}
+
+void ff_conn_peer(const ff_conn *c, char *host, size_t hostlen, int *port)
+{
+    host[0] = '\0';
+    *port = 0;
+    if (c->peer.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&c->peer;
+        inet_ntop(AF_INET, &a->sin_addr, host, (socklen_t)hostlen);
+        *port = ntohs(a->sin_port);
+    } else if (c->peer.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&c->peer;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, (socklen_t)hostlen);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+/* ---- draining ---- */
+
+/* Stops accepting and lets open connections finish: every later response
+ * says Connection: close, and connections idle right now get a short grace
+ * to deliver a request already in flight before they are closed. */
+static void begin_drain(ff_worker *w)
+{
+    if (w->draining)
+        return;
+    listen_off(w);
+    w->draining = 1;
+    w->drain_deadline = w->now + w->srv->cfg.graceful_ms;
+    __atomic_store_n(&w->slot->retiring, 1, __ATOMIC_RELAXED);
+    for (ff_conn *c = w->idle.head; c; c = c->next)
+        if (c->deadline > w->now + DRAIN_IDLE_GRACE_MS)
+            c->deadline = w->now + DRAIN_IDLE_GRACE_MS;
+}
+
+/* ---- requests ---- */
+
+static void http_error(ff_worker *w, ff_conn *c, enum ff_http_error err)
+{
+    ff_response_error(&c->out, ff_http_error_status(err), ff_http_error_text(err), &w->date, 0,
+                      0, 0);
+    c->closing = 1;
+}
+
+static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, const char *body,
+                     size_t body_len)
+{
+    ff_req r;
+    r.http = http;
+    r.body = body;
+    r.body_len = body_len;
+    r.method = ff_method_from(http->method, http->method_len);
+    r.http10 = http->version_minor == 0;
+    r.keep_alive = (http->flags & FF_HTTP_F_KEEP_ALIVE) && !w->draining;
+    r.head_only = r.method == FF_M_HEAD;
+    r.conn = c;
+    if (w->srv->cfg.wsgi)
+        ff_wsgi_dispatch(w, &r, &c->out);
+    else
+        ff_native_dispatch(w, &r, &c->out);
+    if (PyErr_Occurred()) { /* a dispatcher bug: never let it leak into the next request */
+        PyErr_WriteUnraisable(NULL);
+    }
+    if (!r.keep_alive)
+        c->closing = 1;
+    w->served++;
+    __atomic_store_n(&w->slot->requests, w->served, __ATOMIC_RELAXED);
+    if (w->max_requests > 0 && w->served >= (uint64_t)w->max_requests)
+        begin_drain(w);
+}
+
+/* Writes as much pending output as the socket takes. Returns -1 when the
+ * connection was closed because the peer is gone. */
+static int conn_flush(ff_worker *w, ff_conn *c)
+{
+    while (ff_buf_used(&c->out) > 0) {
+        ssize_t n = send(c->fd, c->out.data + c->out.off, ff_buf_used(&c->out), MSG_NOSIGNAL);
+        if (n > 0) {
+            ff_buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        conn_close(w, c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses and answers every complete request in the input buffer (HTTP/1.1
+ * pipelining), then settles the connection into the state its buffers call
+ * for: writing, lingering before close, waiting for a body, or idle. */
+static void conn_process(ff_worker *w, ff_conn *c)
+{
+    const ff_http_limits *lim = &w->srv->cfg.limits;
+    ff_http_request req;
+again:
+    while (!c->closing && ff_buf_used(&c->out) < OUT_HIGH_WATER) {
+        size_t avail = ff_buf_used(&c->in);
+        char *base = c->in.data + c->in.off;
+        enum ff_http_error err = FF_HTTP_OK;
+        int fresh = 0;
+        if (c->head_len == 0) {
+            if (avail == 0)
+                break;
+            ssize_t r = ff_http_parse_request(base, avail, c->prev_len, lim, &req, w->headers, &err);
+            if (r == -2) {
+                c->prev_len = avail;
+                break;
+            }
+            if (r < 0) {
+                http_error(w, c, err);
+                break;
+            }
+            fresh = 1;
+            c->head_len = (size_t)r;
+            c->prev_len = 0;
+            c->content_length = req.content_length;
+            c->flags = req.flags;
+            c->body_len = 0;
+            if (c->flags & FF_HTTP_F_CHUNKED)
+                ff_http_chunked_init(&c->chunked);
+            int need_body = (c->flags & FF_HTTP_F_CHUNKED) ||
+                            (c->content_length > 0 &&
+                             avail < c->head_len + (size_t)c->content_length);
+            if ((c->flags & FF_HTTP_F_EXPECT_CONTINUE) && need_body && req.version_minor == 1)
+                ff_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        }
+        size_t req_end;
+        if (c->flags & FF_HTTP_F_CHUNKED) {
+            size_t raw_start = c->head_len + c->body_len;
+            size_t len = avail - raw_start;
+            ssize_t r = ff_http_chunked_decode(&c->chunked, lim, base + raw_start, &len, &err);
+            if (r == -1) {
+                http_error(w, c, err);
+                break;
+            }
+            c->body_len += len;
+            req_end = c->head_len + c->body_len;
+            c->in.len = c->in.off + req_end + (r > 0 ? (size_t)r : 0);
+            if (r == -2)
+                break;
+        } else {
+            size_t cl = c->content_length > 0 ? (size_t)c->content_length : 0;
+            if (avail < c->head_len + cl)
+                break;
+            c->body_len = cl;
+            req_end = c->head_len + cl;
+        }
+        if (!fresh) {
+            /* The head was parsed on an earlier read; its pointers may be
+             * stale after the buffer grew, so parse it again in place. */
+            if (ff_http_parse_request(base, c->head_len, 0, lim, &req, w->headers, &err) < 0) {
+                http_error(w, c, err);
+                break;
+            }
+        }
+        dispatch(w, c, &req, base + c->head_len, c->body_len);
+        ff_buf_consume(&c->in, req_end);
+        c->head_len = 0;
+        c->prev_len = 0;
+    }
+
+    if (conn_flush(w, c) < 0)
+        return;
+    if (ff_buf_used(&c->out) == 0 && !c->closing && c->head_len == 0 && c->prev_len == 0 &&
+        ff_buf_used(&c->in) > 0)
+        goto again; /* stopped at the high-water mark with whole requests left */
+    if (ff_buf_used(&c->out) > 0) {
+        if (c->state != FF_C_WRITE) {
+            c->state = FF_C_WRITE;
+            tl_push(&w->write, c, w->now);
+        }
+        set_watch(w, c, FF_WRITE);
+        return;
+    }
+    set_watch(w, c, FF_READ);
+    if (c->closing) {
+        if (c->state != FF_C_LINGER) {
+            /* Half-close and drain what the client still sends, so our
+             * error response is not destroyed by a reset. */
+            shutdown(c->fd, SHUT_WR);
+            c->state = FF_C_LINGER;
+            tl_push(&w->linger, c, w->now);
+        }
+    } else if (c->head_len > 0) {
+        if (c->state != FF_C_BODY) {
+            c->state = FF_C_BODY;
+            tl_push(&w->body, c, w->now);
+        }
+    } else if (ff_buf_used(&c->in) > 0) {
+        if (c->state != FF_C_HEAD) {
+            c->state = FF_C_HEAD;
+            tl_push(&w->head, c, w->now);
+        }
+    } else if (c->state != FF_C_IDLE) {
+        c->state = FF_C_IDLE;
+        tl_push(&w->idle, c, w->now);
+        if (w->draining && c->deadline > w->now + DRAIN_IDLE_GRACE_MS)
+            c->deadline = w->now + DRAIN_IDLE_GRACE_MS;
+    }
+}
+
+static void conn_readable(ff_worker *w, ff_conn *c)
+{
+    if (c->state == FF_C_LINGER) {
+        char sink[4096];
+        for (int i = 0; i < 16; i++) {
+            ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+            if (n > 0)
+                continue;
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                conn_close(w, c);
+            return;
+        }
+        return;
+    }
+    size_t want = c->head_len ? BODY_CHUNK : READ_CHUNK;
+    if (ff_buf_reserve(&c->in, want) < 0) {
+        conn_close(w, c);
+        return;
+    }
+    ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+    if (n == 0) {
+        conn_close(w, c);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            conn_close(w, c);
+        return;
+    }
+    c->in.len += (size_t)n;
+    if (c->state == FF_C_IDLE) {
+        c->state = FF_C_HEAD;
+        tl_push(&w->head, c, w->now);
+    } else if (c->state == FF_C_BODY) {
+        tl_push(&w->body, c, w->now); /* body timeout counts from the last progress */
+    }
+    conn_process(w, c);
+}
+
+/* Expires the heads of the timeout lists. A request cut off mid-head or
+ * mid-body is told 408 before the close; idle ones just close. */
+static void expire(ff_worker *w)
+{
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+        ff_conn *c;
+        while ((c = lists[i]->head) && c->deadline <= w->now) {
+            if ((c->state == FF_C_HEAD && ff_buf_used(&c->in) > 0) || c->state == FF_C_BODY) {
+                ff_response_error(&c->out, 408, "Request Timeout", &w->date, 0, 0, 0);
+                c->closing = 1;
+                c->head_len = 0;
+                tl_remove(c);
+                conn_process(w, c); /* moves it to write/linger, or closes it */
+            } else {
+                conn_close(w, c);
+            }
+        }
+    }
+}
+
+static int next_wait_ms(ff_worker *w)
+{
+    int64_t next = w->now + 1000; /* heartbeat at least once a second */
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        if (lists[i]->head && lists[i]->head->deadline < next)
+            next = lists[i]->head->deadline;
+    if (w->draining && w->drain_deadline < next)
+        next = w->drain_deadline;
+    return next <= w->now ? 0 : (int)(next - w->now);
+}
+
+static int handle_signals(ff_worker *w)
+{
+    struct signalfd_siginfo si;
+    int stop = 0;
+    while (read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGTERM)
+            begin_drain(w);
+        else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGQUIT)
+            stop = 1;
+    }
+    return stop;
+}
+
+static void close_all(ff_worker *w)
+{
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        while (lists[i]->head)
+            conn_close(w, lists[i]->head);
+}
+
+/* The worker's life: serve until SIGTERM (drain), SIGINT/SIGQUIT (stop now)
+ * or the request quota, then close everything it owns. */
+int ff_worker_main(ff_server *srv, int slot, long max_requests)
+{
+    ff_worker w;
+    memset(&w, 0, sizeof w);
+    w.srv = srv;
+    w.slot = &srv->slots[slot];
+    w.pid = getpid();
+    w.max_requests = max_requests;
+    w.sigfd = -1;
+    w.loop.epfd = -1;
+    w.idle.timeout_ms = srv->cfg.keepalive_ms;
+    w.head.timeout_ms = srv->cfg.header_timeout_ms;
+    w.body.timeout_ms = srv->cfg.body_timeout_ms;
+    w.write.timeout_ms = srv->cfg.body_timeout_ms;
+    w.linger.timeout_ms = LINGER_MS;
+    w.now = ff_now_ms();
+    ff_date_update(&w.date, time(NULL));
+    int rc = 1;
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    w.headers = calloc(srv->cfg.limits.max_headers, sizeof(ff_http_header));
+    w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (!w.headers || ff_loop_init(&w.loop, 256) < 0 || w.sigfd < 0 ||
+        ff_loop_add(&w.loop, w.sigfd, FF_READ, &w.tag_signal) < 0) {
+        fprintf(stderr, "[frostfork] worker %d: cannot start: %s\n", (int)w.pid, strerror(errno));
+        goto done;
+    }
+    if (srv->cfg.wsgi && ff_wsgi_worker_init(&w) < 0) {
+        PyErr_Print();
+        goto done;
+    }
+    listen_on(&w);
+    if (!w.listening) {
+        fprintf(stderr, "[frostfork] worker %d: cannot watch the listening socket: %s\n",
+                (int)w.pid, strerror(errno));
+        goto done;
+    }
+
+    for (;;) {
+        w.now = ff_now_ms();
+        ff_date_update(&w.date, time(NULL));
+        __atomic_store_n(&w.slot->heartbeat_ms, w.now, __ATOMIC_RELAXED);
+        expire(&w);
+        if (w.draining && (w.nconns == 0 || w.now >= w.drain_deadline))
+            break;
+        int n;
+        int wait = next_wait_ms(&w);
+        Py_BEGIN_ALLOW_THREADS
+        n = ff_loop_wait(&w.loop, wait);
+        Py_END_ALLOW_THREADS
+        if (n < 0)
+            break;
+        w.now = ff_now_ms();
+        int stop = 0;
+        for (int i = 0; i < n; i++) {
+            ff_event *ev = &w.loop.ready[i];
+            if (ev->ptr == &w.tag_listen)
+                accept_ready(&w);
+            else if (ev->ptr == &w.tag_signal)
+                stop |= handle_signals(&w);
+            else if (ev->events & FF_WRITE)
+                conn_process(&w, ev->ptr);
+            else
+                conn_readable(&w, ev->ptr);
+        }
+        if (stop)
+            break;
+    }
+    rc = 0;
+done:
+    close_all(&w);
+    if (w.sigfd >= 0)
+        close(w.sigfd);
+    ff_loop_close(&w.loop);
+    free(w.headers);
+    ff_buf_free(&w.scratch);
+    Py_CLEAR(w.environ_base);
+    return rc;
+}

@@ -1,0 +1,86 @@
+/* server/worker.h — the state of one serve() call: config, app, workers.
+ *
+ * The master fills an ff_server before forking; each worker inherits it and
+ * adds its own ff_worker (loop, connections, timeouts) after the fork. */
+#ifndef FF_SERVER_WORKER_H
+#define FF_SERVER_WORKER_H
+
+#include "module.h"
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "http/parse.h"
+#include "loop/loop.h"
+#include "server/response.h"
+#include "server/router.h"
+#include "util/buf.h"
+
+enum ff_freeze { FF_FREEZE_COLLECT, FF_FREEZE_EARLY, FF_FREEZE_OFF };
+
+/* One slot of the master/worker shared page: written by the worker,
+ * read by the master. Padded to a cache line so workers don't false-share. */
+typedef struct {
+    int64_t heartbeat_ms;
+    uint64_t requests;
+    int32_t pid;
+    int32_t retiring;
+    char pad[40];
+} ff_slot;
+
+#define FF_MAX_SLOTS 256
+
+/* How one handler parameter is filled (the issue-2 binding plan). */
+enum ff_arg_kind { FF_ARG_PATH_STR, FF_ARG_PATH_INT, FF_ARG_PATH_FLOAT, FF_ARG_REQUEST };
+
+typedef struct {
+    PyObject *handler;
+    PyObject *kwnames; /* tuple of parameter names, NULL when none */
+    Py_ssize_t nargs;
+    int kinds[FF_ROUTE_MAX_PARAMS + 1];
+    int capture[FF_ROUTE_MAX_PARAMS + 1]; /* index into the router's captures */
+    PyObject *param_names; /* tuple: the pattern's {names}, in order */
+    char *label; /* "GET /users/{id}" for logs */
+} ff_route;
+
+typedef struct {
+    ff_router router;
+    ff_route *routes;
+    size_t nroutes;
+} ff_app;
+
+typedef struct {
+    int listen_fd;
+    int workers;
+    int64_t timeout_ms;
+    int64_t graceful_ms;
+    int64_t keepalive_ms;
+    int64_t header_timeout_ms;
+    int64_t body_timeout_ms;
+    long max_requests;
+    long max_requests_jitter;
+    int max_connections;
+    enum ff_freeze freeze;
+    int wsgi;
+    ff_http_limits limits;
+    int server_port;
+    const char *server_name;
+} ff_config;
+
+typedef struct ff_server {
+    ff_config cfg;
+    ff_state *st;
+    PyObject *wsgi_app; /* borrowed from the caller of serve() */
+    ff_app app;
+    ff_slot *slots; /* MAP_SHARED, FF_MAX_SLOTS entries */
+} ff_server;
+
+/* Runs one worker in the calling (freshly forked) process until it is told
+ * to stop or has served its quota; returns the exit status to _exit with. */
+int ff_worker_main(ff_server *srv, int slot, long max_requests);
+
+int ff_app_build(ff_app *app, PyObject *routes, char *err, size_t errlen);
+void ff_app_free(ff_app *app);
+
+#endif

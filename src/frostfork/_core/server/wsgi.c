@@ -1,0 +1,337 @@
+/* server/wsgi.c — serving a PEP 3333 application.
+ *
+ * The environ is a copy of a per-worker template plus the request's own
+ * keys. The whole response is collected before it is written, which lets
+ * every response carry an exact Content-Length and keeps the connection
+ * reusable. */
+#include "server/conn.h"
+
+#include <ctype.h>
+#include <stdio.h>
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *status;  /* str, e.g. "200 OK" */
+    PyObject *headers; /* list of (str, str) */
+    ff_buf written;    /* bytes passed to write() */
+} ff_StartResponse;
+
+static int sr_traverse(ff_StartResponse *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->status);
+    Py_VISIT(self->headers);
+    return 0;
+}
+
+static int sr_clear(ff_StartResponse *self)
+{
+    Py_CLEAR(self->status);
+    Py_CLEAR(self->headers);
+    return 0;
+}
+
+static void sr_dealloc(ff_StartResponse *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    sr_clear(self);
+    ff_buf_free(&self->written);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* start_response(status, response_headers, exc_info=None) -> write */
+static PyObject *sr_call(ff_StartResponse *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"status", "headers", "exc_info", NULL};
+    PyObject *status, *headers, *exc_info = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "UO!|O:start_response", kwlist, &status,
+                                     &PyList_Type, &headers, &exc_info))
+        return NULL;
+    if (self->status && exc_info == Py_None) {
+        PyErr_SetString(PyExc_AssertionError,
+                        "start_response called a second time without exc_info");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(status);
+    if (n < 4 || PyUnicode_READ_CHAR(status, 3) != ' ') {
+        PyErr_Format(PyExc_ValueError, "WSGI status must look like '200 OK', got %R", status);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++) {
+        Py_UCS4 ch = PyUnicode_READ_CHAR(status, i);
+        if (ch < '0' || ch > '9') {
+            PyErr_Format(PyExc_ValueError, "WSGI status must start with 3 digits, got %R", status);
+            return NULL;
+        }
+    }
+    Py_XSETREF(self->status, Py_NewRef(status));
+    Py_XSETREF(self->headers, Py_NewRef(headers));
+    return PyObject_GetAttrString((PyObject *)self, "write");
+}
+
+static PyObject *sr_write(ff_StartResponse *self, PyObject *data)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int rc = ff_buf_append(&self->written, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef sr_methods[] = {
+    {"write", (PyCFunction)sr_write, METH_O, "the legacy WSGI write() callable"},
+    {NULL},
+};
+
+static PyType_Slot sr_slots[] = {
+    {Py_tp_call, sr_call},
+    {Py_tp_dealloc, sr_dealloc},
+    {Py_tp_traverse, sr_traverse},
+    {Py_tp_clear, sr_clear},
+    {Py_tp_methods, sr_methods},
+    {0, NULL},
+};
+
+PyType_Spec ff_start_response_spec = {
+    .name = "frostfork.StartResponse",
+    .basicsize = sizeof(ff_StartResponse),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = sr_slots,
+};
+
+/* The keys every environ of this worker shares. */
+int ff_wsgi_worker_init(ff_worker *w)
+{
+    PyObject *errors = PySys_GetObject("stderr"); /* borrowed */
+    char port[16];
+    snprintf(port, sizeof port, "%d", w->srv->cfg.server_port);
+    w->environ_base = Py_BuildValue(
+        "{s:(ii),s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:s}", "wsgi.version", 1, 0, "wsgi.url_scheme",
+        "http", "wsgi.errors", errors ? errors : Py_None, "wsgi.multithread", Py_False,
+        "wsgi.multiprocess", Py_True, "wsgi.run_once", Py_False, "wsgi.input_terminated",
+        Py_True, "SCRIPT_NAME", "", "SERVER_NAME", w->srv->cfg.server_name, "SERVER_PORT", port);
+    return w->environ_base ? 0 : -1;
+}
+
+static int set_str(PyObject *env, const char *key, const char *val, size_t len)
+{
+    PyObject *v = PyUnicode_DecodeLatin1(val, (Py_ssize_t)len, NULL);
+    if (!v)
+        return -1;
+    int rc = PyDict_SetItemString(env, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* Adds one request header as HTTP_NAME (or CONTENT_TYPE/CONTENT_LENGTH).
+ * Names with '_' are dropped: after the dash-to-underscore mapping they
+ * could impersonate another header. Repeats are joined with ','. */
+static int add_header(PyObject *env, const ff_http_header *h)
+{
+    char key[300];
+    if (h->name_len > 256 || memchr(h->name, '_', h->name_len))
+        return 0;
+    size_t k = 0;
+    int plain = (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) ||
+                (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0);
+    if (!plain) {
+        memcpy(key, "HTTP_", 5);
+        k = 5;
+    }
+    for (size_t i = 0; i < h->name_len; i++)
+        key[k++] = h->name[i] == '-' ? '_' : (char)toupper((unsigned char)h->name[i]);
+    key[k] = '\0';
+    PyObject *v = PyUnicode_DecodeLatin1(h->value, (Py_ssize_t)h->value_len, NULL);
+    if (!v)
+        return -1;
+    PyObject *prev = PyDict_GetItemString(env, key);
+    if (prev && !plain)
+        Py_SETREF(v, PyUnicode_FromFormat("%U,%U", prev, v));
+    int rc = v ? PyDict_SetItemString(env, key, v) : -1;
+    Py_XDECREF(v);
+    return rc;
+}
+
+static PyObject *build_environ(ff_worker *w, const ff_req *r)
+{
+    const ff_http_request *h = r->http;
+    PyObject *env = PyDict_Copy(w->environ_base);
+    if (!env)
+        return NULL;
+    char *path = PyMem_Malloc(h->path_len + 1);
+    if (!path)
+        goto fail;
+    long plen = ff_percent_decode(path, h->path, h->path_len);
+    int rc = plen < 0 ? set_str(env, "PATH_INFO", h->path, h->path_len)
+                      : set_str(env, "PATH_INFO", path, (size_t)plen);
+    PyMem_Free(path);
+    char host[64], num[24];
+    int port;
+    ff_conn_peer(r->conn, host, sizeof host, &port);
+    snprintf(num, sizeof num, "%d", port);
+    if (rc < 0 || set_str(env, "REQUEST_METHOD", h->method, h->method_len) < 0 ||
+        set_str(env, "QUERY_STRING", h->query ? h->query : "", h->query_len) < 0 ||
+        set_str(env, "SERVER_PROTOCOL", r->http10 ? "HTTP/1.0" : "HTTP/1.1", 8) < 0 ||
+        set_str(env, "REMOTE_ADDR", host, strlen(host)) < 0 ||
+        set_str(env, "REMOTE_PORT", num, strlen(num)) < 0)
+        goto fail;
+    for (size_t i = 0; i < h->num_headers; i++)
+        if (add_header(env, &h->headers[i]) < 0)
+            goto fail;
+    if (h->flags & FF_HTTP_F_CHUNKED) {
+        snprintf(num, sizeof num, "%zu", r->body_len);
+        if (set_str(env, "CONTENT_LENGTH", num, strlen(num)) < 0)
+            goto fail;
+    }
+    PyObject *body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
+    PyObject *input = body ? PyObject_CallOneArg(w->srv->st->BytesIO, body) : NULL;
+    Py_XDECREF(body);
+    if (!input || PyDict_SetItemString(env, "wsgi.input", input) < 0) {
+        Py_XDECREF(input);
+        goto fail;
+    }
+    Py_DECREF(input);
+    return env;
+fail:
+    Py_DECREF(env);
+    return NULL;
+}
+
+/* Drains the application's iterable into buf. Lists and tuples of bytes,
+ * the common case, are read without the iterator protocol. */
+static int collect_body(PyObject *result, ff_buf *buf)
+{
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result)) {
+        PyObject *seq = result;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+            PyObject *chunk = PySequence_Fast_GET_ITEM(seq, i);
+            if (!PyBytes_Check(chunk)) {
+                PyErr_Format(PyExc_TypeError, "WSGI body items must be bytes, not %.100s",
+                             Py_TYPE(chunk)->tp_name);
+                return -1;
+            }
+            if (ff_buf_append(buf, PyBytes_AS_STRING(chunk), (size_t)PyBytes_GET_SIZE(chunk)) < 0) {
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(result);
+    if (!it)
+        return -1;
+    PyObject *chunk;
+    while ((chunk = PyIter_Next(it))) {
+        int ok = PyBytes_Check(chunk);
+        if (!ok)
+            PyErr_Format(PyExc_TypeError, "WSGI body items must be bytes, not %.100s",
+                         Py_TYPE(chunk)->tp_name);
+        else if (ff_buf_append(buf, PyBytes_AS_STRING(chunk), (size_t)PyBytes_GET_SIZE(chunk)) < 0) {
+            ok = 0;
+            PyErr_NoMemory();
+        }
+        Py_DECREF(chunk);
+        if (!ok) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int call_close(ff_worker *w, PyObject *result)
+{
+    if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
+        return 0;
+    PyObject *close = PyObject_GetAttr(result, w->srv->st->str_close);
+    if (!close) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return -1;
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *r = PyObject_CallNoArgs(close);
+    Py_DECREF(close);
+    Py_XDECREF(r);
+    return r ? 0 : -1;
+}
+
+void ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
+{
+    ff_StartResponse *sr = NULL;
+    PyObject *result = NULL;
+    int closed = 0;
+    PyObject *env = build_environ(w, r);
+    if (!env)
+        goto fail;
+    sr = PyObject_GC_New(ff_StartResponse, w->srv->st->StartResponse_type);
+    if (!sr)
+        goto fail;
+    sr->status = sr->headers = NULL;
+    memset(&sr->written, 0, sizeof sr->written);
+    PyObject_GC_Track(sr);
+    PyObject *args[2] = {env, (PyObject *)sr};
+    result = PyObject_Vectorcall(w->srv->wsgi_app, args, 2, NULL);
+    if (!result)
+        goto fail;
+    ff_buf *body = &sr->written;
+    int ok = collect_body(result, body) == 0;
+    if (!ok) { /* close() still runs when iteration failed (PEP 3333) */
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        if (call_close(w, result) < 0)
+            PyErr_Clear();
+        PyErr_Restore(t, v, tb);
+        closed = 1;
+        goto fail;
+    }
+    closed = 1;
+    if (call_close(w, result) < 0)
+        goto fail;
+    if (!sr->status) {
+        PyErr_SetString(PyExc_RuntimeError, "WSGI application did not call start_response");
+        goto fail;
+    }
+    Py_ssize_t slen;
+    const char *status = PyUnicode_AsUTF8AndSize(sr->status, &slen);
+    if (!status)
+        goto fail;
+    int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+    size_t mark = ff_buf_used(out);
+    ff_headers_seen seen = {0, -1};
+    if (ff_response_begin(out, code, status + 4, (size_t)slen - 4, &w->date) < 0 ||
+        ff_put_headers(out, sr->headers, &seen) < 0) {
+        out->len = out->off + mark;
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto fail;
+    }
+    int no_body = code == 204 || code == 304 || code < 200;
+    size_t len = body->len;
+    if (r->head_only && seen.content_length >= 0 && len == 0)
+        len = (size_t)seen.content_length;
+    ff_response_finish_head(out, NULL, no_body ? (size_t)-1 : len, r->keep_alive, r->http10);
+    if (!r->head_only && !no_body)
+        ff_buf_append(out, body->data ? body->data : "", body->len);
+    goto done;
+fail:
+    if (result && !closed) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        if (call_close(w, result) < 0)
+            PyErr_Clear();
+        PyErr_Restore(t, v, tb);
+    }
+    ff_fail_500(w, r, out, "WSGI application");
+done:
+    Py_XDECREF(result);
+    Py_XDECREF((PyObject *)sr);
+    Py_XDECREF(env);
+}

@@ -1,0 +1,167 @@
+"""The command line: ``frostfork serve module:app [options]``.
+
+Parsing, importing the app and binding the socket happen here, once; the
+master and workers that follow are C (frostfork._core.serve).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import os
+import socket
+import sys
+import traceback
+from typing import Any
+
+from frostfork import _core
+from frostfork.app import App, RouteError
+
+
+class CLIError(Exception):
+    """An error reported as one line: 'frostfork: error: ...'."""
+
+
+def _size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("b")
+    mult = units.get(t[-1:], 1)
+    return int(float(t[:-1] if t[-1:] in units else t) * mult)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="frostfork", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve an App (or a WSGI app with --wsgi)")
+    s.add_argument("target", metavar="MODULE:APP", help="where the app lives, e.g. myapi:app")
+    s.add_argument("--bind", "-b", default="127.0.0.1:8000",
+                   help="HOST:PORT, [IPV6]:PORT, or fd://N for an inherited socket (default %(default)s)")
+    s.add_argument("--workers", "-w", type=int, default=1, help="worker processes (default %(default)s)")
+    s.add_argument("--wsgi", action="store_true", help="the target is a PEP 3333 WSGI callable")
+    s.add_argument("--timeout", type=float, default=30,
+                   help="kill a worker whose heartbeat stops for this many seconds (default %(default)s)")
+    s.add_argument("--graceful-timeout", type=float, default=30,
+                   help="seconds a stopping worker gets to finish in-flight requests (default %(default)s)")
+    s.add_argument("--keepalive", type=float, default=5,
+                   help="seconds an idle keep-alive connection is kept (default %(default)s)")
+    s.add_argument("--header-timeout", type=float, default=10,
+                   help="seconds a client gets to send a whole request head (default %(default)s)")
+    s.add_argument("--body-timeout", type=float, default=30,
+                   help="seconds without progress while a body arrives (default %(default)s)")
+    s.add_argument("--max-requests", type=int, default=0,
+                   help="recycle a worker after this many requests, 0 = never (default %(default)s)")
+    s.add_argument("--max-requests-jitter", type=int, default=0,
+                   help="add up to this many requests at random per worker (default %(default)s)")
+    s.add_argument("--max-connections", type=int, default=1000,
+                   help="open connections per worker (default %(default)s)")
+    s.add_argument("--max-body", type=_size, default="16m",
+                   help="largest request body, e.g. 16m; larger gets 413 (default 16m)")
+    s.add_argument("--max-header-bytes", type=int, default=16384,
+                   help="largest request head; larger gets 431 (default %(default)s)")
+    s.add_argument("--max-headers", type=int, default=100,
+                   help="most header fields; more gets 431 (default %(default)s)")
+    s.add_argument("--max-request-line", type=int, default=8190,
+                   help="longest request line; longer gets 414 (default %(default)s)")
+    s.add_argument("--freeze", choices=("collect", "early", "off"), default="collect",
+                   help="collect: gc.collect()+gc.freeze() before fork (default); "
+                        "early: gc.disable() before import, freeze before fork; off: neither")
+    return parser
+
+
+def _bind(spec: str) -> socket.socket:
+    if spec.startswith("fd://"):
+        sock = socket.socket(fileno=int(spec[5:]))
+    else:
+        host, sep, port = spec.rpartition(":")
+        if not sep or not port.isdigit():
+            raise CLIError(f"--bind {spec!r}: expected HOST:PORT")
+        host = host.strip("[]") or "0.0.0.0"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            sock = socket.create_server((host, int(port)), family=family, backlog=2048)
+        except OSError as e:
+            raise CLIError(f"cannot bind {spec}: {e.strerror or e}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def _load(target: str) -> Any:
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise CLIError(f"{target!r}: expected MODULE:APP, e.g. myapi:app")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            raise CLIError(f"cannot import {module_name!r}: no module named {e.name!r}") from None
+        raise CLIError(_raised(target, e)) from None
+    except Exception as e:
+        raise CLIError(_raised(target, e)) from None
+    try:
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise CLIError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _raised(target: str, e: BaseException) -> str:
+    if os.environ.get("FROSTFORK_TRACEBACK"):
+        traceback.print_exception(e)
+    frame = traceback.extract_tb(e.__traceback__)[-1:] or None
+    where = f" at {frame[0].filename}:{frame[0].lineno}" if frame else ""
+    return (f"importing {target} raised {type(e).__name__}: {e}{where} "
+            f"(set FROSTFORK_TRACEBACK=1 for the traceback)")
+
+
+def serve(args: argparse.Namespace) -> int:
+    if args.freeze == "early":
+        gc.disable()  # the CPython docs' recipe: no collections until the fork
+    sock = _bind(args.bind)
+    app = _load(args.target)
+    if args.wsgi:
+        if not callable(app):
+            raise CLIError(f"{args.target} is not callable, so it is not a WSGI app")
+        table: Any = app
+    else:
+        if not isinstance(app, App):
+            raise CLIError(f"{args.target} is a {type(app).__name__}, not a frostfork.App "
+                           f"(use --wsgi to serve a WSGI callable)")
+        try:
+            app.run_startup()
+        except Exception as e:
+            raise CLIError(f"a startup hook raised {type(e).__name__}: {e}") from None
+        try:
+            table = app._compile()
+        except RouteError as e:
+            raise CLIError(str(e)) from None
+    host, port = sock.getsockname()[:2]
+    print(f"[frostfork] master {os.getpid()} serving {args.target} on http://{args.bind if args.bind.startswith('fd://') else f'{host}:{port}'}"
+          f" with {args.workers} worker(s), freeze={args.freeze}", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    return _core.serve(
+        sock.fileno(), table, wsgi=args.wsgi, workers=args.workers, timeout=args.timeout,
+        graceful_timeout=args.graceful_timeout, keepalive=args.keepalive,
+        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+        max_requests=args.max_requests, max_requests_jitter=args.max_requests_jitter,
+        max_connections=args.max_connections, freeze=args.freeze, max_body=args.max_body,
+        max_header_bytes=args.max_header_bytes, max_headers=args.max_headers,
+        max_request_line=args.max_request_line, server_name=str(host), server_port=int(port))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return serve(args)
+    except CLIError as e:
+        print(f"frostfork: error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:  # limits and options the core rejects
+        print(f"frostfork: error: {e}", file=sys.stderr)
+        return 2
+    return 0
