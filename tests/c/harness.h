@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 /* Printing stops after this many failures; counting does not. */
+#ifndef TH_MAX_REPORTS
 #define TH_MAX_REPORTS 60
+#endif
 
 static struct {
     unsigned long checks;

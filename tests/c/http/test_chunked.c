@@ -73,7 +73,7 @@ static const cvec vectors[] = {
     CV("1\r\na\r\n1\r\nb\r\n1\r\nc\r\n0\r\n\r\n", "", "abc"),
     CV("a\r\n0123456789\r\nA\r\nabcdefghij\r\n1f\r\n0123456789012345678901234567890\r\n0\r\n\r\n", "",
        "0123456789abcdefghij0123456789012345678901234567890"),
-    CV("Ab\r\n" D100 D10 D10 D10 D10 D10 D10 D10 "\r\n0\r\n\r\n", "", D100 D10 D10 D10 D10 D10 D10 D10),
+    CV("aA\r\n" D100 D10 D10 D10 D10 D10 D10 D10 "\r\n0\r\n\r\n", "", D100 D10 D10 D10 D10 D10 D10 D10),
     CV("12C\r\n" D300 "\r\n0\r\n\r\n", "", D300),
     CV("0\r\n\r\n", "", ""),
     CV("000\r\n\r\n", "", ""),
@@ -209,15 +209,14 @@ static void feed(const cvec *v, const size_t *cuts, size_t k, const char *mode, 
             break;
     }
 
-    CHECK_EQ_LL(r, want, ctx);
+    /* The bytes after the message: those the completing call left behind
+     * its decoded data, plus the pieces not fed yet. */
+    CHECK_EQ_LL(r >= 0 ? r + (ssize_t)(v->len - cut) : r, want, ctx);
     CHECK_EQ_LL(err, v->err, ctx);
     if (r >= 0) {
         CHECK(r <= (ssize_t)(plen - n), "%s: %zd trailing bytes in a piece of %zu", ctx, r, plen);
-        if (r <= (ssize_t)(plen - n)) {
-            /* Left right after the decoded data. */
+        if (r <= (ssize_t)(plen - n))
             CHECK(memcmp(buf + n, v->in + cut - r, (size_t)r) == 0, "%s: trailing bytes", ctx);
-            CHECK_EQ_LL((size_t)r + (v->len - cut), v->ret, ctx);
-        }
     }
     if (r == -1 && v->out == NULL) {
         CHECK_EQ_LL(acc_len, 0, ctx);

@@ -50,6 +50,24 @@ static const unsigned char char_class[256] = {
  * least one, for clients that send an extra CRLF after a POST body). */
 #define MAX_LEADING_EMPTY_LINES 4
 
+/* Returns the first byte at or after p outside class k. Unrolled by four;
+ * each byte is read only after all before it matched, so the scan still
+ * stops at the head's final LF and never reads past it. */
+static inline const char *skip_class(const char *p, unsigned k)
+{
+    for (;;) {
+        if (!IS(p[0], k))
+            return p;
+        if (!IS(p[1], k))
+            return p + 1;
+        if (!IS(p[2], k))
+            return p + 2;
+        if (!IS(p[3], k))
+            return p + 3;
+        p += 4;
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Error codes                                                               */
 /* ------------------------------------------------------------------------ */
@@ -312,8 +330,7 @@ static enum ff_http_error parse_request_line(const char **pp, ff_http_request *r
     int i;
 
     s = p;
-    while (IS(*p, C_TCHAR))
-        p++;
+    p = skip_class(p, C_TCHAR);
     if (p == s || *p != ' ') {
         if (IS(*p, C_EOL))
             return (e = line_end_error(p)) ? e : FF_HTTP_E_REQUEST_LINE;
@@ -323,8 +340,7 @@ static enum ff_http_error parse_request_line(const char **pp, ff_http_request *r
     req->method_len = (size_t)(p - s);
 
     s = ++p;
-    while (IS(*p, C_TARGET))
-        p++;
+    p = skip_class(p, C_TARGET);
     if (p == s || *p != ' ') {
         if (IS(*p, C_EOL))
             return (e = line_end_error(p)) ? e : FF_HTTP_E_REQUEST_LINE;
@@ -466,8 +482,7 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
             return FF_HTTP_E_TOO_MANY_HEADERS;
 
         name = p;
-        while (IS(*p, C_TCHAR))
-            p++;
+        p = skip_class(p, C_TCHAR);
         if (p == name || *p != ':') {
             if (IS(*p, C_EOL))
                 return (e = line_end_error(p)) ? e : FF_HTTP_E_HEADER_NAME;
@@ -484,8 +499,7 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
         while (IS(*p, C_WS))
             p++;
         v = p;
-        while (IS(*p, C_VALUE))
-            p++;
+        p = skip_class(p, C_VALUE);
         if (*p != '\r')
             return *p == '\n' ? FF_HTTP_E_BARE_LF : FF_HTTP_E_HEADER_VALUE;
         if (p[1] != '\n')

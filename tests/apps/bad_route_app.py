@@ -1,0 +1,12 @@
+"""An app with a handler parameter nothing can fill."""
+import frostfork
+
+app = frostfork.App()
+
+
+def handler(missing: int):
+    return {}
+
+
+# registered late so the error surfaces at startup rather than import
+app._routes.append(("GET", "/x", handler))

@@ -1,0 +1,2 @@
+"""An app whose import raises."""
+ratio = 1 / 0

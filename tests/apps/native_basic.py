@@ -1,0 +1,108 @@
+"""A native app exercising routing, binding and every result type."""
+
+import os
+
+import frostfork
+from frostfork import Request, Response
+
+app = frostfork.App()
+
+
+@app.get("/")
+def index():
+    return {"message": "Hello, World!"}
+
+
+@app.get("/bytes")
+def raw_bytes():
+    return b"\x00\x01binary"
+
+
+@app.get("/text")
+def text():
+    return "héllo"
+
+
+@app.get("/none")
+def nothing():
+    return None
+
+
+@app.get("/users/{id}")
+def user(id: int):
+    return {"id": id, "type": type(id).__name__}
+
+
+@app.get("/users/me")
+def me():
+    return {"me": True}
+
+
+@app.get("/files/{name}/raw")
+def file_raw(name: str):
+    return {"name": name}
+
+
+@app.get("/price/{value}")
+def price(value: float):
+    return {"value": value}
+
+
+@app.route("/items", methods=["GET", "POST"])
+def items(request: Request):
+    return {"method": request.method, "len": len(request.body),
+            "query": request.query_string, "ct": request.headers.get("content-type")}
+
+
+@app.put("/echo/{key}")
+def echo(key: str, request: Request):
+    return Response(201, request.body, {"X-Key": key, "Content-Type": "application/x-echo"})
+
+
+@app.get("/status/{code}")
+def status(code: int):
+    return Response(code, {"code": code} if code not in (204, 304) else None)
+
+
+@app.get("/boom")
+def boom():
+    raise RuntimeError("handler exploded on purpose")
+
+
+@app.get("/badjson")
+def badjson():
+    return {"x": object()}
+
+
+@app.get("/badheader")
+def badheader():
+    return Response(200, "x", {"X-Evil": "a\r\nInjected: yes"})
+
+
+@app.get("/pid")
+def pid():
+    return {"pid": os.getpid()}
+
+
+@app.get("/exit")
+def hard_exit():
+    os._exit(3)
+
+
+@app.get("/spin")
+def spin():
+    while True:
+        pass
+
+
+@app.get("/sleep/{ms}")
+def sleep(ms: int):
+    import time
+    time.sleep(ms / 1000)
+    return {"slept": ms, "pid": os.getpid()}
+
+
+@app.get("/gc")
+def gc_info():
+    import gc
+    return {"frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}

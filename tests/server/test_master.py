@@ -1,0 +1,222 @@
+"""The pre-fork master: freeze modes, supervision and signals, with real processes."""
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import SLOW, parse_responses, raw
+
+
+def get(srv, path, timeout=10):
+    return httpx.get(f"http://127.0.0.1:{srv.port}{path}", timeout=timeout * SLOW)
+
+
+def test_workers_are_children_and_share_the_socket(serve):
+    srv = serve("native_basic:app", "--workers", "3")
+    pids = srv.wait_workers(3)
+    seen = set()
+
+    def busy():  # a worker inside a handler cannot accept: the others must
+        seen.add(get(srv, "/sleep/300").json()["pid"])
+
+    threads = [threading.Thread(target=busy) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20 * SLOW)
+    assert seen <= set(pids) and len(seen) >= 2
+    assert set(srv.workers()) == set(pids)
+
+
+@pytest.mark.parametrize("mode,frozen,enabled", [
+    ("collect", True, True), ("early", True, True), ("off", False, True)])
+def test_freeze_modes(serve, mode, frozen, enabled):
+    srv = serve("native_basic:app", "--freeze", mode)
+    info = get(srv, "/gc").json()
+    assert (info["frozen"] > 1000) is frozen
+    assert info["enabled"] is enabled
+
+
+def test_crashed_worker_is_replaced(serve):
+    srv = serve("native_basic:app", "--workers", "2")
+    before = set(srv.wait_workers(2))
+    with pytest.raises(httpx.HTTPError):
+        get(srv, "/exit")
+    after = set(srv.wait_workers(2, exclude=set()))
+    deadline = time.monotonic() + 10 * SLOW
+    while after == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+        after = set(srv.workers())
+    assert len(after) == 2 and after != before
+    assert "died unexpectedly (exit code 3)" in srv.output()
+    assert get(srv, "/").status_code == 200
+
+
+def test_killed_worker_is_replaced(serve):
+    srv = serve("native_basic:app", "--workers", "2")
+    victim = srv.wait_workers(2)[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 10 * SLOW
+    while time.monotonic() < deadline:
+        pids = srv.workers()
+        if len(pids) == 2 and victim not in pids:
+            break
+        time.sleep(0.05)
+    assert victim not in srv.workers() and len(srv.workers()) == 2
+    assert "signal 9" in srv.output()
+
+
+def test_crash_loop_backs_off(serve, tmp_path):
+    srv = serve("native_basic:app", "--workers", "1")
+    for _ in range(3):
+        pid = srv.wait_workers(1)[0]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10 * SLOW
+        while pid in srv.workers() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    srv.wait_workers(1, timeout=15)
+    assert "workers keep crashing; next spawn in" in srv.output()
+
+
+def test_stuck_handler_is_killed_after_timeout(serve):
+    srv = serve("native_basic:app", "--workers", "1", "--timeout", "1")
+    stuck = srv.wait_workers(1)[0]
+    with pytest.raises(httpx.HTTPError):
+        get(srv, "/spin", timeout=8)
+    assert "timed out (no heartbeat" in srv.output()
+    assert stuck not in srv.wait_workers(1)
+    assert get(srv, "/").status_code == 200
+
+
+def test_max_requests_recycles_workers(serve):
+    srv = serve("native_basic:app", "--workers", "1", "--max-requests", "10",
+                "--max-requests-jitter", "5")
+    pids = set()
+    for _ in range(60):
+        pids.add(get(srv, "/pid").json()["pid"])
+    assert 4 <= len(pids) <= 7  # 60 requests / (10..15 per worker)
+    assert "died unexpectedly" not in srv.output()
+
+
+def test_sigterm_drains_in_flight_request(serve):
+    srv = serve("native_basic:app", "--workers", "1", "--graceful-timeout", "10")
+    result = {}
+
+    def slow():
+        result["r"] = get(srv, "/sleep/800")
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.3 * SLOW)
+    srv.signal(signal.SIGTERM)
+    t.join(timeout=15 * SLOW)
+    assert result["r"].status_code == 200 and result["r"].json()["slept"] == 800
+    assert srv.proc.wait(timeout=15 * SLOW) == 0
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+
+
+def test_sigint_is_a_fast_stop(serve):
+    srv = serve("native_basic:app", "--workers", "2")
+    srv.wait_workers(2)
+    t0 = time.monotonic()
+    srv.signal(signal.SIGINT)
+    assert srv.proc.wait(timeout=10 * SLOW) == 0
+    assert time.monotonic() - t0 < 5 * SLOW
+
+
+def test_ttin_ttou_change_the_worker_count(serve):
+    srv = serve("native_basic:app", "--workers", "2")
+    srv.wait_workers(2)
+    srv.signal(signal.SIGTTIN)
+    srv.wait_workers(3)
+    srv.signal(signal.SIGTTOU)
+    srv.signal(signal.SIGTTOU)
+    srv.wait_workers(1)
+    assert get(srv, "/").status_code == 200
+
+
+def test_sighup_replaces_workers_without_failed_requests(serve):
+    srv = serve("native_basic:app", "--workers", "2")
+    old = set(srv.wait_workers(2))
+    errors: list[str] = []
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def client():
+        with httpx.Client(timeout=10 * SLOW) as c:  # keep-alive connections
+            for _ in range(5000):
+                if stop.is_set():
+                    return
+                try:
+                    statuses.append(c.get(f"http://127.0.0.1:{srv.port}/").status_code)
+                except httpx.HTTPError as e:
+                    errors.append(repr(e))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5 * SLOW)
+    srv.signal(signal.SIGHUP)
+    time.sleep(0.7 * SLOW)
+    srv.signal(signal.SIGHUP)
+    time.sleep(0.7 * SLOW)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30 * SLOW)
+    new = set(srv.wait_workers(2))
+    assert not (new & old)
+    assert errors == []
+    assert statuses and set(statuses) == {200}
+    assert "died unexpectedly" not in srv.output()
+
+
+def test_idle_keepalive_connection_is_closed(serve):
+    srv = serve("native_basic:app", "--keepalive", "0.5")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert parse_responses(s.recv(4096))[0][0] == 200
+        t0 = time.monotonic()
+        assert s.recv(4096) == b""  # closed by the server
+        assert time.monotonic() - t0 < 5 * SLOW
+
+
+def test_slow_header_gets_408(serve):
+    srv = serve("native_basic:app", "--header-timeout", "0.5")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHo")
+        data = s.recv(4096)
+        assert data.startswith(b"HTTP/1.1 408 ")
+        assert s.recv(4096) == b""
+
+
+def test_slow_client_does_not_block_others(serve):
+    srv = serve("native_basic:app", "--workers", "1")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as slow:
+        slow.sendall(b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly-part")
+        t0 = time.monotonic()
+        for _ in range(20):
+            assert get(srv, "/").status_code == 200
+        assert time.monotonic() - t0 < 5 * SLOW
+        slow.sendall(b"x" * 91)
+        (status, _, _), = parse_responses(slow.recv(4096))
+        assert status == 200
+
+
+def test_connection_cap(serve):
+    srv = serve("native_basic:app", "--workers", "1", "--max-connections", "5")
+    held = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(5)]
+    try:
+        time.sleep(0.3 * SLOW)
+        with pytest.raises(httpx.TimeoutException):  # queued in the backlog, not served
+            httpx.get(f"http://127.0.0.1:{srv.port}/", timeout=0.5)
+        held.pop().close()
+        assert get(srv, "/").status_code == 200
+    finally:
+        for s in held:
+            s.close()

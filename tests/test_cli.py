@@ -1,0 +1,56 @@
+"""The command line: one-line errors for the common mistakes."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def run(*args, timeout=30):
+    return subprocess.run([sys.executable, "-m", "frostfork", *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=timeout,
+                          env={"PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'apps'}",
+                               "PATH": "/usr/bin:/bin"})
+
+
+def error_line(proc):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("target,msg", [
+    ("no_such_module:app", "cannot import 'no_such_module': no module named 'no_such_module'"),
+    ("native_basic:nope", "module 'native_basic' has no attribute 'nope'"),
+    ("native_basic", "expected MODULE:APP"),
+    ("broken_app:app", "importing broken_app:app raised ZeroDivisionError"),
+    ("native_basic:index", "not a frostfork.App (use --wsgi"),
+])
+def test_bad_targets(target, msg):
+    line = error_line(run("serve", target, "--bind", "127.0.0.1:0"))
+    assert line.startswith("frostfork: error: ") and msg in line
+
+
+def test_busy_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        line = error_line(run("serve", "native_basic:app", "--bind", f"127.0.0.1:{port}"))
+        assert f"cannot bind 127.0.0.1:{port}: Address already in use" in line
+
+
+def test_bad_route_is_reported_at_startup():
+    line = error_line(run("serve", "bad_route_app:app", "--bind", "127.0.0.1:0"))
+    assert "parameter 'missing' has no source" in line
+
+
+def test_help_lists_every_option():
+    out = run("serve", "--help").stdout
+    for flag in ("--workers", "--bind", "--wsgi", "--timeout", "--graceful-timeout",
+                 "--max-requests", "--max-requests-jitter", "--freeze"):
+        assert flag in out
