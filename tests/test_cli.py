@@ -1,5 +1,6 @@
 """The command line: one-line errors for the common mistakes."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -12,8 +13,8 @@ from conftest import ROOT
 def run(*args, timeout=30):
     return subprocess.run([sys.executable, "-m", "frostfork", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=timeout,
-                          env={"PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'apps'}",
-                               "PATH": "/usr/bin:/bin"})
+                          env=dict(os.environ,
+                                   PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}"))
 
 
 def error_line(proc):

@@ -135,7 +135,8 @@ def test_ttin_ttou_change_the_worker_count(serve):
     srv.wait_workers(2)
     srv.signal(signal.SIGTTIN)
     srv.wait_workers(3)
-    srv.signal(signal.SIGTTOU)
+    srv.signal(signal.SIGTTOU)  # one at a time: identical pending signals merge
+    srv.wait_workers(2)
     srv.signal(signal.SIGTTOU)
     srv.wait_workers(1)
     assert get(srv, "/").status_code == 200
