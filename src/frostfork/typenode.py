@@ -57,7 +57,10 @@ class Field:
     node: Node
     default: Any = MISSING     # a value, or MISSING when required
     default_factory: Any = None  # a zero-arg callable, or None
+    # A TypedDict key outside __required_keys__: it may be absent, and then stays
+    # absent in the result (there is no default to fill in).
+    omittable: bool = False
 
     @property
     def required(self) -> bool:
-        return self.default is MISSING and self.default_factory is None
+        return not self.omittable and self.default is MISSING and self.default_factory is None

@@ -3,6 +3,7 @@
 #ifndef FF_SERVER_CONN_H
 #define FF_SERVER_CONN_H
 
+#include "server/strcache.h"
 #include "server/worker.h"
 
 /* An intrusive list of connections ordered by deadline. Every connection on
@@ -61,6 +62,7 @@ typedef struct ff_worker {
     ff_http_header *headers; /* parse scratch: limits.max_headers entries */
     ff_buf scratch;          /* response body scratch (JSON encoding) */
     PyObject *environ_base;  /* WSGI constant keys, copied per request */
+    ff_strcache strings;     /* WSGI keys and short values */
     char tag_listen, tag_signal; /* addresses used as loop pointers */
 } ff_worker;
 

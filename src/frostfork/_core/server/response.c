@@ -58,15 +58,20 @@ const char *ff_status_reason(int status)
 int ff_response_begin(ff_buf *out, int status, const char *reason, size_t reason_len,
                       const ff_date_cache *d)
 {
-    char line[64];
     if (!reason) {
         reason = ff_status_reason(status);
         reason_len = strlen(reason);
     }
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %03d ", status);
-    if (ff_buf_reserve(out, (size_t)n + reason_len + 24 + d->len) < 0)
+    if (status < 100 || status > 999)
+        status = 500;
+    if (ff_buf_reserve(out, 13 + reason_len + 21 + d->len) < 0)
         return -1;
-    ff_buf_append(out, line, (size_t)n);
+    char line[13] = "HTTP/1.1 ";
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    line[12] = ' ';
+    ff_buf_append(out, line, 13);
     ff_buf_append(out, reason, reason_len);
     ff_buf_append(out, "\r\nServer: frostfork\r\n", 21);
     ff_buf_append(out, d->line, d->len);
@@ -76,20 +81,17 @@ int ff_response_begin(ff_buf *out, int status, const char *reason, size_t reason
 int ff_response_finish_head(ff_buf *out, const char *ctype, size_t body_len, int keep_alive,
                             int http10)
 {
-    char tmp[128];
-    int n;
-    if (ctype && ff_buf_puts(out, "Content-Type: ") < 0)
+    if (ctype && (ff_buf_puts(out, "Content-Type: ") < 0 || ff_buf_puts(out, ctype) < 0 ||
+                  ff_buf_append(out, "\r\n", 2) < 0))
         return -1;
-    if (ctype && (ff_buf_puts(out, ctype) < 0 || ff_buf_append(out, "\r\n", 2) < 0))
+    if (body_len != (size_t)-1 && (ff_buf_puts(out, "Content-Length: ") < 0 ||
+                                   ff_buf_put_u64(out, body_len) < 0 ||
+                                   ff_buf_append(out, "\r\n", 2) < 0))
         return -1;
-    const char *conn = !keep_alive ? "Connection: close\r\n"
-                       : http10    ? "Connection: keep-alive\r\n"
-                                   : "";
-    if (body_len == (size_t)-1)
-        n = snprintf(tmp, sizeof tmp, "%s\r\n", conn);
-    else
-        n = snprintf(tmp, sizeof tmp, "Content-Length: %zu\r\n%s\r\n", body_len, conn);
-    return ff_buf_append(out, tmp, (size_t)n);
+    const char *conn = !keep_alive ? "Connection: close\r\n\r\n"
+                       : http10    ? "Connection: keep-alive\r\n\r\n"
+                                   : "\r\n";
+    return ff_buf_puts(out, conn);
 }
 
 int ff_response_error(ff_buf *out, int status, const char *msg, const ff_date_cache *d,

@@ -508,5 +508,6 @@ done:
     free(w.headers);
     ff_buf_free(&w.scratch);
     Py_CLEAR(w.environ_base);
+    ff_strcache_clear(&w.strings);
     return rc;
 }

@@ -41,6 +41,18 @@ static void sr_dealloc(ff_StartResponse *self)
     Py_DECREF(tp);
 }
 
+static PyObject *sr_write(ff_StartResponse *self, PyObject *data)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int rc = ff_buf_append(&self->written, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    if (rc < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 /* start_response(status, response_headers, exc_info=None) -> write */
 static PyObject *sr_call(ff_StartResponse *self, PyObject *args, PyObject *kwargs)
 {
@@ -68,19 +80,9 @@ static PyObject *sr_call(ff_StartResponse *self, PyObject *args, PyObject *kwarg
     }
     Py_XSETREF(self->status, Py_NewRef(status));
     Py_XSETREF(self->headers, Py_NewRef(headers));
-    return PyObject_GetAttrString((PyObject *)self, "write");
-}
-
-static PyObject *sr_write(ff_StartResponse *self, PyObject *data)
-{
-    Py_buffer view;
-    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    int rc = ff_buf_append(&self->written, view.buf, (size_t)view.len);
-    PyBuffer_Release(&view);
-    if (rc < 0)
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    static PyMethodDef write_def = {"write", (PyCFunction)(void (*)(void))sr_write, METH_O,
+                                    "the legacy WSGI write() callable"};
+    return PyCFunction_New(&write_def, (PyObject *)self);
 }
 
 static PyMethodDef sr_methods[] = {
@@ -119,20 +121,25 @@ int ff_wsgi_worker_init(ff_worker *w)
     return w->environ_base ? 0 : -1;
 }
 
-static int set_str(PyObject *env, const char *key, const char *val, size_t len)
+/* env[key] = value; both through the worker's string cache when `cache_value`
+ * says the value is one of a few (methods, protocol, peer address). */
+static int set_str(ff_worker *w, PyObject *env, const char *key, const char *val, size_t len,
+                   int cache_value)
 {
-    PyObject *v = PyUnicode_DecodeLatin1(val, (Py_ssize_t)len, NULL);
-    if (!v)
-        return -1;
-    int rc = PyDict_SetItemString(env, key, v);
-    Py_DECREF(v);
+    PyObject *k = ff_strcache_get(&w->strings, key, strlen(key));
+    PyObject *v = !k ? NULL
+                  : cache_value ? ff_strcache_get(&w->strings, val, len)
+                                : PyUnicode_DecodeLatin1(val, (Py_ssize_t)len, NULL);
+    int rc = v ? PyDict_SetItem(env, k, v) : -1;
+    Py_XDECREF(k);
+    Py_XDECREF(v);
     return rc;
 }
 
 /* Adds one request header as HTTP_NAME (or CONTENT_TYPE/CONTENT_LENGTH).
  * Names with '_' are dropped: after the dash-to-underscore mapping they
  * could impersonate another header. Repeats are joined with ','. */
-static int add_header(PyObject *env, const ff_http_header *h)
+static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
 {
     char key[300];
     if (h->name_len > 256 || memchr(h->name, '_', h->name_len))
@@ -146,14 +153,13 @@ static int add_header(PyObject *env, const ff_http_header *h)
     }
     for (size_t i = 0; i < h->name_len; i++)
         key[k++] = h->name[i] == '-' ? '_' : (char)toupper((unsigned char)h->name[i]);
-    key[k] = '\0';
-    PyObject *v = PyUnicode_DecodeLatin1(h->value, (Py_ssize_t)h->value_len, NULL);
-    if (!v)
-        return -1;
-    PyObject *prev = PyDict_GetItemString(env, key);
+    PyObject *kobj = ff_strcache_get(&w->strings, key, k);
+    PyObject *v = kobj ? PyUnicode_DecodeLatin1(h->value, (Py_ssize_t)h->value_len, NULL) : NULL;
+    PyObject *prev = v ? PyDict_GetItemWithError(env, kobj) : NULL;
     if (prev && !plain)
         Py_SETREF(v, PyUnicode_FromFormat("%U,%U", prev, v));
-    int rc = v ? PyDict_SetItemString(env, key, v) : -1;
+    int rc = v && !PyErr_Occurred() ? PyDict_SetItem(env, kobj, v) : -1;
+    Py_XDECREF(kobj);
     Py_XDECREF(v);
     return rc;
 }
@@ -168,25 +174,25 @@ static PyObject *build_environ(ff_worker *w, const ff_req *r)
     if (!path)
         goto fail;
     long plen = ff_percent_decode(path, h->path, h->path_len);
-    int rc = plen < 0 ? set_str(env, "PATH_INFO", h->path, h->path_len)
-                      : set_str(env, "PATH_INFO", path, (size_t)plen);
+    int rc = plen < 0 ? set_str(w, env, "PATH_INFO", h->path, h->path_len, 0)
+                      : set_str(w, env, "PATH_INFO", path, (size_t)plen, 0);
     PyMem_Free(path);
     char host[64], num[24];
     int port;
     ff_conn_peer(r->conn, host, sizeof host, &port);
-    snprintf(num, sizeof num, "%d", port);
-    if (rc < 0 || set_str(env, "REQUEST_METHOD", h->method, h->method_len) < 0 ||
-        set_str(env, "QUERY_STRING", h->query ? h->query : "", h->query_len) < 0 ||
-        set_str(env, "SERVER_PROTOCOL", r->http10 ? "HTTP/1.0" : "HTTP/1.1", 8) < 0 ||
-        set_str(env, "REMOTE_ADDR", host, strlen(host)) < 0 ||
-        set_str(env, "REMOTE_PORT", num, strlen(num)) < 0)
+    ff_fmt_u64(num, (unsigned)port);
+    if (rc < 0 || set_str(w, env, "REQUEST_METHOD", h->method, h->method_len, 1) < 0 ||
+        set_str(w, env, "QUERY_STRING", h->query ? h->query : "", h->query_len, 0) < 0 ||
+        set_str(w, env, "SERVER_PROTOCOL", r->http10 ? "HTTP/1.0" : "HTTP/1.1", 8, 1) < 0 ||
+        set_str(w, env, "REMOTE_ADDR", host, strlen(host), 1) < 0 ||
+        set_str(w, env, "REMOTE_PORT", num, strlen(num), 0) < 0)
         goto fail;
     for (size_t i = 0; i < h->num_headers; i++)
-        if (add_header(env, &h->headers[i]) < 0)
+        if (add_header(w, env, &h->headers[i]) < 0)
             goto fail;
     if (h->flags & FF_HTTP_F_CHUNKED) {
         snprintf(num, sizeof num, "%zu", r->body_len);
-        if (set_str(env, "CONTENT_LENGTH", num, strlen(num)) < 0)
+        if (set_str(w, env, "CONTENT_LENGTH", num, strlen(num), 0) < 0)
             goto fail;
     }
     PyObject *body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);

@@ -64,6 +64,28 @@ static inline int ff_buf_append(ff_buf *b, const void *src, size_t n)
 
 static inline int ff_buf_puts(ff_buf *b, const char *s) { return ff_buf_append(b, s, strlen(s)); }
 
+/* Writes the decimal digits of v and a NUL into out; returns the digit
+ * count. The hot path's replacement for snprintf. */
+static inline size_t ff_fmt_u64(char out[21], unsigned long long v)
+{
+    char tmp[20];
+    size_t i = 20, n;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    n = 20 - i;
+    memcpy(out, tmp + i, n);
+    out[n] = '\0';
+    return n;
+}
+
+static inline int ff_buf_put_u64(ff_buf *b, unsigned long long v)
+{
+    char tmp[21];
+    return ff_buf_append(b, tmp, ff_fmt_u64(tmp, v));
+}
+
 static inline void ff_buf_consume(ff_buf *b, size_t n)
 {
     b->off += n;
