@@ -4,6 +4,8 @@
  * everything mutable in the module state, m_traverse/m_clear for the GC. */
 #include "module.h"
 
+#include "json/decode.h"
+#include "schema/type.h"
 #include "server/router.h"
 
 ff_state *ff_get_state(PyObject *module) { return (ff_state *)PyModule_GetState(module); }
@@ -75,8 +77,29 @@ static PyMethodDef module_methods[] = {
      "Freeze the heap, fork the workers and supervise them until stopped."},
     {"json_encode", ff_py_json_encode, METH_O, "json_encode(obj) -> bytes"},
     {"_match", ff_py_match, METH_VARARGS, "route matching, for tests"},
+    {"compile", ff_py_compile, METH_O, "compile(node) -> Schema: a type tree made a validator"},
+    {"decode", (PyCFunction)(void (*)(void))ff_py_decode, METH_FASTCALL,
+     "decode(buf, schema) -> value; raises ValidationError or JSONDecodeError"},
     {NULL, NULL, 0, NULL},
 };
+
+PyObject *ff_import_attr(const char *module, const char *attr)
+{
+    PyObject *mod = PyImport_ImportModule(module);
+    if (!mod)
+        return NULL;
+    PyObject *obj = PyObject_GetAttrString(mod, attr);
+    Py_DECREF(mod);
+    return obj;
+}
+
+static PyObject *fromiso(const char *cls)
+{
+    PyObject *c = ff_import_attr("datetime", cls);
+    PyObject *f = c ? PyObject_GetAttrString(c, "fromisoformat") : NULL;
+    Py_XDECREF(c);
+    return f;
+}
 
 static int add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot)
 {
@@ -91,7 +114,38 @@ static int module_exec(PyObject *m)
     ff_state *st = ff_get_state(m);
     if (add_type(m, &ff_request_spec, &st->Request_type) < 0 ||
         add_type(m, &ff_response_spec, &st->Response_type) < 0 ||
-        add_type(m, &ff_start_response_spec, &st->StartResponse_type) < 0)
+        add_type(m, &ff_start_response_spec, &st->StartResponse_type) < 0 ||
+        add_type(m, &ff_schema_spec, &st->Schema_type) < 0)
+        return -1;
+    st->ValidationError = PyErr_NewExceptionWithDoc(
+        "frostfork.ValidationError",
+        "Valid JSON that does not fit the type. args[0] is the list of errors, each a dict "
+        "with type, loc, msg and (unless Sensitive) input.",
+        PyExc_ValueError, NULL);
+    st->JSONDecodeError = PyErr_NewExceptionWithDoc(
+        "frostfork.JSONDecodeError", "Input that is not strict RFC 8259 JSON.", PyExc_ValueError,
+        NULL);
+    if (!st->ValidationError || !st->JSONDecodeError ||
+        PyModule_AddObjectRef(m, "ValidationError", st->ValidationError) < 0 ||
+        PyModule_AddObjectRef(m, "JSONDecodeError", st->JSONDecodeError) < 0)
+        return -1;
+    st->Decimal = ff_import_attr("decimal", "Decimal");
+    st->UUID = ff_import_attr("uuid", "UUID");
+    st->datetime_fromiso = fromiso("datetime");
+    st->date_fromiso = fromiso("date");
+    st->time_fromiso = fromiso("time");
+    PyObject *a2b = ff_import_attr("binascii", "a2b_base64");
+    PyObject *partial = ff_import_attr("functools", "partial");
+    PyObject *pargs = a2b ? PyTuple_Pack(1, a2b) : NULL;
+    PyObject *kw = Py_BuildValue("{s:O}", "strict_mode", Py_True);
+    st->b64decode = partial && pargs && kw ? PyObject_Call(partial, pargs, kw) : NULL;
+    Py_XDECREF(a2b);
+    Py_XDECREF(partial);
+    Py_XDECREF(pargs);
+    Py_XDECREF(kw);
+    st->empty_tuple = PyTuple_New(0);
+    if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
+        !st->time_fromiso || !st->b64decode || !st->empty_tuple)
         return -1;
     PyObject *io = PyImport_ImportModule("io");
     if (!io)
@@ -115,6 +169,15 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->StartResponse_type);
     Py_VISIT(st->BytesIO);
     Py_VISIT(st->gc_module);
+    Py_VISIT(st->Schema_type);
+    Py_VISIT(st->ValidationError);
+    Py_VISIT(st->JSONDecodeError);
+    Py_VISIT(st->Decimal);
+    Py_VISIT(st->UUID);
+    Py_VISIT(st->datetime_fromiso);
+    Py_VISIT(st->date_fromiso);
+    Py_VISIT(st->time_fromiso);
+    Py_VISIT(st->b64decode);
     return 0;
 }
 
@@ -129,6 +192,16 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);
     Py_CLEAR(st->empty_bytes);
+    Py_CLEAR(st->empty_tuple);
+    Py_CLEAR(st->Schema_type);
+    Py_CLEAR(st->ValidationError);
+    Py_CLEAR(st->JSONDecodeError);
+    Py_CLEAR(st->Decimal);
+    Py_CLEAR(st->UUID);
+    Py_CLEAR(st->datetime_fromiso);
+    Py_CLEAR(st->date_fromiso);
+    Py_CLEAR(st->time_fromiso);
+    Py_CLEAR(st->b64decode);
     return 0;
 }
 

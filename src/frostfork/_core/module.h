@@ -17,6 +17,15 @@ typedef struct {
     PyObject *str_close;
     PyObject *str_flush;
     PyObject *empty_bytes;
+    PyObject *empty_tuple;
+    /* typed decoding */
+    PyTypeObject *Schema_type;
+    PyObject *ValidationError; /* frostfork.ValidationError(errors) */
+    PyObject *JSONDecodeError; /* frostfork.JSONDecodeError */
+    PyObject *Decimal;
+    PyObject *UUID;
+    PyObject *datetime_fromiso, *date_fromiso, *time_fromiso;
+    PyObject *b64decode;       /* binascii.a2b_base64(strict_mode=True) */
 } ff_state;
 
 ff_state *ff_get_state(PyObject *module);
@@ -29,5 +38,7 @@ extern PyType_Spec ff_start_response_spec;
 PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_json_encode(PyObject *module, PyObject *obj);
 PyObject *ff_py_match(PyObject *module, PyObject *args);
+/* Imports module.attr[.attr] — for the handful of stdlib objects cached at init. */
+PyObject *ff_import_attr(const char *module, const char *attr);
 
 #endif

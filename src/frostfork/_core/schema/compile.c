@@ -233,6 +233,15 @@ static int compile_fields(compiler *c, ff_type *t, PyObject *node)
             fd->key = PyUnicode_AsUTF8AndSize(fd->name, &fd->key_len);
         }
         if (fd->key) {
+            PyObject *req = PyObject_GetAttrString(f, "required");
+            PyObject *opt = req ? PyObject_GetAttrString(f, "optional_key") : NULL;
+            if (!opt && req && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();
+                opt = Py_NewRef(Py_False);
+            }
+            fd->required = req && opt && PyObject_IsTrue(req) && !PyObject_IsTrue(opt);
+            Py_XDECREF(req);
+            Py_XDECREF(opt);
             fd->default_value = def != missing ? Py_NewRef(def) : NULL;
             fd->default_factory = fac != Py_None ? Py_NewRef(fac) : NULL;
             fd->type = compile_node(c, fnode);

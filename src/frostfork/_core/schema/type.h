@@ -33,6 +33,7 @@ typedef struct {
     ff_type *type;
     PyObject *default_value;   /* NULL when none */
     PyObject *default_factory; /* NULL when none */
+    int required;        /* absent -> "missing" error (else: default, or left out) */
     Py_ssize_t offset;   /* frostfork.Model: slot offset in the instance */
 } ff_field;
 

@@ -1,0 +1,1274 @@
+/* json/decode.c — the typed JSON decoder (see decode.h for the contract).
+ *
+ * Every typed decoder returns a new reference, or NULL. NULL is fatal when
+ * d->syntax is set or a Python exception is pending; otherwise the value was
+ * consumed and an error recorded, and the caller goes on to collect more. */
+#include "json/decode.h"
+
+#include <math.h>
+
+#define FATAL(d) ((d)->syntax || PyErr_Occurred())
+
+void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix)
+{
+    memset(d, 0, offsetof(ff_dec, path));
+    d->buf = d->p = buf;
+    d->end = buf + len;
+    d->st = st;
+    d->prefix = prefix;
+    d->syntax = NULL;
+    memset(&d->tmp, 0, sizeof d->tmp);
+}
+
+void ff_dec_free(ff_dec *d)
+{
+    Py_CLEAR(d->errors);
+    ff_buf_free(&d->tmp);
+}
+
+static void syntax(ff_dec *d, const char *msg)
+{
+    if (!d->syntax) {
+        d->syntax = msg;
+        d->syntax_pos = d->p - d->buf;
+    }
+}
+
+static inline void ws(ff_dec *d)
+{
+    while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t'))
+        d->p++;
+}
+
+/* ---- errors ---- */
+
+int ff_dec_error(ff_dec *d, const char *type, PyObject *msg, PyObject *input, PyObject *extra)
+{
+    if (d->quiet) {
+        Py_XDECREF(msg);
+        return 0;
+    }
+    if (!msg)
+        return -1;
+    PyObject *loc = PyList_New(0), *err = NULL;
+    int rc = loc ? 0 : -1;
+    for (Py_ssize_t i = 0; rc == 0 && d->prefix && i < PyTuple_GET_SIZE(d->prefix); i++)
+        rc = PyList_Append(loc, PyTuple_GET_ITEM(d->prefix, i));
+    for (int i = 0; rc == 0 && i < d->depth; i++) {
+        if (d->path[i].key) {
+            rc = PyList_Append(loc, d->path[i].key);
+        } else {
+            PyObject *n = PyLong_FromSsize_t(d->path[i].index);
+            rc = n ? PyList_Append(loc, n) : -1;
+            Py_XDECREF(n);
+        }
+    }
+    if (rc == 0 && extra)
+        rc = PyList_Append(loc, extra);
+    if (rc == 0) {
+        err = input && !d->sensitive
+                  ? Py_BuildValue("{s:s,s:O,s:O,s:O}", "type", type, "loc", loc, "msg", msg,
+                                  "input", input)
+                  : Py_BuildValue("{s:s,s:O,s:O}", "type", type, "loc", loc, "msg", msg);
+        if (!d->errors && err)
+            d->errors = PyList_New(0);
+        rc = err && d->errors ? PyList_Append(d->errors, err) : -1;
+    }
+    Py_XDECREF(err);
+    Py_XDECREF(loc);
+    Py_DECREF(msg);
+    return rc;
+}
+
+static PyObject *parse_any(ff_dec *d);
+
+/* The token does not fit the type: consume it (it becomes the echoed input)
+ * and record the error. */
+static PyObject *mismatch(ff_dec *d, const char *type, const char *msg)
+{
+    PyObject *v = parse_any(d);
+    if (!v)
+        return NULL;
+    ff_dec_error(d, type, PyUnicode_FromString(msg), v, NULL);
+    Py_DECREF(v);
+    return NULL;
+}
+
+static PyObject *reject(ff_dec *d, PyObject *v, const char *type, PyObject *msg)
+{
+    ff_dec_error(d, type, msg, v, NULL);
+    Py_DECREF(v);
+    return NULL;
+}
+
+/* ---- scalars ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static int read_u16(ff_dec *d, const char *p, unsigned *out)
+{
+    if (d->end - p < 4)
+        return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + (unsigned)h;
+    }
+    *out = v;
+    return 0;
+}
+
+static void put_utf8(ff_buf *b, unsigned cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    ff_buf_append(b, u, n);
+}
+
+/* Scans a string token (d->p at the opening quote). On success points s and n
+ * at its UTF-8 bytes — the buffer itself when there are no escapes, else
+ * d->tmp — and leaves d->p after the closing quote. UTF-8 validity is left
+ * to the str decoder. */
+static int scan_string(ff_dec *d, const char **s, size_t *n)
+{
+    const char *p = ++d->p;
+    while (p < d->end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+        p++;
+    if (p < d->end && *p == '"') {
+        *s = d->p;
+        *n = (size_t)(p - d->p);
+        d->p = p + 1;
+        return 0;
+    }
+    ff_buf *b = &d->tmp;
+    b->off = b->len = 0;
+    ff_buf_append(b, d->p, (size_t)(p - d->p));
+    while (p < d->end) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *s = b->data ? b->data : "";
+            *n = b->len;
+            d->p = p + 1;
+            return 0;
+        }
+        if (c < 0x20) {
+            d->p = p;
+            syntax(d, "control character in string");
+            return -1;
+        }
+        if (c != '\\') {
+            const char *q = p;
+            while (q < d->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+                q++;
+            ff_buf_append(b, p, (size_t)(q - p));
+            p = q;
+            continue;
+        }
+        if (++p >= d->end)
+            break;
+        switch (*p) {
+        case '"': ff_buf_append(b, "\"", 1); break;
+        case '\\': ff_buf_append(b, "\\", 1); break;
+        case '/': ff_buf_append(b, "/", 1); break;
+        case 'b': ff_buf_append(b, "\b", 1); break;
+        case 'f': ff_buf_append(b, "\f", 1); break;
+        case 'n': ff_buf_append(b, "\n", 1); break;
+        case 'r': ff_buf_append(b, "\r", 1); break;
+        case 't': ff_buf_append(b, "\t", 1); break;
+        case 'u': {
+            unsigned cp, lo;
+            if (read_u16(d, p + 1, &cp) < 0) {
+                d->p = p;
+                syntax(d, "invalid \\u escape");
+                return -1;
+            }
+            p += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (d->end - p < 7 || p[1] != '\\' || p[2] != 'u' || read_u16(d, p + 3, &lo) < 0 ||
+                    lo < 0xDC00 || lo > 0xDFFF) {
+                    d->p = p;
+                    syntax(d, "lone surrogate in \\u escape");
+                    return -1;
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                p += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                d->p = p;
+                syntax(d, "lone surrogate in \\u escape");
+                return -1;
+            }
+            put_utf8(b, cp);
+            break;
+        }
+        default:
+            d->p = p;
+            syntax(d, "invalid escape");
+            return -1;
+        }
+        p++;
+    }
+    d->p = d->end;
+    syntax(d, "unterminated string");
+    return -1;
+}
+
+static PyObject *parse_str(ff_dec *d)
+{
+    const char *s;
+    size_t n;
+    if (scan_string(d, &s, &n) < 0)
+        return NULL;
+    PyObject *r = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    if (!r && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        syntax(d, "invalid UTF-8 in string");
+    }
+    return r;
+}
+
+/* Validates the RFC 8259 number grammar; sets the token span and whether it
+ * is an integer (no fraction, no exponent). */
+static int scan_number(ff_dec *d, const char **start, size_t *len, int *is_int)
+{
+    const char *p = d->p, *e = d->end;
+    *start = p;
+    *is_int = 1;
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p == '0')
+        p++;
+    else if (p < e && *p >= '1' && *p <= '9')
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    else
+        goto bad;
+    if (p < e && *p == '.') {
+        *is_int = 0;
+        if (++p >= e || *p < '0' || *p > '9')
+            goto bad;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        *is_int = 0;
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || *p < '0' || *p > '9')
+            goto bad;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    *len = (size_t)(p - *start);
+    d->p = p;
+    return 0;
+bad:
+    d->p = p;
+    syntax(d, "invalid number");
+    return -1;
+}
+
+static PyObject *number_object(const char *s, size_t n, int is_int)
+{
+    char stack[64];
+    char *tmp = n < sizeof stack ? stack : PyMem_Malloc(n + 1);
+    if (!tmp)
+        return PyErr_NoMemory();
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    PyObject *r;
+    if (is_int && n <= 18) {
+        r = PyLong_FromLongLong(strtoll(tmp, NULL, 10));
+    } else if (is_int) {
+        r = PyLong_FromString(tmp, NULL, 10);
+    } else {
+        double v = PyOS_string_to_double(tmp, NULL, NULL);
+        r = (v == -1.0 && PyErr_Occurred()) ? NULL : PyFloat_FromDouble(v);
+    }
+    if (tmp != stack)
+        PyMem_Free(tmp);
+    return r;
+}
+
+static int literal(ff_dec *d, const char *word, size_t n)
+{
+    if ((size_t)(d->end - d->p) >= n && memcmp(d->p, word, n) == 0) {
+        d->p += n;
+        return 0;
+    }
+    syntax(d, "invalid literal");
+    return -1;
+}
+
+static int enter(ff_dec *d)
+{
+    if (d->depth >= FF_JSON_MAX_DEPTH) {
+        syntax(d, "nesting too deep");
+        return -1;
+    }
+    return 0;
+}
+
+/* Any JSON value as plain Python objects (dict, list, str, int, float,
+ * bool, None): for `Any`, for echoing rejected input and for skipping. */
+static PyObject *parse_any(ff_dec *d)
+{
+    ws(d);
+    if (d->p >= d->end) {
+        syntax(d, "unexpected end of input");
+        return NULL;
+    }
+    switch (*d->p) {
+    case '"':
+        return parse_str(d);
+    case 't':
+        return literal(d, "true", 4) < 0 ? NULL : Py_NewRef(Py_True);
+    case 'f':
+        return literal(d, "false", 5) < 0 ? NULL : Py_NewRef(Py_False);
+    case 'n':
+        return literal(d, "null", 4) < 0 ? NULL : Py_NewRef(Py_None);
+    case '[': {
+        if (enter(d) < 0)
+            return NULL;
+        d->path[d->depth++] = (ff_loc){NULL, 0};
+        PyObject *list = PyList_New(0);
+        d->p++;
+        ws(d);
+        if (d->p < d->end && *d->p == ']') {
+            d->p++;
+            d->depth--;
+            return list;
+        }
+        while (list) {
+            PyObject *v = parse_any(d);
+            if (!v || PyList_Append(list, v) < 0) {
+                Py_XDECREF(v);
+                Py_CLEAR(list);
+                break;
+            }
+            Py_DECREF(v);
+            ws(d);
+            if (d->p < d->end && *d->p == ',') {
+                d->p++;
+                continue;
+            }
+            if (d->p < d->end && *d->p == ']') {
+                d->p++;
+                break;
+            }
+            syntax(d, "expected ',' or ']'");
+            Py_CLEAR(list);
+        }
+        d->depth--;
+        return list;
+    }
+    case '{': {
+        if (enter(d) < 0)
+            return NULL;
+        d->path[d->depth++] = (ff_loc){NULL, 0};
+        PyObject *dict = PyDict_New();
+        d->p++;
+        ws(d);
+        if (d->p < d->end && *d->p == '}') {
+            d->p++;
+            d->depth--;
+            return dict;
+        }
+        while (dict) {
+            ws(d);
+            if (d->p >= d->end || *d->p != '"') {
+                syntax(d, "expected a string key");
+                Py_CLEAR(dict);
+                break;
+            }
+            PyObject *k = parse_str(d), *v = NULL;
+            ws(d);
+            if (k && (d->p >= d->end || *d->p != ':')) {
+                syntax(d, "expected ':'");
+            } else if (k) {
+                d->p++;
+                v = parse_any(d);
+            }
+            if (!v || PyDict_SetItem(dict, k, v) < 0) {
+                Py_XDECREF(k);
+                Py_XDECREF(v);
+                Py_CLEAR(dict);
+                break;
+            }
+            Py_DECREF(k);
+            Py_DECREF(v);
+            ws(d);
+            if (d->p < d->end && *d->p == ',') {
+                d->p++;
+                ws(d);
+                if (d->p < d->end && *d->p == '}') {
+                    syntax(d, "trailing comma");
+                    Py_CLEAR(dict);
+                }
+                continue;
+            }
+            if (d->p < d->end && *d->p == '}') {
+                d->p++;
+                break;
+            }
+            syntax(d, "expected ',' or '}'");
+            Py_CLEAR(dict);
+        }
+        d->depth--;
+        return dict;
+    }
+    default: {
+        const char *s;
+        size_t n;
+        int is_int;
+        if (scan_number(d, &s, &n, &is_int) < 0)
+            return NULL;
+        return number_object(s, n, is_int);
+    }
+    }
+}
+
+/* ---- constraints ---- */
+
+static PyObject *check_num(ff_dec *d, const ff_type *t, PyObject *v)
+{
+    unsigned c = t->cons;
+    if (!(c & (FF_C_GT | FF_C_GE | FF_C_LT | FF_C_LE | FF_C_MULT)))
+        return v;
+    struct { unsigned bit; PyObject *bound; int op; const char *type, *msg; } rules[] = {
+        {FF_C_GT, t->gt, Py_GT, "greater_than", "Input should be greater than %S"},
+        {FF_C_GE, t->ge, Py_GE, "greater_than_equal", "Input should be greater than or equal to %S"},
+        {FF_C_LT, t->lt, Py_LT, "less_than", "Input should be less than %S"},
+        {FF_C_LE, t->le, Py_LE, "less_than_equal", "Input should be less than or equal to %S"},
+    };
+    for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+        if (!(c & rules[i].bit))
+            continue;
+        int ok = PyObject_RichCompareBool(v, rules[i].bound, rules[i].op);
+        if (ok < 0) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        if (!ok)
+            return reject(d, v, rules[i].type, PyUnicode_FromFormat(rules[i].msg, rules[i].bound));
+    }
+    if (c & FF_C_MULT) {
+        int ok;
+        if (PyFloat_Check(v)) {
+            double q = PyFloat_AS_DOUBLE(v) / t->fmult;
+            ok = fabs(q - nearbyint(q)) < 1e-9;
+        } else {
+            PyObject *rem = PyNumber_Remainder(v, t->mult);
+            ok = rem ? PyObject_Not(rem) : -1;
+            Py_XDECREF(rem);
+        }
+        if (ok < 0) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        if (!ok)
+            return reject(d, v, "multiple_of",
+                          PyUnicode_FromFormat("Input should be a multiple of %S", t->mult));
+    }
+    return v;
+}
+
+/* Length bounds for str (characters), bytes, and containers (items). */
+static PyObject *check_len(ff_dec *d, const ff_type *t, PyObject *v, Py_ssize_t n,
+                           const char *what, const char *unit, const char *short_type,
+                           const char *long_type)
+{
+    if ((t->cons & FF_C_MINLEN) && n < t->min_len)
+        return reject(d, v, short_type,
+                      PyUnicode_FromFormat("%s should have at least %zd %s%s", what, t->min_len,
+                                           unit, t->min_len == 1 ? "" : "s"));
+    if ((t->cons & FF_C_MAXLEN) && n > t->max_len)
+        return reject(d, v, long_type,
+                      PyUnicode_FromFormat("%s should have at most %zd %s%s", what, t->max_len,
+                                           unit, t->max_len == 1 ? "" : "s"));
+    return v;
+}
+
+static PyObject *check_str(ff_dec *d, const ff_type *t, PyObject *v)
+{
+    if (!(t->cons & (FF_C_MINLEN | FF_C_MAXLEN | FF_C_PATTERN)))
+        return v;
+    if (!(v = check_len(d, t, v, PyUnicode_GET_LENGTH(v), "String", "character",
+                        "string_too_short", "string_too_long")))
+        return NULL;
+    if (t->cons & FF_C_PATTERN) {
+        PyObject *m = PyObject_CallOneArg(t->pattern_search, v);
+        if (!m) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        int matched = m != Py_None;
+        Py_DECREF(m);
+        if (!matched)
+            return reject(d, v, "string_pattern_mismatch",
+                          PyUnicode_FromFormat("String should match pattern '%U'", t->pattern_src));
+    }
+    return v;
+}
+
+/* Calls a parser (fromisoformat, UUID, Decimal, base64) on a string; a
+ * ValueError/TypeError from it is the client's fault and becomes `type`. */
+static PyObject *parse_with(ff_dec *d, PyObject *fn, PyObject *s, const char *type,
+                            const char *msg)
+{
+    PyObject *r = PyObject_CallOneArg(fn, s);
+    if (!r && (PyErr_ExceptionMatches(PyExc_ValueError) ||
+               PyErr_ExceptionMatches(PyExc_TypeError))) {
+        PyErr_Clear();
+        ff_dec_error(d, type, PyUnicode_FromString(msg), s, NULL);
+    }
+    return r;
+}
+
+/* Values from strings: the shared tail of JSON strings and URL/header text. */
+static PyObject *from_text(ff_dec *d, const ff_type *t, PyObject *s)
+{
+    ff_state *st = d->st;
+    switch (t->kind) {
+    case FF_T_DATETIME:
+        return parse_with(d, st->datetime_fromiso, s, "datetime_parsing",
+                          "Input should be a valid datetime");
+    case FF_T_DATE:
+        return parse_with(d, st->date_fromiso, s, "date_parsing", "Input should be a valid date");
+    case FF_T_TIME:
+        return parse_with(d, st->time_fromiso, s, "time_parsing", "Input should be a valid time");
+    case FF_T_UUID:
+        return parse_with(d, st->UUID, s, "uuid_parsing", "Input should be a valid UUID");
+    case FF_T_BYTES: {
+        PyObject *b = parse_with(d, st->b64decode, s, "bytes_invalid_encoding",
+                                 "Input should be valid base64");
+        return b ? check_len(d, t, b, PyBytes_GET_SIZE(b), "Data", "byte", "bytes_too_short",
+                             "bytes_too_long")
+                 : NULL;
+    }
+    case FF_T_DECIMAL: {
+        PyObject *v = parse_with(d, st->Decimal, s, "decimal_parsing",
+                                 "Input should be a valid decimal");
+        return v ? check_num(d, t, v) : NULL;
+    }
+    default:
+        return check_str(d, t, Py_NewRef(s));
+    }
+}
+
+static int same_literal(PyObject *a, PyObject *b)
+{
+    if (Py_TYPE(a) != Py_TYPE(b)) /* 1 is not True, "1" is not 1 */
+        return 0;
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static PyObject *choices_msg(const ff_type *t)
+{
+    PyObject *items = t->kind == FF_T_LITERAL ? Py_NewRef(t->values) : PyDict_Keys(t->values);
+    if (!items)
+        return NULL;
+    PyObject *parts = PyList_New(0);
+    Py_ssize_t n = PySequence_Size(items);
+    for (Py_ssize_t i = 0; parts && i < n; i++) {
+        PyObject *r = PyObject_Repr(PySequence_Fast_GET_ITEM(items, i));
+        if (!r || PyList_Append(parts, r) < 0)
+            Py_CLEAR(parts);
+        Py_XDECREF(r);
+    }
+    Py_DECREF(items);
+    if (!parts)
+        return NULL;
+    PyObject *msg = NULL;
+    if (n <= 1) {
+        msg = PyUnicode_FromFormat("Input should be %S", n ? PyList_GET_ITEM(parts, 0) : Py_None);
+    } else {
+        PyObject *last = PyList_GET_ITEM(parts, n - 1);
+        Py_INCREF(last);
+        PyObject *sep = PyUnicode_FromString(", ");
+        PyObject *head = sep && PyList_SetSlice(parts, n - 1, n, NULL) == 0
+                             ? PyUnicode_Join(sep, parts)
+                             : NULL;
+        if (head)
+            msg = PyUnicode_FromFormat("Input should be %U or %U", head, last);
+        Py_XDECREF(head);
+        Py_XDECREF(sep);
+        Py_DECREF(last);
+    }
+    Py_DECREF(parts);
+    return msg;
+}
+
+static PyObject *check_choice(ff_dec *d, const ff_type *t, PyObject *v)
+{
+    if (t->kind == FF_T_LITERAL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t->values); i++) {
+            int eq = same_literal(v, PyTuple_GET_ITEM(t->values, i));
+            if (eq < 0) {
+                Py_DECREF(v);
+                return NULL;
+            }
+            if (eq) {
+                Py_DECREF(v);
+                return Py_NewRef(PyTuple_GET_ITEM(t->values, i));
+            }
+        }
+        return reject(d, v, "literal_error", choices_msg(t));
+    }
+    PyObject *member = PyDict_GetItemWithError(t->values, v);
+    if (member) {
+        PyObject *val = PyObject_GetAttrString(member, "value");
+        int same = val ? Py_TYPE(val) == Py_TYPE(v) : -1;
+        Py_XDECREF(val);
+        if (same > 0) {
+            Py_DECREF(v);
+            return Py_NewRef(member);
+        }
+    }
+    if (PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) { /* unhashable input */
+            Py_DECREF(v);
+            return NULL;
+        }
+        PyErr_Clear();
+    }
+    return reject(d, v, "enum", choices_msg(t));
+}
+
+/* ---- containers and models ---- */
+
+static PyObject *dec(ff_dec *d, const ff_type *t);
+
+static int expect(ff_dec *d, char c, const char *msg)
+{
+    ws(d);
+    if (d->p < d->end && *d->p == c) {
+        d->p++;
+        return 0;
+    }
+    syntax(d, msg);
+    return -1;
+}
+
+/* Reads the next array separator: 1 = another item follows, 0 = end, -1. */
+static int next_item(ff_dec *d, char close)
+{
+    ws(d);
+    if (d->p < d->end && *d->p == ',') {
+        d->p++;
+        ws(d);
+        if (d->p < d->end && *d->p == close) {
+            syntax(d, "trailing comma");
+            return -1;
+        }
+        return 1;
+    }
+    if (d->p < d->end && *d->p == close) {
+        d->p++;
+        return 0;
+    }
+    syntax(d, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+    return -1;
+}
+
+static PyObject *dec_array(ff_dec *d, const ff_type *t)
+{
+    if (enter(d) < 0)
+        return NULL;
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    int bad = 0;
+    Py_ssize_t i = 0;
+    d->p++;
+    ws(d);
+    int more = d->p < d->end && *d->p == ']' ? (d->p++, 0) : 1;
+    while (more == 1) {
+        const ff_type *it = t->kind == FF_T_TUPLE ? (i < t->nargs ? t->args[i] : NULL) : t->args[0];
+        d->path[d->depth++] = (ff_loc){NULL, i};
+        PyObject *v = it ? dec(d, it) : parse_any(d);
+        d->depth--;
+        if (!v && FATAL(d))
+            goto fail;
+        /* surplus tuple items (no `it`) are only counted */
+        int failed = v && it && PyList_Append(list, v) < 0;
+        bad |= v == NULL;
+        Py_XDECREF(v);
+        if (failed)
+            goto fail;
+        i++;
+        more = next_item(d, ']');
+    }
+    if (more < 0)
+        goto fail;
+    if (t->kind == FF_T_TUPLE && i != t->nargs) {
+        PyObject *msg = PyUnicode_FromFormat("Tuple should have %zd item%s, not %zd", t->nargs,
+                                             t->nargs == 1 ? "" : "s", i);
+        ff_dec_error(d, i < t->nargs ? "too_short" : "too_long", msg, NULL, NULL);
+        bad = 1;
+    }
+    if (bad)
+        goto fail;
+    PyObject *res = list;
+    switch (t->kind) {
+    case FF_T_SET: res = PySet_New(list); break;
+    case FF_T_FROZENSET: res = PyFrozenSet_New(list); break;
+    case FF_T_VARTUPLE:
+    case FF_T_TUPLE: res = PyList_AsTuple(list); break;
+    default: Py_INCREF(res); break;
+    }
+    Py_DECREF(list);
+    if (!res || t->kind == FF_T_TUPLE)
+        return res;
+    return check_len(d, t, res, PyObject_Length(res), "List", "item", "too_short", "too_long");
+fail:
+    Py_DECREF(list);
+    return NULL;
+}
+
+static PyObject *dec_dict(ff_dec *d, const ff_type *t)
+{
+    if (enter(d) < 0)
+        return NULL;
+    PyObject *dict = PyDict_New();
+    if (!dict)
+        return NULL;
+    int bad = 0;
+    d->p++;
+    ws(d);
+    int more = d->p < d->end && *d->p == '}' ? (d->p++, 0) : 1;
+    while (more == 1) {
+        ws(d);
+        if (d->p >= d->end || *d->p != '"') {
+            syntax(d, "expected a string key");
+            goto fail;
+        }
+        PyObject *k = parse_str(d);
+        if (!k || expect(d, ':', "expected ':'") < 0) {
+            Py_XDECREF(k);
+            goto fail;
+        }
+        d->path[d->depth++] = (ff_loc){k, 0};
+        PyObject *v = dec(d, t->args[0]);
+        d->depth--;
+        if (v && PyDict_SetItem(dict, k, v) < 0) {
+            Py_DECREF(v);
+            Py_DECREF(k);
+            goto fail;
+        }
+        Py_DECREF(k);
+        if (!v && FATAL(d))
+            goto fail;
+        Py_XDECREF(v);
+        bad |= v == NULL;
+        more = next_item(d, '}');
+    }
+    if (more < 0 || bad)
+        goto fail;
+    return check_len(d, t, dict, PyDict_GET_SIZE(dict), "Dictionary", "item", "too_short",
+                     "too_long");
+fail:
+    Py_DECREF(dict);
+    return NULL;
+}
+
+/* Builds the model object from its field values (stolen). frostfork.Model
+ * slots are written directly; dataclasses get object.__new__ plus generic
+ * setattr, so neither __init__ nor a frozen __setattr__ runs. */
+static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
+{
+    PyObject *obj = NULL;
+    Py_ssize_t n = t->nfields;
+    if (t->model_kind == FF_MODEL_TYPEDDICT) {
+        obj = PyDict_New();
+        for (Py_ssize_t i = 0; obj && i < n; i++)
+            if (vals[i] && PyDict_SetItem(obj, t->fields[i].name, vals[i]) < 0)
+                Py_CLEAR(obj);
+    } else if (t->model_kind == FF_MODEL_FROSTFORK) {
+        PyTypeObject *tp = (PyTypeObject *)t->cls;
+        obj = tp->tp_alloc(tp, 0);
+        if (obj)
+            for (Py_ssize_t i = 0; i < n; i++) {
+                *(PyObject **)((char *)obj + t->fields[i].offset) = vals[i];
+                vals[i] = NULL;
+            }
+    } else {
+        obj = PyBaseObject_Type.tp_new((PyTypeObject *)t->cls, d->st->empty_tuple, NULL);
+        for (Py_ssize_t i = 0; obj && i < n; i++)
+            if (vals[i] && PyObject_GenericSetAttr(obj, t->fields[i].name, vals[i]) < 0)
+                Py_CLEAR(obj);
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(vals[i]);
+    return obj;
+}
+
+static Py_ssize_t find_field(const ff_type *t, const char *k, size_t n, Py_ssize_t hint)
+{
+    if (hint < t->nfields && (size_t)t->fields[hint].key_len == n &&
+        memcmp(t->fields[hint].key, k, n) == 0)
+        return hint;
+    for (Py_ssize_t i = 0; i < t->nfields; i++)
+        if ((size_t)t->fields[i].key_len == n && memcmp(t->fields[i].key, k, n) == 0)
+            return i;
+    return -1;
+}
+
+static PyObject *dec_model(ff_dec *d, const ff_type *t)
+{
+    if (enter(d) < 0)
+        return NULL;
+    Py_ssize_t n = t->nfields;
+    PyObject *stack_vals[32];
+    char stack_seen[32];
+    PyObject **vals = n <= 32 ? stack_vals : PyMem_Calloc((size_t)n, sizeof(PyObject *));
+    char *seen = n <= 32 ? stack_seen : PyMem_Calloc((size_t)n, 1);
+    if (!vals || !seen) {
+        if (vals != stack_vals)
+            PyMem_Free(vals);
+        if (seen != stack_seen)
+            PyMem_Free(seen);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memset(vals, 0, (size_t)n * sizeof(PyObject *));
+    memset(seen, 0, (size_t)n);
+    PyObject *res = NULL;
+    int bad = 0;
+    Py_ssize_t hint = 0;
+    d->p++;
+    ws(d);
+    int more = d->p < d->end && *d->p == '}' ? (d->p++, 0) : 1;
+    while (more == 1) {
+        ws(d);
+        if (d->p >= d->end || *d->p != '"') {
+            syntax(d, "expected a string key");
+            goto done;
+        }
+        const char *ks;
+        size_t kn;
+        const char *key_at = d->p;
+        if (scan_string(d, &ks, &kn) < 0 || expect(d, ':', "expected ':'") < 0)
+            goto done;
+        Py_ssize_t i = find_field(t, ks, kn, hint);
+        if (i < 0) {
+            if (!t->forbid_extra) {
+                PyObject *skip = parse_any(d);
+                if (!skip)
+                    goto done;
+                Py_DECREF(skip);
+            } else {
+                const char *save = d->p;
+                d->p = key_at;
+                PyObject *key = parse_str(d);
+                d->p = save;
+                PyObject *v = key ? parse_any(d) : NULL;
+                if (v)
+                    ff_dec_error(d, "extra_forbidden",
+                                 PyUnicode_FromString("Extra inputs are not permitted"), v, key);
+                Py_XDECREF(key);
+                Py_XDECREF(v);
+                if (FATAL(d))
+                    goto done;
+                bad = 1;
+            }
+        } else {
+            if (seen[i]) {
+                d->p = key_at;
+                syntax(d, "duplicate key in object");
+                goto done;
+            }
+            seen[i] = 1;
+            hint = i + 1;
+            const ff_type *ft = t->fields[i].type;
+            int sens = (ft->cons & FF_C_SENSITIVE) != 0;
+            d->sensitive += sens;
+            d->path[d->depth++] = (ff_loc){t->fields[i].name, 0};
+            vals[i] = dec(d, ft);
+            d->depth--;
+            d->sensitive -= sens;
+            if (!vals[i] && FATAL(d))
+                goto done;
+            bad |= vals[i] == NULL;
+        }
+        more = next_item(d, '}');
+    }
+    if (more < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (seen[i])
+            continue;
+        const ff_field *f = &t->fields[i];
+        if (f->default_factory) {
+            if (!(vals[i] = PyObject_CallNoArgs(f->default_factory)))
+                goto done;
+        } else if (f->default_value) {
+            vals[i] = Py_NewRef(f->default_value);
+        } else if (f->required) {
+            ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
+            bad = 1;
+        }
+    }
+    if (!bad)
+        res = build_model(d, t, vals);
+done:
+    if (!res)
+        for (Py_ssize_t i = 0; i < n; i++)
+            Py_XDECREF(vals[i]);
+    if (vals != stack_vals)
+        PyMem_Free(vals);
+    if (seen != stack_seen)
+        PyMem_Free(seen);
+    return res;
+}
+
+static unsigned token_of(char c)
+{
+    switch (c) {
+    case 'n': return FF_TOK_NULL;
+    case 't': case 'f': return FF_TOK_BOOL;
+    case '"': return FF_TOK_STR;
+    case '[': return FF_TOK_ARR;
+    case '{': return FF_TOK_OBJ;
+    default: return FF_TOK_NUM;
+    }
+}
+
+/* Unions: options that cannot start with this token are skipped; a single
+ * candidate decodes normally (its own errors are the useful ones); several
+ * are tried quietly in declaration order, rewinding between tries. */
+static PyObject *dec_union(ff_dec *d, const ff_type *t)
+{
+    unsigned tok = token_of(*d->p);
+    const ff_type *cand[16];
+    int nc = 0;
+    for (Py_ssize_t i = 0; i < t->nargs && nc < 16; i++)
+        if (t->args[i]->token_mask & tok)
+            cand[nc++] = t->args[i];
+    if (nc == 0) {
+        const ff_type *only = NULL;
+        int non_none = 0;
+        for (Py_ssize_t i = 0; i < t->nargs; i++)
+            if (t->args[i]->kind != FF_T_NONE) {
+                only = t->args[i];
+                non_none++;
+            }
+        if (non_none == 1)
+            return dec(d, only);
+        return mismatch(d, "union_type", "Input does not match any of the allowed types");
+    }
+    if (nc == 1)
+        return dec(d, cand[0]);
+    const char *start = d->p;
+    for (int i = 0; i < nc; i++) {
+        d->quiet++;
+        PyObject *v = dec(d, cand[i]);
+        d->quiet--;
+        if (v || FATAL(d))
+            return v;
+        d->p = start;
+    }
+    return mismatch(d, "union_type", "Input does not match any of the allowed types");
+}
+
+static PyObject *dec(ff_dec *d, const ff_type *t)
+{
+    ws(d);
+    if (d->p >= d->end) {
+        syntax(d, "unexpected end of input");
+        return NULL;
+    }
+    char c = *d->p;
+    switch (t->kind) {
+    case FF_T_ANY:
+        return parse_any(d);
+    case FF_T_NONE:
+        if (c == 'n')
+            return literal(d, "null", 4) < 0 ? NULL : Py_NewRef(Py_None);
+        return mismatch(d, "none_required", "Input should be None");
+    case FF_T_BOOL:
+        if (c == 't')
+            return literal(d, "true", 4) < 0 ? NULL : Py_NewRef(Py_True);
+        if (c == 'f')
+            return literal(d, "false", 5) < 0 ? NULL : Py_NewRef(Py_False);
+        return mismatch(d, "bool_type", "Input should be a valid boolean");
+    case FF_T_INT:
+    case FF_T_FLOAT:
+    case FF_T_DECIMAL: {
+        if (c != '-' && (c < '0' || c > '9')) {
+            if (t->kind == FF_T_DECIMAL && c == '"')
+                break;
+            return mismatch(d, t->kind == FF_T_INT ? "int_type" : "float_type",
+                            t->kind == FF_T_INT ? "Input should be a valid integer"
+                                                : "Input should be a valid number");
+        }
+        const char *s;
+        size_t n;
+        int is_int;
+        if (scan_number(d, &s, &n, &is_int) < 0)
+            return NULL;
+        if (t->kind == FF_T_DECIMAL) {
+            PyObject *text = PyUnicode_DecodeASCII(s, (Py_ssize_t)n, NULL);
+            PyObject *v = text ? PyObject_CallOneArg(d->st->Decimal, text) : NULL;
+            Py_XDECREF(text);
+            return v ? check_num(d, t, v) : NULL;
+        }
+        PyObject *v = number_object(s, n, is_int && t->kind == FF_T_INT);
+        if (!v)
+            return NULL;
+        if (t->kind == FF_T_INT && !is_int)
+            return reject(d, v, "int_from_float",
+                          PyUnicode_FromString("Input should be a valid integer, got a number "
+                                               "with a fractional part"));
+        if (t->kind == FF_T_FLOAT && PyLong_Check(v)) {
+            Py_SETREF(v, PyNumber_Float(v));
+            if (!v)
+                return NULL;
+        }
+        return check_num(d, t, v);
+    }
+    case FF_T_STR:
+    case FF_T_BYTES:
+    case FF_T_DATETIME:
+    case FF_T_DATE:
+    case FF_T_TIME:
+    case FF_T_UUID:
+        break;
+    case FF_T_LIST:
+    case FF_T_SET:
+    case FF_T_FROZENSET:
+    case FF_T_VARTUPLE:
+    case FF_T_TUPLE:
+        if (c != '[')
+            return mismatch(d, t->kind == FF_T_LIST ? "list_type"
+                               : t->kind == FF_T_SET || t->kind == FF_T_FROZENSET ? "set_type"
+                                                                                  : "tuple_type",
+                            "Input should be a valid array");
+        return dec_array(d, t);
+    case FF_T_DICT:
+        if (c != '{')
+            return mismatch(d, "dict_type", "Input should be a valid dictionary");
+        return dec_dict(d, t);
+    case FF_T_MODEL:
+        if (c != '{')
+            return mismatch(d, "model_type", "Input should be an object");
+        return dec_model(d, t);
+    case FF_T_UNION:
+        return dec_union(d, t);
+    case FF_T_LITERAL:
+    case FF_T_ENUM: {
+        PyObject *v = parse_any(d);
+        return v ? check_choice(d, t, v) : NULL;
+    }
+    }
+    /* string-carried types */
+    if (c != '"')
+        return mismatch(d, "string_type", "Input should be a valid string");
+    PyObject *s = parse_str(d);
+    if (!s)
+        return NULL;
+    PyObject *v = from_text(d, t, s);
+    Py_DECREF(s);
+    return v;
+}
+
+PyObject *ff_json_decode(ff_dec *d, const ff_type *t)
+{
+    PyObject *v = dec(d, t);
+    if (!v)
+        return NULL;
+    ws(d);
+    if (d->p != d->end) {
+        syntax(d, "extra data after the JSON value");
+        Py_DECREF(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- strings from the URL and headers ---- */
+
+static int strict_int_text(PyObject *s)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0;
+    if (n > 0 && (PyUnicode_READ_CHAR(s, 0) == '-' || PyUnicode_READ_CHAR(s, 0) == '+'))
+        i = 1;
+    if (i == n || n - i > 4300)
+        return 0;
+    for (; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ_CHAR(s, i);
+        if (c < '0' || c > '9')
+            return 0;
+    }
+    return 1;
+}
+
+PyObject *ff_convert_str(ff_dec *d, const ff_type *t, PyObject *s)
+{
+    switch (t->kind) {
+    case FF_T_ANY:
+        return Py_NewRef(s);
+    case FF_T_INT: {
+        if (!strict_int_text(s)) {
+            ff_dec_error(d, "int_parsing",
+                         PyUnicode_FromString("Input should be a valid integer, unable to parse "
+                                              "string as an integer"),
+                         s, NULL);
+            return NULL;
+        }
+        PyObject *v = PyLong_FromUnicodeObject(s, 10);
+        return v ? check_num(d, t, v) : NULL;
+    }
+    case FF_T_FLOAT: {
+        PyObject *v = PyFloat_FromString(s);
+        if (!v && PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();
+            ff_dec_error(d, "float_parsing",
+                         PyUnicode_FromString("Input should be a valid number, unable to parse "
+                                              "string as a number"),
+                         s, NULL);
+            return NULL;
+        }
+        return v ? check_num(d, t, v) : NULL;
+    }
+    case FF_T_BOOL: {
+        static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
+        static const char *no[] = {"false", "0", "no", "off", "f", "n"};
+        PyObject *low = PyObject_CallMethod(s, "lower", NULL);
+        if (!low)
+            return NULL;
+        for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+            if (PyUnicode_CompareWithASCIIString(low, yes[i]) == 0) {
+                Py_DECREF(low);
+                return Py_NewRef(Py_True);
+            }
+            if (PyUnicode_CompareWithASCIIString(low, no[i]) == 0) {
+                Py_DECREF(low);
+                return Py_NewRef(Py_False);
+            }
+        }
+        Py_DECREF(low);
+        ff_dec_error(d, "bool_parsing",
+                     PyUnicode_FromString("Input should be a valid boolean, unable to interpret "
+                                          "input"),
+                     s, NULL);
+        return NULL;
+    }
+    case FF_T_LITERAL:
+    case FF_T_ENUM: {
+        /* try the text itself, then as an integer, against the choices */
+        int q = d->quiet;
+        d->quiet = 1;
+        PyObject *v = check_choice(d, t, Py_NewRef(s));
+        if (!v && !PyErr_Occurred() && strict_int_text(s)) {
+            PyObject *num = PyLong_FromUnicodeObject(s, 10);
+            v = num ? check_choice(d, t, num) : NULL;
+        }
+        d->quiet = q;
+        if (!v && !PyErr_Occurred())
+            ff_dec_error(d, t->kind == FF_T_ENUM ? "enum" : "literal_error", choices_msg(t), s,
+                         NULL);
+        return v;
+    }
+    case FF_T_UNION: {
+        for (Py_ssize_t i = 0; i < t->nargs; i++) {
+            if (t->args[i]->kind == FF_T_NONE)
+                continue;
+            d->quiet++;
+            PyObject *v = ff_convert_str(d, t->args[i], s);
+            d->quiet--;
+            if (v || PyErr_Occurred())
+                return v;
+        }
+        for (Py_ssize_t i = 0; i < t->nargs; i++) /* report as the first real option */
+            if (t->args[i]->kind != FF_T_NONE)
+                return ff_convert_str(d, t->args[i], s);
+        return NULL;
+    }
+    default:
+        return from_text(d, t, s);
+    }
+}
+
+/* ---- raising ---- */
+
+void ff_dec_raise(ff_dec *d)
+{
+    if (PyErr_Occurred())
+        return;
+    if (d->syntax) {
+        PyObject *msg = PyUnicode_FromFormat("invalid JSON at byte %zd: %s", d->syntax_pos,
+                                             d->syntax);
+        if (msg) {
+            PyErr_SetObject(d->st->JSONDecodeError, msg);
+            Py_DECREF(msg);
+        }
+        return;
+    }
+    PyObject *errors = d->errors ? Py_NewRef(d->errors) : PyList_New(0);
+    if (errors) {
+        PyErr_SetObject(d->st->ValidationError, errors);
+        Py_DECREF(errors);
+    }
+}
+
+/* decode(buf, schema) -> value; raises ValidationError / JSONDecodeError. */
+PyObject *ff_py_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    ff_state *st = ff_get_state(module);
+    if (nargs != 2 || !Py_IS_TYPE(args[1], st->Schema_type)) {
+        PyErr_SetString(PyExc_TypeError, "decode(buf, schema) takes bytes-like and a Schema");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyUnicode_Check(args[0])) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(args[0], &n);
+        if (!s)
+            return NULL;
+        view.buf = (void *)s;
+        view.len = n;
+        view.obj = NULL;
+    } else if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    ff_dec d;
+    ff_dec_init(&d, st, view.buf, (size_t)view.len, NULL);
+    PyObject *v = ff_json_decode(&d, ((ff_Schema *)args[1])->root);
+    if (!v)
+        ff_dec_raise(&d);
+    ff_dec_free(&d);
+    if (view.obj)
+        PyBuffer_Release(&view);
+    return v;
+}

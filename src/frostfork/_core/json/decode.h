@@ -1,0 +1,56 @@
+/* json/decode.h — JSON text straight into validated Python objects.
+ *
+ * One pass, guided by a compiled ff_type: no intermediate dict, every
+ * validation error collected with its location (FastAPI's {type, loc, msg,
+ * input} shape; input left out under Sensitive). Strict RFC 8259: trailing
+ * commas, NaN/Infinity, lone surrogates, invalid UTF-8, duplicate keys in a
+ * model and nesting deeper than FF_JSON_MAX_DEPTH are syntax errors. */
+#ifndef FF_JSON_DECODE_H
+#define FF_JSON_DECODE_H
+
+#include "schema/type.h"
+#include "util/buf.h"
+
+#define FF_JSON_MAX_DEPTH 64
+
+typedef struct {
+    PyObject *key;    /* borrowed str, or NULL when index is used */
+    Py_ssize_t index;
+} ff_loc;
+
+typedef struct {
+    const char *buf, *p, *end;
+    ff_state *st;
+    PyObject *errors;   /* list of error dicts, created on the first error */
+    PyObject *prefix;   /* borrowed tuple: loc items before the path, e.g. ("body",) */
+    int quiet;          /* > 0 inside a union trial: fail without recording */
+    int sensitive;      /* > 0 below a Sensitive type: never echo the input */
+    int depth;
+    ff_loc path[FF_JSON_MAX_DEPTH + 2];
+    const char *syntax; /* a syntax error (-> 400); position in syntax_pos */
+    Py_ssize_t syntax_pos;
+    ff_buf tmp;         /* unescaped string bytes */
+} ff_dec;
+
+void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix);
+void ff_dec_free(ff_dec *d);
+
+/* Decodes the whole buffer as one value of type t. Returns a new reference,
+ * or NULL with d->syntax set, or with errors in d->errors, or with a Python
+ * exception set (only for real failures such as MemoryError). */
+PyObject *ff_json_decode(ff_dec *d, const ff_type *t);
+
+/* Converts a string from the URL or a header (path, query, header, cookie)
+ * to type t with the same checks and error shapes as JSON input. */
+PyObject *ff_convert_str(ff_dec *d, const ff_type *t, PyObject *s);
+
+/* Records one error at the current location (plus `extra` if not NULL). */
+int ff_dec_error(ff_dec *d, const char *type, PyObject *msg, PyObject *input, PyObject *extra);
+
+/* Raises frostfork.ValidationError / frostfork.JSONDecodeError for a failed
+ * decode, whichever applies; keeps a pending Python exception as it is. */
+void ff_dec_raise(ff_dec *d);
+
+PyObject *ff_py_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+#endif
