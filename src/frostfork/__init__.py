@@ -10,8 +10,20 @@
 Serve it with ``frostfork serve module:app --workers 4``.
 """
 
-from frostfork._core import Request, Response
+from frostfork._core import JSONDecodeError, Request, Response, ValidationError
+from frostfork import json
 from frostfork.app import App
+from frostfork.constraints import (
+    Description, Examples, Ge, Gt, Le, Len, Lt, MaxLen, MinLen, MultipleOf, Pattern, Sensitive,
+    Title,
+)
+from frostfork.dispatch import dispatch
+from frostfork.model import Model, field
+from frostfork.params import Body, Cookie, Header, Query
 
-__all__ = ["App", "Request", "Response"]
+__all__ = [
+    "App", "Body", "Cookie", "Description", "dispatch", "json", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
+    "Le", "Len", "Lt", "MaxLen", "MinLen", "Model", "MultipleOf", "Pattern", "Query", "Request",
+    "Response", "Sensitive", "Title", "ValidationError", "field",
+]
 __version__ = "0.1.0"

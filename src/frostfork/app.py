@@ -1,7 +1,7 @@
-"""The App: route decorators and startup hooks.
+"""The App: route decorators, dependency providers and startup hooks.
 
-Everything here runs once, in the master, before the heap is frozen: a
-handler's signature is read at registration and compiled into a binding plan
+Everything here runs once, in the master, before the heap is frozen: each
+handler's signature is compiled into a binding plan (frostfork.binding) that
 the C dispatcher follows for every request.
 """
 
@@ -14,14 +14,14 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from frostfork._core import Request
+from frostfork import _core
+from frostfork.binding import BindingError, Bound, Provider, plan_for
+from frostfork.openapi import RouteDoc, openapi_document
+from frostfork.schema import SchemaError, node_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-
-# Binding kinds, mirrored by enum ff_arg_kind in server/worker.h.
-ARG_PATH_STR, ARG_PATH_INT, ARG_PATH_FLOAT, ARG_REQUEST = range(4)
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -33,10 +33,15 @@ class RouteError(ValueError):
 class App:
     """A set of routes plus the hooks that run in the master before forking."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, title: str = "frostfork app", version: str = "0.1.0",
+                 openapi_url: str | None = "/openapi.json") -> None:
         self.state = types.SimpleNamespace()
+        self.title = title
+        self.version = version
+        self.openapi_url = openapi_url
         self._routes: list[tuple[str, str, Callable[..., Any]]] = []
         self._startup: list[Callable[[], Any]] = []
+        self._providers: dict[Any, Provider] = {}
 
     # -- registration ------------------------------------------------------
 
@@ -46,8 +51,9 @@ class App:
                 method = method.upper()
                 if method not in METHODS:
                     raise RouteError(f"{method} {path}: unsupported method")
+                if not path.startswith("/"):
+                    raise RouteError(f"{method} {path}: path must start with '/'")
                 self._routes.append((method, path, fn))
-                _plan(method, path, fn)  # fail at import time, naming the handler
             return fn
 
         return register
@@ -67,6 +73,18 @@ class App:
     def patch(self, path: str) -> Callable[[F], F]:
         return self.route(path, ("PATCH",))
 
+    def provide(self, tp: Any, factory: Callable[..., Any] | None = None, *,
+                scope: str = "request") -> None:
+        """Make `tp` injectable: a handler parameter annotated `tp` gets factory()'s result.
+
+        scope="request": made once per request, closed (if it has close()) after the
+        response is written, also when the handler raised. scope="app": made once per
+        worker, on first use. The factory may itself ask for parameters and dependencies.
+        """
+        if scope not in ("request", "app"):
+            raise ValueError(f"scope must be 'request' or 'app', not {scope!r}")
+        self._providers[tp] = Provider(factory or tp, scope)
+
     def on_startup(self, fn: F) -> F:
         """Run fn in the master after import and before gc.freeze() and fork."""
         self._startup.append(fn)
@@ -79,46 +97,62 @@ class App:
             fn()
 
     def _compile(self) -> list[tuple[Any, ...]]:
-        """The route table for the C core: one tuple per (method, path)."""
-        return [(m, p, fn, *_plan(m, p, fn)) for m, p, fn in self._routes]
+        """The route table for the C core: (method, pattern, plan, param_names) per route."""
+        for prov in self._providers.values():
+            prov.plan = None  # re-plan: providers may have been added since
+        table: list[tuple[Any, ...]] = []
+        docs: list[RouteDoc] = []
+        for method, path, fn in self._routes:
+            names = tuple(_PARAM.findall(path))
+            label = f"{method} {path}"
+            if len(set(names)) != len(names):
+                raise RouteError(f"{label}: duplicate path parameter")
+            try:
+                bound = plan_for(fn, label=label, path_names=names, providers=self._providers)
+            except (BindingError, SchemaError) as e:
+                raise RouteError(str(e)) from None
+            missing = [n for n in names if n not in inspect.signature(fn).parameters]
+            if missing:
+                raise RouteError(f"{label}: handler does not take path parameter {missing[0]!r}")
+            table.append((method, path, bound.plan, names))
+            docs.append(_doc(method, path, fn, bound))
+        if self.openapi_url and not any(p == self.openapi_url for _, p, _ in self._routes):
+            document = _core.json_encode(openapi_document(self.title, self.version, docs))
+            serve_doc = _constant(_core.Response(200, document,
+                                                 {"Content-Type": "application/json"}))
+            plan = plan_for(serve_doc, label=f"GET {self.openapi_url}").plan
+            table.append(("GET", self.openapi_url, plan, ()))
+        return table
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this app (what GET /openapi.json serves)."""
+        docs = []
+        for method, path, fn in self._routes:
+            names = tuple(_PARAM.findall(path))
+            docs.append(_doc(method, path, fn, plan_for(
+                fn, label=f"{method} {path}", path_names=names, providers=self._providers)))
+        return openapi_document(self.title, self.version, docs)
 
 
-def _plan(method: str, path: str, fn: Callable[..., Any]) -> tuple[tuple[str, ...], ...]:
-    """Read a handler's signature once and decide where each argument comes from."""
-    label = f"{method} {path} -> {getattr(fn, '__qualname__', fn)!r}"
-    if not path.startswith("/"):
-        raise RouteError(f"{label}: path must start with '/'")
-    names = tuple(_PARAM.findall(path))
-    if len(set(names)) != len(names):
-        raise RouteError(f"{label}: duplicate path parameter")
-    try:
-        hints = typing.get_type_hints(fn)
-    except Exception:
-        hints = {}
-    arg_names: list[str] = []
-    kinds: list[int] = []
-    capture: list[int] = []
-    for p in inspect.signature(fn).parameters.values():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        ann = hints.get(p.name, p.annotation)
-        if p.name in names:
-            kind = {str: ARG_PATH_STR, int: ARG_PATH_INT, float: ARG_PATH_FLOAT,
-                    inspect.Parameter.empty: ARG_PATH_STR}.get(ann)
-            if kind is None:
-                raise RouteError(f"{label}: path parameter {p.name!r} must be str, int or float")
-            where = names.index(p.name)
-        elif ann is Request or (p.name == "request" and ann is inspect.Parameter.empty):
-            kind, where = ARG_REQUEST, -1
-        elif p.default is not p.empty:
-            continue
-        else:
-            raise RouteError(
-                f"{label}: parameter {p.name!r} has no source "
-                f"(path parameters are {list(names)}; or annotate it as frostfork.Request)")
-        if p.kind is p.POSITIONAL_ONLY:
-            raise RouteError(f"{label}: parameter {p.name!r} is positional-only")
-        arg_names.append(p.name)
-        kinds.append(kind)
-        capture.append(where)
-    return names, tuple(arg_names), tuple(kinds), tuple(capture)
+def _constant(value: Any) -> Callable[[], Any]:
+    def openapi_json() -> Any:
+        return value
+    return openapi_json
+
+
+def _doc(method: str, path: str, fn: Callable[..., Any], bound: Bound) -> RouteDoc:
+    doc = inspect.getdoc(fn) or ""
+    summary, _, description = doc.partition("\n\n")
+    hints = typing.get_type_hints(fn, include_extras=True)
+    ret = hints.get("return")
+    response = None
+    if ret is not None and ret is not type(None):
+        try:
+            response = node_for(ret)
+        except SchemaError:
+            response = None  # e.g. -> Response: nothing to document
+    name = getattr(fn, "__name__", "handler")
+    return RouteDoc(method=method, path=path, operation_id=f"{name}_{method.lower()}",
+                    summary=summary or None, description=description or None,
+                    params=bound.params, body=bound.body, body_required=bound.body_required,
+                    response=response)

@@ -30,11 +30,17 @@ import re
 import types
 import typing
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal, NotRequired, Required, Union
 
 from frostfork import constraints as ff
 from frostfork import typenode as tn
 from frostfork.typenode import Field, Node
+
+try:  # optional: its classes are understood when it is installed
+    import annotated_types as at
+except ImportError:
+    at = None
 
 __all__ = ["SchemaError", "node_for"]
 
@@ -56,6 +62,13 @@ _SCALARS: dict[Any, str] = {
 }
 
 _ARRAYS: dict[Any, str] = {list: tn.LIST, set: tn.SET, frozenset: tn.FROZENSET}
+
+# Containers without parameters hold Any.
+_BARE: dict[Any, Any] = {
+    list: list[Any], set: set[Any], frozenset: frozenset[Any], tuple: tuple[Any, ...],
+    dict: dict[str, Any], typing.List: list[Any], typing.Set: set[Any],
+    typing.FrozenSet: frozenset[Any], typing.Tuple: tuple[Any, ...], typing.Dict: dict[str, Any],
+}
 
 _NUMERIC_KINDS = (tn.INT, tn.FLOAT, tn.DECIMAL)
 _LENGTH_KINDS = (tn.STR, tn.BYTES, tn.LIST, tn.TUPLE, tn.VARTUPLE, tn.SET, tn.FROZENSET, tn.DICT)
@@ -83,37 +96,25 @@ _KIND_NAMES = {
 _TIGHTEN = {"gt": max, "ge": max, "lt": min, "le": min, "min_len": max, "max_len": min}
 
 
-def _constraint_readers() -> dict[type, tuple[str, str]]:
-    """Metadata class → (Node.constraints key, attribute holding the value)."""
-    readers = {
-        ff.Gt: ("gt", "gt"), ff.Ge: ("ge", "ge"), ff.Lt: ("lt", "lt"), ff.Le: ("le", "le"),
-        ff.MultipleOf: ("multiple_of", "multiple_of"),
-        ff.MinLen: ("min_len", "min_length"), ff.MaxLen: ("max_len", "max_length"),
-        ff.Pattern: ("pattern", "pattern"),
-    }
-    try:
-        import annotated_types as at
-    except ImportError:
-        return readers
-    readers.update({
+# Metadata class → (Node.constraints key, attribute holding the value).
+_READERS: dict[type, tuple[str, str]] = {
+    ff.Gt: ("gt", "gt"), ff.Ge: ("ge", "ge"), ff.Lt: ("lt", "lt"), ff.Le: ("le", "le"),
+    ff.MultipleOf: ("multiple_of", "multiple_of"),
+    ff.MinLen: ("min_len", "min_length"), ff.MaxLen: ("max_len", "max_length"),
+    ff.Pattern: ("pattern", "pattern"),
+}
+_DOC_CLASSES: tuple[type, ...] = (ff.Title, ff.Description, ff.Examples)
+
+if at is not None:
+    _READERS.update({
         at.Gt: ("gt", "gt"), at.Ge: ("ge", "ge"), at.Lt: ("lt", "lt"), at.Le: ("le", "le"),
         at.MultipleOf: ("multiple_of", "multiple_of"),
         at.MinLen: ("min_len", "min_length"), at.MaxLen: ("max_len", "max_length"),
     })
-    return readers
+    _DOC_CLASSES += (at.Doc,)  # PEP 727 Doc: a description
 
 
-def _doc_classes() -> tuple[type, ...]:
-    """PEP 727 `Doc` (annotated_types.doc) reads as a description, when available."""
-    try:
-        import annotated_types as at
-    except ImportError:
-        return ()
-    return (at.Doc,)
-
-
-_READERS = _constraint_readers()
-_DOC_CLASSES = _doc_classes()
+_FieldReader = Callable[[type, dict[str, Any]], list[Field]]
 
 
 class _Builder:
@@ -139,12 +140,14 @@ class _Builder:
             return self.node(typing.get_args(hint)[0], where)
         if _is_hashable(hint) and hint in _SCALARS:
             return Node(_SCALARS[hint])
+        if _is_hashable(hint) and hint in _BARE:
+            return self.node(_BARE[hint], where)
         if origin in (Union, types.UnionType):
             return self.union(typing.get_args(hint), where)
         if origin is Literal:
             return _literal(typing.get_args(hint), where)
-        if origin is not None or hint in (list, set, frozenset, tuple, dict):
-            return self.container(origin or hint, typing.get_args(hint), where)
+        if origin is not None:
+            return self.container(origin, typing.get_args(hint), where)
         if hasattr(hint, "__supertype__"):  # typing.NewType
             return self.node(hint.__supertype__, where)
         if isinstance(hint, type):
@@ -166,7 +169,7 @@ class _Builder:
             return node
         if isinstance(item, ff.Sensitive):
             return self.mark_sensitive(node)
-        if isinstance(item, (ff.Title, ff.Description, ff.Examples) + _DOC_CLASSES):
+        if isinstance(item, _DOC_CLASSES):
             node = self.own(node)
             _document(node, item)
         return node
@@ -198,9 +201,9 @@ class _Builder:
         return Node(tn.UNION, args=tuple(others + nones))
 
     def container(self, origin: Any, args: tuple[Any, ...], where: str) -> Node:
-        """list / set / frozenset / tuple / dict, bare ones holding Any."""
+        """list / set / frozenset / tuple / dict; other generics are unsupported."""
         if origin in _ARRAYS:
-            return Node(_ARRAYS[origin], args=(self.node(args[0] if args else Any, where),))
+            return Node(_ARRAYS[origin], args=(self.node(args[0], where),))
         if origin is tuple:
             return self.tuple_node(args, where)
         if origin is dict:
@@ -208,18 +211,14 @@ class _Builder:
         raise SchemaError(f"{_at(where)}unsupported type {_name(origin)}")
 
     def tuple_node(self, args: tuple[Any, ...], where: str) -> Node:
-        """tuple[T, ...] is any length of T; tuple[A, B] is exactly those."""
-        if not args:
-            return Node(tn.VARTUPLE, args=(Node(tn.ANY),))
+        """tuple[T, ...] is any length of T; tuple[A, B] is exactly those (tuple[()]: none)."""
         if len(args) == 2 and args[1] is Ellipsis:
             return Node(tn.VARTUPLE, args=(self.node(args[0], where),))
-        if args == ((),):  # tuple[()] before Python 3.11
-            args = ()
         return Node(tn.TUPLE, args=tuple(self.node(a, where) for a in args))
 
     def dict_node(self, args: tuple[Any, ...], where: str) -> Node:
         """JSON object keys are strings, so dict keys must be plain str."""
-        key, value = args if args else (str, Any)
+        key, value = args
         if key is not str:
             raise SchemaError(f"{_at(where)}dict keys must be str, not {_name(key)}")
         return Node(tn.DICT, args=(self.node(value, where),))
@@ -230,18 +229,18 @@ class _Builder:
             return _enum(cls, where)
         if cls in self.models:
             return self.models[cls]
+        if getattr(cls, "__frostfork_model__", False) is True:  # first: it may also be a dataclass
+            return self.model(cls, tn.MODEL_FROSTFORK, self.frostfork_fields,
+                              forbid_extra=bool(getattr(cls, "__forbid_extra__", False)))
         if dataclasses.is_dataclass(cls):
             return self.model(cls, tn.MODEL_DATACLASS, self.dataclass_fields)
         if _is_typeddict(cls):
             return self.model(cls, tn.MODEL_TYPEDDICT, self.typeddict_fields)
-        if getattr(cls, "__frostfork_model__", False) is True:
-            return self.model(cls, tn.MODEL_FROSTFORK, self.frostfork_fields,
-                              forbid_extra=bool(getattr(cls, "__forbid_extra__", False)))
         raise SchemaError(f"{_at(where)}unsupported type {_name(cls)} (not a dataclass, "
                           "TypedDict, Enum or frostfork.Model)")
 
-    def model(self, cls: type, model_kind: str, read_fields: Any, forbid_extra: bool = False
-              ) -> Node:
+    def model(self, cls: type, model_kind: str, read_fields: _FieldReader,
+              forbid_extra: bool = False) -> Node:
         """Registers the node before reading fields, so a field naming `cls` finds it."""
         node = Node(tn.MODEL, cls=cls, model_kind=model_kind, forbid_extra=forbid_extra)
         self.models[cls] = node
@@ -259,10 +258,9 @@ class _Builder:
         ]
 
     def typeddict_fields(self, cls: type, hints: dict[str, Any]) -> list[Field]:
-        """Keys outside __required_keys__ may be absent: omittable, no default."""
-        required = cls.__required_keys__  # type: ignore[attr-defined]
+        """Keys that are not required may be absent (optional_key), with no default."""
         return [Field(name, self.node(hint, f"{cls.__name__}.{name}"),
-                      omittable=name not in required)
+                      optional_key=not _typeddict_requires(cls, name, hint))
                 for name, hint in hints.items()]
 
     def frostfork_fields(self, cls: type, hints: dict[str, Any]) -> list[Field]:
@@ -306,6 +304,15 @@ def _is_hashable(hint: Any) -> bool:
 def _is_typeddict(cls: type) -> bool:
     """typing's and typing_extensions' TypedDicts both (is_typeddict knows only one)."""
     return issubclass(cls, dict) and hasattr(cls, "__required_keys__")
+
+
+def _typeddict_requires(cls: type, name: str, hint: Any) -> bool:
+    """__required_keys__, unless the resolved hint says Required / NotRequired: string
+    annotations (`from __future__ import annotations`) hide those from the class."""
+    origin = typing.get_origin(hint)
+    if origin in (Required, NotRequired):
+        return origin is Required
+    return name in cls.__required_keys__  # type: ignore[attr-defined]
 
 
 def _is_classvar(hint: Any) -> bool:

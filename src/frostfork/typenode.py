@@ -58,10 +58,7 @@ class Field:
     default: Any = MISSING     # a value, or MISSING when required
     default_factory: Any = None  # a zero-arg callable, or None
     optional_key: bool = False   # TypedDict total=False: may be absent, no default
-    # A TypedDict key outside __required_keys__: it may be absent, and then stays
-    # absent in the result (there is no default to fill in).
-    omittable: bool = False
 
     @property
     def required(self) -> bool:
-        return not self.omittable and self.default is MISSING and self.default_factory is None
+        return not self.optional_key and self.default is MISSING and self.default_factory is None

@@ -4,7 +4,7 @@ import frostfork
 app = frostfork.App()
 
 
-def handler(missing: int):
+def handler(missing: complex):
     return {}
 
 

@@ -52,7 +52,8 @@ def test_unconvertible_path_param_is_422(app):
     r = get(app, "/users/abc")
     assert r.status_code == 422
     assert r.json() == {"detail": [{"type": "int_parsing", "loc": ["path", "id"],
-                                    "msg": "Input should be a valid integer", "input": "abc"}]}
+                                    "msg": "Input should be a valid integer, unable to parse string as an integer",
+                                    "input": "abc"}]}
 
 
 def test_404_and_405(app):

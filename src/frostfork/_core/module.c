@@ -75,8 +75,11 @@ static PyMethodDef module_methods[] = {
     {"serve", (PyCFunction)(void (*)(void))ff_py_serve, METH_VARARGS | METH_KEYWORDS,
      "serve(listen_fd, app, *, wsgi=False, workers=1, ...) -> exit code\n\n"
      "Freeze the heap, fork the workers and supervise them until stopped."},
-    {"json_encode", ff_py_json_encode, METH_O, "json_encode(obj) -> bytes"},
+    {"json_encode", (PyCFunction)(void (*)(void))ff_py_json_encode,
+     METH_VARARGS | METH_KEYWORDS, "json_encode(obj, *, include_sensitive=False) -> bytes"},
     {"_match", ff_py_match, METH_VARARGS, "route matching, for tests"},
+    {"_dispatch", (PyCFunction)(void (*)(void))ff_py_dispatch, METH_FASTCALL,
+     "_dispatch(func, schema, payload) -> func(**validated payload keys)"},
     {"compile", ff_py_compile, METH_O, "compile(node) -> Schema: a type tree made a validator"},
     {"decode", (PyCFunction)(void (*)(void))ff_py_decode, METH_FASTCALL,
      "decode(buf, schema) -> value; raises ValidationError or JSONDecodeError"},
@@ -101,6 +104,22 @@ static PyObject *fromiso(const char *cls)
     return f;
 }
 
+/* functools.partial(binascii.<fn>, <kw>=<value>): the base64 codecs with
+ * their options bound, callable with one argument from C. */
+static PyObject *binascii_with(const char *fn, const char *kw, PyObject *value)
+{
+    PyObject *f = ff_import_attr("binascii", fn);
+    PyObject *partial = f ? ff_import_attr("functools", "partial") : NULL;
+    PyObject *args = partial ? PyTuple_Pack(1, f) : NULL;
+    PyObject *kwargs = args ? Py_BuildValue("{s:O}", kw, value) : NULL;
+    PyObject *res = kwargs ? PyObject_Call(partial, args, kwargs) : NULL;
+    Py_XDECREF(f);
+    Py_XDECREF(partial);
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    return res;
+}
+
 static int add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot)
 {
     *slot = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, NULL);
@@ -115,7 +134,8 @@ static int module_exec(PyObject *m)
     if (add_type(m, &ff_request_spec, &st->Request_type) < 0 ||
         add_type(m, &ff_response_spec, &st->Response_type) < 0 ||
         add_type(m, &ff_start_response_spec, &st->StartResponse_type) < 0 ||
-        add_type(m, &ff_schema_spec, &st->Schema_type) < 0)
+        add_type(m, &ff_schema_spec, &st->Schema_type) < 0 ||
+        add_type(m, &ff_plan_spec, &st->Plan_type) < 0)
         return -1;
     st->ValidationError = PyErr_NewExceptionWithDoc(
         "frostfork.ValidationError",
@@ -134,29 +154,22 @@ static int module_exec(PyObject *m)
     st->datetime_fromiso = fromiso("datetime");
     st->date_fromiso = fromiso("date");
     st->time_fromiso = fromiso("time");
-    PyObject *a2b = ff_import_attr("binascii", "a2b_base64");
-    PyObject *partial = ff_import_attr("functools", "partial");
-    PyObject *pargs = a2b ? PyTuple_Pack(1, a2b) : NULL;
-    PyObject *kw = Py_BuildValue("{s:O}", "strict_mode", Py_True);
-    st->b64decode = partial && pargs && kw ? PyObject_Call(partial, pargs, kw) : NULL;
-    Py_XDECREF(a2b);
-    Py_XDECREF(partial);
-    Py_XDECREF(pargs);
-    Py_XDECREF(kw);
-    st->empty_tuple = PyTuple_New(0);
-    if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
-        !st->time_fromiso || !st->b64decode || !st->empty_tuple)
-        return -1;
-    PyObject *io = PyImport_ImportModule("io");
-    if (!io)
-        return -1;
-    st->BytesIO = PyObject_GetAttrString(io, "BytesIO");
-    Py_DECREF(io);
+    st->b64decode = binascii_with("a2b_base64", "strict_mode", Py_True);
+    st->b64encode = binascii_with("b2a_base64", "newline", Py_False);
+    st->Enum = ff_import_attr("enum", "Enum");
+    st->date_type = ff_import_attr("datetime", "date");
+    st->time_type = ff_import_attr("datetime", "time");
+    st->BytesIO = ff_import_attr("io", "BytesIO");
     st->gc_module = PyImport_ImportModule("gc");
+    st->enc_fields = PyDict_New();
+    st->empty_tuple = PyTuple_New(0);
+    st->empty_bytes = PyBytes_FromStringAndSize("", 0);
     st->str_close = PyUnicode_InternFromString("close");
     st->str_flush = PyUnicode_InternFromString("flush");
-    st->empty_bytes = PyBytes_FromStringAndSize("", 0);
-    if (!st->BytesIO || !st->gc_module || !st->str_close || !st->str_flush || !st->empty_bytes)
+    if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
+        !st->time_fromiso || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
+        !st->time_type || !st->BytesIO || !st->gc_module || !st->enc_fields ||
+        !st->empty_tuple || !st->empty_bytes || !st->str_close || !st->str_flush)
         return -1;
     return 0;
 }
@@ -170,6 +183,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->BytesIO);
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
+    Py_VISIT(st->Plan_type);
     Py_VISIT(st->ValidationError);
     Py_VISIT(st->JSONDecodeError);
     Py_VISIT(st->Decimal);
@@ -178,6 +192,12 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->date_fromiso);
     Py_VISIT(st->time_fromiso);
     Py_VISIT(st->b64decode);
+    Py_VISIT(st->b64encode);
+    Py_VISIT(st->Enum);
+    Py_VISIT(st->date_type);
+    Py_VISIT(st->time_type);
+    Py_VISIT(st->enc_fields);
+    Py_VISIT(st->fields_for);
     return 0;
 }
 
@@ -194,6 +214,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->empty_bytes);
     Py_CLEAR(st->empty_tuple);
     Py_CLEAR(st->Schema_type);
+    Py_CLEAR(st->Plan_type);
     Py_CLEAR(st->ValidationError);
     Py_CLEAR(st->JSONDecodeError);
     Py_CLEAR(st->Decimal);
@@ -202,6 +223,12 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->date_fromiso);
     Py_CLEAR(st->time_fromiso);
     Py_CLEAR(st->b64decode);
+    Py_CLEAR(st->b64encode);
+    Py_CLEAR(st->Enum);
+    Py_CLEAR(st->date_type);
+    Py_CLEAR(st->time_type);
+    Py_CLEAR(st->enc_fields);
+    Py_CLEAR(st->fields_for);
     return 0;
 }
 

@@ -20,12 +20,18 @@ typedef struct {
     PyObject *empty_tuple;
     /* typed decoding */
     PyTypeObject *Schema_type;
+    PyTypeObject *Plan_type;
     PyObject *ValidationError; /* frostfork.ValidationError(errors) */
     PyObject *JSONDecodeError; /* frostfork.JSONDecodeError */
     PyObject *Decimal;
     PyObject *UUID;
     PyObject *datetime_fromiso, *date_fromiso, *time_fromiso;
     PyObject *b64decode;       /* binascii.a2b_base64(strict_mode=True) */
+    /* encoding */
+    PyObject *b64encode;       /* binascii.b2a_base64(newline=False) */
+    PyObject *Enum, *date_type, *time_type;
+    PyObject *enc_fields;      /* type -> ((name, sensitive), ...) or None */
+    PyObject *fields_for;      /* frostfork.json._fields_for, imported on first need */
 } ff_state;
 
 ff_state *ff_get_state(PyObject *module);
@@ -34,10 +40,12 @@ ff_state *ff_get_state(PyObject *module);
 extern PyType_Spec ff_request_spec;
 extern PyType_Spec ff_response_spec;
 extern PyType_Spec ff_start_response_spec;
+extern PyType_Spec ff_plan_spec;
 
 PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs);
-PyObject *ff_py_json_encode(PyObject *module, PyObject *obj);
+PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_match(PyObject *module, PyObject *args);
+PyObject *ff_py_dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 /* Imports module.attr[.attr] — for the handful of stdlib objects cached at init. */
 PyObject *ff_import_attr(const char *module, const char *attr);
 

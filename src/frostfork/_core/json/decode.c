@@ -20,6 +20,14 @@ void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject 
     memset(&d->tmp, 0, sizeof d->tmp);
 }
 
+void ff_dec_reset_input(ff_dec *d, const char *buf, size_t len, PyObject *prefix)
+{
+    d->buf = d->p = buf;
+    d->end = buf + len;
+    d->prefix = prefix;
+    d->depth = 0;
+}
+
 void ff_dec_free(ff_dec *d)
 {
     Py_CLEAR(d->errors);

@@ -34,6 +34,8 @@ typedef struct {
 
 void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix);
 void ff_dec_free(ff_dec *d);
+/* Points the decoder at new input, keeping the errors collected so far. */
+void ff_dec_reset_input(ff_dec *d, const char *buf, size_t len, PyObject *prefix);
 
 /* Decodes the whole buffer as one value of type t. Returns a new reference,
  * or NULL with d->syntax set, or with errors in d->errors, or with a Python

@@ -121,22 +121,27 @@ static int put_float(ff_buf *out, PyObject *o)
     return rc;
 }
 
-static int encode(ff_buf *out, PyObject *o, int depth);
+typedef struct {
+    ff_state *st;
+    int flags;
+} enc;
 
-static int put_seq(ff_buf *out, PyObject *o, int depth)
+static int encode(ff_buf *out, PyObject *o, int depth, enc *e);
+
+static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     PyObject **items = PySequence_Fast_ITEMS(o);
     Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
     if (put(out, "[", 1) < 0)
         return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if ((i && put(out, ",", 1) < 0) || encode(out, items[i], depth + 1) < 0)
+        if ((i && put(out, ",", 1) < 0) || encode(out, items[i], depth + 1, e) < 0)
             return -1;
     }
     return put(out, "]", 1);
 }
 
-static int put_dict(ff_buf *out, PyObject *o, int depth)
+static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     Py_ssize_t pos = 0, i = 0;
     PyObject *k, *v;
@@ -152,13 +157,117 @@ static int put_dict(ff_buf *out, PyObject *o, int depth)
             return -1;
         /* v is borrowed from a dict a __str__/__repr__-free encoder cannot
          * mutate, so no extra reference is needed. */
-        if (put_str(out, k) < 0 || put(out, ":", 1) < 0 || encode(out, v, depth + 1) < 0)
+        if (put_str(out, k) < 0 || put(out, ":", 1) < 0 || encode(out, v, depth + 1, e) < 0)
             return -1;
     }
     return put(out, "}", 1);
 }
 
-static int encode(ff_buf *out, PyObject *o, int depth)
+/* The (name, sensitive) fields of a model class, or None for other
+ * classes; asked of frostfork.json once per class and cached. */
+static PyObject *fields_of(enc *e, PyTypeObject *tp)
+{
+    ff_state *st = e->st;
+    PyObject *known = PyDict_GetItemWithError(st->enc_fields, (PyObject *)tp);
+    if (known || PyErr_Occurred())
+        return known;
+    if (!st->fields_for && !(st->fields_for = ff_import_attr("frostfork.json", "_fields_for")))
+        return NULL;
+    PyObject *fields = PyObject_CallOneArg(st->fields_for, (PyObject *)tp);
+    if (!fields)
+        return NULL;
+    int rc = PyDict_SetItem(st->enc_fields, (PyObject *)tp, fields);
+    Py_DECREF(fields);
+    return rc < 0 ? NULL : fields; /* borrowed from the cache */
+}
+
+static int put_model(ff_buf *out, PyObject *o, PyObject *fields, int depth, enc *e)
+{
+    int first = 1;
+    if (put(out, "{", 1) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *f = PyTuple_GET_ITEM(fields, i);
+        PyObject *name = PyTuple_GET_ITEM(f, 0);
+        if (PyTuple_GET_ITEM(f, 1) == Py_True && !(e->flags & FF_ENC_SENSITIVE))
+            continue; /* write-only */
+        PyObject *v = PyObject_GetAttr(o, name);
+        if (!v) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return -1;
+            PyErr_Clear(); /* an unset slot */
+            continue;
+        }
+        int rc = (!first && put(out, ",", 1) < 0) || put_str(out, name) < 0 ||
+                 put(out, ":", 1) < 0 || encode(out, v, depth + 1, e) < 0;
+        Py_DECREF(v);
+        if (rc)
+            return -1;
+        first = 0;
+    }
+    return put(out, "}", 1);
+}
+
+/* Types that go out as a JSON string made by a method (isoformat, str). */
+static int put_text_of(ff_buf *out, PyObject *o, const char *method)
+{
+    PyObject *s = method ? PyObject_CallMethod(o, method, NULL) : PyObject_Str(o);
+    if (!s)
+        return -1;
+    int rc = PyUnicode_Check(s) ? put_str(out, s) : -1;
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "expected a str");
+    Py_DECREF(s);
+    return rc;
+}
+
+/* Everything past the JSON-native types, checked in rough order of how
+ * often handlers return them. */
+static int encode_other(ff_buf *out, PyObject *o, int depth, enc *e)
+{
+    ff_state *st = e->st;
+    if (PyAnySet_Check(o)) {
+        PyObject *list = PySequence_List(o);
+        int rc = list ? put_seq(out, list, depth, e) : -1;
+        Py_XDECREF(list);
+        return rc;
+    }
+    PyObject *fields = fields_of(e, Py_TYPE(o));
+    if (!fields)
+        return -1;
+    if (fields != Py_None)
+        return put_model(out, o, fields, depth, e);
+    int is;
+    if ((is = PyObject_IsInstance(o, st->Enum)) != 0) {
+        if (is < 0)
+            return -1;
+        PyObject *v = PyObject_GetAttrString(o, "value");
+        int rc = v ? encode(out, v, depth + 1, e) : -1;
+        Py_XDECREF(v);
+        return rc;
+    }
+    PyObject *textual[] = {st->date_type, st->time_type};
+    for (size_t i = 0; i < 2; i++)
+        if ((is = PyObject_IsInstance(o, textual[i])) != 0)
+            return is < 0 ? -1 : put_text_of(out, o, "isoformat");
+    if ((is = PyObject_IsInstance(o, st->UUID)) != 0 ||
+        (is = PyObject_IsInstance(o, st->Decimal)) != 0)
+        return is < 0 ? -1 : put_text_of(out, o, NULL);
+    if (PyBytes_Check(o) || PyByteArray_Check(o)) {
+        PyObject *b64 = PyObject_CallOneArg(st->b64encode, o);
+        if (!b64)
+            return -1;
+        int rc = put_string_bytes(out, (const unsigned char *)PyBytes_AS_STRING(b64),
+                                  (size_t)PyBytes_GET_SIZE(b64));
+        Py_DECREF(b64);
+        return rc;
+    }
+    PyErr_Format(PyExc_TypeError, "Object of type %.100s is not JSON serializable",
+                 Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+static int encode(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     if (depth > MAX_DEPTH) {
         PyErr_SetString(PyExc_ValueError, "JSON nesting deeper than 128 levels");
@@ -177,22 +286,29 @@ static int encode(ff_buf *out, PyObject *o, int depth)
     if (PyFloat_Check(o))
         return put_float(out, o);
     if (PyDict_Check(o))
-        return put_dict(out, o, depth);
+        return put_dict(out, o, depth, e);
     if (PyList_Check(o) || PyTuple_Check(o))
-        return put_seq(out, o, depth);
-    PyErr_Format(PyExc_TypeError, "Object of type %.100s is not JSON serializable",
-                 Py_TYPE(o)->tp_name);
-    return -1;
+        return put_seq(out, o, depth, e);
+    return encode_other(out, o, depth, e);
 }
 
-int ff_json_encode(ff_buf *out, PyObject *obj) { return encode(out, obj, 0); }
-
-PyObject *ff_py_json_encode(PyObject *module, PyObject *obj)
+int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags)
 {
-    (void)module;
+    enc e = {st, flags};
+    return encode(out, obj, 0, &e);
+}
+
+/* json_encode(obj, include_sensitive=False) -> bytes */
+PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"obj", "include_sensitive", NULL};
+    PyObject *obj;
+    int sensitive = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$p:json_encode", kwlist, &obj, &sensitive))
+        return NULL;
     ff_buf b = {0};
     PyObject *res = NULL;
-    if (ff_json_encode(&b, obj) == 0)
+    if (ff_json_encode(&b, obj, ff_get_state(module), sensitive ? FF_ENC_SENSITIVE : 0) == 0)
         res = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
     ff_buf_free(&b);
     return res;

@@ -5,10 +5,14 @@
 #include "module.h"
 #include "util/buf.h"
 
+enum { FF_ENC_SENSITIVE = 1 }; /* also write Sensitive fields (frostfork.dispatch) */
+
 /* Appends the JSON text of obj to out. Supports dict (str keys), list,
- * tuple, str, int, float (finite), bool and None. Returns 0, or -1 with a
- * Python exception set (TypeError / ValueError / MemoryError); out may then
- * hold a partial document the caller discards. */
-int ff_json_encode(ff_buf *out, PyObject *obj);
+ * tuple, set, frozenset, str, int, float (finite), bool, None, dataclasses
+ * and frostfork.Models (Sensitive fields left out: they are write-only),
+ * Enum members (their value), datetime/date/time (ISO 8601), UUID and
+ * Decimal (strings) and bytes (base64). Returns 0, or -1 with a Python
+ * exception set; out may then hold a partial document the caller discards. */
+int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags);
 
 #endif

@@ -62,11 +62,12 @@ typedef struct ff_worker {
     ff_http_header *headers; /* parse scratch: limits.max_headers entries */
     ff_buf scratch;          /* response body scratch (JSON encoding) */
     PyObject *environ_base;  /* WSGI constant keys, copied per request */
+    PyObject *cleanup;       /* request-scoped dependencies to close() once the response is out */
     ff_strcache strings;     /* WSGI keys and short values */
     char tag_listen, tag_signal; /* addresses used as loop pointers */
 } ff_worker;
 
-typedef struct {
+typedef struct ff_req_s {
     const ff_http_request *http;
     const char *body;
     size_t body_len;
@@ -96,6 +97,9 @@ typedef struct {
     long long content_length; /* the user's Content-Length, -1 when none */
 } ff_headers_seen;
 int ff_put_headers(ff_buf *out, PyObject *headers, ff_headers_seen *seen);
+
+/* The Request object a handler asks for; path_params is borrowed. */
+PyObject *ff_request_new(ff_worker *w, const ff_req *r, PyObject *path_params);
 
 /* "a.b.c.d" / "::1" and the port of the peer, for logs and WSGI. */
 void ff_conn_peer(const ff_conn *c, char *host, size_t hostlen, int *port);

@@ -441,7 +441,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         srv.wsgi_app = app;
     } else {
         char err[256];
-        if (ff_app_build(&srv.app, app, err, sizeof err) < 0) {
+        if (ff_app_build(&srv.app, app, srv.st->Plan_type, err, sizeof err) < 0) {
             ff_app_free(&srv.app);
             PyErr_SetString(PyExc_ValueError, err);
             return NULL;

@@ -4,6 +4,7 @@
 #include "server/conn.h"
 #include "server/objects.h"
 #include "json/encode.h"
+#include "bind/plan.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -44,43 +45,6 @@ void ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what)
 
 /* ---- building arguments ---- */
 
-/* A 422 in FastAPI's shape for a path parameter that did not convert. */
-static void path_422(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *name, const char *type,
-                     const char *msg, PyObject *input)
-{
-    ff_buf *b = &w->scratch;
-    b->off = b->len = 0;
-    PyObject *detail = Py_BuildValue("{s:[{s:s,s:[s,O],s:s,s:O}]}", "detail", "type", type,
-                                     "loc", "path", name, "msg", msg, "input", input);
-    if (!detail || ff_json_encode(b, detail) < 0) {
-        Py_XDECREF(detail);
-        ff_fail_500(w, r, out, "422 rendering");
-        return;
-    }
-    Py_DECREF(detail);
-    ff_response_begin(out, 422, NULL, 0, &w->date);
-    ff_response_finish_head(out, "application/json", b->len, r->keep_alive, r->http10);
-    if (!r->head_only)
-        ff_buf_append(out, b->data, b->len);
-}
-
-/* Percent-decodes a path segment and makes it a str; NULL on bad escapes
- * or bytes that are not UTF-8 (the caller answers 400). */
-static PyObject *decode_segment(const ff_slice *s)
-{
-    char stack[256];
-    char *tmp = s->n <= sizeof stack ? stack : PyMem_Malloc(s->n);
-    if (!tmp)
-        return PyErr_NoMemory();
-    long n = ff_percent_decode(tmp, s->p, s->n);
-    PyObject *res = n < 0 ? NULL : PyUnicode_DecodeUTF8(tmp, n, "strict");
-    if (tmp != stack)
-        PyMem_Free(tmp);
-    if (n < 0)
-        PyErr_SetString(PyExc_ValueError, "bad percent-escape in path");
-    return res;
-}
-
 static PyObject *headers_dict(const ff_http_request *h)
 {
     PyObject *d = PyDict_New();
@@ -110,15 +74,12 @@ static PyObject *headers_dict(const ff_http_request *h)
     return d;
 }
 
-static PyObject *make_request(ff_worker *w, const ff_req *r, const ff_route *rt,
-                              PyObject **captured)
+PyObject *ff_request_new(ff_worker *w, const ff_req *r, PyObject *path_params)
 {
     const ff_http_request *h = r->http;
     ff_Request *q = PyObject_GC_New(ff_Request, w->srv->st->Request_type);
     if (!q)
         return NULL;
-    q->method = q->path = q->query_string = q->headers = q->body = q->path_params = NULL;
-    q->client = NULL;
     char host[64];
     int port;
     ff_conn_peer(r->conn, host, sizeof host, &port);
@@ -132,21 +93,13 @@ static PyObject *make_request(ff_worker *w, const ff_req *r, const ff_route *rt,
                                              NULL);
     q->headers = headers_dict(h);
     q->body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
-    q->path_params = PyDict_New();
+    q->path_params = Py_NewRef(path_params);
     q->client = Py_BuildValue("(si)", host, port);
     PyObject_GC_Track(q);
-    if (!q->method || !q->path || !q->query_string || !q->headers || !q->body ||
-        !q->path_params || !q->client) {
+    if (!q->method || !q->path || !q->query_string || !q->headers || !q->body || !q->client) {
         Py_DECREF(q);
         return NULL;
     }
-    Py_ssize_t np = PyTuple_GET_SIZE(rt->param_names);
-    for (Py_ssize_t i = 0; i < np; i++)
-        if (captured[i] &&
-            PyDict_SetItem(q->path_params, PyTuple_GET_ITEM(rt->param_names, i), captured[i]) < 0) {
-            Py_DECREF(q);
-            return NULL;
-        }
     return (PyObject *)q;
 }
 
@@ -180,7 +133,7 @@ static int write_result(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *re
     } else if (body == Py_None && is_response) {
         ctype = NULL;
     } else {
-        if (ff_json_encode(b, body) < 0)
+        if (ff_json_encode(b, body, w->srv->st, 0) < 0)
             return -1;
         data = b->data;
         len = (Py_ssize_t)b->len;
@@ -204,6 +157,24 @@ static int write_result(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *re
 }
 
 /* ---- dispatch ---- */
+
+/* Every binding and validation failure of the request, FastAPI's shape. */
+static void write_422(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *errors)
+{
+    ff_buf *b = &w->scratch;
+    b->off = b->len = 0;
+    PyObject *detail = Py_BuildValue("{s:O}", "detail", errors);
+    if (!detail || ff_json_encode(b, detail, w->srv->st, 0) < 0) {
+        Py_XDECREF(detail);
+        ff_fail_500(w, r, out, "422 rendering");
+        return;
+    }
+    Py_DECREF(detail);
+    ff_response_begin(out, 422, NULL, 0, &w->date);
+    ff_response_finish_head(out, "application/json", b->len, r->keep_alive, r->http10);
+    if (!r->head_only)
+        ff_buf_append(out, b->data, b->len);
+}
 
 static void write_405(ff_worker *w, const ff_req *r, ff_buf *out, unsigned allow)
 {
@@ -242,70 +213,30 @@ void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
         return;
     }
     const ff_route *rt = &app->routes[id];
-    PyObject *captured[FF_ROUTE_MAX_PARAMS] = {0};
-    PyObject *argv[FF_ROUTE_MAX_PARAMS + 2] = {0};
-    PyObject **args = argv + 1; /* argv[0] is scratch for PY_VECTORCALL_ARGUMENTS_OFFSET */
-    Py_ssize_t built = 0;
-    for (size_t i = 0; i < ncaps; i++) {
-        if (!(captured[i] = decode_segment(&caps[i]))) {
-            PyErr_Clear();
-            ff_response_error(out, 400, "Malformed path", &w->date, r->keep_alive, r->http10,
-                              r->head_only);
-            goto done;
-        }
-    }
-    for (; built < rt->nargs; built++) {
-        PyObject *arg = NULL;
-        PyObject *raw = rt->capture[built] >= 0 ? captured[rt->capture[built]] : NULL;
-        switch (rt->kinds[built]) {
-        case FF_ARG_PATH_STR:
-            arg = Py_NewRef(raw);
-            break;
-        case FF_ARG_PATH_INT:
-            arg = PyLong_FromUnicodeObject(raw, 10);
-            if (!arg) {
-                PyErr_Clear();
-                path_422(w, r, out, PyTuple_GET_ITEM(rt->kwnames, built), "int_parsing",
-                         "Input should be a valid integer", raw);
-                goto done;
-            }
-            break;
-        case FF_ARG_PATH_FLOAT:
-            arg = PyFloat_FromString(raw);
-            if (!arg) {
-                PyErr_Clear();
-                path_422(w, r, out, PyTuple_GET_ITEM(rt->kwnames, built), "float_parsing",
-                         "Input should be a valid number", raw);
-                goto done;
-            }
-            break;
-        case FF_ARG_REQUEST:
-            arg = make_request(w, r, rt, captured);
-            if (!arg) {
-                ff_fail_500(w, r, out, rt->label);
-                goto done;
-            }
-            break;
-        }
-        args[built] = arg;
-    }
-    PyObject *res = PyObject_Vectorcall(rt->handler, args, PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                        rt->kwnames);
-    if (!res || write_result(w, r, out, res) < 0)
+    ff_bind b;
+    ff_bind_init(&b, w, r, caps, ncaps, rt->param_names);
+    PyObject *res = ff_plan_call(&b, (ff_Plan *)rt->plan);
+    if (res) {
+        if (write_result(w, r, out, res) < 0)
+            ff_fail_500(w, r, out, rt->label);
+        Py_DECREF(res);
+    } else if (b.dec.syntax) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "invalid JSON at byte %zd: %s", b.dec.syntax_pos, b.dec.syntax);
+        ff_response_error(out, 400, msg, &w->date, r->keep_alive, r->http10, r->head_only);
+    } else if (!PyErr_Occurred() && b.dec.errors) {
+        write_422(w, r, out, b.dec.errors);
+    } else {
         ff_fail_500(w, r, out, rt->label);
-    Py_XDECREF(res);
-done:
-    for (Py_ssize_t i = 0; i < built; i++)
-        Py_XDECREF(args[i]);
-    for (size_t i = 0; i < ncaps; i++)
-        Py_XDECREF(captured[i]);
+    }
+    ff_bind_free(&b);
 }
 
 /* ---- the route table ---- */
 
 /* Builds the C route table from App._compile()'s list of
- * (method, pattern, handler, param_names, arg_names, arg_kinds, arg_capture). */
-int ff_app_build(ff_app *app, PyObject *routes, char *err, size_t errlen)
+ * (method, pattern, plan, param_names). */
+int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err, size_t errlen)
 {
     memset(app, 0, sizeof *app);
     if (ff_router_init(&app->router) < 0) {
@@ -324,44 +255,24 @@ int ff_app_build(ff_app *app, PyObject *routes, char *err, size_t errlen)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *method, *pattern;
-        PyObject *handler, *pnames, *anames, *akinds, *acapture;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssOO!O!O!O!", &method, &pattern,
-                              &handler, &PyTuple_Type, &pnames, &PyTuple_Type, &anames,
-                              &PyTuple_Type, &akinds, &PyTuple_Type, &acapture)) {
+        PyObject *plan, *pnames;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssO!O!", &method, &pattern, plan_type,
+                              &plan, &PyTuple_Type, &pnames)) {
             PyErr_Clear();
             snprintf(err, errlen, "route %zd is malformed", i);
             return -1;
         }
         ff_route *rt = &app->routes[app->nroutes++];
-        rt->handler = Py_NewRef(handler);
+        rt->plan = Py_NewRef(plan);
         rt->param_names = Py_NewRef(pnames);
-        rt->nargs = PyTuple_GET_SIZE(anames);
-        rt->kwnames = rt->nargs ? Py_NewRef(anames) : NULL;
         size_t ll = strlen(method) + strlen(pattern) + 2;
-        rt->label = PyMem_Malloc(ll);
-        if (!rt->label) {
+        if (!(rt->label = PyMem_Malloc(ll))) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
         snprintf(rt->label, ll, "%s %s", method, pattern);
-        if (rt->nargs > FF_ROUTE_MAX_PARAMS + 1 || PyTuple_GET_SIZE(akinds) != rt->nargs ||
-            PyTuple_GET_SIZE(acapture) != rt->nargs) {
-            snprintf(err, errlen, "%s: too many or inconsistent parameters", rt->label);
-            return -1;
-        }
-        for (Py_ssize_t a = 0; a < rt->nargs; a++) {
-            rt->kinds[a] = (int)PyLong_AsLong(PyTuple_GET_ITEM(akinds, a));
-            rt->capture[a] = (int)PyLong_AsLong(PyTuple_GET_ITEM(acapture, a));
-            if (PyErr_Occurred() || rt->kinds[a] < FF_ARG_PATH_STR || rt->kinds[a] > FF_ARG_REQUEST ||
-                rt->capture[a] >= PyTuple_GET_SIZE(pnames) ||
-                (rt->kinds[a] != FF_ARG_REQUEST && rt->capture[a] < 0)) {
-                PyErr_Clear();
-                snprintf(err, errlen, "%s: bad binding plan", rt->label);
-                return -1;
-            }
-        }
-        enum ff_method m = ff_method_from(method, strlen(method));
-        if (ff_router_add(&app->router, m, pattern, (int)i, err, errlen) < 0)
+        if (ff_router_add(&app->router, ff_method_from(method, strlen(method)), pattern, (int)i,
+                          err, errlen) < 0)
             return -1;
     }
     return 0;
@@ -370,8 +281,7 @@ int ff_app_build(ff_app *app, PyObject *routes, char *err, size_t errlen)
 void ff_app_free(ff_app *app)
 {
     for (size_t i = 0; i < app->nroutes; i++) {
-        Py_XDECREF(app->routes[i].handler);
-        Py_XDECREF(app->routes[i].kwnames);
+        Py_XDECREF(app->routes[i].plan);
         Py_XDECREF(app->routes[i].param_names);
         PyMem_Free(app->routes[i].label);
     }

@@ -216,6 +216,24 @@ static int conn_flush(ff_worker *w, ff_conn *c)
     return 0;
 }
 
+/* Closes the request-scoped dependencies of the requests just answered:
+ * their responses are written (or handed to the kernel) by now. A close()
+ * that raises is reported and does not stop the others. */
+static void run_cleanup(ff_worker *w)
+{
+    Py_ssize_t n = PyList_GET_SIZE(w->cleanup);
+    if (n == 0)
+        return;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *r = PyObject_CallNoArgs(PyList_GET_ITEM(w->cleanup, i));
+        if (!r)
+            PyErr_WriteUnraisable(PyList_GET_ITEM(w->cleanup, i));
+        Py_XDECREF(r);
+    }
+    if (PyList_SetSlice(w->cleanup, 0, n, NULL) < 0)
+        PyErr_WriteUnraisable(NULL);
+}
+
 /* Parses and answers every complete request in the input buffer (HTTP/1.1
  * pipelining), then settles the connection into the state its buffers call
  * for: writing, lingering before close, waiting for a body, or idle. */
@@ -290,7 +308,9 @@ again:
         c->prev_len = 0;
     }
 
-    if (conn_flush(w, c) < 0)
+    int gone = conn_flush(w, c) < 0;
+    run_cleanup(w);
+    if (gone)
         return;
     if (ff_buf_used(&c->out) == 0 && !c->closing && c->head_len == 0 && c->prev_len == 0 &&
         ff_buf_used(&c->in) > 0)
@@ -453,7 +473,8 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     sigaddset(&set, SIGUSR1);
     w.headers = calloc(srv->cfg.limits.max_headers, sizeof(ff_http_header));
     w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (!w.headers || ff_loop_init(&w.loop, 256) < 0 || w.sigfd < 0 ||
+    w.cleanup = PyList_New(0);
+    if (!w.headers || !w.cleanup || ff_loop_init(&w.loop, 256) < 0 || w.sigfd < 0 ||
         ff_loop_add(&w.loop, w.sigfd, FF_READ, &w.tag_signal) < 0) {
         fprintf(stderr, "[frostfork] worker %d: cannot start: %s\n", (int)w.pid, strerror(errno));
         goto done;
@@ -508,6 +529,7 @@ done:
     free(w.headers);
     ff_buf_free(&w.scratch);
     Py_CLEAR(w.environ_base);
+    Py_CLEAR(w.cleanup);
     ff_strcache_clear(&w.strings);
     return rc;
 }

@@ -31,17 +31,10 @@ typedef struct {
 
 #define FF_MAX_SLOTS 256
 
-/* How one handler parameter is filled (the issue-2 binding plan). */
-enum ff_arg_kind { FF_ARG_PATH_STR, FF_ARG_PATH_INT, FF_ARG_PATH_FLOAT, FF_ARG_REQUEST };
-
 typedef struct {
-    PyObject *handler;
-    PyObject *kwnames; /* tuple of parameter names, NULL when none */
-    Py_ssize_t nargs;
-    int kinds[FF_ROUTE_MAX_PARAMS + 1];
-    int capture[FF_ROUTE_MAX_PARAMS + 1]; /* index into the router's captures */
+    PyObject *plan;        /* frostfork.Plan */
     PyObject *param_names; /* tuple: the pattern's {names}, in order */
-    char *label; /* "GET /users/{id}" for logs */
+    char *label;           /* "GET /users/{id}" for logs */
 } ff_route;
 
 typedef struct {
@@ -80,7 +73,8 @@ typedef struct ff_server {
  * to stop or has served its quota; returns the exit status to _exit with. */
 int ff_worker_main(ff_server *srv, int slot, long max_requests);
 
-int ff_app_build(ff_app *app, PyObject *routes, char *err, size_t errlen);
+int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err,
+                 size_t errlen);
 void ff_app_free(ff_app *app);
 
 #endif

@@ -1,0 +1,497 @@
+/* bind/plan.c — the Plan type and binding a request to it (see plan.h). */
+#include "bind/plan.h"
+#include "server/conn.h"
+
+#include <strings.h>
+
+#define MAX_ARGS 32
+
+static const char *const SRC_NAMES[] = {"path", "query", "header", "cookie", "body", "body",
+                                        "request", "dependency"};
+
+/* ---- the Plan type ---- */
+
+static void clear_args(ff_Plan *p)
+{
+    for (Py_ssize_t i = 0; i < p->nargs; i++) {
+        ff_arg *a = &p->args[i];
+        Py_CLEAR(a->name);
+        Py_CLEAR(a->loc_name);
+        Py_CLEAR(a->schema);
+        Py_CLEAR(a->default_value);
+        Py_CLEAR(a->dep);
+    }
+    PyMem_Free(p->args);
+    p->args = NULL;
+    p->nargs = 0;
+}
+
+static int plan_clear(ff_Plan *p)
+{
+    clear_args(p);
+    Py_CLEAR(p->callable);
+    Py_CLEAR(p->kwnames);
+    Py_CLEAR(p->body_schema);
+    Py_CLEAR(p->app_value);
+    Py_CLEAR(p->label);
+    return 0;
+}
+
+static int plan_traverse(ff_Plan *p, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(p));
+    Py_VISIT(p->callable);
+    Py_VISIT(p->body_schema);
+    Py_VISIT(p->app_value);
+    for (Py_ssize_t i = 0; i < p->nargs; i++) {
+        Py_VISIT(p->args[i].schema);
+        Py_VISIT(p->args[i].default_value);
+        Py_VISIT(p->args[i].dep);
+    }
+    return 0;
+}
+
+static void plan_dealloc(ff_Plan *p)
+{
+    PyTypeObject *tp = Py_TYPE(p);
+    PyObject_GC_UnTrack(p);
+    plan_clear(p);
+    tp->tp_free(p);
+    Py_DECREF(tp);
+}
+
+/* Plan(callable, args, body_schema=None, app_scope=False, label=None), where
+ * args holds (name, src, loc_name, capture, schema, required, default,
+ * is_list, dep) tuples in call order. */
+static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
+{
+    static char *kwlist[] = {"callable", "args", "body_schema", "app_scope", "label", NULL};
+    PyObject *callable, *args, *body = Py_None, *label = Py_None;
+    int app_scope = 0;
+    if (!PyArg_ParseTupleAndKeywords(targs, kw, "OO!|OpO:Plan", kwlist, &callable, &PyList_Type,
+                                     &args, &body, &app_scope, &label))
+        return NULL;
+    if (PyList_GET_SIZE(args) > MAX_ARGS) {
+        PyErr_Format(PyExc_ValueError, "a handler takes at most %d parameters", MAX_ARGS);
+        return NULL;
+    }
+    ff_Plan *p = (ff_Plan *)type->tp_alloc(type, 0);
+    if (!p)
+        return NULL;
+    p->callable = Py_NewRef(callable);
+    p->body_schema = body == Py_None ? NULL : Py_NewRef(body);
+    p->app_scope = app_scope;
+    p->label = label == Py_None ? PyObject_Repr(callable) : Py_NewRef(label);
+    Py_ssize_t n = PyList_GET_SIZE(args);
+    p->args = PyMem_Calloc((size_t)n + 1, sizeof(ff_arg));
+    PyObject *names = PyTuple_New(n);
+    if (!p->args || !names || !p->label)
+        goto fail;
+    p->nargs = n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ff_arg *a = &p->args[i];
+        PyObject *name, *loc, *schema, *def, *dep;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(args, i), "UiUiOpOpO:Plan arg", &name, &a->src, &loc,
+                              &a->capture, &schema, &a->required, &def, &a->is_list, &dep))
+            goto fail;
+        if (a->src < FF_SRC_PATH || a->src > FF_SRC_DEP) {
+            PyErr_Format(PyExc_ValueError, "bad source %d", a->src);
+            goto fail;
+        }
+        a->name = Py_NewRef(name);
+        a->loc_name = Py_NewRef(loc);
+        if (!(a->key = PyUnicode_AsUTF8AndSize(loc, &a->key_len)))
+            goto fail;
+        if (schema != Py_None) {
+            ff_state *st = PyType_GetModuleState(type);
+            if (!Py_IS_TYPE(schema, st->Schema_type)) {
+                PyErr_SetString(PyExc_TypeError, "Plan arg schema must be a Schema");
+                goto fail;
+            }
+            a->schema = Py_NewRef(schema);
+            a->type = ((ff_Schema *)schema)->root;
+        }
+        a->default_value = Py_NewRef(def);
+        a->dep = dep == Py_None ? NULL : Py_NewRef(dep);
+        if ((a->src == FF_SRC_DEP && (!a->dep || !Py_IS_TYPE(a->dep, type))) ||
+            ((a->src <= FF_SRC_BODY) && !a->schema)) {
+            PyErr_Format(PyExc_ValueError, "Plan arg %R is incomplete", name);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(names, i, Py_NewRef(name));
+    }
+    if (n)
+        p->kwnames = names;
+    else
+        Py_DECREF(names);
+    return (PyObject *)p;
+fail:
+    Py_XDECREF(names);
+    Py_DECREF(p);
+    return NULL;
+}
+
+static PyType_Slot plan_slots[] = {
+    {Py_tp_new, plan_new},
+    {Py_tp_dealloc, plan_dealloc},
+    {Py_tp_traverse, plan_traverse},
+    {Py_tp_clear, plan_clear},
+    {Py_tp_doc, "A compiled binding plan (made by frostfork.app at registration)."},
+    {0, NULL},
+};
+
+PyType_Spec ff_plan_spec = {
+    .name = "frostfork.Plan",
+    .basicsize = sizeof(ff_Plan),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = plan_slots,
+};
+
+/* ---- per-request binding ---- */
+
+void ff_bind_init(ff_bind *b, ff_worker *w, const ff_req *r, const ff_slice *caps, size_t ncaps,
+                  PyObject *path_names)
+{
+    b->w = w;
+    b->r = r;
+    b->caps = caps;
+    b->ncaps = ncaps;
+    ff_dec_init(&b->dec, w->srv->st, r->body, r->body_len, NULL);
+    b->body = NULL;
+    b->body_state = 0;
+    b->request = NULL;
+    b->path_names = path_names;
+    b->nquery = -1;
+    b->query_buf = NULL;
+    b->ndeps = 0;
+    b->cleanup = w->cleanup;
+}
+
+void ff_bind_free(ff_bind *b)
+{
+    ff_dec_free(&b->dec);
+    Py_CLEAR(b->body);
+    Py_CLEAR(b->request);
+    for (int i = 0; i < b->ndeps; i++)
+        Py_CLEAR(b->deps[i].value);
+    PyMem_Free(b->query_buf);
+}
+
+static int fatal(ff_bind *b) { return b->dec.syntax || PyErr_Occurred(); }
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* application/x-www-form-urlencoded decoding: '+' is a space, bad escapes
+ * stay as written. */
+static size_t form_decode(char *dst, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            dst[o++] = ' ';
+        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            dst[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        } else {
+            dst[o++] = s[i];
+        }
+    }
+    return o;
+}
+
+/* Splits and decodes the query string once per request, on first use. */
+static int parse_query(ff_bind *b)
+{
+    const ff_http_request *h = b->r->http;
+    b->nquery = 0;
+    if (!h->query || !h->query_len)
+        return 0;
+    if (!(b->query_buf = PyMem_Malloc(h->query_len))) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    const char *s = h->query, *end = h->query + h->query_len;
+    char *out = b->query_buf;
+    while (s < end && b->nquery < FF_BIND_MAX_QUERY) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(s, '=', (size_t)(stop - s));
+        if (stop > s) {
+            ff_pair *pr = &b->query[b->nquery++];
+            const char *kend = eq ? eq : stop;
+            pr->k = out;
+            pr->kn = form_decode(out, s, (size_t)(kend - s));
+            out += pr->kn;
+            pr->v = out;
+            pr->vn = eq ? form_decode(out, eq + 1, (size_t)(stop - eq - 1)) : 0;
+            out += pr->vn;
+        }
+        s = stop + 1;
+    }
+    return 0;
+}
+
+/* Appends the raw values of a query key, header or cookie to `found`. */
+static int gather(ff_bind *b, const ff_arg *a, ff_pair *found, int max)
+{
+    int n = 0;
+    const ff_http_request *h = b->r->http;
+    if (a->src == FF_SRC_QUERY) {
+        if (b->nquery < 0 && parse_query(b) < 0)
+            return -1;
+        for (int i = 0; i < b->nquery && n < max; i++)
+            if (b->query[i].kn == (size_t)a->key_len && memcmp(b->query[i].k, a->key, b->query[i].kn) == 0)
+                found[n++] = b->query[i];
+    } else if (a->src == FF_SRC_HEADER) {
+        for (size_t i = 0; i < h->num_headers && n < max; i++)
+            if (h->headers[i].name_len == (size_t)a->key_len &&
+                strncasecmp(h->headers[i].name, a->key, (size_t)a->key_len) == 0)
+                found[n++] = (ff_pair){NULL, 0, h->headers[i].value, h->headers[i].value_len};
+    } else { /* cookie: "a=1; b=2" in any Cookie field */
+        for (size_t i = 0; i < h->num_headers && n < max; i++) {
+            if (h->headers[i].name_len != 6 || strncasecmp(h->headers[i].name, "cookie", 6) != 0)
+                continue;
+            const char *s = h->headers[i].value, *end = s + h->headers[i].value_len;
+            while (s < end && n < max) {
+                while (s < end && (*s == ' ' || *s == ';'))
+                    s++;
+                const char *semi = memchr(s, ';', (size_t)(end - s));
+                const char *stop = semi ? semi : end;
+                const char *eq = memchr(s, '=', (size_t)(stop - s));
+                if (eq && (size_t)(eq - s) == (size_t)a->key_len && memcmp(s, a->key, (size_t)a->key_len) == 0)
+                    found[n++] = (ff_pair){NULL, 0, eq + 1, (size_t)(stop - eq - 1)};
+                s = stop;
+            }
+        }
+    }
+    return n;
+}
+
+static PyObject *loc_prefix(const ff_arg *a)
+{
+    return Py_BuildValue("(sO)", SRC_NAMES[a->src], a->loc_name);
+}
+
+/* Text from the URL or a header, made a str and converted to the arg's type
+ * (an item of it for lists); failures become 422 entries. */
+static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, Py_ssize_t index)
+{
+    PyObject *prefix = loc_prefix(a);
+    if (!prefix)
+        return NULL;
+    if (index >= 0) {
+        PyObject *i = PyLong_FromSsize_t(index);
+        Py_SETREF(prefix, i ? Py_BuildValue("(sOO)", SRC_NAMES[a->src], a->loc_name, i) : NULL);
+        Py_XDECREF(i);
+        if (!prefix)
+            return NULL;
+    }
+    b->dec.prefix = prefix;
+    PyObject *v = NULL;
+    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    if (!str && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear();
+        ff_dec_error(&b->dec, "string_unicode",
+                     PyUnicode_FromString("Input should be a valid string, unable to parse raw "
+                                          "data as a unicode string"),
+                     NULL, NULL);
+    } else if (str) {
+        v = ff_convert_str(&b->dec, a->type, str);
+        Py_DECREF(str);
+    }
+    b->dec.prefix = NULL;
+    Py_DECREF(prefix);
+    return v;
+}
+
+static PyObject *missing(ff_bind *b, const ff_arg *a)
+{
+    if (!a->required)
+        return Py_NewRef(a->default_value);
+    PyObject *prefix = loc_prefix(a);
+    if (!prefix)
+        return NULL;
+    b->dec.prefix = prefix;
+    ff_dec_error(&b->dec, "missing", PyUnicode_FromString("Field required"), NULL, NULL);
+    b->dec.prefix = NULL;
+    Py_DECREF(prefix);
+    return NULL;
+}
+
+static PyObject *from_pairs(ff_bind *b, const ff_arg *a)
+{
+    ff_pair found[FF_BIND_MAX_QUERY];
+    int n = gather(b, a, found, a->is_list ? FF_BIND_MAX_QUERY : 1);
+    if (n < 0)
+        return NULL;
+    if (n == 0)
+        return missing(b, a);
+    if (!a->is_list)
+        return convert(b, a, found[0].v, found[0].vn, -1);
+    PyObject *list = PyList_New(0);
+    int bad = 0;
+    for (int i = 0; list && i < n; i++) {
+        PyObject *v = convert(b, a, found[i].v, found[i].vn, i);
+        if (!v && fatal(b))
+            Py_CLEAR(list);
+        else if (v && PyList_Append(list, v) < 0)
+            Py_CLEAR(list);
+        bad |= v == NULL;
+        Py_XDECREF(v);
+    }
+    if (bad)
+        Py_CLEAR(list);
+    return list;
+}
+
+static PyObject *from_path(ff_bind *b, const ff_arg *a)
+{
+    const ff_slice *c = &b->caps[a->capture];
+    char stack[256];
+    char *tmp = c->n <= sizeof stack ? stack : PyMem_Malloc(c->n);
+    if (!tmp)
+        return PyErr_NoMemory();
+    long n = ff_percent_decode(tmp, c->p, c->n);
+    PyObject *v = n < 0 ? convert(b, a, c->p, c->n, -1) : convert(b, a, tmp, (size_t)n, -1);
+    if (tmp != stack)
+        PyMem_Free(tmp);
+    return v;
+}
+
+/* The body, decoded once with the plan's whole-body type. */
+static int ensure_body(ff_bind *b, PyObject *schema, int embedded)
+{
+    if (b->body_state)
+        return b->body_state;
+    static const char empty_object[] = "{}";
+    const char *buf = b->r->body;
+    size_t len = b->r->body_len;
+    if (len == 0 && embedded) {
+        buf = empty_object;
+        len = 2;
+    }
+    PyObject *prefix = Py_BuildValue("(s)", "body");
+    if (!prefix)
+        return -1;
+    ff_dec_reset_input(&b->dec, buf, len, prefix);
+    b->body = ff_json_decode(&b->dec, ((ff_Schema *)schema)->root);
+    b->dec.prefix = NULL;
+    Py_DECREF(prefix);
+    b->body_state = b->body ? 1 : -1;
+    return b->body_state;
+}
+
+static PyObject *resolve_dep(ff_bind *b, ff_Plan *p);
+
+static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
+{
+    switch (a->src) {
+    case FF_SRC_PATH:
+        return from_path(b, a);
+    case FF_SRC_QUERY:
+    case FF_SRC_HEADER:
+    case FF_SRC_COOKIE:
+        return from_pairs(b, a);
+    case FF_SRC_BODY:
+        if (b->r->body_len == 0)
+            return missing(b, a);
+        return ensure_body(b, a->schema, 0) > 0 ? Py_NewRef(b->body) : NULL;
+    case FF_SRC_BODY_FIELD: {
+        if (ensure_body(b, plan->body_schema, 1) <= 0)
+            return NULL;
+        PyObject *v = PyDict_GetItemWithError(b->body, a->name);
+        return v ? Py_NewRef(v) : PyErr_Occurred() ? NULL : Py_NewRef(a->default_value);
+    }
+    case FF_SRC_REQUEST:
+        if (!b->request) {
+            PyObject *params = PyDict_New();
+            for (size_t i = 0; params && i < b->ncaps; i++) {
+                const ff_slice *c = &b->caps[i];
+                char *tmp = PyMem_Malloc(c->n + 1);
+                long n = tmp ? ff_percent_decode(tmp, c->p, c->n) : -1;
+                PyObject *s = n < 0 ? PyUnicode_DecodeLatin1(c->p, (Py_ssize_t)c->n, NULL)
+                                    : PyUnicode_DecodeUTF8(tmp, n, "surrogateescape");
+                PyMem_Free(tmp);
+                if (!s || PyDict_SetItem(params, PyTuple_GET_ITEM(b->path_names, (Py_ssize_t)i), s) < 0)
+                    Py_CLEAR(params);
+                Py_XDECREF(s);
+            }
+            b->request = params ? ff_request_new(b->w, b->r, params) : NULL;
+            Py_XDECREF(params);
+        }
+        return Py_XNewRef(b->request);
+    case FF_SRC_DEP:
+        return resolve_dep(b, (ff_Plan *)a->dep);
+    }
+    return NULL;
+}
+
+/* A dependency: app scope is made once per worker and kept; request scope
+ * once per request (shared by everything in it) and, when it has close(),
+ * closed after the response is written — also when the handler raised. */
+static PyObject *resolve_dep(ff_bind *b, ff_Plan *p)
+{
+    if (p->app_scope && p->app_value)
+        return Py_NewRef(p->app_value);
+    for (int i = 0; i < b->ndeps; i++)
+        if (b->deps[i].plan == p)
+            return Py_NewRef(b->deps[i].value);
+    PyObject *v = ff_plan_call(b, p);
+    if (!v)
+        return NULL;
+    if (p->app_scope) {
+        p->app_value = Py_NewRef(v);
+        return v;
+    }
+    if (b->ndeps < FF_BIND_MAX_DEPS) {
+        b->deps[b->ndeps].plan = p;
+        b->deps[b->ndeps++].value = Py_NewRef(v);
+    }
+    PyObject *close = PyObject_GetAttr(v, b->w->srv->st->str_close);
+    if (close) {
+        int rc = PyList_Append(b->cleanup, close);
+        Py_DECREF(close);
+        if (rc < 0) {
+            Py_DECREF(v);
+            return NULL;
+        }
+    } else if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        PyErr_Clear();
+    } else {
+        Py_DECREF(v);
+        return NULL;
+    }
+    return v;
+}
+
+PyObject *ff_plan_call(ff_bind *b, ff_Plan *p)
+{
+    PyObject *stack[MAX_ARGS + 1] = {NULL};
+    PyObject **args = stack + 1; /* stack[0] is scratch for PY_VECTORCALL_ARGUMENTS_OFFSET */
+    Py_ssize_t built = 0;
+    int bad = 0;
+    PyObject *res = NULL;
+    for (; built < p->nargs; built++) {
+        args[built] = arg_value(b, p, &p->args[built]);
+        if (!args[built]) {
+            if (fatal(b)) {
+                built++;
+                goto done;
+            }
+            bad = 1;
+        }
+    }
+    if (!bad)
+        res = PyObject_Vectorcall(p->callable, args, (size_t)0 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                  p->kwnames);
+done:
+    for (Py_ssize_t i = 0; i < built; i++)
+        Py_XDECREF(args[i]);
+    return res;
+}

@@ -1,0 +1,85 @@
+/* bind/plan.h — binding plans: where each handler argument comes from.
+ *
+ * A Plan is made once per handler (and per dependency factory) from its
+ * signature, in Python, at registration. Per request the dispatcher walks
+ * the plan in C: path captures, query pairs, headers and cookies are
+ * converted with their compiled types, the body is decoded once, and
+ * dependencies are built (request scope: once per request, closed after the
+ * response; app scope: once per worker). Every failure is collected so a 422
+ * lists them all. */
+#ifndef FF_BIND_PLAN_H
+#define FF_BIND_PLAN_H
+
+#include "json/decode.h"
+#include "server/router.h"
+
+enum ff_src {
+    FF_SRC_PATH, FF_SRC_QUERY, FF_SRC_HEADER, FF_SRC_COOKIE,
+    FF_SRC_BODY,       /* the whole body is this argument */
+    FF_SRC_BODY_FIELD, /* one field of an embedded body object */
+    FF_SRC_REQUEST, FF_SRC_DEP,
+};
+
+typedef struct {
+    int src;
+    PyObject *name;     /* keyword name */
+    PyObject *loc_name; /* name in the request: query key, lower-case header, cookie, path */
+    const char *key;
+    Py_ssize_t key_len;
+    int capture;        /* FF_SRC_PATH: index of the router capture */
+    PyObject *schema;   /* owns type */
+    const ff_type *type;
+    int required;
+    PyObject *default_value;
+    int is_list;        /* query/header given repeatedly, collected in a list */
+    PyObject *dep;      /* FF_SRC_DEP: the factory's Plan */
+} ff_arg;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *callable;
+    PyObject *kwnames;
+    ff_arg *args;
+    Py_ssize_t nargs;
+    PyObject *body_schema; /* whole-body type (single or embedded), or NULL */
+    int app_scope;         /* dependency made once per worker */
+    PyObject *app_value;   /* ... and here it is, once made */
+    PyObject *label;       /* for logs: "GET /users/{id}" or the factory's name */
+} ff_Plan;
+
+extern PyType_Spec ff_plan_spec;
+
+#define FF_BIND_MAX_QUERY 128
+#define FF_BIND_MAX_DEPS 16
+
+typedef struct { const char *k; size_t kn; const char *v; size_t vn; } ff_pair;
+
+/* Per-request binding state. */
+typedef struct {
+    struct ff_worker *w;
+    const struct ff_req_s *r;
+    const ff_slice *caps;
+    size_t ncaps;
+    ff_dec dec;             /* collects 422 errors across every source */
+    PyObject *body;         /* decoded body, once */
+    int body_state;         /* 0 not yet, 1 ok, -1 failed */
+    PyObject *request;      /* the Request object, if asked for */
+    PyObject *path_names;   /* tuple of the pattern's {names} */
+    ff_pair query[FF_BIND_MAX_QUERY];
+    int nquery;             /* -1 until parsed */
+    char *query_buf;        /* decoded query bytes */
+    struct { ff_Plan *plan; PyObject *value; } deps[FF_BIND_MAX_DEPS];
+    int ndeps;
+    PyObject *cleanup;      /* borrowed list: objects to close() after the response */
+} ff_bind;
+
+struct ff_worker;
+struct ff_req_s;
+void ff_bind_init(ff_bind *b, struct ff_worker *w, const struct ff_req_s *r, const ff_slice *caps,
+                  size_t ncaps, PyObject *path_names);
+void ff_bind_free(ff_bind *b);
+/* Binds and calls the plan's callable. NULL means: b->dec.syntax set (400),
+ * or errors in b->dec.errors (422), or a Python exception (500). */
+PyObject *ff_plan_call(ff_bind *b, ff_Plan *p);
+
+#endif

@@ -1,0 +1,197 @@
+"""Signature → binding plan: read once per handler, followed in C per request.
+
+Each parameter gets one source, decided here from its name, its type and
+its Annotated markers (see frostfork.params); dependencies registered with
+App.provide are planned recursively, so cycles and missing providers are
+errors at startup that name the chain.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from frostfork import _core
+from frostfork import typenode as tn
+from frostfork.openapi import ParamDoc
+from frostfork.params import Body, Cookie, Header, Query
+from frostfork.schema import SchemaError, node_for
+
+# Sources, mirrored by enum ff_src in _core/bind/plan.h.
+PATH, QUERY, HEADER, COOKIE, BODY, BODY_FIELD, REQUEST, DEP = range(8)
+
+_TEXT_KINDS = {tn.STR, tn.INT, tn.FLOAT, tn.BOOL, tn.DECIMAL, tn.UUID, tn.DATETIME, tn.DATE,
+               tn.TIME, tn.ENUM, tn.LITERAL, tn.ANY}
+_LIST_KINDS = {tn.LIST, tn.SET, tn.FROZENSET, tn.VARTUPLE}
+_PLAIN = {str, int, float, bool, bytes, typing.Any}
+_BODY_KINDS = {tn.MODEL, tn.DICT, tn.LIST, tn.SET, tn.FROZENSET, tn.VARTUPLE, tn.TUPLE}
+
+
+class BindingError(TypeError):
+    """A handler or dependency whose parameters cannot all be filled."""
+
+
+@dataclass
+class Provider:
+    factory: Callable[..., Any]
+    scope: str  # "request" | "app"
+    plan: Any = None
+
+
+@dataclass
+class Bound:
+    """A compiled plan plus what the OpenAPI writer needs to know about it."""
+    plan: Any
+    params: list[ParamDoc]
+    body: tn.Node | None
+    body_required: bool
+
+
+_schemas: dict[int, Any] = {}
+
+
+def schema_for(node: tn.Node) -> Any:
+    """Compile a node once; Schema objects are shared by every plan that uses the node."""
+    key = id(node)
+    if key not in _schemas:
+        _schemas[key] = (_core.compile(node), node)  # keep the node alive with its id
+    return _schemas[key][0]
+
+
+def _text_node(node: tn.Node) -> bool:
+    if node.kind == tn.UNION:
+        return all(a.kind == tn.NONE or _text_node(a) for a in node.args)
+    return node.kind in _TEXT_KINDS
+
+
+def _split(hint: Any) -> tuple[Any, list[Any]]:
+    if typing.get_origin(hint) is Annotated:
+        return hint.__origin__, list(hint.__metadata__)
+    return hint, []
+
+
+def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] = (),
+             providers: dict[Any, Provider] | None = None, chain: tuple[str, ...] = (),
+             app_scope: bool = False) -> Bound:
+    """Build the C plan for `fn` (a handler, or a dependency factory when chain is set)."""
+    providers = providers or {}
+    is_factory = bool(chain)
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as e:
+        raise BindingError(f"{label}: cannot resolve type hints: {e}") from None
+    args: list[tuple[Any, ...]] = []
+    docs: list[ParamDoc] = []
+    bodies: list[tuple[inspect.Parameter, tn.Node, bool]] = []
+    embed = False
+    for p in inspect.signature(fn).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.kind is p.POSITIONAL_ONLY:
+            raise BindingError(f"{label}: parameter {p.name!r} is positional-only")
+        where = f"{label}: parameter {p.name!r}"
+        hint = hints.get(p.name, str if p.name in path_names else Any)
+        base, meta = _split(hint)
+        marker = next((m for m in meta if isinstance(m, (Header, Cookie, Query, Body))), None)
+        required = p.default is p.empty
+        default = None if required else p.default
+        if base is _core.Request or (p.name == "request" and p.annotation is p.empty):
+            args.append((p.name, REQUEST, p.name, -1, None, False, None, False, None))
+            continue
+        if base in providers:
+            dep = _dependency(base, providers, chain + (label,))
+            args.append((p.name, DEP, p.name, -1, None, False, None, False, dep))
+            continue
+        if is_factory and marker is None and isinstance(base, type) and base not in _PLAIN:
+            raise BindingError(f"no provider for {_name(base)} "
+                               f"(needed by {' <- '.join((label,) + tuple(reversed(chain)))})")
+        try:
+            node = node_for(hint, where=where)
+        except SchemaError as e:
+            raise BindingError(str(e)) from None
+        if p.name in path_names:
+            if not _text_node(node):
+                raise BindingError(f"{where}: a path parameter must be a scalar, not {node.kind}")
+            args.append((p.name, PATH, p.name, path_names.index(p.name), schema_for(node),
+                         True, None, False, None))
+            docs.append(ParamDoc(p.name, "path", node, True))
+            continue
+        if isinstance(marker, (Header, Cookie)) or (
+                isinstance(marker, Query) or (marker is None and not is_factory and
+                                              (_text_node(node) or _is_text_list(node)))):
+            src, where_name = _pair_source(p.name, marker)
+            is_list = _is_text_list(node)
+            item = node.args[0] if is_list else node
+            if not _text_node(item):
+                raise BindingError(f"{where}: {('query', 'header', 'cookie')[src - QUERY]} "
+                                   f"values must be scalars or lists of scalars")
+            args.append((p.name, src, where_name, -1, schema_for(item), required, default,
+                         is_list, None))
+            docs.append(ParamDoc(where_name, ("query", "header", "cookie")[src - QUERY], node,
+                                 required))
+            continue
+        if is_factory and marker is None:
+            raise BindingError(f"{where}: no source (a dependency factory gets path "
+                               f"parameters, Request, other dependencies, or values marked "
+                               f"Query/Header/Cookie/Body)")
+        if isinstance(marker, Body) or node.kind in _BODY_KINDS:
+            embed = embed or (isinstance(marker, Body) and marker.embed)
+            bodies.append((p, node, required))
+            args.append(None)  # filled below, once we know whether the body is embedded
+            continue
+        raise BindingError(f"{where}: no source for type {_name(base)} (not a path parameter, "
+                           f"query scalar, model body, Request, or a provided dependency)")
+    body_schema = None
+    body_node = None
+    body_required = any(r for _, _, r in bodies)
+    if len(bodies) == 1 and not embed:
+        p, node, required = bodies[0]
+        args[args.index(None)] = (p.name, BODY, p.name, -1, schema_for(node), required,
+                                  None if required else p.default, False, None)
+        body_node = node
+    elif bodies:
+        fields = tuple(tn.Field(p.name, node, tn.MISSING if req else p.default,
+                                optional_key=False) for p, node, req in bodies)
+        body_node = tn.Node(tn.MODEL, cls=dict, fields=fields, model_kind=tn.MODEL_TYPEDDICT,
+                            title=f"Body_{getattr(fn, '__name__', 'handler')}")
+        body_schema = schema_for(body_node)
+        it = iter(bodies)
+        for i, a in enumerate(args):
+            if a is None:
+                p, node, req = next(it)
+                args[i] = (p.name, BODY_FIELD, p.name, -1, None, req,
+                           None if req else p.default, False, None)
+    plan = _core.Plan(fn, args, body_schema, app_scope, label)
+    return Bound(plan, docs, body_node, body_required)
+
+
+def _is_text_list(node: tn.Node) -> bool:
+    return node.kind in _LIST_KINDS and _text_node(node.args[0])
+
+
+def _pair_source(name: str, marker: Any) -> tuple[int, str]:
+    if isinstance(marker, Header):
+        return HEADER, (marker.name or name.replace("_", "-")).lower()
+    if isinstance(marker, Cookie):
+        return COOKIE, marker.name or name
+    return QUERY, (marker.name if isinstance(marker, Query) and marker.name else name)
+
+
+def _dependency(tp: Any, providers: dict[Any, Provider], chain: tuple[str, ...]) -> Any:
+    prov = providers[tp]
+    if prov.plan is not None:
+        return prov.plan
+    name = _name(tp)
+    if name in chain:
+        raise BindingError(f"dependency cycle: {' -> '.join(chain[chain.index(name):] + (name,))}")
+    bound = plan_for(prov.factory, label=name, providers=providers, chain=chain,
+                     app_scope=prov.scope == "app")
+    prov.plan = bound.plan
+    return prov.plan
+
+
+def _name(tp: Any) -> str:
+    return getattr(tp, "__qualname__", None) or repr(tp)

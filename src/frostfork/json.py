@@ -1,0 +1,60 @@
+"""JSON in C, for use outside a request.
+
+    frostfork.json.encode(obj) -> bytes
+    frostfork.json.decode(buf, type=NewUser) -> NewUser   # validated, or ValidationError
+
+decode compiles each type once (cached) into the same validator program the
+server uses for request bodies; encode writes models without their Sensitive
+fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+from frostfork import _core
+from frostfork.schema import node_for
+
+T = TypeVar("T")
+
+__all__ = ["decode", "encode", "schema_of"]
+
+_compiled: dict[Any, Any] = {}
+
+
+def schema_of(tp: Any) -> Any:
+    """The compiled validator for a type (compiled on first use)."""
+    try:
+        return _compiled[tp]
+    except KeyError:
+        schema = _core.compile(node_for(tp))
+        _compiled[tp] = schema
+        return schema
+    except TypeError:  # unhashable hints: compile every time
+        return _core.compile(node_for(tp))
+
+
+def decode(buf: bytes | bytearray | memoryview | str, *, type: Any = Any) -> Any:
+    """Strict JSON → validated objects of `type`; raises ValidationError or JSONDecodeError."""
+    return _core.decode(buf, schema_of(type))
+
+
+def encode(obj: Any, *, include_sensitive: bool = False) -> bytes:
+    """Objects → JSON bytes; Sensitive model fields are left out unless asked for."""
+    return _core.json_encode(obj, include_sensitive=include_sensitive)
+
+
+def _fields_for(cls: type) -> Any:
+    """((name, sensitive), ...) for a dataclass or frostfork.Model class, else None.
+
+    Called by the C encoder once per class it meets."""
+    if getattr(cls, "__frostfork_model__", False) is True or dataclasses.is_dataclass(cls):
+        try:
+            node = node_for(cls)
+        except TypeError:  # fields frostfork cannot validate still encode
+            names = getattr(cls, "__frostfork_fields__", None) or [
+                f.name for f in dataclasses.fields(cls)]
+            return tuple((n, False) for n in names)
+        return tuple((f.name, bool(f.node.sensitive)) for f in node.fields)
+    return None
