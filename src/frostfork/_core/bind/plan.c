@@ -273,8 +273,11 @@ static int gather(ff_bind *b, const ff_arg *a, ff_pair *found, int max)
     return n;
 }
 
+/* ("query", "page"), ("header", "x-id") ...; the whole body is just ("body",). */
 static PyObject *loc_prefix(const ff_arg *a)
 {
+    if (a->src == FF_SRC_BODY)
+        return Py_BuildValue("(s)", "body");
     return Py_BuildValue("(sO)", SRC_NAMES[a->src], a->loc_name);
 }
 

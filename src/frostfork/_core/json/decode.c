@@ -1113,13 +1113,12 @@ static PyObject *dec(ff_dec *d, const ff_type *t)
 PyObject *ff_json_decode(ff_dec *d, const ff_type *t)
 {
     PyObject *v = dec(d, t);
-    if (!v)
+    if (!v && FATAL(d))
         return NULL;
-    ws(d);
+    ws(d); /* trailing garbage is a syntax error even when validation failed */
     if (d->p != d->end) {
         syntax(d, "extra data after the JSON value");
-        Py_DECREF(v);
-        return NULL;
+        Py_CLEAR(v);
     }
     return v;
 }

@@ -94,15 +94,36 @@ int ff_response_finish_head(ff_buf *out, const char *ctype, size_t body_len, int
     return ff_buf_puts(out, conn);
 }
 
+/* msg as a JSON string body: quotes, backslashes and control bytes escaped
+ * (parser messages quote the input, e.g. "invalid \u escape"). */
+static size_t json_detail(char *out, size_t cap, const char *msg)
+{
+    static const char head[] = "{\"detail\":\"";
+    size_t n = sizeof head - 1;
+    memcpy(out, head, n);
+    for (const char *p = msg; *p && n + 8 < cap; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)c;
+        } else if (c < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+        } else {
+            out[n++] = (char)c;
+        }
+    }
+    out[n++] = '"';
+    out[n++] = '}';
+    return n;
+}
+
 int ff_response_error(ff_buf *out, int status, const char *msg, const ff_date_cache *d,
                       int keep_alive, int http10, int head_only)
 {
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", msg);
-    if (n < 0 || (size_t)n >= sizeof body)
-        n = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", ff_status_reason(status));
+    char body[320];
+    size_t n = json_detail(body, sizeof body, msg);
     if (ff_response_begin(out, status, NULL, 0, d) < 0 ||
-        ff_response_finish_head(out, "application/json", (size_t)n, keep_alive, http10) < 0)
+        ff_response_finish_head(out, "application/json", n, keep_alive, http10) < 0)
         return -1;
-    return head_only ? 0 : ff_buf_append(out, body, (size_t)n);
+    return head_only ? 0 : ff_buf_append(out, body, n);
 }
