@@ -392,6 +392,21 @@ typedef struct {
     int expect_continue;
 } field_notes;
 
+/* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): reg-name
+ * characters, percent-escapes, IP literals in brackets and the port colon;
+ * no space, no userinfo '@', no path. An empty value is allowed. */
+static int host_value_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 (c != 0 && strchr("-._~!$&'()*+,;=%:[]", c) != NULL);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
 /* Records what one field means for framing and connection handling. Repeated
  * fields are combined as one list, as RFC 9110 5.3 defines. Errors that one
  * field shows on its own are reported here, at that field; the checks that
@@ -405,8 +420,11 @@ static enum ff_http_error note_field(field_notes *st, const char *name, size_t n
 
     switch (name_len) {
     case 4:
-        if (EQ_LIT(name, name_len, "host"))
+        if (EQ_LIT(name, name_len, "host")) {
             st->hosts++;
+            if (!host_value_ok(v, n))
+                return FF_HTTP_E_HOST;
+        }
         break;
     case 6:
         if (EQ_LIT(name, name_len, "expect"))
@@ -549,7 +567,7 @@ static enum ff_http_error parse_head(const char *head, const ff_http_limits *lim
             return FF_HTTP_E_TE_NOT_IMPLEMENTED;
         req->flags |= FF_HTTP_F_CHUNKED;
     }
-    if (req->version_minor == 1 && st.hosts != 1)
+    if (st.hosts > 1 || (req->version_minor == 1 && st.hosts != 1))
         return FF_HTTP_E_HOST;
     if (st.have_cl) {
         if (st.cl > lim->max_body)

@@ -22,15 +22,21 @@ static int ieq(const char *a, Py_ssize_t n, const char *b)
 
 static int put_header(ff_buf *out, PyObject *k, PyObject *v, ff_headers_seen *seen)
 {
-    Py_ssize_t kn, vn;
     if (!PyUnicode_Check(k) || !PyUnicode_Check(v)) {
         PyErr_SetString(PyExc_TypeError, "response header names and values must be str");
         return -1;
     }
-    const char *ks = PyUnicode_AsUTF8AndSize(k, &kn);
-    const char *vs = ks ? PyUnicode_AsUTF8AndSize(v, &vn) : NULL;
-    if (!vs)
+    /* ISO-8859-1 on the wire (RFC 9110 5.5, PEP 3333): other characters are
+     * refused rather than silently sent as UTF-8. A str whose characters all
+     * fit in one byte is stored one byte per character, NUL-terminated. */
+    if (PyUnicode_MAX_CHAR_VALUE(k) > 0xff || PyUnicode_MAX_CHAR_VALUE(v) > 0xff) {
+        PyErr_Format(PyExc_ValueError, "response header %R has characters outside ISO-8859-1",
+                     k);
         return -1;
+    }
+    Py_ssize_t kn = PyUnicode_GET_LENGTH(k), vn = PyUnicode_GET_LENGTH(v);
+    const char *ks = (const char *)PyUnicode_1BYTE_DATA(k);
+    const char *vs = (const char *)PyUnicode_1BYTE_DATA(v);
     if (!header_ok(ks, kn, 1) || !header_ok(vs, vn, 0)) {
         PyErr_Format(PyExc_ValueError, "invalid response header %R", k);
         return -1;

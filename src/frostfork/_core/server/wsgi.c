@@ -71,10 +71,12 @@ static PyObject *sr_call(ff_StartResponse *self, PyObject *args, PyObject *kwarg
         PyErr_Format(PyExc_ValueError, "WSGI status must look like '200 OK', got %R", status);
         return NULL;
     }
-    for (int i = 0; i < 3; i++) {
+    for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 ch = PyUnicode_READ_CHAR(status, i);
-        if (ch < '0' || ch > '9') {
-            PyErr_Format(PyExc_ValueError, "WSGI status must start with 3 digits, got %R", status);
+        if ((i < 3 && (ch < '0' || ch > '9')) || ch < 0x20 || ch == 0x7f || ch > 0xff) {
+            PyErr_Format(PyExc_ValueError,
+                         "WSGI status must be 3 digits, a space and a printable reason, got %R",
+                         status);
             return NULL;
         }
     }
