@@ -126,7 +126,12 @@ static const pvec vectors[] = {
          .h = {{"Connection", "keep-alive, close"}}),
     GOOD("GET / HTTP/1.0\r\nConnection: keep-alive-ish\r\n\r\n", "GET", "/", NULL, 0, .v10 = 1,
          .nh = 1),
-    GOOD("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", "GET", "/", NULL, 0, .v10 = 1, .nh = 2),
+    /* RFC 9112 3.2: more than one Host line is a 400 on any version */
+    BAD("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", FF_HTTP_E_HOST, 400),
+    BAD("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", FF_HTTP_E_HOST, 400),
+    BAD("GET / HTTP/1.1\r\nHost: user@example.com\r\n\r\n", FF_HTTP_E_HOST, 400),
+    BAD("GET / HTTP/1.1\r\nHost: example.com/x\r\n\r\n", FF_HTTP_E_HOST, 400),
+    GOOD("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", "GET", "/", NULL, FF_HTTP_F_KEEP_ALIVE, .nh = 1),
     GOOD("POST /f HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc", "POST", "/f", NULL, 0, .v10 = 1, CL(3),
          .ret = sizeof("POST /f HTTP/1.0\r\nContent-Length: 3\r\n\r\n") - 1,
          .h = {{"Content-Length", "3"}}),
