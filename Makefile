@@ -14,12 +14,18 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 SOURCES := $(shell find src -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.pyi') \
            meson.build meson.options pyproject.toml
 
-.PHONY: serve test install test-c test-py test-asan clean
+.PHONY: serve test install test-c test-py test-asan system-deps clean
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/frostfork serve examples.app:app --workers 4 --bind 127.0.0.1:8000
 
-test: test-c test-py test-asan
+test: system-deps test-c test-py test-asan
+
+# Debian packages the tests drive: chromium renders the status page.
+system-deps:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+	    { echo "make test needs Debian's chromium (apt-get install chromium)"; exit 1; }
 
 install: $(VENV)/.installed
 
@@ -55,10 +61,10 @@ test-c: $(VENV)/.deps
 	    meson test -C build/ctest-asan --print-errorlogs --suite c
 
 test-py: $(VENV)/.installed
-	$(VENV)/bin/python -m pytest -q tests
+	FROSTFORK_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q tests
 
 test-asan: $(ASAN_VENV)/.installed
-	$(SAN_ENV) FROSTFORK_SANITIZED=1 $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(SAN_ENV) FROSTFORK_SANITIZED=1 FROSTFORK_REQUIRE_BROWSER=1 $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
 clean:
 	rm -rf build $(VENV) $(ASAN_VENV)

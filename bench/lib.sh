@@ -14,6 +14,9 @@ log() { echo "[bench] $*" >&2; }
 # Install wrk/nginx (Debian, root), the bench venv, and frostfork from the repo root.
 # FROSTFORK is set to "yes" when frostfork installed and imports, else "no".
 # SKIP_INSTALL=1 skips the frostfork reinstall (keeps whatever the venv has).
+# FROSTFORK_REF=<git ref> installs that commit (git archive into $WORK/frostfork-src)
+# instead of the working tree, e.g. while the tree is mid-edit. FROSTFORK_DESC says
+# which frostfork was installed (for RESULTS.md).
 setup() {
     if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
         [ "$(id -u)" = 0 ] || { log "wrk/nginx missing and not root"; exit 1; }
@@ -28,11 +31,26 @@ setup() {
             >"$WORK/venv-install.log" 2>&1 && echo "$sha" >"$stamp" \
             || { tail -20 "$WORK/venv-install.log"; log "bench venv install failed"; exit 1; }
     fi
+    local src="$ROOT" build="$WORK/frostfork-build"
+    local head; head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    FROSTFORK_DESC="working tree at $head"
+    git -C "$ROOT" diff --quiet HEAD -- src meson.build pyproject.toml 2>/dev/null \
+        || FROSTFORK_DESC+=" + uncommitted changes"
+    if [ -n "${FROSTFORK_REF:-}" ]; then
+        src="$WORK/frostfork-src" build="$WORK/frostfork-build-ref"
+        FROSTFORK_DESC="commit $(git -C "$ROOT" rev-parse --short "$FROSTFORK_REF") (FROSTFORK_REF=$FROSTFORK_REF)"
+    fi
+    [ "${SKIP_INSTALL:-0}" = 1 ] && FROSTFORK_DESC="as already installed in the bench venv (SKIP_INSTALL=1)"
     if [ "${SKIP_INSTALL:-0}" != 1 ]; then
-        log "installing frostfork from $ROOT (log: $WORK/frostfork-install.log)"
+        if [ -n "${FROSTFORK_REF:-}" ]; then
+            rm -rf "$src" && mkdir -p "$src" \
+                && git -C "$ROOT" archive "$FROSTFORK_REF" | tar -x -C "$src" \
+                || { log "git archive $FROSTFORK_REF failed"; exit 1; }
+        fi
+        log "installing frostfork from $src (log: $WORK/frostfork-install.log)"
         "$VENV/bin/pip" uninstall -q -y frostfork >/dev/null 2>&1
         # build-dir under bench/work: incremental rebuilds, nothing written outside bench/
-        "$VENV/bin/pip" install --no-deps --config-settings=build-dir="$WORK/frostfork-build" "$ROOT" \
+        "$VENV/bin/pip" install --no-deps --config-settings=build-dir="$build" "$src" \
             >"$WORK/frostfork-install.log" 2>&1 \
             || log "frostfork install failed"
     fi

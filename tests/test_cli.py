@@ -55,3 +55,20 @@ def test_help_lists_every_option():
     for flag in ("--workers", "--bind", "--wsgi", "--timeout", "--graceful-timeout",
                  "--max-requests", "--max-requests-jitter", "--freeze"):
         assert flag in out
+
+
+def test_openapi_command_prints_a_valid_document():
+    import json
+
+    from openapi_spec_validator import validate
+
+    proc = run("openapi", "typed_app:app")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    validate(doc)
+    assert "/users" in doc["paths"] and doc["info"]["title"] == "typed test app"
+
+
+def test_constraint_on_the_wrong_type_is_an_error_naming_the_field():
+    line = error_line(run("serve", "wrong_constraint_app:app", "--bind", "127.0.0.1:0"))
+    assert "Thing.count: MinLen applies to" in line and "not int" in line

@@ -45,7 +45,31 @@ def serve(
     server_name: str = "127.0.0.1",
     server_port: int = 0,
 ) -> int: ...
-def json_encode(obj: Any) -> bytes: ...
+def json_encode(obj: Any, *, include_sensitive: bool = False) -> bytes: ...
 def _match(
     routes: list[tuple[str, str]], method: str, path: str
 ) -> tuple[int, tuple[str, ...]] | tuple[str, Any]: ...
+
+class ValidationError(ValueError):
+    """args[0]: list of {"type", "loc", "msg", "input"?} dicts."""
+
+class JSONDecodeError(ValueError): ...
+
+@final
+class Schema:
+    node: Any
+
+@final
+class Plan:
+    def __init__(
+        self,
+        callable: Callable[..., Any],
+        args: list[tuple[Any, ...]],
+        body_schema: Schema | None = None,
+        app_scope: bool = False,
+        label: str | None = None,
+    ) -> None: ...
+
+def compile(node: Any) -> Schema: ...
+def decode(buf: bytes | bytearray | memoryview | str, schema: Schema) -> Any: ...
+def _dispatch(func: Callable[..., Any], schema: Schema, payload: dict[str, Any]) -> Any: ...

@@ -127,10 +127,16 @@ class App:
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of this app (what GET /openapi.json serves)."""
         docs = []
+        for prov in self._providers.values():
+            prov.plan = None
         for method, path, fn in self._routes:
             names = tuple(_PARAM.findall(path))
-            docs.append(_doc(method, path, fn, plan_for(
-                fn, label=f"{method} {path}", path_names=names, providers=self._providers)))
+            label = f"{method} {path}"
+            try:
+                bound = plan_for(fn, label=label, path_names=names, providers=self._providers)
+            except (BindingError, SchemaError) as e:
+                raise RouteError(str(e)) from None
+            docs.append(_doc(method, path, fn, bound))
         return openapi_document(self.title, self.version, docs)
 
 

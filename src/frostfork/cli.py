@@ -12,6 +12,7 @@ import importlib
 import os
 import socket
 import sys
+import tempfile
 import traceback
 from typing import Any
 
@@ -63,10 +64,93 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most header fields; more gets 431 (default %(default)s)")
     s.add_argument("--max-request-line", type=int, default=8190,
                    help="longest request line; longer gets 414 (default %(default)s)")
+    s.add_argument("--metrics", action="store_true",
+                   help="serve /_frostfork/metrics (Prometheus), /_frostfork/status (HTML) "
+                        "and /_frostfork/stats.json")
+    s.add_argument("--metrics-bind", default=None, metavar="HOST:PORT",
+                   help="serve those on this separate listener only (implies --metrics)")
+    s.add_argument("--stats-socket", default=None, metavar="PATH",
+                   help="unix socket `frostfork stats` reads (default: "
+                        "$TMPDIR/frostfork-<port>.sock)")
+    s.add_argument("--stats-interval", type=float, default=2.0,
+                   help="seconds between memory samples of every process (default %(default)s)")
+    s.add_argument("--max-worker-uss", type=float, default=0, metavar="MB",
+                   help="recycle a worker gracefully once its private memory (USS) passes "
+                        "this, 0 = never (default %(default)s)")
     s.add_argument("--freeze", choices=("collect", "early", "off"), default="collect",
                    help="collect: gc.collect()+gc.freeze() before fork (default); "
                         "early: gc.disable() before import, freeze before fork; off: neither")
+    t = sub.add_parser("stats", help="print memory and requests of a running server")
+    t.add_argument("--bind", "-b", default="127.0.0.1:8000",
+                   help="the server's --bind, to find its stats socket (default %(default)s)")
+    t.add_argument("--socket", default=None, metavar="PATH", help="the stats socket itself")
+    t.add_argument("--json", action="store_true", help="print the raw JSON snapshot")
+    o = sub.add_parser("openapi", help="print the OpenAPI 3.1 document of an App")
+    o.add_argument("target", metavar="MODULE:APP", help="where the app lives, e.g. myapi:app")
     return parser
+
+
+def stats_socket_path(port: int | str) -> str:
+    return os.path.join(tempfile.gettempdir(), f"frostfork-{port}.sock")
+
+
+def stats(args: argparse.Namespace) -> int:
+    import json
+
+    path = args.socket or stats_socket_path(args.bind.rpartition(":")[2])
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(path)
+            data = b"".join(iter(lambda: s.recv(65536), b""))
+    except OSError as e:
+        raise CLIError(f"cannot read stats from {path}: {e.strerror or e} "
+                       f"(is the server running with this --bind?)") from None
+    snap = json.loads(data)
+    if args.json:
+        print(json.dumps(snap, indent=2))
+        return 0
+    print(format_stats(snap))
+    return 0
+
+
+def format_stats(snap: dict[str, Any]) -> str:
+    """The `frostfork stats` table: one row per process, then totals."""
+    def mb(kb: int) -> str:
+        return f"{kb / 1024:8.1f}"
+
+    rows = [f"{'process':>8} {'pid':>7} {'age s':>8} {'requests':>9} {'PSS MB':>8} "
+            f"{'USS MB':>8} {'shared':>8}"]
+    m = snap["master"]
+    rows.append(f"{'master':>8} {m['pid']:>7} {m['age_s']:>8.0f} {'':>9} {mb(m['pss_kb'])} "
+                f"{mb(m['uss_kb'])} {mb(m['shared_kb'])}")
+    for w in snap["workers"]:
+        rows.append(f"{'worker':>8} {w['pid']:>7} {w['age_s']:>8.0f} {w['requests']:>9} "
+                    f"{mb(w['pss_kb'])} {mb(w['uss_kb'])} {mb(w['shared_kb'])}")
+    procs = [m, *snap["workers"]]
+    total_pss = snap["total_pss_kb"]
+    rss = sum(p["rss_kb"] for p in procs)
+    n = len(snap["workers"])
+    rows.append(f"total PSS {total_pss / 1024:.1f} MB for {n} workers + master "
+                f"(USS {sum(p['uss_kb'] for p in procs) / 1024:.1f} MB)")
+    rows.append(f"memory saved versus {len(procs)} independent processes: "
+                f"{(rss - total_pss) / 1024:.1f} MB (their RSS would add up to {rss / 1024:.1f} MB)")
+    rows.append(f"restarts {snap['restarts']}, frozen objects {snap['freeze_count']}")
+    return "\n".join(rows)
+
+
+def openapi(args: argparse.Namespace) -> int:
+    import json
+
+    app = _load(args.target)
+    if not isinstance(app, App):
+        raise CLIError(f"{args.target} is a {type(app).__name__}, not a frostfork.App")
+    try:
+        document = app.openapi()
+    except RouteError as e:
+        raise CLIError(str(e)) from None
+    print(json.dumps(document, indent=2))
+    return 0
 
 
 def _bind(spec: str) -> socket.socket:
@@ -140,6 +224,7 @@ def serve(args: argparse.Namespace) -> int:
         except RouteError as e:
             raise CLIError(str(e)) from None
     host, port = sock.getsockname()[:2]
+    metrics_sock = _bind(args.metrics_bind) if args.metrics_bind else None
     print(f"[frostfork] master {os.getpid()} serving {args.target} on http://{args.bind if args.bind.startswith('fd://') else f'{host}:{port}'}"
           f" with {args.workers} worker(s), freeze={args.freeze}", file=sys.stderr, flush=True)
     sys.stdout.flush()
@@ -150,7 +235,11 @@ def serve(args: argparse.Namespace) -> int:
         max_requests=args.max_requests, max_requests_jitter=args.max_requests_jitter,
         max_connections=args.max_connections, freeze=args.freeze, max_body=args.max_body,
         max_header_bytes=args.max_header_bytes, max_headers=args.max_headers,
-        max_request_line=args.max_request_line, server_name=str(host), server_port=int(port))
+        max_request_line=args.max_request_line, server_name=str(host), server_port=int(port),
+        metrics=args.metrics or metrics_sock is not None,
+        metrics_fd=metrics_sock.fileno() if metrics_sock else -1,
+        stats_path=args.stats_socket or stats_socket_path(port),
+        stats_interval=args.stats_interval, max_worker_uss=args.max_worker_uss)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(args)
+        if args.command == "openapi":
+            return openapi(args)
+        if args.command == "stats":
+            return stats(args)
     except CLIError as e:
         print(f"frostfork: error: {e}", file=sys.stderr)
         return 2

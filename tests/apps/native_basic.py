@@ -106,3 +106,13 @@ def sleep(ms: int):
 def gc_info():
     import gc
     return {"frozen": gc.get_freeze_count(), "enabled": gc.isenabled()}
+
+
+_hoard: list = []
+
+
+@app.get("/hoard/{mb}")
+def hoard(mb: int):
+    """Grow this worker's private memory by `mb` MB (for --max-worker-uss)."""
+    _hoard.append(bytearray(mb * 1024 * 1024))
+    return {"pid": os.getpid(), "held_mb": sum(len(b) for b in _hoard) // (1024 * 1024)}

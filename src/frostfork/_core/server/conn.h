@@ -38,6 +38,7 @@ struct ff_conn {
     unsigned flags;       /* FF_HTTP_F_* of the current request */
     ff_http_chunked chunked;
     int closing;          /* close once out is flushed */
+    int internal;         /* accepted on --metrics-bind: only /_frostfork/ paths */
     unsigned watching;    /* FF_READ / FF_WRITE currently registered */
     struct sockaddr_storage peer;
     socklen_t peer_len;
@@ -64,7 +65,7 @@ typedef struct ff_worker {
     PyObject *environ_base;  /* WSGI constant keys, copied per request */
     PyObject *cleanup;       /* request-scoped dependencies to close() once the response is out */
     ff_strcache strings;     /* WSGI keys and short values */
-    char tag_listen, tag_signal; /* addresses used as loop pointers */
+    char tag_listen, tag_metrics, tag_signal; /* addresses used as loop pointers */
 } ff_worker;
 
 typedef struct ff_req_s {

@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +41,7 @@ typedef struct {
     ff_child kids[FF_MAX_SLOTS];
     int target;
     int sigfd;
+    int stats_fd;
     int stopping;          /* 1 graceful, 2 fast */
     int64_t stop_deadline;
     int crash_streak;
@@ -108,7 +111,7 @@ static int spawn(ff_master *m)
     ff_server *srv = m->srv;
     ff_slot *s = &srv->slots[slot];
     memset(s, 0, sizeof *s);
-    s->heartbeat_ms = ff_now_ms();
+    s->heartbeat_ms = s->started_ms = ff_now_ms();
     long max_requests = quota(m);
     pid_t master = getpid();
     PyOS_BeforeFork();
@@ -116,6 +119,8 @@ static int spawn(ff_master *m)
     if (pid == 0) {
         PyOS_AfterFork_Child();
         close(m->sigfd);
+        if (m->stats_fd >= 0)
+            close(m->stats_fd);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != master)
             _exit(0);
@@ -196,6 +201,7 @@ static void reap(ff_master *m, int64_t now)
         int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (m->stopping || k.retiring || (clean && self_retired))
             continue;
+        m->srv->shared->hdr.restarts++;
         char why[96];
         describe_exit(status, why, sizeof why);
         log_line("[frostfork] worker %d died unexpectedly (%s); respawning", (int)pid, why);
@@ -228,12 +234,80 @@ static void check_workers(ff_master *m, int64_t now)
             log_line("[frostfork] worker %d timed out (no heartbeat for %lld ms); killing",
                      (int)k->pid, (long long)(now - beat));
             kill(k->pid, SIGKILL);
+            m->srv->shared->hdr.restarts++;
             k->kill_at = now + 1; /* log once; reap() clears the slot */
             k->retiring = 1;      /* its replacement starts now */
             m->crash_streak = 0;
         } else if (k->kill_at && now >= k->kill_at && k->retiring) {
             kill(k->pid, SIGKILL);
         }
+    }
+}
+
+/* Samples every process's memory from smaps_rollup into the shared page,
+ * and recycles (gracefully) a worker whose private memory passed
+ * --max-worker-uss: USS, because RSS counts the shared frozen heap too. */
+static void sample(ff_master *m, int64_t now)
+{
+    ff_shared *sh = m->srv->shared;
+    ff_mem_read(0, &sh->hdr.master_mem);
+    for (int i = 0; i < FF_MAX_SLOTS; i++) {
+        ff_child *k = &m->kids[i];
+        if (k->pid <= 0)
+            continue;
+        ff_mem mem;
+        if (ff_mem_read(k->pid, &mem) < 0)
+            continue;
+        sh->slots[i].mem = mem;
+        int64_t limit = m->srv->cfg.max_worker_uss_kb;
+        if (limit > 0 && ff_mem_uss(&mem) > limit && !k->retiring && !m->stopping) {
+            log_line("[frostfork] worker %d uses %lld MB private memory (limit %lld MB); "
+                     "recycling it",
+                     (int)k->pid, (long long)(ff_mem_uss(&mem) / 1024), (long long)(limit / 1024));
+            retire(m, i, now);
+        }
+    }
+    sh->hdr.sampled_ms = now;
+    sh->hdr.workers_target = m->target;
+}
+
+/* `frostfork stats` connects to this unix socket and reads one JSON snapshot. */
+static int stats_listen(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path)
+        return -1;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    unlink(path);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void stats_answer(ff_master *m, int lfd)
+{
+    int fd;
+    while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+        ff_buf out = {0};
+        sample(m, ff_now_ms());
+        if (ff_stats_json(&out, m->srv->shared, ff_now_ms()) == 0) {
+            struct timeval tv = {1, 0}; /* a reader that stalls cannot stall the master long */
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            size_t off = 0;
+            while (off < out.len) {
+                ssize_t n = send(fd, out.data + off, out.len - off, MSG_NOSIGNAL);
+                if (n <= 0)
+                    break;
+                off += (size_t)n;
+            }
+        }
+        ff_buf_free(&out);
+        close(fd);
     }
 }
 
@@ -340,7 +414,20 @@ static int master_run(ff_server *srv)
         return -1;
     }
     freeze_heap(srv);
+    ff_shared_header *hdr = &srv->shared->hdr;
+    hdr->master_pid = getpid();
+    hdr->started_ms = ff_now_ms();
+    hdr->workers_target = m.target;
+    PyObject *frozen = PyObject_CallMethod(srv->st->gc_module, "get_freeze_count", NULL);
+    hdr->freeze_count = frozen ? PyLong_AsLongLong(frozen) : 0;
+    Py_XDECREF(frozen);
+    PyErr_Clear();
+    int stats_fd = m.stats_fd = -1;
+    if (srv->cfg.stats_path && (stats_fd = m.stats_fd = stats_listen(srv->cfg.stats_path)) < 0)
+        log_line("[frostfork] cannot listen on stats socket %s: %s", srv->cfg.stats_path,
+                 strerror(errno));
     scale(&m, ff_now_ms());
+    int64_t next_sample = 0;
 
     for (;;) {
         int64_t now = ff_now_ms();
@@ -355,17 +442,27 @@ static int master_run(ff_server *srv)
         } else {
             check_workers(&m, now);
             scale(&m, now);
+            if (now >= next_sample) {
+                sample(&m, now);
+                next_sample = now + srv->cfg.stats_interval_ms;
+            }
         }
-        struct pollfd pfd = {.fd = m.sigfd, .events = POLLIN};
+        struct pollfd pfd[2] = {{.fd = m.sigfd, .events = POLLIN}, {.fd = stats_fd, .events = POLLIN}};
         int ready;
         Py_BEGIN_ALLOW_THREADS
-        ready = poll(&pfd, 1, TICK_MS);
+        ready = poll(pfd, stats_fd >= 0 ? 2 : 1, TICK_MS);
         Py_END_ALLOW_THREADS
         struct signalfd_siginfo si;
         while (ready > 0 && read(m.sigfd, &si, sizeof si) == (ssize_t)sizeof si)
             on_signal(&m, (int)si.ssi_signo, ff_now_ms());
+        if (ready > 0 && stats_fd >= 0 && (pfd[1].revents & POLLIN))
+            stats_answer(&m, stats_fd);
     }
     close(m.sigfd);
+    if (stats_fd >= 0) {
+        close(stats_fd);
+        unlink(srv->cfg.stats_path);
+    }
     sigprocmask(SIG_SETMASK, &old, NULL);
     log_line("[frostfork] master %d: all workers stopped", (int)getpid());
     return 0;
@@ -379,7 +476,8 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                              "graceful_timeout", "keepalive", "header_timeout", "body_timeout",
                              "max_requests", "max_requests_jitter", "max_connections", "freeze",
                              "max_body", "max_header_bytes", "max_headers", "max_request_line",
-                             "server_name", "server_port", NULL};
+                             "server_name", "server_port", "metrics", "metrics_fd",
+                             "stats_path", "stats_interval", "max_worker_uss", NULL};
     ff_server srv;
     memset(&srv, 0, sizeof srv);
     ff_config *c = &srv.cfg;
@@ -390,16 +488,23 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     const char *server_name = "127.0.0.1";
     unsigned long long max_body = 16ull << 20;
     Py_ssize_t max_header_bytes = 16384, max_headers = 100, max_request_line = 8190;
+    double stats_interval = 2, max_uss_mb = 0;
     c->workers = 1;
     c->max_connections = 1000;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsi:serve", kwlist,
+    c->metrics_fd = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizdd:serve", kwlist,
                                      &c->listen_fd, &app, &wsgi, &c->workers, &timeout,
                                      &graceful, &keepalive, &header_to, &body_to,
                                      &c->max_requests, &c->max_requests_jitter,
                                      &c->max_connections, &freeze, &max_body, &max_header_bytes,
                                      &max_headers, &max_request_line, &server_name,
-                                     &c->server_port))
+                                     &c->server_port, &c->metrics, &c->metrics_fd,
+                                     &c->stats_path, &stats_interval, &max_uss_mb))
         return NULL;
+    c->stats_interval_ms = (int64_t)(stats_interval * 1000);
+    c->max_worker_uss_kb = (int64_t)(max_uss_mb * 1024);
+    if (c->stats_interval_ms < 100)
+        c->stats_interval_ms = 100;
     if (c->workers < 1 || c->workers > FF_MAX_SLOTS / 2) {
         PyErr_Format(PyExc_ValueError, "workers must be between 1 and %d", FF_MAX_SLOTS / 2);
         return NULL;
@@ -447,14 +552,15 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
             return NULL;
         }
     }
-    srv.slots = mmap(NULL, sizeof(ff_slot) * FF_MAX_SLOTS, PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (srv.slots == MAP_FAILED) {
+    srv.shared = mmap(NULL, sizeof(ff_shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                      -1, 0);
+    if (srv.shared == MAP_FAILED) {
         ff_app_free(&srv.app);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
+    srv.slots = srv.shared->slots;
     int rc = master_run(&srv);
-    munmap(srv.slots, sizeof(ff_slot) * FF_MAX_SLOTS);
+    munmap(srv.shared, sizeof(ff_shared));
     ff_app_free(&srv.app);
     if (rc < 0)
         return NULL;

@@ -58,12 +58,16 @@ static void tl_push(ff_tlist *l, ff_conn *c, int64_t now)
 
 /* ---- accepting ---- */
 
+/* Watches the listening socket(s): the app's, and --metrics-bind's. */
 static void listen_on(ff_worker *w)
 {
     if (w->listening || w->draining)
         return;
-    if (ff_loop_add(&w->loop, w->srv->cfg.listen_fd, FF_READ | FF_EXCLUSIVE, &w->tag_listen) == 0)
-        w->listening = 1;
+    if (ff_loop_add(&w->loop, w->srv->cfg.listen_fd, FF_READ | FF_EXCLUSIVE, &w->tag_listen) < 0)
+        return;
+    if (w->srv->cfg.metrics_fd >= 0)
+        ff_loop_add(&w->loop, w->srv->cfg.metrics_fd, FF_READ | FF_EXCLUSIVE, &w->tag_metrics);
+    w->listening = 1;
 }
 
 static void listen_off(ff_worker *w)
@@ -71,6 +75,8 @@ static void listen_off(ff_worker *w)
     if (!w->listening)
         return;
     ff_loop_del(&w->loop, w->srv->cfg.listen_fd);
+    if (w->srv->cfg.metrics_fd >= 0)
+        ff_loop_del(&w->loop, w->srv->cfg.metrics_fd);
     w->listening = 0;
 }
 
@@ -94,7 +100,7 @@ static void conn_close(ff_worker *w, ff_conn *c)
 
 /* Accepts a bounded batch so one busy listener cannot starve the
  * connections already open; the listener stays level-triggered. */
-static void accept_ready(ff_worker *w)
+static void accept_ready(ff_worker *w, int lfd, int internal)
 {
     for (int i = 0; i < ACCEPT_BATCH && w->listening; i++) {
         if (w->nconns >= w->srv->cfg.max_connections) {
@@ -103,8 +109,7 @@ static void accept_ready(ff_worker *w)
         }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept4(w->srv->cfg.listen_fd, (struct sockaddr *)&ss, &sl,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN: another worker took it; EMFILE: retried next wakeup */
         int one = 1;
@@ -117,6 +122,7 @@ static void accept_ready(ff_worker *w)
             continue;
         }
         c->fd = fd;
+        c->internal = internal;
         c->peer = ss;
         c->peer_len = sl;
         c->watching = FF_READ;
@@ -169,10 +175,75 @@ static void http_error(ff_worker *w, ff_conn *c, enum ff_http_error err)
     c->closing = 1;
 }
 
+/* The status code of the response that starts at `mark` in out. */
+static int status_at(const ff_buf *out, size_t mark)
+{
+    const char *p = out->data + out->off + mark;
+    if (ff_buf_used(out) < mark + 12 || memcmp(p, "HTTP/1.1 ", 9) != 0)
+        return 0;
+    return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+}
+
+static int path_is(const ff_http_request *h, const char *lit)
+{
+    size_t n = strlen(lit);
+    return h->path_len == n && memcmp(h->path, lit, n) == 0;
+}
+
+static void answer(ff_worker *w, const ff_req *r, ff_buf *out, int status, const char *ctype,
+                   const char *body, size_t len)
+{
+    ff_response_begin(out, status, NULL, 0, &w->date);
+    ff_buf_puts(out, "Cache-Control: no-store\r\n");
+    ff_response_finish_head(out, ctype, len, r->keep_alive, r->http10);
+    if (!r->head_only)
+        ff_buf_append(out, body, len);
+}
+
+/* /_frostfork/...: liveness and readiness always; metrics, the status page
+ * and its JSON when --metrics is on (on the main bind, or only on
+ * --metrics-bind when that is given). Returns 0 when the path is not ours. */
+static int serve_internal(ff_worker *w, ff_conn *c, const ff_req *r, ff_buf *out)
+{
+    const ff_http_request *h = r->http;
+    const ff_config *cfg = &w->srv->cfg;
+    if (!c->internal && (h->path_len < 12 || memcmp(h->path, "/_frostfork/", 12) != 0))
+        return 0;
+    int metrics = cfg->metrics && (c->internal || cfg->metrics_fd < 0);
+    if (path_is(h, "/_frostfork/health")) {
+        answer(w, r, out, 200, "text/plain", "ok", 2);
+    } else if (path_is(h, "/_frostfork/ready")) {
+        if (w->draining)
+            answer(w, r, out, 503, "text/plain", "draining", 8);
+        else
+            answer(w, r, out, 200, "text/plain", "ready", 5);
+    } else if (metrics && path_is(h, "/_frostfork/metrics")) {
+        ff_buf *b = &w->scratch;
+        b->off = b->len = 0;
+        ff_stats_prometheus(b, w->srv->shared, w->now);
+        answer(w, r, out, 200, "text/plain; version=0.0.4", b->data, b->len);
+    } else if (metrics && path_is(h, "/_frostfork/stats.json")) {
+        ff_buf *b = &w->scratch;
+        b->off = b->len = 0;
+        ff_stats_json(b, w->srv->shared, w->now);
+        answer(w, r, out, 200, "application/json", b->data, b->len);
+    } else if (metrics && path_is(h, "/_frostfork/status")) {
+        answer(w, r, out, 200, "text/html; charset=utf-8", ff_status_html,
+               strlen(ff_status_html));
+    } else {
+        ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10,
+                          r->head_only);
+    }
+    return 1;
+}
+
 static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, const char *body,
                      size_t body_len)
 {
     ff_req r;
+    size_t mark = ff_buf_used(&c->out);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     r.http = http;
     r.body = body;
     r.body_len = body_len;
@@ -181,10 +252,15 @@ static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, cons
     r.keep_alive = (http->flags & FF_HTTP_F_KEEP_ALIVE) && !w->draining;
     r.head_only = r.method == FF_M_HEAD;
     r.conn = c;
-    if (w->srv->cfg.wsgi)
+    if (serve_internal(w, c, &r, &c->out))
+        (void)0; /* answered */
+    else if (w->srv->cfg.wsgi)
         ff_wsgi_dispatch(w, &r, &c->out);
     else
         ff_native_dispatch(w, &r, &c->out);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ff_slot_count(w->slot, status_at(&c->out, mark),
+                  (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
     if (PyErr_Occurred()) { /* a dispatcher bug: never let it leak into the next request */
         PyErr_WriteUnraisable(NULL);
     }
@@ -509,7 +585,9 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
         for (int i = 0; i < n; i++) {
             ff_event *ev = &w.loop.ready[i];
             if (ev->ptr == &w.tag_listen)
-                accept_ready(&w);
+                accept_ready(&w, srv->cfg.listen_fd, 0);
+            else if (ev->ptr == &w.tag_metrics)
+                accept_ready(&w, srv->cfg.metrics_fd, 1);
             else if (ev->ptr == &w.tag_signal)
                 stop |= handle_signals(&w);
             else if (ev->events & FF_WRITE)

@@ -15,21 +15,11 @@
 #include "loop/loop.h"
 #include "server/response.h"
 #include "server/router.h"
+#include "server/stats.h"
 #include "util/buf.h"
 
 enum ff_freeze { FF_FREEZE_COLLECT, FF_FREEZE_EARLY, FF_FREEZE_OFF };
 
-/* One slot of the master/worker shared page: written by the worker,
- * read by the master. Padded to a cache line so workers don't false-share. */
-typedef struct {
-    int64_t heartbeat_ms;
-    uint64_t requests;
-    int32_t pid;
-    int32_t retiring;
-    char pad[40];
-} ff_slot;
-
-#define FF_MAX_SLOTS 256
 
 typedef struct {
     PyObject *plan;        /* frostfork.Plan */
@@ -59,6 +49,11 @@ typedef struct {
     ff_http_limits limits;
     int server_port;
     const char *server_name;
+    int metrics;            /* serve /_frostfork/{metrics,status,stats.json} */
+    int metrics_fd;         /* a separate listener for them, or -1 */
+    const char *stats_path; /* unix socket for `frostfork stats`, or NULL */
+    int64_t stats_interval_ms;
+    int64_t max_worker_uss_kb;
 } ff_config;
 
 typedef struct ff_server {
@@ -66,7 +61,8 @@ typedef struct ff_server {
     ff_state *st;
     PyObject *wsgi_app; /* borrowed from the caller of serve() */
     ff_app app;
-    ff_slot *slots; /* MAP_SHARED, FF_MAX_SLOTS entries */
+    ff_shared *shared; /* MAP_SHARED: header and FF_MAX_SLOTS slots */
+    ff_slot *slots;    /* shared->slots */
 } ff_server;
 
 /* Runs one worker in the calling (freshly forked) process until it is told
