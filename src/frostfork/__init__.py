@@ -11,18 +11,22 @@ Serve it with ``frostfork serve module:app --workers 4``.
 """
 
 from frostfork._core import JSONDecodeError, Request, Response, ValidationError
-from frostfork import json
+from frostfork import json, sinks
+from frostfork._core import audit
 from frostfork.app import App
 from frostfork.constraints import (
     Description, Examples, Ge, Gt, Le, Len, Lt, MaxLen, MinLen, MultipleOf, Pattern, Sensitive,
     Title,
 )
 from frostfork.dispatch import dispatch
+from frostfork.life import Finalizer, TempFile, finalize
 from frostfork.model import Model, field
 from frostfork.params import Body, Cookie, Header, Query
+from frostfork.sinks import DataSink
 
 __all__ = [
-    "App", "Body", "Cookie", "Description", "dispatch", "json", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
+    "App", "Body", "Cookie", "Description", "dispatch", "json", "Finalizer", "TempFile",
+    "finalize", "sinks", "audit", "DataSink", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
     "Le", "Len", "Lt", "MaxLen", "MinLen", "Model", "MultipleOf", "Pattern", "Query", "Request",
     "Response", "Sensitive", "Title", "ValidationError", "field",
 ]

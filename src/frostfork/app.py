@@ -34,8 +34,19 @@ class App:
     """A set of routes plus the hooks that run in the master before forking."""
 
     def __init__(self, *, title: str = "frostfork app", version: str = "0.1.0",
-                 openapi_url: str | None = "/openapi.json") -> None:
+                 openapi_url: str | None = "/openapi.json", access_log: Any = None,
+                 access_format: str = "json", audit: Any = None,
+                 mask: typing.Iterable[str] = ()) -> None:
+        """access_log / audit: DataSinks (see frostfork.sinks); access_format: "json" lines or
+        "common" (CLF); mask: more header/query names to mask in logs, on top of Authorization,
+        Cookie, Set-Cookie and names containing password, token, secret or api-key."""
         self.state = types.SimpleNamespace()
+        if access_format not in ("json", "common"):
+            raise ValueError(f"access_format must be 'json' or 'common', not {access_format!r}")
+        self.access_log = _core.check_sink(access_log, "access_log") if access_log else None
+        self.access_format = access_format
+        self.audit = _core.check_sink(audit, "audit") if audit else None
+        self.mask = tuple(m.lower() for m in mask)
         self.title = title
         self.version = version
         self.openapi_url = openapi_url

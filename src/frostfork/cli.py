@@ -16,7 +16,7 @@ import tempfile
 import traceback
 from typing import Any
 
-from frostfork import _core
+from frostfork import _core, sinks
 from frostfork.app import App, RouteError
 
 
@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve an App (or a WSGI app with --wsgi)")
     s.add_argument("target", metavar="MODULE:APP", help="where the app lives, e.g. myapi:app")
     s.add_argument("--bind", "-b", default="127.0.0.1:8000",
-                   help="HOST:PORT, [IPV6]:PORT, or fd://N for an inherited socket (default %(default)s)")
+                   help="HOST:PORT, [IPV6]:PORT, fd://N for an inherited listening socket, or "
+                        "systemd for socket activation (default %(default)s)")
     s.add_argument("--workers", "-w", type=int, default=1, help="worker processes (default %(default)s)")
     s.add_argument("--wsgi", action="store_true", help="the target is a PEP 3333 WSGI callable")
     s.add_argument("--timeout", type=float, default=30,
@@ -77,6 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-worker-uss", type=float, default=0, metavar="MB",
                    help="recycle a worker gracefully once its private memory (USS) passes "
                         "this, 0 = never (default %(default)s)")
+    s.add_argument("--access-log", default=None, metavar="PATH|-",
+                   help="write an access log line per request to PATH (append-only, reopened on "
+                        "SIGUSR1) or - for stdout; overrides App(access_log=...)")
+    s.add_argument("--access-log-format", choices=("json", "common"), default=None,
+                   help="JSON lines (default) or the common log format")
+    s.add_argument("--mask", action="append", default=[], metavar="NAME",
+                   help="another header/query name whose values are masked in logs (repeatable)")
+    s.add_argument("--spool-dir", default=tempfile.gettempdir(), metavar="DIR",
+                   help="where workers keep spooled bodies and temp files; each worker gets its "
+                        "own directory, removed by the master if the worker dies (default "
+                        "%(default)s)")
+    s.add_argument("--spool-threshold", type=_size, default="1m", metavar="SIZE",
+                   help="request bodies with a Content-Length above this are spooled to a file "
+                        "as they arrive (default 1m)")
     s.add_argument("--freeze", choices=("collect", "early", "off"), default="collect",
                    help="collect: gc.collect()+gc.freeze() before fork (default); "
                         "early: gc.disable() before import, freeze before fork; off: neither")
@@ -154,8 +169,16 @@ def openapi(args: argparse.Namespace) -> int:
 
 
 def _bind(spec: str) -> socket.socket:
+    if spec == "systemd":  # socket activation: sd_listen_fds(3) hands over fd 3
+        if os.environ.get("LISTEN_PID") not in (None, str(os.getpid())) or \
+                int(os.environ.get("LISTEN_FDS", "0")) < 1:
+            raise CLIError("--bind systemd: no socket passed (LISTEN_FDS/LISTEN_PID unset)")
+        spec = "fd://3"
     if spec.startswith("fd://"):
-        sock = socket.socket(fileno=int(spec[5:]))
+        try:
+            sock = socket.socket(fileno=int(spec[5:]))
+        except (OSError, ValueError) as e:
+            raise CLIError(f"--bind {spec}: not a usable socket ({e})") from None
     else:
         host, sep, port = spec.rpartition(":")
         if not sep or not port.isdigit():
@@ -223,9 +246,14 @@ def serve(args: argparse.Namespace) -> int:
             table = app._compile()
         except RouteError as e:
             raise CLIError(str(e)) from None
+    access = getattr(app, "access_log", None)
+    if args.access_log:
+        access = sinks.stdout() if args.access_log == "-" else sinks.file(args.access_log)
+    access_format = args.access_log_format or getattr(app, "access_format", "json")
+    mask = tuple(getattr(app, "mask", ())) + tuple(m.lower() for m in args.mask)
     host, port = sock.getsockname()[:2]
     metrics_sock = _bind(args.metrics_bind) if args.metrics_bind else None
-    print(f"[frostfork] master {os.getpid()} serving {args.target} on http://{args.bind if args.bind.startswith('fd://') else f'{host}:{port}'}"
+    print(f"[frostfork] master {os.getpid()} serving {args.target} on http://{host}:{port}"
           f" with {args.workers} worker(s), freeze={args.freeze}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     return _core.serve(
@@ -239,7 +267,10 @@ def serve(args: argparse.Namespace) -> int:
         metrics=args.metrics or metrics_sock is not None,
         metrics_fd=metrics_sock.fileno() if metrics_sock else -1,
         stats_path=args.stats_socket or stats_socket_path(port),
-        stats_interval=args.stats_interval, max_worker_uss=args.max_worker_uss)
+        stats_interval=args.stats_interval, max_worker_uss=args.max_worker_uss,
+        spool_dir=args.spool_dir, spool_threshold=args.spool_threshold,
+        access_log=access, access_format=access_format, audit=getattr(app, "audit", None),
+        mask=mask)
 
 
 def main(argv: list[str] | None = None) -> int:

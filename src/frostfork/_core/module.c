@@ -5,10 +5,17 @@
 #include "module.h"
 
 #include "json/decode.h"
+#include "life/sinks.h"
 #include "schema/type.h"
 #include "server/router.h"
 
 ff_state *ff_get_state(PyObject *module) { return (ff_state *)PyModule_GetState(module); }
+
+static PyObject *ff_py_spool_dir(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+    return PyUnicode_DecodeFSDefault(ff_get_state(module)->spool_dir);
+}
 
 /* _match(patterns, method, path) -> (index, params) | ("404"|"405", allow)
  * Exposes the C router to tests without a server. */
@@ -80,6 +87,15 @@ static PyMethodDef module_methods[] = {
     {"_match", ff_py_match, METH_VARARGS, "route matching, for tests"},
     {"_dispatch", (PyCFunction)(void (*)(void))ff_py_dispatch, METH_FASTCALL,
      "_dispatch(func, schema, payload) -> func(**validated payload keys)"},
+    {"finalize", (PyCFunction)(void (*)(void))ff_py_finalize, METH_VARARGS | METH_KEYWORDS,
+     "finalize(obj, fn, /, *args, **kwargs) -> Finalizer: run fn once, when obj is collected,\n"
+     "when called, at the end of the current request, or at exit."},
+    {"spool_dir", (PyCFunction)ff_py_spool_dir, METH_NOARGS,
+     "spool_dir() -> str: this worker's spool directory ('' outside a worker)"},
+    {"check_sink", ff_py_check_sink, METH_VARARGS,
+     "check_sink(obj, role='sink') -> obj: TypeError unless obj has the DataSink shape"},
+    {"audit", (PyCFunction)(void (*)(void))ff_py_audit, METH_VARARGS | METH_KEYWORDS,
+     "audit(event, **fields): one record to the audit sink (Sensitive values masked)"},
     {"compile", ff_py_compile, METH_O, "compile(node) -> Schema: a type tree made a validator"},
     {"decode", (PyCFunction)(void (*)(void))ff_py_decode, METH_FASTCALL,
      "decode(buf, schema) -> value; raises ValidationError or JSONDecodeError"},
@@ -135,7 +151,10 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_response_spec, &st->Response_type) < 0 ||
         add_type(m, &ff_start_response_spec, &st->StartResponse_type) < 0 ||
         add_type(m, &ff_schema_spec, &st->Schema_type) < 0 ||
-        add_type(m, &ff_plan_spec, &st->Plan_type) < 0)
+        add_type(m, &ff_plan_spec, &st->Plan_type) < 0 ||
+        add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
+        add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
+        add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0)
         return -1;
     st->ValidationError = PyErr_NewExceptionWithDoc(
         "frostfork.ValidationError",
@@ -166,10 +185,11 @@ static int module_exec(PyObject *m)
     st->empty_bytes = PyBytes_FromStringAndSize("", 0);
     st->str_close = PyUnicode_InternFromString("close");
     st->str_flush = PyUnicode_InternFromString("flush");
+    st->secrets = PyList_New(0);
     if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
         !st->time_fromiso || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
         !st->time_type || !st->BytesIO || !st->gc_module || !st->enc_fields ||
-        !st->empty_tuple || !st->empty_bytes || !st->str_close || !st->str_flush)
+        !st->empty_tuple || !st->empty_bytes || !st->str_close || !st->str_flush || !st->secrets)
         return -1;
     return 0;
 }
@@ -184,6 +204,10 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
+    Py_VISIT(st->Finalizer_type);
+    Py_VISIT(st->FileSink_type);
+    Py_VISIT(st->SQLiteSink_type);
+    Py_VISIT(st->secrets);
     Py_VISIT(st->ValidationError);
     Py_VISIT(st->JSONDecodeError);
     Py_VISIT(st->Decimal);
@@ -215,6 +239,10 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->empty_tuple);
     Py_CLEAR(st->Schema_type);
     Py_CLEAR(st->Plan_type);
+    Py_CLEAR(st->Finalizer_type);
+    Py_CLEAR(st->FileSink_type);
+    Py_CLEAR(st->SQLiteSink_type);
+    Py_CLEAR(st->secrets);
     Py_CLEAR(st->ValidationError);
     Py_CLEAR(st->JSONDecodeError);
     Py_CLEAR(st->Decimal);

@@ -8,6 +8,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* A list of live finalizers (life/finalize.c). */
+typedef struct ff_fin_list {
+    struct ff_Finalizer *head;
+} ff_fin_list;
+
 typedef struct {
     PyTypeObject *Request_type;
     PyTypeObject *Response_type;
@@ -32,6 +37,18 @@ typedef struct {
     PyObject *Enum, *date_type, *time_type;
     PyObject *enc_fields;      /* type -> ((name, sensitive), ...) or None */
     PyObject *fields_for;      /* frostfork.json._fields_for, imported on first need */
+    /* cleanup */
+    PyTypeObject *Finalizer_type;
+    int in_request;            /* a handler is running: new finalizers are request-scoped */
+    ff_fin_list request_fins;  /* run once the response is written */
+    ff_fin_list process_fins;  /* run at exit */
+    char spool_dir[256];       /* this worker's spool directory ("" outside a worker) */
+    /* sinks and logs */
+    PyTypeObject *FileSink_type;
+    PyTypeObject *SQLiteSink_type;
+    PyObject *secrets;         /* Sensitive values seen in the current request (list of str) */
+    struct ff_logs *logs;      /* the worker's log buffers, NULL outside a worker */
+    char request_id[72];       /* the current request's id ("" until asked for) */
 } ff_state;
 
 ff_state *ff_get_state(PyObject *module);
@@ -41,10 +58,13 @@ extern PyType_Spec ff_request_spec;
 extern PyType_Spec ff_response_spec;
 extern PyType_Spec ff_start_response_spec;
 extern PyType_Spec ff_plan_spec;
+extern PyType_Spec ff_finalizer_spec;
 
 PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_match(PyObject *module, PyObject *args);
+PyObject *ff_py_finalize(PyObject *module, PyObject *args, PyObject *kwargs);
+PyObject *ff_py_audit(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 /* Imports module.attr[.attr] — for the handful of stdlib objects cached at init. */
 PyObject *ff_import_attr(const char *module, const char *attr);

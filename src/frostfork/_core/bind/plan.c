@@ -1,6 +1,7 @@
 /* bind/plan.c — the Plan type and binding a request to it (see plan.h). */
 #include "bind/plan.h"
 #include "server/conn.h"
+#include "life/finalize.h"
 
 #include <strings.h>
 
@@ -157,6 +158,7 @@ void ff_bind_init(ff_bind *b, ff_worker *w, const ff_req *r, const ff_slice *cap
     b->caps = caps;
     b->ncaps = ncaps;
     ff_dec_init(&b->dec, w->srv->st, r->body, r->body_len, NULL);
+    b->dec.secrets = w->srv->st->secrets;
     b->body = NULL;
     b->body_state = 0;
     b->request = NULL;
@@ -164,7 +166,6 @@ void ff_bind_init(ff_bind *b, ff_worker *w, const ff_req *r, const ff_slice *cap
     b->nquery = -1;
     b->query_buf = NULL;
     b->ndeps = 0;
-    b->cleanup = w->cleanup;
 }
 
 void ff_bind_free(ff_bind *b)
@@ -458,7 +459,7 @@ static PyObject *resolve_dep(ff_bind *b, ff_Plan *p)
     }
     PyObject *close = PyObject_GetAttr(v, b->w->srv->st->str_close);
     if (close) {
-        int rc = PyList_Append(b->cleanup, close);
+        int rc = ff_defer(b->w->srv->st, close, b->w->srv->st->empty_tuple);
         Py_DECREF(close);
         if (rc < 0) {
             Py_DECREF(v);

@@ -70,7 +70,6 @@ typedef struct {
     char *query_buf;        /* decoded query bytes */
     struct { ff_Plan *plan; PyObject *value; } deps[FF_BIND_MAX_DEPS];
     int ndeps;
-    PyObject *cleanup;      /* borrowed list: objects to close() after the response */
 } ff_bind;
 
 struct ff_worker;

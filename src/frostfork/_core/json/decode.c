@@ -918,13 +918,9 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
             }
             seen[i] = 1;
             hint = i + 1;
-            const ff_type *ft = t->fields[i].type;
-            int sens = (ft->cons & FF_C_SENSITIVE) != 0;
-            d->sensitive += sens;
             d->path[d->depth++] = (ff_loc){t->fields[i].name, 0};
-            vals[i] = dec(d, ft);
+            vals[i] = dec(d, t->fields[i].type);
             d->depth--;
-            d->sensitive -= sens;
             if (!vals[i] && FATAL(d))
                 goto done;
             bad |= vals[i] == NULL;
@@ -1009,7 +1005,27 @@ static PyObject *dec_union(ff_dec *d, const ff_type *t)
     return mismatch(d, "union_type", "Input does not match any of the allowed types");
 }
 
+static PyObject *dec_value(ff_dec *d, const ff_type *t);
+
+/* Below a Sensitive type inputs are never echoed, and the strings decoded
+ * are remembered so logs and tracebacks can mask them. */
 static PyObject *dec(ff_dec *d, const ff_type *t)
+{
+    if (!(t->cons & FF_C_SENSITIVE))
+        return dec_value(d, t);
+    d->sensitive++;
+    PyObject *v = dec_value(d, t);
+    d->sensitive--;
+    return v;
+}
+
+static void remember_secret(ff_dec *d, PyObject *s)
+{
+    if (d->sensitive && d->secrets && PyUnicode_Check(s) && PyList_Append(d->secrets, s) < 0)
+        PyErr_Clear();
+}
+
+static PyObject *dec_value(ff_dec *d, const ff_type *t)
 {
     ws(d);
     if (d->p >= d->end) {
@@ -1105,6 +1121,7 @@ static PyObject *dec(ff_dec *d, const ff_type *t)
     PyObject *s = parse_str(d);
     if (!s)
         return NULL;
+    remember_secret(d, s);
     PyObject *v = from_text(d, t, s);
     Py_DECREF(s);
     return v;
@@ -1125,6 +1142,8 @@ PyObject *ff_json_decode(ff_dec *d, const ff_type *t)
 
 /* ---- strings from the URL and headers ---- */
 
+static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s);
+
 static int strict_int_text(PyObject *s)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0;
@@ -1141,6 +1160,16 @@ static int strict_int_text(PyObject *s)
 }
 
 PyObject *ff_convert_str(ff_dec *d, const ff_type *t, PyObject *s)
+{
+    int sens = (t->cons & FF_C_SENSITIVE) != 0;
+    d->sensitive += sens;
+    remember_secret(d, s);
+    PyObject *v = convert_text(d, t, s);
+    d->sensitive -= sens;
+    return v;
+}
+
+static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s)
 {
     switch (t->kind) {
     case FF_T_ANY:

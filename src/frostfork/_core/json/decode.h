@@ -25,6 +25,7 @@ typedef struct {
     PyObject *prefix;   /* borrowed tuple: loc items before the path, e.g. ("body",) */
     int quiet;          /* > 0 inside a union trial: fail without recording */
     int sensitive;      /* > 0 below a Sensitive type: never echo the input */
+    PyObject *secrets;  /* borrowed list collecting Sensitive strings (for masking), or NULL */
     int depth;
     ff_loc path[FF_JSON_MAX_DEPTH + 2];
     const char *syntax; /* a syntax error (-> 400); position in syntax_pos */

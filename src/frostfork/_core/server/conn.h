@@ -39,6 +39,9 @@ struct ff_conn {
     ff_http_chunked chunked;
     int closing;          /* close once out is flushed */
     int internal;         /* accepted on --metrics-bind: only /_frostfork/ paths */
+    int spool_fd;         /* the body goes to a file (large Content-Length), or -1 */
+    uint64_t spooled;     /* body bytes written to it */
+    char *spool_path;
     unsigned watching;    /* FF_READ / FF_WRITE currently registered */
     struct sockaddr_storage peer;
     socklen_t peer_len;
@@ -63,8 +66,8 @@ typedef struct ff_worker {
     ff_http_header *headers; /* parse scratch: limits.max_headers entries */
     ff_buf scratch;          /* response body scratch (JSON encoding) */
     PyObject *environ_base;  /* WSGI constant keys, copied per request */
-    PyObject *cleanup;       /* request-scoped dependencies to close() once the response is out */
     ff_strcache strings;     /* WSGI keys and short values */
+    struct ff_logs *logs;    /* access log and audit buffers */
     char tag_listen, tag_metrics, tag_signal; /* addresses used as loop pointers */
 } ff_worker;
 
@@ -84,6 +87,10 @@ typedef struct ff_req_s {
 void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
 void ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
 int ff_wsgi_worker_init(ff_worker *w);
+
+/* The current request's id: its X-Request-Id when that is a sane token,
+ * else "<pid hex>-<counter hex>"; made on first use. */
+const char *ff_request_id(ff_worker *w, const ff_req *r);
 
 /* Logs the pending Python exception with a fresh request id and writes the
  * 500 response that carries the same id. */

@@ -8,6 +8,8 @@
  * TERM drains, INT/QUIT stop fast, HUP replaces every worker, TTIN/TTOU add
  * or remove one. */
 #include "server/worker.h"
+#include "life/finalize.h"
+#include "life/spool.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -129,6 +132,7 @@ static int spawn(ff_master *m)
         sigaddset(&unblock, SIGCHLD);
         sigprocmask(SIG_UNBLOCK, &unblock, NULL);
         s->pid = getpid();
+        ff_fin_forget_list(&srv->st->process_fins);
         if (srv->cfg.freeze == FF_FREEZE_EARLY) {
             PyObject *r = PyObject_CallMethod(srv->st->gc_module, "enable", NULL);
             if (!r)
@@ -197,6 +201,9 @@ static void reap(ff_master *m, int64_t now)
             continue;
         ff_child k = m->kids[i];
         m->kids[i] = (ff_child){0};
+        char dir[300];
+        ff_spool_worker_dir(dir, sizeof dir, m->srv->spool, pid);
+        ff_rmtree(dir); /* what a killed worker left behind, before its replacement starts */
         int self_retired = __atomic_load_n(&m->srv->slots[i].retiring, __ATOMIC_RELAXED);
         int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (m->stopping || k.retiring || (clean && self_retired))
@@ -413,6 +420,15 @@ static int master_run(ff_server *srv)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
+    if (srv->cfg.spool_root && srv->cfg.spool_root[0]) {
+        snprintf(srv->spool, sizeof srv->spool, "%s/frostfork-%d", srv->cfg.spool_root,
+                 (int)getpid());
+        if (mkdir(srv->spool, 0700) < 0 && errno != EEXIST) {
+            log_line("[frostfork] cannot create spool directory %s: %s; large bodies stay in "
+                     "memory", srv->spool, strerror(errno));
+            srv->spool[0] = '\0';
+        }
+    }
     freeze_heap(srv);
     ff_shared_header *hdr = &srv->shared->hdr;
     hdr->master_pid = getpid();
@@ -464,6 +480,8 @@ static int master_run(ff_server *srv)
         unlink(srv->cfg.stats_path);
     }
     sigprocmask(SIG_SETMASK, &old, NULL);
+    if (srv->spool[0])
+        ff_rmtree(srv->spool);
     log_line("[frostfork] master %d: all workers stopped", (int)getpid());
     return 0;
 }
@@ -477,7 +495,9 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                              "max_requests", "max_requests_jitter", "max_connections", "freeze",
                              "max_body", "max_header_bytes", "max_headers", "max_request_line",
                              "server_name", "server_port", "metrics", "metrics_fd",
-                             "stats_path", "stats_interval", "max_worker_uss", NULL};
+                             "stats_path", "stats_interval", "max_worker_uss", "spool_dir",
+                             "spool_threshold", "access_log", "access_format", "audit", "mask",
+                             NULL};
     ff_server srv;
     memset(&srv, 0, sizeof srv);
     ff_config *c = &srv.cfg;
@@ -492,16 +512,27 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->workers = 1;
     c->max_connections = 1000;
     c->metrics_fd = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizdd:serve", kwlist,
+    unsigned long long spool_threshold = 1 << 20;
+    PyObject *access = Py_None, *audit = Py_None, *mask = NULL;
+    const char *access_format = "json";
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!:serve",
+                                     kwlist,
                                      &c->listen_fd, &app, &wsgi, &c->workers, &timeout,
                                      &graceful, &keepalive, &header_to, &body_to,
                                      &c->max_requests, &c->max_requests_jitter,
                                      &c->max_connections, &freeze, &max_body, &max_header_bytes,
                                      &max_headers, &max_request_line, &server_name,
                                      &c->server_port, &c->metrics, &c->metrics_fd,
-                                     &c->stats_path, &stats_interval, &max_uss_mb))
+                                     &c->stats_path, &stats_interval, &max_uss_mb,
+                                     &c->spool_root, &spool_threshold, &access, &access_format,
+                                     &audit, &PyTuple_Type, &mask))
         return NULL;
     c->stats_interval_ms = (int64_t)(stats_interval * 1000);
+    c->spool_threshold = spool_threshold;
+    c->access_sink = access == Py_None ? NULL : access;
+    c->audit_sink = audit == Py_None ? NULL : audit;
+    c->access_json = strcmp(access_format, "common") != 0;
+    c->mask_names = mask;
     c->max_worker_uss_kb = (int64_t)(max_uss_mb * 1024);
     if (c->stats_interval_ms < 100)
         c->stats_interval_ms = 100;
@@ -560,6 +591,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     srv.slots = srv.shared->slots;
     int rc = master_run(&srv);
+    ff_fin_run_list(&srv.st->process_fins); /* the master's own, at its exit */
     munmap(srv.shared, sizeof(ff_shared));
     ff_app_free(&srv.app);
     if (rc < 0)

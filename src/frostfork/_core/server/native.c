@@ -5,6 +5,10 @@
 #include "server/objects.h"
 #include "json/encode.h"
 #include "bind/plan.h"
+#include "life/logs.h"
+
+#include <strings.h>
+#include <unistd.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,26 +16,79 @@
 
 /* ---- request ids and 500s ---- */
 
-void ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what)
+const char *ff_request_id(ff_worker *w, const ff_req *r)
 {
-    char rid[48];
-    snprintf(rid, sizeof rid, "%x-%llx", (unsigned)w->pid, ++w->req_seq);
+    ff_state *st = w->srv->st;
+    if (st->request_id[0])
+        return st->request_id;
+    const ff_http_request *h = r->http;
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const ff_http_header *f = &h->headers[i];
+        if (f->name_len != 12 || strncasecmp(f->name, "x-request-id", 12) != 0 ||
+            f->value_len == 0 || f->value_len >= sizeof st->request_id)
+            continue;
+        int ok = 1;
+        for (size_t k = 0; k < f->value_len && ok; k++)
+            ok = isalnum((unsigned char)f->value[k]) || strchr("-_.:", f->value[k]);
+        if (ok) {
+            memcpy(st->request_id, f->value, f->value_len);
+            st->request_id[f->value_len] = '\0';
+            return st->request_id;
+        }
+    }
+    snprintf(st->request_id, sizeof st->request_id, "%x-%llx", (unsigned)w->pid, ++w->req_seq);
+    return st->request_id;
+}
+
+/* Writes the traceback with every Sensitive value of the request masked,
+ * in one write so it cannot interleave with other workers' lines. */
+static void log_exception(ff_worker *w, const ff_req *r, const char *rid, const char *what)
+{
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
     int plen = r->http->path_len > 200 ? 200 : (int)r->http->path_len;
-    PySys_WriteStderr("[frostfork] worker %d: request %s (%.*s %.*s) failed in %s:\n",
+    char line[400];
+    int ln = snprintf(line, sizeof line, "[frostfork] worker %d: request %s (%.*s %.*s) failed in %s:\n",
                       (int)w->pid, rid, (int)r->http->method_len, r->http->method, plen,
                       r->http->path, what);
-    if (type) {
-        if (tb && value)
-            PyException_SetTraceback(value, tb);
-        PyErr_Display(type, value, tb);
+    PyObject *head = PyUnicode_DecodeUTF8(line, ln < (int)sizeof line ? ln : (int)sizeof line - 1,
+                                          "replace");
+    PyObject *fmt = ff_import_attr("traceback", "format_exception");
+    PyObject *lines = fmt && value ? PyObject_CallOneArg(fmt, value) : NULL;
+    PyObject *empty = PyUnicode_FromString("");
+    PyObject *text = lines && empty ? PyUnicode_Join(empty, lines) : NULL;
+    PyObject *whole = head && text ? PyUnicode_Concat(head, text) : NULL;
+    PyObject *clean = whole ? ff_scrub(w->srv->st, whole) : NULL;
+    Py_ssize_t n;
+    const char *utf8 = clean ? PyUnicode_AsUTF8AndSize(clean, &n) : NULL;
+    if (utf8) {
+        ssize_t ignored = write(STDERR_FILENO, utf8, (size_t)n);
+        (void)ignored;
+    } else {
+        PyErr_Clear();
+        fprintf(stderr, "[frostfork] worker %d: request %s failed in %s\n", (int)w->pid, rid,
+                what);
     }
+    Py_XDECREF(head);
+    Py_XDECREF(fmt);
+    Py_XDECREF(lines);
+    Py_XDECREF(empty);
+    Py_XDECREF(text);
+    Py_XDECREF(whole);
+    Py_XDECREF(clean);
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
-    char body[128];
+}
+
+void ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what)
+{
+    const char *rid = ff_request_id(w, r);
+    log_exception(w, r, rid, what);
+    char body[160];
     int n = snprintf(body, sizeof body,
                      "{\"detail\":\"Internal Server Error\",\"request_id\":\"%s\"}", rid);
     ff_response_begin(out, 500, NULL, 0, &w->date);

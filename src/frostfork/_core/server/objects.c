@@ -1,6 +1,7 @@
 /* server/objects.c — Request (built in C for handlers that ask for it) and
  * Response (what a handler returns to choose status and headers). */
 #include "server/objects.h"
+#include "life/finalize.h"
 
 #include <structmember.h>
 
@@ -124,6 +125,30 @@ static PyObject *request_repr(ff_Request *self)
     return PyUnicode_FromFormat("<Request %S %S>", self->method, self->path);
 }
 
+/* request.defer(fn, *args): run fn(*args) once this request's response is
+ * written — also when the handler raised. */
+static PyObject *request_defer(ff_Request *self, PyObject *args)
+{
+    if (PyTuple_GET_SIZE(args) < 1 || !PyCallable_Check(PyTuple_GET_ITEM(args, 0))) {
+        PyErr_SetString(PyExc_TypeError, "defer(fn, *args) needs a callable");
+        return NULL;
+    }
+    PyObject *rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+    if (!rest)
+        return NULL;
+    int rc = ff_defer(PyType_GetModuleState(Py_TYPE(self)), PyTuple_GET_ITEM(args, 0), rest);
+    Py_DECREF(rest);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef request_methods[] = {
+    {"defer", (PyCFunction)request_defer, METH_VARARGS,
+     "defer(fn, *args): run fn(*args) when this request ends (also after an exception)."},
+    {NULL},
+};
+
 static PyMemberDef request_members[] = {
     {"method", T_OBJECT, offsetof(ff_Request, method), READONLY, "request method"},
     {"path", T_OBJECT, offsetof(ff_Request, path), READONLY, "percent-decoded path"},
@@ -142,6 +167,7 @@ static PyType_Slot request_slots[] = {
     {Py_tp_clear, request_clear},
     {Py_tp_repr, request_repr},
     {Py_tp_members, request_members},
+    {Py_tp_methods, request_methods},
     {Py_tp_doc, "The request as a handler sees it when it asks for a `Request` parameter."},
     {0, NULL},
 };

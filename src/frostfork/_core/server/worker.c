@@ -5,6 +5,10 @@
  * connection is always on exactly one timeout list; the lists are FIFO by
  * deadline, so expiry is O(expired). */
 #include "server/conn.h"
+#include "life/finalize.h"
+#include "life/spool.h"
+#include "life/logs.h"
+#include "life/sinks.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,7 +17,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define READ_CHUNK 16384
@@ -86,8 +92,11 @@ static void set_watch(ff_worker *w, ff_conn *c, unsigned ev)
         c->watching = ev;
 }
 
+static void spool_end(ff_conn *c);
+
 static void conn_close(ff_worker *w, ff_conn *c)
 {
+    spool_end(c);
     tl_remove(c);
     close(c->fd);
     ff_buf_free(&c->in);
@@ -122,6 +131,7 @@ static void accept_ready(ff_worker *w, int lfd, int internal)
             continue;
         }
         c->fd = fd;
+        c->spool_fd = -1;
         c->internal = internal;
         c->peer = ss;
         c->peer_len = sl;
@@ -252,15 +262,25 @@ static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, cons
     r.keep_alive = (http->flags & FF_HTTP_F_KEEP_ALIVE) && !w->draining;
     r.head_only = r.method == FF_M_HEAD;
     r.conn = c;
+    w->srv->st->in_request = 1; /* finalizers made now belong to this request */
     if (serve_internal(w, c, &r, &c->out))
         (void)0; /* answered */
     else if (w->srv->cfg.wsgi)
         ff_wsgi_dispatch(w, &r, &c->out);
     else
         ff_native_dispatch(w, &r, &c->out);
+    w->srv->st->in_request = 0;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    ff_slot_count(w->slot, status_at(&c->out, mark),
-                  (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    int status = status_at(&c->out, mark);
+    ff_slot_count(w->slot, status, us);
+    if (w->logs->sink[FF_LOG_ACCESS])
+        ff_logs_access(w->logs, w, &r, status, ff_buf_used(&c->out) - mark, us,
+                       ff_request_id(w, &r));
+    ff_state *st = w->srv->st;
+    st->request_id[0] = '\0';
+    if (PyList_GET_SIZE(st->secrets) && PyList_SetSlice(st->secrets, 0, PY_SSIZE_T_MAX, NULL) < 0)
+        PyErr_Clear();
     if (PyErr_Occurred()) { /* a dispatcher bug: never let it leak into the next request */
         PyErr_WriteUnraisable(NULL);
     }
@@ -292,22 +312,55 @@ static int conn_flush(ff_worker *w, ff_conn *c)
     return 0;
 }
 
-/* Closes the request-scoped dependencies of the requests just answered:
- * their responses are written (or handed to the kernel) by now. A close()
- * that raises is reported and does not stop the others. */
+/* Runs the finalizers of the requests just answered (request-scoped
+ * dependencies, request.defer(), temp files): their responses are written,
+ * or handed to the kernel, by now. */
 static void run_cleanup(ff_worker *w)
 {
-    Py_ssize_t n = PyList_GET_SIZE(w->cleanup);
-    if (n == 0)
+    if (w->srv->st->request_fins.head)
+        ff_fin_run_list(&w->srv->st->request_fins);
+}
+
+static void spool_end(ff_conn *c)
+{
+    if (c->spool_fd < 0)
         return;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *r = PyObject_CallNoArgs(PyList_GET_ITEM(w->cleanup, i));
-        if (!r)
-            PyErr_WriteUnraisable(PyList_GET_ITEM(w->cleanup, i));
-        Py_XDECREF(r);
+    close(c->spool_fd);
+    unlink(c->spool_path);
+    free(c->spool_path);
+    c->spool_path = NULL;
+    c->spool_fd = -1;
+    c->spooled = 0;
+}
+
+/* Large bodies (Content-Length above --spool-threshold) go to a file in the
+ * worker's spool directory as they arrive, so an upload costs page cache,
+ * not heap. Returns 1 when the body is complete, 0 when more is needed, -1
+ * on a write error. Bytes after the body (a pipelined request) stay in the
+ * buffer right after the head. */
+static int spool_body(ff_worker *w, ff_conn *c, char *base, size_t avail)
+{
+    uint64_t cl = (uint64_t)c->content_length;
+    if (c->spool_fd < 0) {
+        char path[300];
+        int fd = ff_spool_open(w->srv->st->spool_dir, path, sizeof path);
+        if (fd < 0 || !(c->spool_path = strdup(path))) {
+            if (fd >= 0) {
+                close(fd);
+                unlink(path);
+            }
+            return -1;
+        }
+        c->spool_fd = fd;
     }
-    if (PyList_SetSlice(w->cleanup, 0, n, NULL) < 0)
-        PyErr_WriteUnraisable(NULL);
+    size_t have = avail - c->head_len;
+    size_t take = have < cl - c->spooled ? have : (size_t)(cl - c->spooled);
+    if (ff_write_all(c->spool_fd, base + c->head_len, take) < 0)
+        return -1;
+    c->spooled += take;
+    memmove(base + c->head_len, base + c->head_len + take, have - take);
+    c->in.len -= take;
+    return c->spooled == cl;
 }
 
 /* Parses and answers every complete request in the input buffer (HTTP/1.1
@@ -350,7 +403,33 @@ again:
                 ff_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
         }
         size_t req_end;
-        if (c->flags & FF_HTTP_F_CHUNKED) {
+        const char *body = base + c->head_len;
+        void *map = NULL;
+        if (c->spool_fd >= 0 || (!(c->flags & FF_HTTP_F_CHUNKED) && c->content_length > 0 &&
+                                 (uint64_t)c->content_length > w->srv->cfg.spool_threshold &&
+                                 w->srv->st->spool_dir[0])) {
+            int done = spool_body(w, c, base, avail);
+            if (done < 0) {
+                spool_end(c);
+                ff_response_error(&c->out, 500, "cannot spool the request body", &w->date, 0,
+                                  0, 0);
+                c->closing = 1;
+                break;
+            }
+            if (!done)
+                break;
+            map = mmap(NULL, c->spooled, PROT_READ, MAP_PRIVATE, c->spool_fd, 0);
+            if (map == MAP_FAILED) {
+                spool_end(c);
+                ff_response_error(&c->out, 500, "cannot map the request body", &w->date, 0, 0,
+                                  0);
+                c->closing = 1;
+                break;
+            }
+            body = map;
+            c->body_len = c->spooled;
+            req_end = c->head_len;
+        } else if (c->flags & FF_HTTP_F_CHUNKED) {
             size_t raw_start = c->head_len + c->body_len;
             size_t len = avail - raw_start;
             ssize_t r = ff_http_chunked_decode(&c->chunked, lim, base + raw_start, &len, &err);
@@ -378,7 +457,11 @@ again:
                 break;
             }
         }
-        dispatch(w, c, &req, base + c->head_len, c->body_len);
+        dispatch(w, c, &req, body, c->body_len);
+        if (map) {
+            munmap(map, c->body_len);
+            spool_end(c); /* removed when the request ends, also when the handler raised */
+        }
         ff_buf_consume(&c->in, req_end);
         c->head_len = 0;
         c->prev_len = 0;
@@ -489,6 +572,9 @@ static void expire(ff_worker *w)
 static int next_wait_ms(ff_worker *w)
 {
     int64_t next = w->now + 1000; /* heartbeat at least once a second */
+    if ((ff_buf_used(&w->logs->buf[0]) || ff_buf_used(&w->logs->buf[1])) &&
+        w->logs->next_flush_ms < next)
+        next = w->logs->next_flush_ms;
     ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         if (lists[i]->head && lists[i]->head->deadline < next)
@@ -505,6 +591,11 @@ static int handle_signals(ff_worker *w)
     while (read(w->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGTERM)
             begin_drain(w);
+        else if (si.ssi_signo == SIGUSR1) { /* logrotate moved the files: reopen */
+            ff_logs_flush(w->logs, w, 1);
+            ff_sink_reopen(w->srv->st, w->srv->cfg.access_sink);
+            ff_sink_reopen(w->srv->st, w->srv->cfg.audit_sink);
+        }
         else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGQUIT)
             stop = 1;
     }
@@ -524,7 +615,10 @@ static void close_all(ff_worker *w)
 int ff_worker_main(ff_server *srv, int slot, long max_requests)
 {
     ff_worker w;
+    ff_logs logs;
     memset(&w, 0, sizeof w);
+    memset(&logs, 0, sizeof logs);
+    w.logs = &logs;
     w.srv = srv;
     w.slot = &srv->slots[slot];
     w.pid = getpid();
@@ -549,13 +643,16 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     sigaddset(&set, SIGUSR1);
     w.headers = calloc(srv->cfg.limits.max_headers, sizeof(ff_http_header));
     w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    w.cleanup = PyList_New(0);
-    if (!w.headers || !w.cleanup || ff_loop_init(&w.loop, 256) < 0 || w.sigfd < 0 ||
+    ff_spool_worker_dir(srv->st->spool_dir, sizeof srv->st->spool_dir, srv->spool, w.pid);
+    if (srv->spool[0] && mkdir(srv->st->spool_dir, 0700) < 0)
+        srv->st->spool_dir[0] = '\0'; /* no spooling; bodies stay in memory */
+    if (!w.headers || ff_loop_init(&w.loop, 256) < 0 || w.sigfd < 0 ||
         ff_loop_add(&w.loop, w.sigfd, FF_READ, &w.tag_signal) < 0) {
         fprintf(stderr, "[frostfork] worker %d: cannot start: %s\n", (int)w.pid, strerror(errno));
         goto done;
     }
-    if (srv->cfg.wsgi && ff_wsgi_worker_init(&w) < 0) {
+    w.logs = &logs;
+    if (ff_logs_init(&logs, &w) < 0 || (srv->cfg.wsgi && ff_wsgi_worker_init(&w) < 0)) {
         PyErr_Print();
         goto done;
     }
@@ -571,6 +668,7 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
         ff_date_update(&w.date, time(NULL));
         __atomic_store_n(&w.slot->heartbeat_ms, w.now, __ATOMIC_RELAXED);
         expire(&w);
+        ff_logs_flush(&logs, &w, 0);
         if (w.draining && (w.nconns == 0 || w.now >= w.drain_deadline))
             break;
         int n;
@@ -601,13 +699,16 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     rc = 0;
 done:
     close_all(&w);
+    ff_logs_close(&logs, &w);
+    ff_fin_run_list(&srv->st->request_fins);
+    ff_fin_run_list(&srv->st->process_fins); /* worker exit */
+    ff_rmtree(srv->st->spool_dir);
     if (w.sigfd >= 0)
         close(w.sigfd);
     ff_loop_close(&w.loop);
     free(w.headers);
     ff_buf_free(&w.scratch);
     Py_CLEAR(w.environ_base);
-    Py_CLEAR(w.cleanup);
     ff_strcache_clear(&w.strings);
     return rc;
 }

@@ -54,6 +54,12 @@ typedef struct {
     const char *stats_path; /* unix socket for `frostfork stats`, or NULL */
     int64_t stats_interval_ms;
     int64_t max_worker_uss_kb;
+    const char *spool_root;   /* parent of the master's spool directory */
+    uint64_t spool_threshold; /* Content-Length above this goes to a file */
+    PyObject *access_sink;    /* a DataSink, or NULL (borrowed from serve()'s caller) */
+    int access_json;          /* JSON lines, else the common log format */
+    PyObject *audit_sink;
+    PyObject *mask_names;     /* tuple of extra sensitive names for logs */
 } ff_config;
 
 typedef struct ff_server {
@@ -63,6 +69,7 @@ typedef struct ff_server {
     ff_app app;
     ff_shared *shared; /* MAP_SHARED: header and FF_MAX_SLOTS slots */
     ff_slot *slots;    /* shared->slots */
+    char spool[200];   /* <spool_root>/frostfork-<master pid> */
 } ff_server;
 
 /* Runs one worker in the calling (freshly forked) process until it is told

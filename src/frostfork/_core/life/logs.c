@@ -1,0 +1,314 @@
+/* life/logs.c — see logs.h. */
+#include "life/logs.h"
+#include "life/sinks.h"
+#include "json/encode.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define FLUSH_MS 100
+#define FLUSH_BYTES (64 * 1024)
+
+int ff_logs_init(ff_logs *l, ff_worker *w)
+{
+    memset(l, 0, sizeof *l);
+    const ff_config *cfg = &w->srv->cfg;
+    PyObject *sinks[2] = {cfg->access_sink, cfg->audit_sink};
+    static const char *const roles[2] = {"access log", "audit"};
+    for (int i = 0; i < 2; i++) {
+        if (!sinks[i])
+            continue;
+        l->sink[i] = sinks[i];
+        if (ff_sink_write_c(w->srv->st, sinks[i], "", 0) != -2)
+            continue; /* a C sink: written from here */
+        PyObject *writer = ff_import_attr("frostfork.sinks", "_writer");
+        l->put[i] = writer ? PyObject_CallFunction(writer, "Os", sinks[i], roles[i]) : NULL;
+        Py_XDECREF(writer);
+        if (!l->put[i])
+            return -1;
+    }
+    w->srv->st->logs = l;
+    return 0;
+}
+
+void ff_logs_close(ff_logs *l, ff_worker *w)
+{
+    ff_logs_flush(l, w, 1);
+    int threads = 0;
+    for (int i = 0; i < 2; i++) {
+        if (l->put[i]) { /* None: the writer thread finishes its queue and stops */
+            PyObject *r = PyObject_CallOneArg(l->put[i], Py_None);
+            if (!r)
+                PyErr_Clear();
+            Py_XDECREF(r);
+            threads = 1;
+        }
+        Py_CLEAR(l->put[i]);
+        ff_buf_free(&l->buf[i]);
+    }
+    if (threads) { /* bounded: a stuck sink cannot hold the worker's exit */
+        PyObject *join = ff_import_attr("frostfork.sinks", "_join_writers");
+        PyObject *r = join ? PyObject_CallFunction(join, "d", 2.0) : NULL;
+        if (!r)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        Py_XDECREF(join);
+    }
+    w->srv->st->logs = NULL;
+}
+
+void ff_logs_flush(ff_logs *l, ff_worker *w, int force)
+{
+    if (!force && w->now < l->next_flush_ms)
+        return;
+    l->next_flush_ms = w->now + FLUSH_MS;
+    for (int i = 0; i < 2; i++) {
+        ff_buf *b = &l->buf[i];
+        if (!ff_buf_used(b))
+            continue;
+        if (!l->put[i]) {
+            ff_sink_write_c(w->srv->st, l->sink[i], b->data + b->off, ff_buf_used(b));
+        } else {
+            PyObject *data = PyBytes_FromStringAndSize(b->data + b->off,
+                                                       (Py_ssize_t)ff_buf_used(b));
+            PyObject *r = data ? PyObject_CallOneArg(l->put[i], data) : NULL;
+            Py_XDECREF(data);
+            if (!r) { /* queue full: the sink is stuck; drop, say so once */
+                if (!l->reported[i]) {
+                    l->reported[i] = 1;
+                    PySys_WriteStderr("[frostfork] worker %d: %s sink is not keeping up; "
+                                      "dropping lines\n",
+                                      (int)w->pid, i == FF_LOG_ACCESS ? "access log" : "audit");
+                }
+                PyErr_Clear();
+            }
+            Py_XDECREF(r);
+        }
+        b->off = b->len = 0;
+    }
+}
+
+/* ---- masking ---- */
+
+static int has_ci(const char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (strncasecmp(s + i, needle, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Names masked by default (exact: authorization, cookie, set-cookie; or
+ * containing password, token, secret, api-key/api_key/apikey), plus the
+ * names given with --mask / App(mask=...). */
+static int sensitive_name(const ff_config *cfg, const char *k, size_t n)
+{
+    static const char *const exact[] = {"authorization", "cookie", "set-cookie"};
+    static const char *const parts[] = {"password", "token", "secret", "api-key", "api_key",
+                                        "apikey", "passwd"};
+    for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+        if (strlen(exact[i]) == n && strncasecmp(k, exact[i], n) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (has_ci(k, n, parts[i]))
+            return 1;
+    for (Py_ssize_t i = 0; cfg->mask_names && i < PyTuple_GET_SIZE(cfg->mask_names); i++) {
+        Py_ssize_t mn;
+        const char *m = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(cfg->mask_names, i), &mn);
+        if (m && has_ci(k, n, m) && (size_t)mn <= n)
+            return 1;
+    }
+    PyErr_Clear();
+    return 0;
+}
+
+static void put_json_str(ff_buf *b, const char *s, size_t n)
+{
+    ff_buf_append(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            ff_buf_append(b, e, 2);
+        } else if (c < 0x20 || c == 0x7f) {
+            char e[8];
+            int k = snprintf(e, sizeof e, "\\u%04x", c);
+            ff_buf_append(b, e, (size_t)k);
+        } else {
+            ff_buf_append(b, s + i, 1);
+        }
+    }
+    ff_buf_append(b, "\"", 1);
+}
+
+/* path?query with the values of sensitive query names replaced by ***. */
+static void put_target(ff_buf *tmp, const ff_config *cfg, const ff_http_request *h)
+{
+    ff_buf_append(tmp, h->path, h->path_len);
+    if (!h->query)
+        return;
+    ff_buf_append(tmp, "?", 1);
+    const char *s = h->query, *end = h->query + h->query_len;
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(s, '=', (size_t)(stop - s));
+        if (eq && sensitive_name(cfg, s, (size_t)(eq - s))) {
+            ff_buf_append(tmp, s, (size_t)(eq - s) + 1);
+            ff_buf_append(tmp, "***", 3);
+        } else {
+            ff_buf_append(tmp, s, (size_t)(stop - s));
+        }
+        if (amp)
+            ff_buf_append(tmp, "&", 1);
+        s = stop + 1;
+    }
+}
+
+void ff_scrub_buf(ff_state *st, ff_buf *b, size_t from)
+{
+    Py_ssize_t n = st->secrets ? PyList_GET_SIZE(st->secrets) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t sl;
+        const char *sec = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(st->secrets, i), &sl);
+        if (!sec || sl < 1) {
+            PyErr_Clear();
+            continue;
+        }
+        char *p = b->data + b->off + from;
+        char *end = b->data + b->len;
+        char *hit;
+        while ((hit = memmem(p, (size_t)(end - p), sec, (size_t)sl))) {
+            /* "***" is never longer than a secret of 3+ bytes; shorter ones are padded */
+            size_t keep = (size_t)sl < 3 ? (size_t)sl : 3;
+            memcpy(hit, "***", keep);
+            memmove(hit + keep, hit + sl, (size_t)(end - hit - sl));
+            b->len -= (size_t)sl - keep;
+            end -= (size_t)sl - keep;
+            p = hit + keep;
+        }
+    }
+}
+
+PyObject *ff_scrub(ff_state *st, PyObject *text)
+{
+    Py_INCREF(text);
+    Py_ssize_t n = st->secrets ? PyList_GET_SIZE(st->secrets) : 0;
+    PyObject *stars = n ? PyUnicode_FromString("***") : NULL;
+    for (Py_ssize_t i = 0; i < n && text && stars; i++) {
+        PyObject *sec = PyList_GET_ITEM(st->secrets, i);
+        if (PyUnicode_GET_LENGTH(sec) > 0)
+            Py_SETREF(text, PyUnicode_Replace(text, sec, stars, -1));
+    }
+    Py_XDECREF(stars);
+    return text;
+}
+
+static void put_time(ff_buf *b, int json)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    char t[64];
+    size_t n = json ? strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm)
+                    : strftime(t, sizeof t, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    ff_buf_append(b, t, n);
+    if (json) {
+        n = (size_t)snprintf(t, sizeof t, ".%03dZ", (int)(tv.tv_usec / 1000));
+        ff_buf_append(b, t, n);
+    }
+}
+
+void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_t bytes_out,
+                    int64_t duration_us, const char *request_id)
+{
+    if (!l->sink[FF_LOG_ACCESS])
+        return;
+    const ff_config *cfg = &w->srv->cfg;
+    const ff_http_request *h = r->http;
+    ff_buf *b = &l->buf[FF_LOG_ACCESS];
+    size_t start = ff_buf_used(b);
+    ff_buf target = {0};
+    put_target(&target, cfg, h);
+    char host[64], num[160];
+    int port;
+    ff_conn_peer(r->conn, host, sizeof host, &port);
+    if (cfg->access_json) {
+        ff_buf_puts(b, "{\"time\":\"");
+        put_time(b, 1);
+        snprintf(num, sizeof num, "\",\"pid\":%d,\"remote\":", (int)w->pid);
+        ff_buf_puts(b, num);
+        put_json_str(b, host, strlen(host));
+        ff_buf_puts(b, ",\"method\":");
+        put_json_str(b, h->method, h->method_len);
+        ff_buf_puts(b, ",\"path\":");
+        put_json_str(b, target.data ? target.data : "", target.len);
+        snprintf(num, sizeof num,
+                 ",\"status\":%d,\"bytes_in\":%zu,\"bytes_out\":%zu,\"duration_us\":%lld,"
+                 "\"request_id\":",
+                 status, r->body_len, bytes_out, (long long)duration_us);
+        ff_buf_puts(b, num);
+        put_json_str(b, request_id, strlen(request_id));
+        ff_buf_puts(b, "}\n");
+    } else { /* common log format, plus duration and request id */
+        ff_buf_puts(b, host[0] ? host : "-");
+        ff_buf_puts(b, " - - [");
+        put_time(b, 0);
+        ff_buf_puts(b, "] \"");
+        ff_buf_append(b, h->method, h->method_len);
+        ff_buf_append(b, " ", 1);
+        for (size_t i = 0; i < target.len; i++) /* quotes would end the field */
+            ff_buf_append(b, target.data[i] == '"' ? "%22" : target.data + i,
+                          target.data[i] == '"' ? 3 : 1);
+        snprintf(num, sizeof num, " HTTP/1.%d\" %d %zu %lldus %s\n", h->version_minor, status,
+                 bytes_out, (long long)duration_us, request_id);
+        ff_buf_puts(b, num);
+    }
+    ff_buf_free(&target);
+    ff_scrub_buf(w->srv->st, b, start);
+    if (ff_buf_used(b) >= FLUSH_BYTES)
+        ff_logs_flush(l, w, 1);
+}
+
+/* audit(event, **fields): a JSON record with time, pid and request id. */
+PyObject *ff_py_audit(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    ff_state *st = ff_get_state(module);
+    PyObject *event;
+    if (!PyArg_ParseTuple(args, "U:audit", &event))
+        return NULL;
+    ff_logs *l = st->logs;
+    if (!l || !l->sink[FF_LOG_AUDIT]) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "no audit sink in this process (App(audit=...), in a worker)");
+        return NULL;
+    }
+    PyObject *record = PyDict_New();
+    if (!record)
+        return NULL;
+    PyObject *pid = PyLong_FromLong((long)getpid());
+    PyObject *ridobj = PyUnicode_FromString(st->request_id);
+    int rc = pid && ridobj && PyDict_SetItemString(record, "event", event) == 0 &&
+             PyDict_SetItemString(record, "pid", pid) == 0 &&
+             PyDict_SetItemString(record, "request_id", ridobj) == 0 &&
+             (!kwargs || PyDict_Update(record, kwargs) == 0);
+    Py_XDECREF(pid);
+    Py_XDECREF(ridobj);
+    ff_buf *b = &l->buf[FF_LOG_AUDIT];
+    size_t start = ff_buf_used(b);
+    if (rc && ff_json_encode(b, record, st, 0) == 0) {
+        ff_buf_append(b, "\n", 1);
+        ff_scrub_buf(st, b, start);
+        Py_DECREF(record);
+        Py_RETURN_NONE;
+    }
+    b->len = b->off + start;
+    Py_DECREF(record);
+    return NULL;
+}
