@@ -27,10 +27,15 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wrkparse import header, replace_section  # noqa: E402
 
-START_WAIT = 20.0      # s: master up, N children, port answering
-GC_WAIT = 45.0         # s: the whole /gc phase (3 full collections per request)
+# Bounds. On a 2-core machine granian imports mem_cyclic in each of 8 workers (~3 s
+# each) and an unfrozen 8-worker server's first /gc round copies ~300 MB per worker,
+# so these are wider than 20 s; a frozen server is ready and done in a few seconds.
+START_WAIT = 60.0      # s: master up, N children, port answering
+GC_WAIT = 120.0        # s: the whole /gc phase
+REQUEST_TIMEOUT = 60.0  # s: one /gc request
 SETTLE = 1.0           # s: after the last /gc, before reading smaps_rollup
-REQ_PER_WORKER = int(os.environ.get("REQ_PER_WORKER", "4"))
+STAGGER = 0.03         # s: between the N connections of a round (see hit_round)
+REQ_PER_WORKER = int(os.environ.get("REQ_PER_WORKER", "2"))
 MIN_HITS = 2
 FIELDS = ("Rss", "Pss", "Pss_Anon", "Pss_File", "Shared_Clean", "Shared_Dirty",
           "Private_Clean", "Private_Dirty")
@@ -60,10 +65,11 @@ def server_cmd(key, app, n, port):
     mod = f"bench.apps.{app}"
     if key.startswith("ff-"):
         return ["frostfork", "serve", f"{mod}:app", "--workers", str(n),
-                "--bind", f"127.0.0.1:{port}", "--freeze", key[3:]]
+                "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--freeze", key[3:]]
     if key.startswith("gunicorn"):
         cmd = ["gunicorn", "--preload", "--workers", str(n), "--worker-class", "sync",
-               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--no-control-socket"]
+               "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning",
+               "--no-control-socket"]
         if key == "gunicorn-freeze":
             cmd += ["-c", "bench/gunicorn_freeze.py"]
         return cmd + [f"{mod}:wsgi"]
@@ -181,6 +187,27 @@ def get(port, path, timeout=15.0):
         c.close()
 
 
+def hit_round(pool, port, n):
+    """n GET /gc on fresh connections, the i-th started i*STAGGER s after the first.
+
+    Every /gc keeps its worker busy for at least memgc.HOLD (0.3 s) > n*STAGGER, so
+    each new connection finds the workers that took the earlier ones busy; with
+    EPOLLEXCLUSIVE the kernel then wakes an idle worker instead, and the round
+    spreads over the workers. Returns (status, body) or an exception per request.
+    """
+    def one(delay):
+        time.sleep(delay)
+        return get(port, "/gc", timeout=REQUEST_TIMEOUT)
+    futs = [pool.submit(one, i * STAGGER) for i in range(n)]
+    out = []
+    for f in futs:
+        try:
+            out.append(f.result())
+        except (OSError, http.client.HTTPException) as e:
+            out.append(e)
+    return out
+
+
 def port_answers(port):
     try:
         status, _ = get(port, "/", timeout=1.0)
@@ -232,7 +259,7 @@ def run_server(key, app, n, a):
             time.sleep(0.2)
         res["startup_s"] = round(START_WAIT - (deadline - time.monotonic()), 1)
 
-        # /gc on fresh connections, n at a time, until every worker answered MIN_HITS times.
+        # /gc on fresh connections, rounds of n, until every worker answered MIN_HITS times.
         hits, sent, errors, t0 = {}, 0, 0, time.monotonic()
         with ThreadPoolExecutor(max_workers=n) as pool:
             while True:
@@ -241,16 +268,13 @@ def run_server(key, app, n, a):
                         and all(hits.get(w, 0) >= MIN_HITS for w in workers))
                 if done or time.monotonic() - t0 > GC_WAIT or sent >= 16 * n:
                     break
-                for fut in [pool.submit(get, port, "/gc") for _ in range(n)]:
+                for r in hit_round(pool, port, n):
                     sent += 1
-                    try:
-                        status, body = fut.result()
-                        if status == 200 and body and body.get("ok"):
-                            hits[body["pid"]] = hits.get(body["pid"], 0) + 1
-                        else:
-                            errors += 1
-                    except (OSError, http.client.HTTPException):
+                    if isinstance(r, tuple) and r[0] == 200 and r[1] and r[1].get("ok"):
+                        hits[r[1]["pid"]] = hits.get(r[1]["pid"], 0) + 1
+                    else:
                         errors += 1
+                        log(f"  /gc failed: {r!r}")
         res["gc_requests"], res["gc_errors"] = sent, errors
         res["gc_seconds"] = round(time.monotonic() - t0, 1)
         time.sleep(SETTLE)
@@ -323,10 +347,11 @@ def render(data, command):
     lines += [
         f"- Total PSS = sum of `Pss` in `/proc/PID/smaps_rollup` over the master and all its "
         f"descendants, in MiB, read {SETTLE:.0f} s after every worker has answered `GET /gc` "
-        f"(three `gc.collect()` and a 0.1 s hold per request, so that concurrent connections "
-        f"spread over the workers) at least {MIN_HITS} times; requests on fresh "
-        f"connections (`Connection: close`), {lo if lo == hi else 'N'} at a time, at least "
-        f"{REQ_PER_WORKER}×N in all. Servers not pinned; one server at a time.",
+        f"(three `gc.collect()` per request) at least {MIN_HITS} times (checked by the worker pid "
+        f"in the answer); requests on fresh connections (`Connection: close`) in rounds of N, "
+        f"{STAGGER * 1000:.0f} ms apart, each holding its worker 0.3 s so that a round spreads "
+        f"over the workers. Servers not pinned (`--timeout 120` for frostfork and gunicorn, so "
+        f"a slow unfrozen first collection is not killed); one server at a time.",
         "- Apps (bench/apps): `mem_live` builds 600,000 dicts "
         "`{\"id\": i, \"name\": f\"n{i}\", \"tags\": [i % 7]}` at import and keeps them; "
         "`mem_cyclic` builds the same plus 300,000 objects in dict↔list cycles, interleaved "

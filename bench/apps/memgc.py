@@ -2,9 +2,10 @@
 
 GET /gc runs three full collections in the worker that answers, holds the worker
 for HOLD seconds, and returns {"ok": true, "pid": <worker pid>}, so the benchmark can
-check every worker ran them. The hold spreads concurrent fresh connections over the
-workers: with EPOLLEXCLUSIVE (one waiter woken per connection) the same idle worker would
-otherwise tend to take nearly every connection when the collections are fast (frozen heap).
+check every worker ran them. The hold spreads a round of staggered fresh connections
+over the workers: with EPOLLEXCLUSIVE the kernel wakes one idle waiter per connection,
+and without the hold the same idle worker would tend to take nearly every connection
+when the collections are fast (frozen heap).
 make() returns (frostfork native app, WSGI callable), both serving the same route.
 """
 import gc
@@ -14,7 +15,7 @@ import time
 
 import frostfork
 
-HOLD = 0.1
+HOLD = 0.3
 
 
 def _collect():

@@ -137,6 +137,7 @@ PyObject *ff_request_new(ff_worker *w, const ff_req *r, PyObject *path_params)
     ff_Request *q = PyObject_GC_New(ff_Request, w->srv->st->Request_type);
     if (!q)
         return NULL;
+    q->weakreflist = NULL;
     char host[64];
     int port;
     ff_conn_peer(r->conn, host, sizeof host, &port);

@@ -115,6 +115,8 @@ static void request_dealloc(ff_Request *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    if (self->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)self);
     request_clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -158,6 +160,7 @@ static PyMemberDef request_members[] = {
     {"body", T_OBJECT, offsetof(ff_Request, body), READONLY, "request body bytes"},
     {"path_params", T_OBJECT, offsetof(ff_Request, path_params), READONLY, "path parameters"},
     {"client", T_OBJECT, offsetof(ff_Request, client), READONLY, "(host, port) of the peer"},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(ff_Request, weakreflist), READONLY},
     {NULL},
 };
 

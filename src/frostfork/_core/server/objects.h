@@ -20,6 +20,7 @@ typedef struct {
     PyObject *body;        /* bytes */
     PyObject *path_params; /* dict */
     PyObject *client;      /* (host, port) */
+    PyObject *weakreflist; /* requests can be watched with weakref (leak tests do) */
 } ff_Request;
 
 #endif

@@ -263,6 +263,8 @@ static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, cons
     r.head_only = r.method == FF_M_HEAD;
     r.conn = c;
     w->srv->st->in_request = 1; /* finalizers made now belong to this request */
+    if (w->logs->sink[FF_LOG_ACCESS] || w->logs->sink[FF_LOG_AUDIT])
+        ff_request_id(w, &r); /* logs and audit records carry it */
     if (serve_internal(w, c, &r, &c->out))
         (void)0; /* answered */
     else if (w->srv->cfg.wsgi)

@@ -1,0 +1,64 @@
+"""docs/configuration.md is generated from the CLI's argparse definitions and
+must match a fresh generation, so it cannot go stale."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+
+from conftest import ROOT
+
+from frostfork.cli import build_parser
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("gen_config", ROOT / "docs" / "gen_config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def subparser(name: str) -> argparse.ArgumentParser:
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise AssertionError("no subcommands")
+
+
+def test_committed_page_is_what_the_generator_writes_now():
+    fresh = load_generator().render()
+    committed = (ROOT / "docs" / "configuration.md").read_text()
+    assert committed == fresh, (
+        "docs/configuration.md is out of date with frostfork.cli.build_parser(): "
+        "run `python docs/gen_config.py` and commit the result")
+
+
+def test_every_serve_option_and_its_default_appear():
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    serve_section = page.split("## frostfork serve", 1)[1].split("\n## ", 1)[0]
+    options = [a for a in subparser("serve")._actions
+               if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    assert len(options) >= 20
+    rows = {line.split(" | ")[0]: line for line in serve_section.splitlines()
+            if line.startswith("| `-")}
+    for action in options:
+        row = next((r for r in rows.values()
+                    if all(f"`{flag}`" in r.split(" | ")[0] for flag in action.option_strings)), None)
+        assert row is not None, f"{action.option_strings} missing from the serve table"
+        if action.default not in (None, False, [], ()):
+            assert f"`{action.default}`" in row, (action.option_strings, row)
+
+
+def test_every_subcommand_has_a_section():
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    for name in ("serve", "stats", "openapi"):
+        assert f"## frostfork {name}\n" in page
+        subparser(name)  # and it really exists
+
+
+def test_check_mode_of_the_generator_agrees():
+    out = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_config.py"), "--check"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr

@@ -1,0 +1,95 @@
+"""Cleanup that holds under faults: spooled uploads, raising handlers, killed workers."""
+
+import json
+import os
+import signal
+import socket
+import time
+
+import httpx
+
+from conftest import SLOW, parse_responses
+
+
+def post(port, path, body, timeout=30):
+    return httpx.post(f"http://127.0.0.1:{port}{path}", content=body, timeout=timeout * SLOW)
+
+
+def state(port):
+    return httpx.get(f"http://127.0.0.1:{port}/state", timeout=10 * SLOW).json()
+
+
+def test_5000_requests_leave_no_files_fds_or_requests_behind(serve, tmp_path):
+    srv = serve("life_app:app", "--workers", "1", "--spool-dir", str(tmp_path),
+                "--spool-threshold", "64k")
+    big = b"u" * (200 * 1024)
+    with httpx.Client(timeout=30 * SLOW) as c:
+        base = f"http://127.0.0.1:{srv.port}"
+        for _ in range(20):  # warm up: imports, caches, first spool
+            c.post(base + "/upload", content=big)
+        before = c.get(base + "/state").json()
+        counts = {200: 0, 500: 0}
+        for i in range(5000):
+            if i % 3 == 0:
+                r = c.post(base + "/upload", content=big)
+                assert r.json() == {"size": len(big), "spooled": True}
+            elif i % 3 == 1:
+                r = c.post(base + "/upload-fail", content=big if i % 2 else b"small")
+            else:
+                r = c.get(base + "/ok")
+            counts[r.status_code] += 1
+        after = c.get(base + "/state").json()
+    assert counts == {200: 3333, 500: 1667}
+    assert after["spool_files"] == 0
+    assert after["fds"] <= before["fds"]
+    assert after["alive_requests"] == 0 and after["seen"] == before["seen"] + 5000
+    assert os.listdir(after["spool"]) == []
+
+
+def test_killed_worker_mid_upload_is_cleaned_by_the_master(serve, tmp_path):
+    srv = serve("life_app:app", "--workers", "1", "--spool-dir", str(tmp_path),
+                "--spool-threshold", "16k")
+    first = state(srv.port)
+    spool = first["spool"]
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n")
+        s.sendall(b"x" * 1_000_000)
+        deadline = time.monotonic() + 10 * SLOW
+        while time.monotonic() < deadline and not os.listdir(spool):
+            time.sleep(0.02)
+        assert os.listdir(spool), "the upload should be spooling"
+        os.kill(first["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 10 * SLOW
+        while time.monotonic() < deadline and os.path.exists(spool):
+            time.sleep(0.02)
+    assert not os.path.exists(spool)
+    second = state(srv.port)
+    assert second["pid"] != first["pid"] and second["spool_files"] == 0
+    assert post(srv.port, "/upload", b"y" * 100_000).json()["size"] == 100_000
+
+
+def test_request_tempfiles_and_deferred_calls_run_when_the_request_ends(serve, tmp_path):
+    log = tmp_path / "deferred.log"
+    srv = serve("life_app:app", env={"FF_DEFER_LOG": str(log)})
+    r = httpx.get(f"http://127.0.0.1:{srv.port}/tempfile", timeout=10).json()
+    assert r["active"] is True
+    deadline = time.monotonic() + 5 * SLOW
+    while time.monotonic() < deadline and (os.path.exists(r["path"]) or not log.exists()):
+        time.sleep(0.02)
+    assert not os.path.exists(r["path"])
+    assert log.read_text() == r["path"] + "\n"
+
+
+def test_pipelined_request_after_a_spooled_body_is_answered(serve, tmp_path):
+    srv = serve("life_app:app", "--spool-dir", str(tmp_path), "--spool-threshold", "1k")
+    body = b"p" * 5000
+    data = (b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n" + body +
+            b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    (s1, _, b1), (s2, _, b2) = parse_responses(out)
+    assert (s1, json.loads(b1)) == (200, {"size": 5000, "spooled": True})
+    assert (s2, json.loads(b2)) == (200, {"ok": True})
