@@ -8,8 +8,10 @@ VENV := .venv
 ASAN_VENV := .venv-asan
 ASAN_FLAGS := -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false \
               -Csetup-args=-Dbuildtype=debugoptimized
-SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+SAN_LOGS := $(CURDIR)/build/sanitizer-logs
+SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(SAN_LOGS)/asan \
+           UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOGS)/ubsan \
+           FROSTFORK_SANITIZER_LOGS=$(SAN_LOGS) \
            LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)"
 SOURCES := $(shell find src -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.pyi') \
            meson.build meson.options pyproject.toml
@@ -21,11 +23,13 @@ serve: $(VENV)/.installed
 
 test: system-deps test-c test-py test-asan
 
-# Debian packages the tests drive: chromium renders the status page.
+# Debian packages the tests drive: chromium renders the status page; nginx checks
+# and runs deploy/nginx/frostfork.conf.
 system-deps:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
-	    { echo "make test needs Debian's chromium (apt-get install chromium)"; exit 1; }
+	@{ command -v chromium && PATH=$$PATH:/usr/sbin command -v nginx; } >/dev/null || \
+	    { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx; } || \
+	    { echo "make test needs Debian's chromium and nginx (apt-get install chromium nginx)"; exit 1; }
 
 install: $(VENV)/.installed
 
@@ -63,8 +67,14 @@ test-c: $(VENV)/.deps
 test-py: $(VENV)/.installed
 	FROSTFORK_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q tests
 
+# Reports go to files (pytest would swallow a dying process's stderr); any
+# report fails the run, and is printed.
 test-asan: $(ASAN_VENV)/.installed
-	$(SAN_ENV) FROSTFORK_SANITIZED=1 FROSTFORK_REQUIRE_BROWSER=1 $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	$(SAN_ENV) FROSTFORK_SANITIZED=1 FROSTFORK_REQUIRE_BROWSER=1 \
+	    $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	if ls $(SAN_LOGS)/* >/dev/null 2>&1; then cat $(SAN_LOGS)/*; echo "sanitizer reports above"; rc=1; fi; \
+	exit $$rc
 
 clean:
 	rm -rf build $(VENV) $(ASAN_VENV)

@@ -1,51 +1,194 @@
-"""The example service the README's first command serves.
+"""The example service: a small users-and-audit API that uses every part of frostfork.
 
-    frostfork serve examples.app:app --workers 4
+    make serve        # or: frostfork serve examples.app:app --workers 4
 
-A small users API: the lookup table is built once in the master at startup,
-frozen with the rest of the heap, and shared by every worker.
+- typed request models with constraints and a Sensitive password (hashed with
+  hashlib.scrypt before it is stored; never logged, never echoed);
+- SQLite as the embedded database, its tables created from the same models by
+  frostfork.sql.create_table, so the database enforces the API's constraints too;
+- a request-scoped connection injected by type and closed by its finalizer
+  when the request ends, also when the handler raised;
+- an audit trail written through the SQLite DataSink (frostfork.sinks.sqlite);
+- an upload endpoint whose large bodies are spooled to a file that is removed
+  when the request ends;
+- a large read-only lookup table built once in the master at startup and shared
+  by every worker through the frozen heap;
+- OpenAPI 3.1 at /openapi.json.
+
+Data lives in $FROSTFORK_EXAMPLE_DIR (default ./example-data).
 """
 
-import frostfork
-from frostfork import Request, Response
+from __future__ import annotations
 
-app = frostfork.App()
+import hashlib
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import frostfork
+from frostfork import (Description, Ge, Le, MaxLen, MinLen, Pattern, Query, Request, Response,
+                       Sensitive)
+
+DATA = os.path.abspath(os.environ.get("FROSTFORK_EXAMPLE_DIR", "example-data"))
+os.makedirs(DATA, exist_ok=True)
+DB_PATH = os.path.join(DATA, "users.db")
+AUDIT_PATH = os.path.join(DATA, "audit.db")
+
+Username = Annotated[str, MinLen(3), MaxLen(32), Pattern(r"^[a-z][a-z0-9_]*$"),
+                     Description("lower-case letters, digits and _")]
+Password = Annotated[str, MinLen(12), MaxLen(128), Sensitive()]
+CountryCode = Annotated[str, Pattern(r"^[A-Z]{2}$")]
+
+
+@dataclass
+class NewUser:
+    """What a client sends to create a user."""
+    name: Username
+    password: Password
+    age: Annotated[int, Ge(13), Le(150)]
+    country: CountryCode = "NO"
+    plan: Literal["free", "pro"] = "free"
+
+
+@dataclass
+class UserRow:
+    """A stored user: the table is created from this, CHECKs included."""
+    id: int | None
+    name: Username
+    password_hash: Annotated[str, MinLen(64)]
+    salt: Annotated[str, MinLen(32)]
+    age: Annotated[int, Ge(13), Le(150)]
+    country: Annotated[str, MinLen(2), MaxLen(2)]
+    plan: Literal["free", "pro"]
+    avatar_bytes: Annotated[int, Ge(0)] = 0
+
+
+@dataclass
+class User:
+    """What the API returns: no password, no hash."""
+    id: int
+    name: str
+    age: int
+    country: str
+    country_name: str
+    plan: str
+    avatar_bytes: int
+
+
+class Database:
+    """One SQLite connection per request, closed by its finalizer when the request ends."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(DB_PATH, timeout=5)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self._finalizer = frostfork.finalize(self, self.conn.close)
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+app = frostfork.App(title="frostfork example: users and audit", version="1.0.0",
+                    audit=frostfork.sinks.sqlite(AUDIT_PATH, table="audit"))
+app.provide(Database, Database, scope="request")
 
 
 @app.on_startup
-def load_countries() -> None:
-    # Built before gc.freeze(): every worker reads the same physical pages.
-    app.state.countries = {f"C{i:05d}": {"code": f"C{i:05d}", "rank": i} for i in range(50_000)}
-    app.state.users = {}
+def prepare() -> None:
+    """Runs once in the master, before gc.freeze() and fork."""
+    with sqlite3.connect(DB_PATH) as conn:
+        conn.execute(frostfork.sql.create_table(UserRow, table="users"))
+        conn.execute('CREATE UNIQUE INDEX IF NOT EXISTS users_name ON users(name)')
+    # A large read-only lookup table: built here, frozen, shared by all workers.
+    letters = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+    app.state.countries = {a + b: f"Country {a}{b}" for a in letters for b in letters}
+    app.state.postcodes = {f"{n:05d}": (n % 676, f"Town {n}") for n in range(100_000)}
+
+
+def _hash(password: str, salt: bytes) -> str:
+    return hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1).hex()
+
+
+def _user(row: tuple) -> User:
+    uid, name, age, country, plan, avatar = row
+    return User(uid, name, age, country, app.state.countries.get(country, "?"), plan, avatar)
+
+
+@app.post("/users")
+def create_user(user: NewUser, db: Database) -> User:
+    """Create a user (the password is stored as a salted scrypt hash)."""
+    if user.country not in app.state.countries:
+        return Response(422, {"detail": [{"type": "country", "loc": ["body", "country"],
+                                          "msg": "Unknown country", "input": user.country}]})
+    salt = os.urandom(16)
+    try:
+        with db.conn:
+            cur = db.conn.execute(
+                "INSERT INTO users (name, password_hash, salt, age, country, plan) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (user.name, _hash(user.password, salt), salt.hex(), user.age, user.country,
+                 user.plan))
+    except sqlite3.IntegrityError:
+        return Response(409, {"detail": f"user {user.name} exists"})
+    frostfork.audit("user.created", user=user.name, plan=user.plan)
+    return _user((cur.lastrowid, user.name, user.age, user.country, user.plan, 0))
+
+
+@app.get("/users/{user_id}")
+def get_user(user_id: Annotated[int, Ge(1)], db: Database) -> User:
+    row = db.conn.execute("SELECT id, name, age, country, plan, avatar_bytes FROM users "
+                          "WHERE id = ?", (user_id,)).fetchone()
+    if row is None:
+        return Response(404, {"detail": "no such user"})
+    return _user(row)
+
+
+@app.get("/users")
+def list_users(db: Database, limit: Annotated[int, Ge(1), Le(100)] = 20,
+               plan: Literal["free", "pro"] | None = None) -> list[User]:
+    sql = "SELECT id, name, age, country, plan, avatar_bytes FROM users"
+    args: tuple = ()
+    if plan:
+        sql, args = sql + " WHERE plan = ?", (plan,)
+    return [_user(r) for r in db.conn.execute(sql + " ORDER BY id LIMIT ?", (*args, limit))]
+
+
+@app.put("/users/{user_id}/avatar")
+def upload_avatar(user_id: Annotated[int, Ge(1)], request: Request, db: Database) -> dict:
+    """Upload an avatar; large bodies arrive spooled to a file removed at the end of the request."""
+    digest = hashlib.sha256(request.body).hexdigest()
+    with db.conn:
+        cur = db.conn.execute("UPDATE users SET avatar_bytes = ? WHERE id = ?",
+                              (len(request.body), user_id))
+    if cur.rowcount == 0:
+        return Response(404, {"detail": "no such user"})
+    frostfork.audit("user.avatar", user_id=user_id, size=len(request.body), sha256=digest)
+    return {"user_id": user_id, "size": len(request.body), "sha256": digest}
+
+
+@app.get("/audit")
+def audit_trail(limit: Annotated[int, Ge(1), Le(500)] = 50,
+                event: Annotated[str | None, Query()] = None) -> list[dict]:
+    """The newest audit records (written by every worker through the SQLite DataSink)."""
+    with sqlite3.connect(AUDIT_PATH, timeout=5) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at TEXT, record TEXT)")
+        rows = conn.execute("SELECT at, record FROM audit ORDER BY id DESC LIMIT ?",
+                            (limit,)).fetchall()
+    records = [dict(json.loads(rec), at=at) for at, rec in rows]
+    return [r for r in records if event is None or r.get("event") == event]
+
+
+@app.get("/postcodes/{code}")
+def postcode(code: Annotated[str, Pattern(r"^\d{5}$")]) -> dict:
+    """A lookup in the table shared by every worker."""
+    found = app.state.postcodes.get(code)
+    if found is None:
+        return Response(404, {"detail": "unknown postcode"})
+    return {"code": code, "town": found[1]}
 
 
 @app.get("/")
 def index() -> dict:
-    return {"service": "frostfork example", "countries": len(app.state.countries)}
-
-
-@app.get("/countries/{code}")
-def country(code: str):
-    found = app.state.countries.get(code)
-    if found is None:
-        return Response(404, {"detail": f"no country {code}"})
-    return found
-
-
-@app.post("/users")
-def create_user(request: Request):
-    user_id = len(app.state.users) + 1
-    app.state.users[user_id] = request.body.decode("utf-8", "replace")
-    return Response(201, {"id": user_id}, {"Location": f"/users/{user_id}"})
-
-
-@app.get("/users/{user_id}")
-def get_user(user_id: int):
-    if user_id not in app.state.users:
-        return Response(404, {"detail": "no such user in this worker"})
-    return {"id": user_id, "body": app.state.users[user_id]}
-
-
-@app.get("/health")
-def health() -> str:
-    return "ok"
+    return {"service": "frostfork example", "docs": "/openapi.json",
+            "countries": len(app.state.countries), "postcodes": len(app.state.postcodes)}

@@ -95,6 +95,16 @@ class Server:
         out = self.output()
         for mark in SANITIZER_MARKS:
             assert mark not in out, f"sanitizer report in server output:\n{out}"
+        reports = sanitizer_reports()
+        assert not reports, "sanitizer reports:\n" + reports
+
+
+def sanitizer_reports() -> str:
+    """Reports the sanitized build wrote to FROSTFORK_SANITIZER_LOGS (make test-asan)."""
+    where = os.environ.get("FROSTFORK_SANITIZER_LOGS")
+    if not where or not os.path.isdir(where):
+        return ""
+    return "".join(Path(where, f).read_text(errors="replace") for f in sorted(os.listdir(where)))
 
 
 @pytest.fixture

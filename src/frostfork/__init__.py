@@ -11,7 +11,7 @@ Serve it with ``frostfork serve module:app --workers 4``.
 """
 
 from frostfork._core import JSONDecodeError, Request, Response, ValidationError
-from frostfork import json, sinks
+from frostfork import json, life, openapi, sinks, sql
 from frostfork._core import audit
 from frostfork.app import App
 from frostfork.constraints import (
@@ -26,7 +26,7 @@ from frostfork.sinks import DataSink
 
 __all__ = [
     "App", "Body", "Cookie", "Description", "dispatch", "json", "Finalizer", "TempFile",
-    "finalize", "sinks", "audit", "DataSink", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
+    "finalize", "sinks", "audit", "DataSink", "life", "openapi", "sql", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
     "Le", "Len", "Lt", "MaxLen", "MinLen", "Model", "MultipleOf", "Pattern", "Query", "Request",
     "Response", "Sensitive", "Title", "ValidationError", "field",
 ]

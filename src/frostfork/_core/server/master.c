@@ -423,6 +423,7 @@ static int master_run(ff_server *srv)
     if (srv->cfg.spool_root && srv->cfg.spool_root[0]) {
         snprintf(srv->spool, sizeof srv->spool, "%s/frostfork-%d", srv->cfg.spool_root,
                  (int)getpid());
+        mkdir(srv->cfg.spool_root, 0700); /* may exist; a failure shows just below */
         if (mkdir(srv->spool, 0700) < 0 && errno != EEXIST) {
             log_line("[frostfork] cannot create spool directory %s: %s; large bodies stay in "
                      "memory", srv->spool, strerror(errno));

@@ -645,9 +645,12 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     sigaddset(&set, SIGUSR1);
     w.headers = calloc(srv->cfg.limits.max_headers, sizeof(ff_http_header));
     w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    ff_spool_worker_dir(srv->st->spool_dir, sizeof srv->st->spool_dir, srv->spool, w.pid);
-    if (srv->spool[0] && mkdir(srv->st->spool_dir, 0700) < 0)
-        srv->st->spool_dir[0] = '\0'; /* no spooling; bodies stay in memory */
+    srv->st->spool_dir[0] = '\0'; /* without one, bodies stay in memory */
+    if (srv->spool[0]) {
+        ff_spool_worker_dir(srv->st->spool_dir, sizeof srv->st->spool_dir, srv->spool, w.pid);
+        if (mkdir(srv->st->spool_dir, 0700) < 0)
+            srv->st->spool_dir[0] = '\0';
+    }
     if (!w.headers || ff_loop_init(&w.loop, 256) < 0 || w.sigfd < 0 ||
         ff_loop_add(&w.loop, w.sigfd, FF_READ, &w.tag_signal) < 0) {
         fprintf(stderr, "[frostfork] worker %d: cannot start: %s\n", (int)w.pid, strerror(errno));
@@ -704,7 +707,8 @@ done:
     ff_logs_close(&logs, &w);
     ff_fin_run_list(&srv->st->request_fins);
     ff_fin_run_list(&srv->st->process_fins); /* worker exit */
-    ff_rmtree(srv->st->spool_dir);
+    if (srv->st->spool_dir[0])
+        ff_rmtree(srv->st->spool_dir);
     if (w.sigfd >= 0)
         close(w.sigfd);
     ff_loop_close(&w.loop);

@@ -55,6 +55,8 @@ static inline int ff_buf_reserve(ff_buf *b, size_t extra)
 
 static inline int ff_buf_append(ff_buf *b, const void *src, size_t n)
 {
+    if (n == 0)
+        return 0; /* an empty buffer has no data pointer to copy into */
     if (ff_buf_reserve(b, n) < 0)
         return -1;
     memcpy(b->data + b->len, src, n);

@@ -1,0 +1,73 @@
+"""The example service end to end, with a real client against a real server."""
+
+import hashlib
+import sqlite3
+import time
+
+import httpx
+import pytest
+
+from conftest import SLOW
+
+
+@pytest.fixture
+def svc(serve, tmp_path):
+    (tmp_path / "spool").mkdir()
+    s = serve("examples.app:app", "--workers", "2", "--spool-dir", str(tmp_path / "spool"),
+              "--spool-threshold", "64k", env={"FROSTFORK_EXAMPLE_DIR": str(tmp_path / "data")})
+    s.data = tmp_path / "data"
+    s.spool = tmp_path / "spool"
+    return s
+
+
+def test_scripted_client_run(svc):
+    base = f"http://127.0.0.1:{svc.port}"
+    with httpx.Client(base_url=base, timeout=20 * SLOW) as c:
+        r = c.post("/users", json={"name": "alice", "password": "correct horse battery",
+                                   "age": 34, "country": "SE", "plan": "pro"})
+        assert r.status_code == 200, r.text
+        alice = r.json()
+        assert alice["name"] == "alice" and alice["country_name"] == "Country SE"
+        assert "password" not in alice and "password_hash" not in alice
+        assert c.post("/users", json={"name": "alice", "password": "another long one!",
+                                      "age": 20}).status_code == 409
+
+        bad = c.post("/users", json={"name": "X", "password": "hush-9x", "age": 7, "country": "sweden"})
+        assert bad.status_code == 422
+        assert {tuple(e["loc"]) for e in bad.json()["detail"]} == {
+            ("body", "name"), ("body", "password"), ("body", "age"), ("body", "country")}
+        assert "hush-9x" not in bad.text
+
+        avatar = bytes(range(256)) * 1024  # 256 KiB: spooled
+        up = c.put(f"/users/{alice['id']}/avatar", content=avatar)
+        assert up.json() == {"user_id": alice["id"], "size": len(avatar),
+                             "sha256": hashlib.sha256(avatar).hexdigest()}
+        assert c.get(f"/users/{alice['id']}").json()["avatar_bytes"] == len(avatar)
+        assert c.get("/users/999").status_code == 404
+        assert c.get("/postcodes/04242").json() == {"code": "04242", "town": "Town 4242"}
+
+        deadline = time.monotonic() + 5 * SLOW
+        events = []
+        while time.monotonic() < deadline:
+            events = [r["event"] for r in c.get("/audit").json()]
+            if "user.avatar" in events:
+                break
+            time.sleep(0.1)
+        assert events[:2] == ["user.avatar", "user.created"]
+        assert c.get("/audit", params={"event": "user.created"}).json()[0]["user"] == "alice"
+
+        doc = c.get("/openapi.json").json()
+        assert doc["components"]["schemas"]["NewUser"]["properties"]["password"]["writeOnly"]
+
+    stored = sqlite3.connect(svc.data / "users.db").execute(
+        "SELECT password_hash, salt FROM users WHERE name = 'alice'").fetchone()
+    assert len(stored[0]) == 128 and "correct horse" not in stored[0]
+    assert list(svc.spool.rglob("body-*")) == []
+    assert "correct horse battery" not in svc.output()
+
+
+def test_the_database_enforces_the_model_constraints(svc):
+    conn = sqlite3.connect(svc.data / "users.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO users (name, password_hash, salt, age, country, plan) "
+                     "VALUES ('bob', ?, ?, 5, 'NO', 'free')", ("0" * 64, "0" * 32))
