@@ -53,7 +53,7 @@ def test_crashed_worker_is_replaced(serve):
         time.sleep(0.05)
         after = set(srv.workers())
     assert len(after) == 2 and after != before
-    assert "died unexpectedly (exit code 3)" in srv.output()
+    assert "died unexpectedly (exit code 3) while handling GET /exit" in srv.output()
     assert get(srv, "/").status_code == 200
 
 

@@ -209,9 +209,13 @@ static void reap(ff_master *m, int64_t now)
         if (m->stopping || k.retiring || (clean && self_retired))
             continue;
         m->srv->shared->hdr.restarts++;
-        char why[96];
+        char why[96], during[100] = "";
         describe_exit(status, why, sizeof why);
-        log_line("[frostfork] worker %d died unexpectedly (%s); respawning", (int)pid, why);
+        const char *current = m->srv->slots[i].current;
+        if (current[0])
+            snprintf(during, sizeof during, " while handling %.72s", current);
+        log_line("[frostfork] worker %d died unexpectedly (%s)%s; respawning", (int)pid, why,
+                 during);
         if (now - k.spawned_ms < CRASH_WINDOW_MS) {
             m->crash_streak++;
             int64_t delay = 100LL << (m->crash_streak > 7 ? 7 : m->crash_streak - 1);
@@ -238,8 +242,9 @@ static void check_workers(ff_master *m, int64_t now)
             continue;
         int64_t beat = __atomic_load_n(&m->srv->slots[i].heartbeat_ms, __ATOMIC_RELAXED);
         if (m->srv->cfg.timeout_ms > 0 && now - beat > m->srv->cfg.timeout_ms && !k->kill_at) {
-            log_line("[frostfork] worker %d timed out (no heartbeat for %lld ms); killing",
-                     (int)k->pid, (long long)(now - beat));
+            log_line("[frostfork] worker %d timed out (no heartbeat for %lld ms%s%.72s); killing",
+                     (int)k->pid, (long long)(now - beat),
+                     m->srv->slots[i].current[0] ? ", in " : "", m->srv->slots[i].current);
             kill(k->pid, SIGKILL);
             m->srv->shared->hdr.restarts++;
             k->kill_at = now + 1; /* log once; reap() clears the slot */

@@ -36,7 +36,7 @@ typedef struct {
     uint64_t lat[FF_LAT_BUCKETS];
     uint64_t lat_sum_us;
     ff_mem mem;
-    char pad[8];
+    char current[72]; /* "GET /path" while a request is being handled, else "" */
 } ff_slot;
 
 typedef struct {

@@ -262,6 +262,14 @@ static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, cons
     r.keep_alive = (http->flags & FF_HTTP_F_KEEP_ALIVE) && !w->draining;
     r.head_only = r.method == FF_M_HEAD;
     r.conn = c;
+    /* what the master reports if this worker dies inside the handler */
+    size_t ml = http->method_len < 16 ? http->method_len : 16;
+    size_t pl = http->path_len < sizeof w->slot->current - ml - 2 ? http->path_len
+                                                                  : sizeof w->slot->current - ml - 2;
+    memcpy(w->slot->current, http->method, ml);
+    w->slot->current[ml] = ' ';
+    memcpy(w->slot->current + ml + 1, http->path, pl);
+    w->slot->current[ml + 1 + pl] = '\0';
     w->srv->st->in_request = 1; /* finalizers made now belong to this request */
     if (w->logs->sink[FF_LOG_ACCESS] || w->logs->sink[FF_LOG_AUDIT])
         ff_request_id(w, &r); /* logs and audit records carry it */
@@ -272,6 +280,7 @@ static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, cons
     else
         ff_native_dispatch(w, &r, &c->out);
     w->srv->st->in_request = 0;
+    w->slot->current[0] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
     int status = status_at(&c->out, mark);
