@@ -182,14 +182,13 @@ static int module_exec(PyObject *m)
     st->gc_module = PyImport_ImportModule("gc");
     st->enc_fields = PyDict_New();
     st->empty_tuple = PyTuple_New(0);
-    st->empty_bytes = PyBytes_FromStringAndSize("", 0);
     st->str_close = PyUnicode_InternFromString("close");
     st->str_flush = PyUnicode_InternFromString("flush");
     st->secrets = PyList_New(0);
     if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
         !st->time_fromiso || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
         !st->time_type || !st->BytesIO || !st->gc_module || !st->enc_fields ||
-        !st->empty_tuple || !st->empty_bytes || !st->str_close || !st->str_flush || !st->secrets)
+        !st->empty_tuple || !st->str_close || !st->str_flush || !st->secrets)
         return -1;
     return 0;
 }
@@ -235,7 +234,6 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->gc_module);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);
-    Py_CLEAR(st->empty_bytes);
     Py_CLEAR(st->empty_tuple);
     Py_CLEAR(st->Schema_type);
     Py_CLEAR(st->Plan_type);

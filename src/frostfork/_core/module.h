@@ -21,7 +21,6 @@ typedef struct {
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;
-    PyObject *empty_bytes;
     PyObject *empty_tuple;
     /* typed decoding */
     PyTypeObject *Schema_type;

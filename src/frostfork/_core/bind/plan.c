@@ -1,5 +1,6 @@
 /* bind/plan.c — the Plan type and binding a request to it (see plan.h). */
 #include "bind/plan.h"
+#include "util/hex.h"
 #include "server/conn.h"
 #include "life/finalize.h"
 
@@ -180,14 +181,6 @@ void ff_bind_free(ff_bind *b)
 
 static int fatal(ff_bind *b) { return b->dec.syntax || PyErr_Occurred(); }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* application/x-www-form-urlencoded decoding: '+' is a space, bad escapes
  * stay as written. */
 static size_t form_decode(char *dst, const char *s, size_t n)
@@ -196,8 +189,8 @@ static size_t form_decode(char *dst, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '+') {
             dst[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            dst[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        } else if (s[i] == '%' && i + 2 < n && ff_hexval(s[i + 1]) >= 0 && ff_hexval(s[i + 2]) >= 0) {
+            dst[o++] = (char)(ff_hexval(s[i + 1]) * 16 + ff_hexval(s[i + 2]));
             i += 2;
         } else {
             dst[o++] = s[i];

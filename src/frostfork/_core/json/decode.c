@@ -4,6 +4,7 @@
  * d->syntax is set or a Python exception is pending; otherwise the value was
  * consumed and an error recorded, and the caller goes on to collect more. */
 #include "json/decode.h"
+#include "util/hex.h"
 
 #include <math.h>
 
@@ -111,24 +112,13 @@ static PyObject *reject(ff_dec *d, PyObject *v, const char *type, PyObject *msg)
 
 /* ---- scalars ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int read_u16(ff_dec *d, const char *p, unsigned *out)
 {
     if (d->end - p < 4)
         return -1;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = ff_hexval(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + (unsigned)h;

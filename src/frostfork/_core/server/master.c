@@ -444,8 +444,9 @@ static int master_run(ff_server *srv)
     hdr->freeze_count = frozen ? PyLong_AsLongLong(frozen) : 0;
     Py_XDECREF(frozen);
     PyErr_Clear();
-    int stats_fd = m.stats_fd = -1;
-    if (srv->cfg.stats_path && (stats_fd = m.stats_fd = stats_listen(srv->cfg.stats_path)) < 0)
+    m.stats_fd = srv->cfg.stats_path ? stats_listen(srv->cfg.stats_path) : -1;
+    int stats_fd = m.stats_fd;
+    if (srv->cfg.stats_path && stats_fd < 0)
         log_line("[frostfork] cannot listen on stats socket %s: %s", srv->cfg.stats_path,
                  strerror(errno));
     scale(&m, ff_now_ms());

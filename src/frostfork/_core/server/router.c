@@ -1,5 +1,6 @@
 /* server/router.c — segment trie for routes (see router.h for the rules). */
 #include "server/router.h"
+#include "util/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,17 +217,6 @@ int ff_router_match(const ff_router *r, enum ff_method m, const char *path, size
     return FF_ROUTE_FOUND;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long ff_percent_decode(char *dst, const char *src, size_t len)
 {
     size_t o = 0;
@@ -235,8 +225,8 @@ long ff_percent_decode(char *dst, const char *src, size_t len)
             int hi, lo;
             if (i + 2 >= len)
                 return -1;
-            hi = hexval(src[i + 1]);
-            lo = hexval(src[i + 2]);
+            hi = ff_hexval(src[i + 1]);
+            lo = ff_hexval(src[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             dst[o++] = (char)(hi * 16 + lo);
