@@ -16,24 +16,33 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(SAN_LOGS)/asa
 SOURCES := $(shell find src -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.pyi') \
            meson.build meson.options pyproject.toml
 
-.PHONY: serve test install test-c test-py test-asan system-deps clean
+.PHONY: serve test install test-c test-py test-asan system-deps build-deps clean
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/frostfork serve examples.app:app --workers 4 --bind 127.0.0.1:8000
 
-test: system-deps test-c test-py test-asan
+test: system-deps test-c test-py test-asan fuzz-smoke
 
 # Debian packages the tests drive: chromium renders the status page; nginx checks
-# and runs deploy/nginx/frostfork.conf.
+# and runs deploy/nginx/frostfork.conf; clang + libclang-rt-dev (libFuzzer, ASan
+# runtime) build fuzz/; wrk loads the server in tests/hardening.
 system-deps:
-	@{ command -v chromium && PATH=$$PATH:/usr/sbin command -v nginx; } >/dev/null || \
+	@{ command -v chromium && PATH=$$PATH:/usr/sbin command -v nginx && command -v wrk && \
+	    ls "$$(clang -print-runtime-dir)"/libclang_rt.fuzzer-*.a; } >/dev/null 2>&1 || \
 	    { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx; } || \
-	    { echo "make test needs Debian's chromium and nginx (apt-get install chromium nginx)"; exit 1; }
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx clang libclang-rt-dev wrk; } || \
+	    { echo "make test needs Debian's chromium, nginx, clang, libclang-rt-dev and wrk" \
+	      "(apt-get install chromium nginx clang libclang-rt-dev wrk)"; exit 1; }
 
 install: $(VENV)/.installed
 
-$(VENV)/.deps: requirements-dev.txt
+# What the build itself needs beyond gcc and Python: SQLite's headers (the C sinks).
+build-deps:
+	@pkg-config --exists sqlite3 2>/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsqlite3-dev pkg-config; } || \
+	    { echo "building frostfork needs SQLite's headers (apt-get install libsqlite3-dev)"; exit 1; }
+
+$(VENV)/.deps: requirements-dev.txt | build-deps
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -43,7 +52,7 @@ $(VENV)/.installed: $(VENV)/.deps $(SOURCES)
 	    -Cbuild-dir=build/release .
 	touch $@
 
-$(ASAN_VENV)/.deps: requirements-dev.txt
+$(ASAN_VENV)/.deps: requirements-dev.txt | build-deps
 	$(PYTHON) -m venv $(ASAN_VENV)
 	$(ASAN_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -62,7 +71,9 @@ test-c: $(VENV)/.deps
 	{ [ -d build/ctest-asan ] || meson setup build/ctest-asan -Dtests=true \
 	    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized; } && \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	    meson test -C build/ctest-asan --print-errorlogs --suite c
+	    meson test -C build/ctest-asan --print-errorlogs --suite c && \
+	{ ! command -v valgrind >/dev/null || meson test -C build/ctest --print-errorlogs --suite c \
+	    --wrap='valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite'; }
 
 test-py: $(VENV)/.installed
 	FROSTFORK_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q tests
@@ -75,6 +86,42 @@ test-asan: $(ASAN_VENV)/.installed
 	    $(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
 	if ls $(SAN_LOGS)/* >/dev/null 2>&1; then cat $(SAN_LOGS)/*; echo "sanitizer reports above"; rc=1; fi; \
 	exit $$rc
+
+# ---- Fuzzing (fuzz/README.md): libFuzzer targets built with clang in build/fuzz ----
+# make fuzz        every target for FUZZ_SECONDS (default 60) each; inputs that add
+#                  coverage go to build/fuzz-corpus/<target>, crashes to build/fuzz-artifacts
+# make fuzz-smoke  every target for FUZZ_SMOKE_SECONDS (20) from the seeds; fails on any crash
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_TARGETS := fuzz_parse fuzz_chunked fuzz_json
+FUZZ_BUILD := build/fuzz
+FUZZ_ARTIFACTS := $(CURDIR)/build/fuzz-artifacts
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+
+fuzz-build: $(VENV)/.deps
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH; \
+	{ [ -d $(FUZZ_BUILD) ] || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
+	    -Dbuildtype=debugoptimized; } && ninja -C $(FUZZ_BUILD) $(addprefix fuzz/,$(FUZZ_TARGETS))
+
+# $(call fuzz_run,SECONDS,CORPUS_ROOT): each target in turn, all of them even
+# after a crash; the exit status says whether any crashed.
+fuzz_run = mkdir -p $(FUZZ_ARTIFACTS) && rc=0; \
+	site=$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(2)/$$t; echo "== $$t: $(1) s"; \
+	    PYTHONPATH=$$site $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(1) -timeout=10 \
+	        -rss_limit_mb=4096 -print_final_stats=1 -dict=fuzz/$$t.dict \
+	        -artifact_prefix=$(FUZZ_ARTIFACTS)/$$t- $(2)/$$t fuzz/corpus/$$t \
+	        > build/fuzz-$$t.log 2>&1 || { rc=1; echo "$$t CRASHED:"; tail -60 build/fuzz-$$t.log; }; \
+	    grep -E '^(stat::number_of_executed_units|Done)' build/fuzz-$$t.log; \
+	done; exit $$rc
+
+fuzz: fuzz-build
+	@$(call fuzz_run,$(FUZZ_SECONDS),build/fuzz-corpus)
+
+fuzz-smoke: fuzz-build
+	@rm -rf build/fuzz-smoke-corpus && $(call fuzz_run,$(FUZZ_SMOKE_SECONDS),build/fuzz-smoke-corpus)
 
 clean:
 	rm -rf build $(VENV) $(ASAN_VENV)
