@@ -177,3 +177,11 @@ def test_http10_closes_by_default_and_keeps_alive_when_asked(app):
             s.sendall(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             (status, headers, _), = parse_responses(s.recv(4096))
             assert status == 200 and headers["connection"] == "keep-alive"
+
+
+def test_unknown_method_is_501_and_non_finite_floats_are_422(app):
+    data = raw(app.port, b"BREW / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 501 ")
+    for bad in ("nan", "inf", "-inf"):
+        r = get(app, f"/price/{bad}")
+        assert r.status_code == 422 and r.json()["detail"][0]["type"] == "finite_number"

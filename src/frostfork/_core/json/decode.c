@@ -1177,6 +1177,12 @@ static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s)
     }
     case FF_T_FLOAT: {
         PyObject *v = PyFloat_FromString(s);
+        if (v && !isfinite(PyFloat_AS_DOUBLE(v))) { /* JSON could not carry it back */
+            Py_DECREF(v);
+            ff_dec_error(d, "finite_number", PyUnicode_FromString("Input should be a finite number"),
+                         s, NULL);
+            return NULL;
+        }
         if (!v && PyErr_ExceptionMatches(PyExc_ValueError)) {
             PyErr_Clear();
             ff_dec_error(d, "float_parsing",

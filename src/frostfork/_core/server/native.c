@@ -260,6 +260,11 @@ void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     size_t ncaps = 0;
     unsigned allow = 0;
     int id = -1;
+    if (r->method == FF_M_OTHER) { /* RFC 9110 9.1: a method we do not know at all */
+        ff_response_error(out, 501, "Method Not Implemented", &w->date, r->keep_alive, r->http10,
+                          r->head_only);
+        return;
+    }
     int m = ff_router_match(&app->router, r->method, r->http->path, r->http->path_len, &id, caps,
                             &ncaps, &allow);
     if (m == FF_ROUTE_NOT_FOUND) {
