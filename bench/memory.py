@@ -5,9 +5,9 @@
 
 For each app in bench/apps (mem_live, mem_cyclic) and each worker count N it starts
 each server in turn (own session, not pinned), waits until the master has N children
-and the port answers, sends GET /gc on fresh connections (N at a time) until every
-worker pid has answered at least twice and at least REQ_PER_WORKER*N requests were
-sent (each /gc runs three full collections in that worker), waits 1 s, sums Pss from
+and the port answers, sends GET /gc on fresh connections (staggered rounds of N) until
+every worker pid has answered at least twice and at least REQ_PER_WORKER*N (default 2N)
+requests were sent (each /gc runs three full collections in that worker), waits 1 s, sums Pss from
 /proc/PID/smaps_rollup over the master and all its descendants, and stops the server.
 The baseline is one plain python process that imports the same module and runs three
 full collections. Raw numbers go to DIR/results.json; the "Memory" section of
@@ -354,8 +354,9 @@ def render(data, command):
         f"a slow unfrozen first collection is not killed); one server at a time.",
         "- Apps (bench/apps): `mem_live` builds 600,000 dicts "
         "`{\"id\": i, \"name\": f\"n{i}\", \"tags\": [i % 7]}` at import and keeps them; "
-        "`mem_cyclic` builds the same plus 300,000 objects in dict↔list cycles, interleaved "
-        "with them, dropped at the end of the import (garbage only a collection reclaims). "
+        "`mem_cyclic` first builds 300,000 objects in dict↔list cycles (a scratch structure), "
+        "then the same live dicts, then drops the scratch structure: import-time garbage "
+        "only a collection reclaims. "
         "Each module serves the same `/gc` as a frostfork.App (`app`) and a WSGI callable (`wsgi`).",
         "- One process = one plain python process that imports the module and runs three "
         "full collections. gunicorn runs with `--no-control-socket`; its freeze variant adds "

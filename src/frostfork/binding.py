@@ -79,8 +79,9 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
     """Build the C plan for `fn` (a handler, or a dependency factory when chain is set)."""
     providers = providers or {}
     is_factory = bool(chain)
+    target = fn.__init__ if isinstance(fn, type) else fn  # a class is planned by its __init__
     try:
-        hints = typing.get_type_hints(fn, include_extras=True)
+        hints = typing.get_type_hints(target, include_extras=True)
     except Exception as e:
         raise BindingError(f"{label}: cannot resolve type hints: {e}") from None
     args: list[tuple[Any, ...]] = []
@@ -134,9 +135,8 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
                                  required))
             continue
         if is_factory and marker is None:
-            raise BindingError(f"{where}: no source (a dependency factory gets path "
-                               f"parameters, Request, other dependencies, or values marked "
-                               f"Query/Header/Cookie/Body)")
+            raise BindingError(f"{where}: no source (a dependency factory gets Request, other "
+                               f"dependencies, or values marked Query/Header/Cookie/Body)")
         if isinstance(marker, Body) or node.kind in _BODY_KINDS:
             embed = embed or (isinstance(marker, Body) and marker.embed)
             bodies.append((p, node, required))

@@ -47,7 +47,10 @@ def wait_exit(srv, timeout: float) -> float:
 
 def test_sigterm_drains_like_a_rolling_update_expects(serve):
     graceful = 10
-    srv = serve("native_basic:app", "--workers", "1", "--graceful-timeout", str(graceful))
+    # --keepalive above the slow request's length: the probe connection stays idle
+    # while the worker is busy (see test_upstream_keepalive.py for why that matters).
+    srv = serve("native_basic:app", "--workers", "1", "--graceful-timeout", str(graceful),
+                "--keepalive", str(60 * SLOW))
     probe = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW)
     slow = socket.create_connection(("127.0.0.1", srv.port), timeout=20 * SLOW)
     try:
@@ -56,9 +59,12 @@ def test_sigterm_drains_like_a_rolling_update_expects(serve):
         assert (status, body) == (200, b"ready")
         assert request(probe, "/_frostfork/health")[2] == b"ok"
 
-        # a slow request in flight
+        # A slow request in flight. While its handler runs, the (single) worker is busy,
+        # so the SIGTERM and the probe's next request are both handled after it, in
+        # the order they arrived: the probe must be sent while the handler still runs.
+        slow_ms = int(2000 * SLOW)
         result: dict = {}
-        t = threading.Thread(target=lambda: result.update(r=request(slow, "/sleep/1500")))
+        t = threading.Thread(target=lambda: result.update(r=request(slow, f"/sleep/{slow_ms}")))
         t.start()
         time.sleep(0.3 * SLOW)
 
@@ -84,7 +90,7 @@ def test_sigterm_drains_like_a_rolling_update_expects(serve):
         # the request in flight completes
         t.join(timeout=graceful * SLOW)
         status, _, body = result["r"]
-        assert status == 200 and b'"slept":1500' in body
+        assert status == 200 and f'"slept":{slow_ms}'.encode() in body
 
         # and the master leaves, with 0, within --graceful-timeout of the SIGTERM
         wait_exit(srv, graceful * SLOW - (time.monotonic() - t_term))
@@ -99,10 +105,13 @@ def test_sigterm_drains_like_a_rolling_update_expects(serve):
 def test_every_worker_finishes_its_requests(serve):
     srv = serve("native_basic:app", "--workers", "2", "--graceful-timeout", "10")
     srv.wait_workers(2)
+    time.sleep(0.5 * SLOW)  # both in their event loops
     results: list[httpx.Response] = []
+    slow_ms = int(1500 * SLOW)
 
     def slow_call():
-        results.append(httpx.get(f"http://127.0.0.1:{srv.port}/sleep/1000", timeout=20 * SLOW))
+        results.append(httpx.get(f"http://127.0.0.1:{srv.port}/sleep/{slow_ms}",
+                                 timeout=20 * SLOW))
 
     threads = [threading.Thread(target=slow_call) for _ in range(2)]
     for t in threads:  # the second connects while the first worker sleeps in its handler,

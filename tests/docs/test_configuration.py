@@ -32,7 +32,7 @@ def test_committed_page_is_what_the_generator_writes_now():
     committed = (ROOT / "docs" / "configuration.md").read_text()
     assert committed == fresh, (
         "docs/configuration.md is out of date with frostfork.cli.build_parser(): "
-        "run `python docs/gen_config.py` and commit the result")
+        "run `.venv/bin/python docs/gen_config.py` and commit the result")
 
 
 def test_every_serve_option_and_its_default_appear():

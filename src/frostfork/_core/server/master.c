@@ -379,6 +379,9 @@ static void on_signal(ff_master *m, int sig, int64_t now)
         }
         break;
     }
+    case SIGUSR1: /* logrotate: the workers reopen their log files */
+        signal_all(m, SIGUSR1);
+        break;
     case SIGTTIN:
         if (m->target < FF_MAX_SLOTS / 2)
             m->target++;
@@ -415,7 +418,7 @@ static int master_run(ff_server *srv)
 
     sigset_t set, old;
     sigemptyset(&set);
-    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1};
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         sigaddset(&set, sigs[i]);
     sigprocmask(SIG_BLOCK, &set, &old);

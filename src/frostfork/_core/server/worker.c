@@ -573,6 +573,10 @@ static void expire(ff_worker *w)
                 c->head_len = 0;
                 tl_remove(c);
                 conn_process(w, c); /* moves it to write/linger, or closes it */
+            } else if (c->state == FF_C_IDLE && recv(c->fd, &(char){0}, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+                /* a request arrived in time while a long handler held the loop:
+                 * serve it rather than reset the connection */
+                conn_readable(w, c);
             } else {
                 conn_close(w, c);
             }

@@ -1,0 +1,171 @@
+"""The Python half of fuzz/fuzz_json.c: the types the fuzzer decodes into, and
+the checks run on every input.
+
+fuzz_json.c embeds CPython, links the instrumented frostfork._core into the
+fuzzer binary as a built-in module, imports this module once and then calls
+`one(data)` per input. The first byte picks the target type; the rest is the
+JSON text. `one` returns normally when the decoder behaved; anything it raises
+is a finding (the C side prints it and aborts). A crash inside the C decoder
+is caught by ASan/UBSan directly.
+
+Behaviour that is allowed:
+  - a value, or frostfork.ValidationError (the list of {type, loc, msg[, input]}
+    dicts), or frostfork.JSONDecodeError ("invalid JSON at byte N: ...").
+Checked beyond "no other exception":
+  - every ValidationError entry has the FastAPI shape, a str msg and a list loc;
+  - a Sensitive field's value is never echoed back (no "input" under "password");
+  - a JSONDecodeError names a byte offset inside the input;
+  - what decodes also encodes (with Sensitive fields) and decodes again to an
+    equal value: decode(encode(decode(x))) == decode(x). Values holding a
+    non-finite float are exempt: 1e400 decodes to inf (as Python's json does)
+    and JSON has no way to write inf back.
+
+Known findings (fuzz/findings/, fuzz/README.md) abort like any other, so that
+`make fuzz-smoke` keeps failing until they are fixed. To fuzz past them, set
+FUZZ_JSON_TOLERATE_KNOWN=1: the exceptions listed in KNOWN are then accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import enum
+import math
+import os
+import re
+import uuid
+from typing import Annotated, Any, Literal, Optional, TypedDict, Union
+
+import frostfork
+from frostfork import (
+    Ge, Gt, JSONDecodeError, Le, Len, Lt, MaxLen, MinLen, Model, MultipleOf, Pattern, Sensitive,
+    ValidationError,
+)
+from frostfork import _core
+from frostfork.json import schema_of
+
+
+class Color(enum.Enum):
+    RED = "red"
+    ONE = 1
+
+
+@dataclasses.dataclass
+class Point:
+    x: Annotated[int, Ge(-1000), Le(1000)]
+    y: float = 0.0
+
+
+class Tag(TypedDict, total=False):
+    name: Annotated[str, MinLen(1), MaxLen(16), Pattern(r"^[a-z][a-z0-9_]*$")]
+    weight: Annotated[float, Gt(0), Lt(1e6)]
+
+
+class Tree(Model):
+    value: int
+    children: list["Tree"] = frostfork.field(default_factory=list)
+
+
+class Order(Model, forbid_extra=True):
+    id: Annotated[int, Ge(1), MultipleOf(3)]
+    user: Annotated[str, MinLen(3), MaxLen(32)]
+    password: Annotated[str, MinLen(4), Sensitive()]
+    items: Annotated[list[Union[Point, Tag, int, str, None]], MaxLen(64)]
+    matrix: list[list[Annotated[float, Ge(-1e9)]]] = frostfork.field(default_factory=list)
+    meta: dict[str, Union[int, float, str, bool, None, list[Any]]] = frostfork.field(
+        default_factory=dict)
+    color: Optional[Color] = None
+    kind: Literal["a", "b", 3] = "a"
+    when: Optional[datetime.datetime] = None
+    day: Optional[datetime.date] = None
+    at: Optional[datetime.time] = None
+    ref: Optional[uuid.UUID] = None
+    price: Optional[Annotated[decimal.Decimal, Ge(0)]] = None
+    blob: Optional[bytes] = None
+    pair: Optional[tuple[int, str]] = None
+    many: Optional[tuple[int, ...]] = None
+    uniq: Optional[frozenset[str]] = None
+    tree: Optional[Tree] = None
+
+
+TYPES: list[Any] = [
+    Any,
+    Order,
+    list[Order],
+    Tree,
+    Union[list[int], dict[str, Point], str],
+    dict[str, list[Union[int, str, float]]],
+    Annotated[list[Annotated[int, Gt(0)]], Len(0, 8)],
+    set[Union[int, str]],
+]
+SCHEMAS = [schema_of(t) for t in TYPES]
+
+# Exception types the decoder is known to leak instead of ValidationError.
+KNOWN: tuple[type[BaseException], ...] = (
+    decimal.InvalidOperation,  # fuzz/findings/fuzz_json-decimal-*: "abc" or "NaN" for a Decimal
+)
+_TOLERATE = os.environ.get("FUZZ_JSON_TOLERATE_KNOWN") == "1"
+
+_BYTE_POS = re.compile(r"^invalid JSON at byte (\d+): \S")
+
+
+def _finite(v: Any, depth: int = 0) -> bool:
+    """False if v holds a non-finite float anywhere (models included)."""
+    if depth > 200:
+        return True
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, decimal.Decimal):
+        return v.is_finite()
+    if isinstance(v, dict):
+        return all(_finite(x, depth + 1) for x in v.values())
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return all(_finite(x, depth + 1) for x in v)
+    if isinstance(v, Model) or dataclasses.is_dataclass(v):
+        names = getattr(type(v), "__frostfork_fields__", None) or [
+            f.name for f in dataclasses.fields(v)]
+        return all(_finite(getattr(v, n), depth + 1) for n in names)
+    return True
+
+
+def _check_validation_error(exc: ValidationError) -> None:
+    errors = exc.args[0]
+    assert isinstance(errors, list) and errors, f"ValidationError without errors: {exc.args!r}"
+    for e in errors:
+        assert isinstance(e, dict), e
+        assert {"type", "loc", "msg"} <= e.keys() <= {"type", "loc", "msg", "input", "ctx"}, e
+        assert isinstance(e["type"], str) and e["type"], e
+        assert isinstance(e["msg"], str) and e["msg"], e
+        assert isinstance(e["loc"], list), e
+        assert all(isinstance(x, (str, int)) for x in e["loc"]), e
+        if "password" in e["loc"]:
+            assert "input" not in e, f"Sensitive value echoed: {e!r}"
+    str(exc)  # the message is built from the list: must not raise
+
+
+def one(data: bytes) -> None:
+    if not data:
+        return
+    schema = SCHEMAS[data[0] % len(SCHEMAS)]
+    text = data[1:]
+    try:
+        value = _core.decode(text, schema)
+    except ValidationError as exc:
+        _check_validation_error(exc)
+        return
+    except KNOWN:
+        if _TOLERATE:
+            return
+        raise
+    except JSONDecodeError as exc:
+        msg = str(exc)
+        m = _BYTE_POS.match(msg)
+        assert m, f"JSONDecodeError message without a byte offset: {msg!r}"
+        assert int(m.group(1)) <= len(text), f"offset past the input ({len(text)}): {msg!r}"
+        return
+    if not _finite(value):
+        return
+    encoded = _core.json_encode(value, include_sensitive=True)
+    again = _core.decode(encoded, schema)
+    assert again == value, f"round trip changed the value: {value!r} -> {encoded!r} -> {again!r}"
