@@ -501,6 +501,23 @@ static PyObject *check_num(ff_dec *d, const ff_type *t, PyObject *v)
     return v;
 }
 
+/* NaN and infinities are not numbers a client can mean (and comparing them
+ * with a bound raises): a 422 like any other bad decimal. */
+static PyObject *check_decimal(ff_dec *d, const ff_type *t, PyObject *v)
+{
+    PyObject *finite = PyObject_CallMethod(v, "is_finite", NULL);
+    int ok = finite ? PyObject_IsTrue(finite) : -1;
+    Py_XDECREF(finite);
+    if (ok < 0) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    if (!ok)
+        return reject(d, v, "decimal_parsing",
+                      PyUnicode_FromString("Input should be a finite decimal"));
+    return check_num(d, t, v);
+}
+
 /* Length bounds for str (characters), bytes, and containers (items). */
 static PyObject *check_len(ff_dec *d, const ff_type *t, PyObject *v, Py_ssize_t n,
                            const char *what, const char *unit, const char *short_type,
@@ -546,7 +563,8 @@ static PyObject *parse_with(ff_dec *d, PyObject *fn, PyObject *s, const char *ty
 {
     PyObject *r = PyObject_CallOneArg(fn, s);
     if (!r && (PyErr_ExceptionMatches(PyExc_ValueError) ||
-               PyErr_ExceptionMatches(PyExc_TypeError))) {
+               PyErr_ExceptionMatches(PyExc_TypeError) ||
+               PyErr_ExceptionMatches(PyExc_ArithmeticError))) { /* decimal.InvalidOperation */
         PyErr_Clear();
         ff_dec_error(d, type, PyUnicode_FromString(msg), s, NULL);
     }
@@ -577,7 +595,7 @@ static PyObject *from_text(ff_dec *d, const ff_type *t, PyObject *s)
     case FF_T_DECIMAL: {
         PyObject *v = parse_with(d, st->Decimal, s, "decimal_parsing",
                                  "Input should be a valid decimal");
-        return v ? check_num(d, t, v) : NULL;
+        return v ? check_decimal(d, t, v) : NULL;
     }
     default:
         return check_str(d, t, Py_NewRef(s));
@@ -1055,7 +1073,7 @@ static PyObject *dec_value(ff_dec *d, const ff_type *t)
             PyObject *text = PyUnicode_DecodeASCII(s, (Py_ssize_t)n, NULL);
             PyObject *v = text ? PyObject_CallOneArg(d->st->Decimal, text) : NULL;
             Py_XDECREF(text);
-            return v ? check_num(d, t, v) : NULL;
+            return v ? check_decimal(d, t, v) : NULL;
         }
         PyObject *v = number_object(s, n, is_int && t->kind == FF_T_INT);
         if (!v)

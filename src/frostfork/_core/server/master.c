@@ -216,7 +216,11 @@ static void reap(ff_master *m, int64_t now)
             snprintf(during, sizeof during, " while handling %.72s", current);
         log_line("[frostfork] worker %d died unexpectedly (%s)%s; respawning", (int)pid, why,
                  during);
-        if (now - k.spawned_ms < CRASH_WINDOW_MS) {
+        /* a crash loop is a worker that cannot even start: it dies on its own
+         * (not SIGKILLed from outside), young, before serving anything */
+        int own_death = !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        uint64_t served = __atomic_load_n(&m->srv->slots[i].requests, __ATOMIC_RELAXED);
+        if (own_death && served == 0 && now - k.spawned_ms < CRASH_WINDOW_MS) {
             m->crash_streak++;
             int64_t delay = 100LL << (m->crash_streak > 7 ? 7 : m->crash_streak - 1);
             if (delay > BACKOFF_MAX_MS)

@@ -96,13 +96,15 @@ static void spool_end(ff_conn *c);
 
 static void conn_close(ff_worker *w, ff_conn *c)
 {
+    int counted = c->state != FF_C_LINGER; /* lingering ones left the count already */
     spool_end(c);
     tl_remove(c);
     close(c->fd);
     ff_buf_free(&c->in);
     ff_buf_free(&c->out);
     free(c);
-    w->nconns--;
+    if (counted)
+        w->nconns--;
     if (w->nconns < w->srv->cfg.max_connections)
         listen_on(w);
 }
@@ -501,6 +503,12 @@ again:
             shutdown(c->fd, SHUT_WR);
             c->state = FF_C_LINGER;
             tl_push(&w->linger, c, w->now);
+            /* answered and closing: it no longer counts against --max-connections
+             * (a client that never closes cannot hold the cap), and is closed for
+             * good after LINGER_MS at most */
+            w->nconns--;
+            if (w->nconns < w->srv->cfg.max_connections)
+                listen_on(w);
         }
     } else if (c->head_len > 0) {
         if (c->state != FF_C_BODY) {
