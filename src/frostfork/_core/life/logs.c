@@ -127,22 +127,23 @@ static int sensitive_name(const ff_config *cfg, const char *k, size_t n)
     return 0;
 }
 
+/* A JSON string: runs of plain bytes are copied whole, the rest escaped. */
 static void put_json_str(ff_buf *b, const char *s, size_t n)
 {
     ff_buf_append(b, "\"", 1);
+    size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            ff_buf_append(b, e, 2);
-        } else if (c < 0x20 || c == 0x7f) {
-            char e[8];
-            int k = snprintf(e, sizeof e, "\\u%04x", c);
-            ff_buf_append(b, e, (size_t)k);
-        } else {
-            ff_buf_append(b, s + i, 1);
-        }
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+            continue;
+        ff_buf_append(b, s + run, i - run);
+        char e[8];
+        int k = (c == '"' || c == '\\') ? snprintf(e, sizeof e, "\\%c", c)
+                                         : snprintf(e, sizeof e, "\\u%04x", c);
+        ff_buf_append(b, e, (size_t)k);
+        run = i + 1;
     }
+    ff_buf_append(b, s + run, n - run);
     ff_buf_append(b, "\"", 1);
 }
 
@@ -209,19 +210,25 @@ PyObject *ff_scrub(ff_state *st, PyObject *text)
     return text;
 }
 
-static void put_time(ff_buf *b, int json)
+/* Wall-clock time, formatted once per second per worker (like the Date
+ * header); JSON lines add the milliseconds. */
+static void put_time(ff_logs *l, ff_buf *b, int json)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    char t[64];
-    size_t n = json ? strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm)
-                    : strftime(t, sizeof t, "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    ff_buf_append(b, t, n);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    if (ts.tv_sec != l->time_sec || !l->time_len) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        l->time_len = json ? strftime(l->time, sizeof l->time, "%Y-%m-%dT%H:%M:%S", &tm)
+                           : strftime(l->time, sizeof l->time, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+        l->time_sec = ts.tv_sec;
+    }
+    ff_buf_append(b, l->time, l->time_len);
     if (json) {
-        n = (size_t)snprintf(t, sizeof t, ".%03dZ", (int)(tv.tv_usec / 1000));
-        ff_buf_append(b, t, n);
+        int ms = (int)(ts.tv_nsec / 1000000);
+        char t[6] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
+                     'Z', 0};
+        ff_buf_append(b, t, 5);
     }
 }
 
@@ -234,43 +241,47 @@ void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_
     const ff_http_request *h = r->http;
     ff_buf *b = &l->buf[FF_LOG_ACCESS];
     size_t start = ff_buf_used(b);
-    ff_buf target = {0};
-    put_target(&target, cfg, h);
-    char host[64], num[160];
-    int port;
-    ff_conn_peer(r->conn, host, sizeof host, &port);
+    ff_buf *target = &w->scratch; /* the response is out: the scratch buffer is free */
+    target->off = target->len = 0;
+    put_target(target, cfg, h);
+    const char *host = ff_conn_host(r->conn);
     if (cfg->access_json) {
         ff_buf_puts(b, "{\"time\":\"");
-        put_time(b, 1);
-        snprintf(num, sizeof num, "\",\"pid\":%d,\"remote\":", (int)w->pid);
-        ff_buf_puts(b, num);
+        put_time(l, b, 1);
+        ff_buf_puts(b, "\",\"pid\":");
+        ff_buf_put_u64(b, (unsigned long long)w->pid);
+        ff_buf_puts(b, ",\"remote\":");
         put_json_str(b, host, strlen(host));
         ff_buf_puts(b, ",\"method\":");
         put_json_str(b, h->method, h->method_len);
         ff_buf_puts(b, ",\"path\":");
-        put_json_str(b, target.data ? target.data : "", target.len);
-        snprintf(num, sizeof num,
-                 ",\"status\":%d,\"bytes_in\":%zu,\"bytes_out\":%zu,\"duration_us\":%lld,"
-                 "\"request_id\":",
-                 status, r->body_len, bytes_out, (long long)duration_us);
-        ff_buf_puts(b, num);
+        put_json_str(b, target->data ? target->data : "", target->len);
+        ff_buf_puts(b, ",\"status\":");
+        ff_buf_put_u64(b, (unsigned)status);
+        ff_buf_puts(b, ",\"bytes_in\":");
+        ff_buf_put_u64(b, r->body_len);
+        ff_buf_puts(b, ",\"bytes_out\":");
+        ff_buf_put_u64(b, bytes_out);
+        ff_buf_puts(b, ",\"duration_us\":");
+        ff_buf_put_u64(b, (unsigned long long)(duration_us > 0 ? duration_us : 0));
+        ff_buf_puts(b, ",\"request_id\":");
         put_json_str(b, request_id, strlen(request_id));
         ff_buf_puts(b, "}\n");
     } else { /* common log format, plus duration and request id */
         ff_buf_puts(b, host[0] ? host : "-");
         ff_buf_puts(b, " - - [");
-        put_time(b, 0);
+        put_time(l, b, 0);
         ff_buf_puts(b, "] \"");
         ff_buf_append(b, h->method, h->method_len);
         ff_buf_append(b, " ", 1);
-        for (size_t i = 0; i < target.len; i++) /* quotes would end the field */
-            ff_buf_append(b, target.data[i] == '"' ? "%22" : target.data + i,
-                          target.data[i] == '"' ? 3 : 1);
+        for (size_t i = 0; i < target->len; i++) /* quotes would end the field */
+            ff_buf_append(b, target->data[i] == '"' ? "%22" : target->data + i,
+                          target->data[i] == '"' ? 3 : 1);
+        char num[160];
         snprintf(num, sizeof num, " HTTP/1.%d\" %d %zu %lldus %s\n", h->version_minor, status,
                  bytes_out, (long long)duration_us, request_id);
         ff_buf_puts(b, num);
     }
-    ff_buf_free(&target);
     ff_scrub_buf(w->srv->st, b, start);
     if (ff_buf_used(b) >= FLUSH_BYTES)
         ff_logs_flush(l, w, 1);

@@ -13,12 +13,17 @@
 
 #include "server/conn.h"
 
+#include <time.h>
+
 typedef struct ff_logs {
     PyObject *sink[2];  /* access, audit (borrowed from the config) */
     PyObject *put[2];   /* writer-thread queue put, for Python sinks */
     ff_buf buf[2];
     int64_t next_flush_ms;
     int reported[2];
+    time_t time_sec;    /* the second `time` was formatted for */
+    char time[40];
+    size_t time_len;
 } ff_logs;
 
 enum { FF_LOG_ACCESS, FF_LOG_AUDIT };

@@ -45,6 +45,7 @@ struct ff_conn {
     unsigned watching;    /* FF_READ / FF_WRITE currently registered */
     struct sockaddr_storage peer;
     socklen_t peer_len;
+    char host[48];        /* the peer's address as text, made on first use */
 };
 
 typedef struct ff_worker {
@@ -108,6 +109,9 @@ int ff_put_headers(ff_buf *out, PyObject *headers, ff_headers_seen *seen);
 
 /* The Request object a handler asks for; path_params is borrowed. */
 PyObject *ff_request_new(ff_worker *w, const ff_req *r, PyObject *path_params);
+
+/* The peer's address as text, formatted once per connection. */
+const char *ff_conn_host(const ff_conn *c);
 
 /* "a.b.c.d" / "::1" and the port of the peer, for logs and WSGI. */
 void ff_conn_peer(const ff_conn *c, char *host, size_t hostlen, int *port);

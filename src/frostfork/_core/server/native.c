@@ -36,7 +36,22 @@ const char *ff_request_id(ff_worker *w, const ff_req *r)
             return st->request_id;
         }
     }
-    snprintf(st->request_id, sizeof st->request_id, "%x-%llx", (unsigned)w->pid, ++w->req_seq);
+    /* <pid hex>-<counter hex>, without snprintf: this runs for every logged request */
+    static const char hex[] = "0123456789abcdef";
+    char tmp[40];
+    size_t n = 0;
+    unsigned long long seq = ++w->req_seq;
+    do
+        tmp[n++] = hex[seq & 15];
+    while ((seq >>= 4));
+    tmp[n++] = '-';
+    unsigned pid = (unsigned)w->pid;
+    do
+        tmp[n++] = hex[pid & 15];
+    while ((pid >>= 4));
+    for (size_t i = 0; i < n; i++)
+        st->request_id[i] = tmp[n - 1 - i];
+    st->request_id[n] = '\0';
     return st->request_id;
 }
 

@@ -160,6 +160,18 @@ void ff_conn_peer(const ff_conn *c, char *host, size_t hostlen, int *port)
     }
 }
 
+const char *ff_conn_host(const ff_conn *c)
+{
+    ff_conn *m = (ff_conn *)c; /* a cache: formatting does not change the connection */
+    if (!m->host[0]) {
+        int port;
+        ff_conn_peer(c, m->host, sizeof m->host, &port);
+        if (!m->host[0])
+            strcpy(m->host, "-");
+    }
+    return m->host;
+}
+
 /* ---- draining ---- */
 
 /* Stops accepting and lets open connections finish: every later response
