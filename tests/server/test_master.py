@@ -72,15 +72,30 @@ def test_killed_worker_is_replaced(serve):
 
 
 def test_crash_loop_backs_off(serve, tmp_path):
+    # workers that die on their own, young, before serving anything: a crash loop
     srv = serve("native_basic:app", "--workers", "1")
     for _ in range(3):
-        pid = srv.wait_workers(1)[0]
-        os.kill(pid, signal.SIGKILL)
+        pid = srv.wait_workers(1, timeout=15)[0]
+        with pytest.raises(httpx.HTTPError):
+            get(srv, "/exit")
         deadline = time.monotonic() + 10 * SLOW
         while pid in srv.workers() and time.monotonic() < deadline:
             time.sleep(0.02)
     srv.wait_workers(1, timeout=15)
     assert "workers keep crashing; next spawn in" in srv.output()
+
+
+def test_killed_workers_are_not_a_crash_loop(serve):
+    # SIGKILL from outside (OOM killer, an operator) respawns at once, without backoff
+    srv = serve("native_basic:app", "--workers", "1")
+    for _ in range(3):
+        pid = srv.wait_workers(1, timeout=5)[0]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5 * SLOW
+        while pid in srv.workers() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    srv.wait_workers(1, timeout=5)
+    assert "workers keep crashing" not in srv.output()
 
 
 def test_stuck_handler_is_killed_after_timeout(serve):
