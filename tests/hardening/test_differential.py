@@ -351,7 +351,7 @@ def gunicorn():
     port = _free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"gunicorn-{port}.log"
     env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}")
-    env.pop("LD_PRELOAD", None)  # the sanitizer runtime is for frostfork, not gunicorn
+    # keep LD_PRELOAD: fault_app imports frostfork, whose sanitized build needs the runtime
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",

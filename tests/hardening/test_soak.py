@@ -186,7 +186,8 @@ def test_soak_mixed_traffic_leaves_nothing_behind(serve, tmp_path):
               f"fds {base['fds']} -> {after['fds']}; spool {len(base['spool'])} -> "
               f"{len(after['spool'])}")
     print(report)
-    assert all(g < 2048 for g in growth.values()), report
+    if not SANITIZED:  # ASan's quarantine holds freed memory on purpose
+        assert all(g < 2048 for g in growth.values()), report
     assert after["fds"] == base["fds"], report
     assert after["spool"] == base["spool"] == [], report
     assert elapsed < DEADLINE_S, report
