@@ -337,6 +337,38 @@ static int enter(ff_dec *d)
     return 0;
 }
 
+static int expect(ff_dec *d, char c, const char *msg)
+{
+    ws(d);
+    if (d->p < d->end && *d->p == c) {
+        d->p++;
+        return 0;
+    }
+    syntax(d, msg);
+    return -1;
+}
+
+/* Reads the next array separator: 1 = another item follows, 0 = end, -1. */
+static int next_item(ff_dec *d, char close)
+{
+    ws(d);
+    if (d->p < d->end && *d->p == ',') {
+        d->p++;
+        ws(d);
+        if (d->p < d->end && *d->p == close) {
+            syntax(d, "trailing comma");
+            return -1;
+        }
+        return 1;
+    }
+    if (d->p < d->end && *d->p == close) {
+        d->p++;
+        return 0;
+    }
+    syntax(d, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+    return -1;
+}
+
 /* Any JSON value as plain Python objects (dict, list, str, int, float,
  * bool, None): for `Any`, for echoing rejected input and for skipping. */
 static PyObject *parse_any(ff_dec *d)
@@ -362,30 +394,14 @@ static PyObject *parse_any(ff_dec *d)
         PyObject *list = PyList_New(0);
         d->p++;
         ws(d);
-        if (d->p < d->end && *d->p == ']') {
-            d->p++;
-            d->depth--;
-            return list;
-        }
-        while (list) {
+        int more = d->p < d->end && *d->p == ']' ? (d->p++, 0) : 1;
+        while (list && more == 1) {
             PyObject *v = parse_any(d);
-            if (!v || PyList_Append(list, v) < 0) {
-                Py_XDECREF(v);
+            if (!v || PyList_Append(list, v) < 0)
                 Py_CLEAR(list);
-                break;
-            }
-            Py_DECREF(v);
-            ws(d);
-            if (d->p < d->end && *d->p == ',') {
-                d->p++;
-                continue;
-            }
-            if (d->p < d->end && *d->p == ']') {
-                d->p++;
-                break;
-            }
-            syntax(d, "expected ',' or ']'");
-            Py_CLEAR(list);
+            Py_XDECREF(v);
+            if (list && (more = next_item(d, ']')) < 0)
+                Py_CLEAR(list);
         }
         d->depth--;
         return list;
@@ -397,50 +413,22 @@ static PyObject *parse_any(ff_dec *d)
         PyObject *dict = PyDict_New();
         d->p++;
         ws(d);
-        if (d->p < d->end && *d->p == '}') {
-            d->p++;
-            d->depth--;
-            return dict;
-        }
-        while (dict) {
+        int more = d->p < d->end && *d->p == '}' ? (d->p++, 0) : 1;
+        while (dict && more == 1) {
             ws(d);
             if (d->p >= d->end || *d->p != '"') {
                 syntax(d, "expected a string key");
                 Py_CLEAR(dict);
                 break;
             }
-            PyObject *k = parse_str(d), *v = NULL;
-            ws(d);
-            if (k && (d->p >= d->end || *d->p != ':')) {
-                syntax(d, "expected ':'");
-            } else if (k) {
-                d->p++;
-                v = parse_any(d);
-            }
-            if (!v || PyDict_SetItem(dict, k, v) < 0) {
-                Py_XDECREF(k);
-                Py_XDECREF(v);
+            PyObject *k = parse_str(d);
+            PyObject *v = k && expect(d, ':', "expected ':'") == 0 ? parse_any(d) : NULL;
+            if (!v || PyDict_SetItem(dict, k, v) < 0)
                 Py_CLEAR(dict);
-                break;
-            }
-            Py_DECREF(k);
-            Py_DECREF(v);
-            ws(d);
-            if (d->p < d->end && *d->p == ',') {
-                d->p++;
-                ws(d);
-                if (d->p < d->end && *d->p == '}') {
-                    syntax(d, "trailing comma");
-                    Py_CLEAR(dict);
-                }
-                continue;
-            }
-            if (d->p < d->end && *d->p == '}') {
-                d->p++;
-                break;
-            }
-            syntax(d, "expected ',' or '}'");
-            Py_CLEAR(dict);
+            Py_XDECREF(k);
+            Py_XDECREF(v);
+            if (dict && (more = next_item(d, '}')) < 0)
+                Py_CLEAR(dict);
         }
         d->depth--;
         return dict;
@@ -684,38 +672,6 @@ static PyObject *check_choice(ff_dec *d, const ff_type *t, PyObject *v)
 /* ---- containers and models ---- */
 
 static PyObject *dec(ff_dec *d, const ff_type *t);
-
-static int expect(ff_dec *d, char c, const char *msg)
-{
-    ws(d);
-    if (d->p < d->end && *d->p == c) {
-        d->p++;
-        return 0;
-    }
-    syntax(d, msg);
-    return -1;
-}
-
-/* Reads the next array separator: 1 = another item follows, 0 = end, -1. */
-static int next_item(ff_dec *d, char close)
-{
-    ws(d);
-    if (d->p < d->end && *d->p == ',') {
-        d->p++;
-        ws(d);
-        if (d->p < d->end && *d->p == close) {
-            syntax(d, "trailing comma");
-            return -1;
-        }
-        return 1;
-    }
-    if (d->p < d->end && *d->p == close) {
-        d->p++;
-        return 0;
-    }
-    syntax(d, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
-    return -1;
-}
 
 static PyObject *dec_array(ff_dec *d, const ff_type *t)
 {
