@@ -28,6 +28,7 @@
 #define LINGER_MS 2000
 #define DRAIN_IDLE_GRACE_MS 200
 #define ACCEPT_BATCH 64
+#define EXPIRE_BATCH 64
 
 /* ---- timeout lists ---- */
 
@@ -580,13 +581,18 @@ static void conn_readable(ff_worker *w, ff_conn *c)
 }
 
 /* Expires the heads of the timeout lists. A request cut off mid-head or
- * mid-body is told 408 before the close; idle ones just close. */
+ * mid-body is told 408 before the close; idle ones just close. At most
+ * EXPIRE_BATCH per loop turn: connections opened together (a slowloris
+ * wave) expire together, and closing hundreds in one go would stall the
+ * ready ones; the rest are due at once, so the next wait does not sleep. */
 static void expire(ff_worker *w)
 {
     ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
+    int budget = EXPIRE_BATCH;
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         ff_conn *c;
-        while ((c = lists[i]->head) && c->deadline <= w->now) {
+        while (budget > 0 && (c = lists[i]->head) && c->deadline <= w->now) {
+            budget--;
             if ((c->state == FF_C_HEAD && ff_buf_used(&c->in) > 0) || c->state == FF_C_BODY) {
                 ff_response_error(&c->out, 408, "Request Timeout", &w->date, 0, 0, 0);
                 c->closing = 1;
