@@ -110,11 +110,13 @@ fuzz_run = mkdir -p $(FUZZ_ARTIFACTS) && rc=0; \
 	site=$$($(VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))'); \
 	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(2)/$$t; echo "== $$t: $(1) s"; \
-	    PYTHONPATH=$$site $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(1) -timeout=10 \
+	    rm -f build/fuzz-$$t.log; \
+	    PYTHONPATH=$$site $(VENV)/bin/python fuzz/cpu_time.py build/fuzz-$$t.log -- \
+	        $(FUZZ_BUILD)/fuzz/$$t -max_total_time=$(1) -timeout=10 \
 	        -rss_limit_mb=4096 -print_final_stats=1 -dict=fuzz/$$t.dict \
 	        -artifact_prefix=$(FUZZ_ARTIFACTS)/$$t- $(2)/$$t fuzz/corpus/$$t \
-	        > build/fuzz-$$t.log 2>&1 || { rc=1; echo "$$t CRASHED:"; tail -60 build/fuzz-$$t.log; }; \
-	    grep -E '^(stat::number_of_executed_units|Done)' build/fuzz-$$t.log; \
+	        || { rc=1; echo "$$t CRASHED:"; tail -60 build/fuzz-$$t.log; }; \
+	    grep -E '^(stat::number_of_executed_units|Done|cpu_minutes)' build/fuzz-$$t.log; \
 	done; exit $$rc
 
 fuzz: fuzz-build
