@@ -179,7 +179,7 @@ void ff_bind_free(ff_bind *b)
     PyMem_Free(b->query_buf);
 }
 
-static int fatal(ff_bind *b) { return b->dec.syntax || PyErr_Occurred(); }
+static int fatal(ff_bind *b) { return b->dec.in.err || PyErr_Occurred(); }
 
 /* application/x-www-form-urlencoded decoding: '+' is a space, bad escapes
  * stay as written. */

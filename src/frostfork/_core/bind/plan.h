@@ -77,7 +77,7 @@ struct ff_req_s;
 void ff_bind_init(ff_bind *b, struct ff_worker *w, const struct ff_req_s *r, const ff_slice *caps,
                   size_t ncaps, PyObject *path_names);
 void ff_bind_free(ff_bind *b);
-/* Binds and calls the plan's callable. NULL means: b->dec.syntax set (400),
+/* Binds and calls the plan's callable. NULL means: b->dec.in.err set (400),
  * or errors in b->dec.errors (422), or a Python exception (500). */
 PyObject *ff_plan_call(ff_bind *b, ff_Plan *p);
 

@@ -1,30 +1,26 @@
 /* json/decode.c — the typed JSON decoder (see decode.h for the contract).
  *
  * Every typed decoder returns a new reference, or NULL. NULL is fatal when
- * d->syntax is set or a Python exception is pending; otherwise the value was
+ * d->in.err is set or a Python exception is pending; otherwise the value was
  * consumed and an error recorded, and the caller goes on to collect more. */
 #include "json/decode.h"
-#include "util/hex.h"
 
 #include <math.h>
 
-#define FATAL(d) ((d)->syntax || PyErr_Occurred())
+#define FATAL(d) ((d)->in.err || PyErr_Occurred())
 
 void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix)
 {
     memset(d, 0, offsetof(ff_dec, path));
-    d->buf = d->p = buf;
-    d->end = buf + len;
+    ff_json_scan_reset(&d->in, buf, len);
     d->st = st;
     d->prefix = prefix;
-    d->syntax = NULL;
-    memset(&d->tmp, 0, sizeof d->tmp);
 }
 
 void ff_dec_reset_input(ff_dec *d, const char *buf, size_t len, PyObject *prefix)
 {
-    d->buf = d->p = buf;
-    d->end = buf + len;
+    d->in.buf = d->in.p = buf; /* not ff_json_scan_reset: an error found so far stays */
+    d->in.end = buf + len;
     d->prefix = prefix;
     d->depth = 0;
 }
@@ -32,21 +28,7 @@ void ff_dec_reset_input(ff_dec *d, const char *buf, size_t len, PyObject *prefix
 void ff_dec_free(ff_dec *d)
 {
     Py_CLEAR(d->errors);
-    ff_buf_free(&d->tmp);
-}
-
-static void syntax(ff_dec *d, const char *msg)
-{
-    if (!d->syntax) {
-        d->syntax = msg;
-        d->syntax_pos = d->p - d->buf;
-    }
-}
-
-static inline void ws(ff_dec *d)
-{
-    while (d->p < d->end && (*d->p == ' ' || *d->p == '\n' || *d->p == '\r' || *d->p == '\t'))
-        d->p++;
+    ff_json_scan_free(&d->in);
 }
 
 /* ---- errors ---- */
@@ -112,188 +94,32 @@ static PyObject *reject(ff_dec *d, PyObject *v, const char *type, PyObject *msg)
 
 /* ---- scalars ---- */
 
-static int read_u16(ff_dec *d, const char *p, unsigned *out)
+/* The lexer knows nothing of Python: a failed allocation becomes MemoryError
+ * here (a 500), where a syntax error stays in d->in.err (a 400). */
+static int lexed(ff_dec *d, int rc)
 {
-    if (d->end - p < 4)
-        return -1;
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = ff_hexval(p[i]);
-        if (h < 0)
-            return -1;
-        v = v * 16 + (unsigned)h;
-    }
-    *out = v;
-    return 0;
+    if (rc < 0 && d->in.oom && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return rc;
 }
 
-static void put_utf8(ff_buf *b, unsigned cp)
+static int str_token(ff_dec *d, const char **s, size_t *n)
 {
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    ff_buf_append(b, u, n);
-}
-
-/* Scans a string token (d->p at the opening quote). On success points s and n
- * at its UTF-8 bytes — the buffer itself when there are no escapes, else
- * d->tmp — and leaves d->p after the closing quote. UTF-8 validity is left
- * to the str decoder. */
-static int scan_string(ff_dec *d, const char **s, size_t *n)
-{
-    const char *p = ++d->p;
-    while (p < d->end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
-        p++;
-    if (p < d->end && *p == '"') {
-        *s = d->p;
-        *n = (size_t)(p - d->p);
-        d->p = p + 1;
-        return 0;
-    }
-    ff_buf *b = &d->tmp;
-    b->off = b->len = 0;
-    ff_buf_append(b, d->p, (size_t)(p - d->p));
-    while (p < d->end) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"') {
-            *s = b->data ? b->data : "";
-            *n = b->len;
-            d->p = p + 1;
-            return 0;
-        }
-        if (c < 0x20) {
-            d->p = p;
-            syntax(d, "control character in string");
-            return -1;
-        }
-        if (c != '\\') {
-            const char *q = p;
-            while (q < d->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
-                q++;
-            ff_buf_append(b, p, (size_t)(q - p));
-            p = q;
-            continue;
-        }
-        if (++p >= d->end)
-            break;
-        switch (*p) {
-        case '"': ff_buf_append(b, "\"", 1); break;
-        case '\\': ff_buf_append(b, "\\", 1); break;
-        case '/': ff_buf_append(b, "/", 1); break;
-        case 'b': ff_buf_append(b, "\b", 1); break;
-        case 'f': ff_buf_append(b, "\f", 1); break;
-        case 'n': ff_buf_append(b, "\n", 1); break;
-        case 'r': ff_buf_append(b, "\r", 1); break;
-        case 't': ff_buf_append(b, "\t", 1); break;
-        case 'u': {
-            unsigned cp, lo;
-            if (read_u16(d, p + 1, &cp) < 0) {
-                d->p = p;
-                syntax(d, "invalid \\u escape");
-                return -1;
-            }
-            p += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                if (d->end - p < 7 || p[1] != '\\' || p[2] != 'u' || read_u16(d, p + 3, &lo) < 0 ||
-                    lo < 0xDC00 || lo > 0xDFFF) {
-                    d->p = p;
-                    syntax(d, "lone surrogate in \\u escape");
-                    return -1;
-                }
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p += 6;
-            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                d->p = p;
-                syntax(d, "lone surrogate in \\u escape");
-                return -1;
-            }
-            put_utf8(b, cp);
-            break;
-        }
-        default:
-            d->p = p;
-            syntax(d, "invalid escape");
-            return -1;
-        }
-        p++;
-    }
-    d->p = d->end;
-    syntax(d, "unterminated string");
-    return -1;
+    return lexed(d, ff_json_string(&d->in, s, n, 0));
 }
 
 static PyObject *parse_str(ff_dec *d)
 {
     const char *s;
     size_t n;
-    if (scan_string(d, &s, &n) < 0)
+    if (str_token(d, &s, &n) < 0)
         return NULL;
     PyObject *r = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
     if (!r && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
         PyErr_Clear();
-        syntax(d, "invalid UTF-8 in string");
+        ff_json_fail(&d->in, "invalid UTF-8 in string");
     }
     return r;
-}
-
-/* Validates the RFC 8259 number grammar; sets the token span and whether it
- * is an integer (no fraction, no exponent). */
-static int scan_number(ff_dec *d, const char **start, size_t *len, int *is_int)
-{
-    const char *p = d->p, *e = d->end;
-    *start = p;
-    *is_int = 1;
-    if (p < e && *p == '-')
-        p++;
-    if (p < e && *p == '0')
-        p++;
-    else if (p < e && *p >= '1' && *p <= '9')
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
-    else
-        goto bad;
-    if (p < e && *p == '.') {
-        *is_int = 0;
-        if (++p >= e || *p < '0' || *p > '9')
-            goto bad;
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        *is_int = 0;
-        p++;
-        if (p < e && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= e || *p < '0' || *p > '9')
-            goto bad;
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
-    }
-    *len = (size_t)(p - *start);
-    d->p = p;
-    return 0;
-bad:
-    d->p = p;
-    syntax(d, "invalid number");
-    return -1;
 }
 
 static PyObject *number_object(const char *s, size_t n, int is_int)
@@ -318,89 +144,47 @@ static PyObject *number_object(const char *s, size_t n, int is_int)
     return r;
 }
 
-static int literal(ff_dec *d, const char *word, size_t n)
-{
-    if ((size_t)(d->end - d->p) >= n && memcmp(d->p, word, n) == 0) {
-        d->p += n;
-        return 0;
-    }
-    syntax(d, "invalid literal");
-    return -1;
-}
-
 static int enter(ff_dec *d)
 {
     if (d->depth >= FF_JSON_MAX_DEPTH) {
-        syntax(d, "nesting too deep");
+        ff_json_fail(&d->in, "nesting too deep");
         return -1;
     }
     return 0;
-}
-
-static int expect(ff_dec *d, char c, const char *msg)
-{
-    ws(d);
-    if (d->p < d->end && *d->p == c) {
-        d->p++;
-        return 0;
-    }
-    syntax(d, msg);
-    return -1;
-}
-
-/* Reads the next array separator: 1 = another item follows, 0 = end, -1. */
-static int next_item(ff_dec *d, char close)
-{
-    ws(d);
-    if (d->p < d->end && *d->p == ',') {
-        d->p++;
-        ws(d);
-        if (d->p < d->end && *d->p == close) {
-            syntax(d, "trailing comma");
-            return -1;
-        }
-        return 1;
-    }
-    if (d->p < d->end && *d->p == close) {
-        d->p++;
-        return 0;
-    }
-    syntax(d, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
-    return -1;
 }
 
 /* Any JSON value as plain Python objects (dict, list, str, int, float,
  * bool, None): for `Any`, for echoing rejected input and for skipping. */
 static PyObject *parse_any(ff_dec *d)
 {
-    ws(d);
-    if (d->p >= d->end) {
-        syntax(d, "unexpected end of input");
+    ff_json_ws(&d->in);
+    if (d->in.p >= d->in.end) {
+        ff_json_fail(&d->in, "unexpected end of input");
         return NULL;
     }
-    switch (*d->p) {
+    switch (*d->in.p) {
     case '"':
         return parse_str(d);
     case 't':
-        return literal(d, "true", 4) < 0 ? NULL : Py_NewRef(Py_True);
+        return ff_json_literal(&d->in, "true", 4) < 0 ? NULL : Py_NewRef(Py_True);
     case 'f':
-        return literal(d, "false", 5) < 0 ? NULL : Py_NewRef(Py_False);
+        return ff_json_literal(&d->in, "false", 5) < 0 ? NULL : Py_NewRef(Py_False);
     case 'n':
-        return literal(d, "null", 4) < 0 ? NULL : Py_NewRef(Py_None);
+        return ff_json_literal(&d->in, "null", 4) < 0 ? NULL : Py_NewRef(Py_None);
     case '[': {
         if (enter(d) < 0)
             return NULL;
         d->path[d->depth++] = (ff_loc){NULL, 0};
         PyObject *list = PyList_New(0);
-        d->p++;
-        ws(d);
-        int more = d->p < d->end && *d->p == ']' ? (d->p++, 0) : 1;
+        d->in.p++;
+        ff_json_ws(&d->in);
+        int more = d->in.p < d->in.end && *d->in.p == ']' ? (d->in.p++, 0) : 1;
         while (list && more == 1) {
             PyObject *v = parse_any(d);
             if (!v || PyList_Append(list, v) < 0)
                 Py_CLEAR(list);
             Py_XDECREF(v);
-            if (list && (more = next_item(d, ']')) < 0)
+            if (list && (more = ff_json_next_item(&d->in, ']')) < 0)
                 Py_CLEAR(list);
         }
         d->depth--;
@@ -411,23 +195,23 @@ static PyObject *parse_any(ff_dec *d)
             return NULL;
         d->path[d->depth++] = (ff_loc){NULL, 0};
         PyObject *dict = PyDict_New();
-        d->p++;
-        ws(d);
-        int more = d->p < d->end && *d->p == '}' ? (d->p++, 0) : 1;
+        d->in.p++;
+        ff_json_ws(&d->in);
+        int more = d->in.p < d->in.end && *d->in.p == '}' ? (d->in.p++, 0) : 1;
         while (dict && more == 1) {
-            ws(d);
-            if (d->p >= d->end || *d->p != '"') {
-                syntax(d, "expected a string key");
+            ff_json_ws(&d->in);
+            if (d->in.p >= d->in.end || *d->in.p != '"') {
+                ff_json_fail(&d->in, "expected a string key");
                 Py_CLEAR(dict);
                 break;
             }
             PyObject *k = parse_str(d);
-            PyObject *v = k && expect(d, ':', "expected ':'") == 0 ? parse_any(d) : NULL;
+            PyObject *v = k && ff_json_expect(&d->in, ':', "expected ':'") == 0 ? parse_any(d) : NULL;
             if (!v || PyDict_SetItem(dict, k, v) < 0)
                 Py_CLEAR(dict);
             Py_XDECREF(k);
             Py_XDECREF(v);
-            if (dict && (more = next_item(d, '}')) < 0)
+            if (dict && (more = ff_json_next_item(&d->in, '}')) < 0)
                 Py_CLEAR(dict);
         }
         d->depth--;
@@ -437,7 +221,7 @@ static PyObject *parse_any(ff_dec *d)
         const char *s;
         size_t n;
         int is_int;
-        if (scan_number(d, &s, &n, &is_int) < 0)
+        if (ff_json_number(&d->in, &s, &n, &is_int) < 0)
             return NULL;
         return number_object(s, n, is_int);
     }
@@ -682,9 +466,9 @@ static PyObject *dec_array(ff_dec *d, const ff_type *t)
         return NULL;
     int bad = 0;
     Py_ssize_t i = 0;
-    d->p++;
-    ws(d);
-    int more = d->p < d->end && *d->p == ']' ? (d->p++, 0) : 1;
+    d->in.p++;
+    ff_json_ws(&d->in);
+    int more = d->in.p < d->in.end && *d->in.p == ']' ? (d->in.p++, 0) : 1;
     while (more == 1) {
         const ff_type *it = t->kind == FF_T_TUPLE ? (i < t->nargs ? t->args[i] : NULL) : t->args[0];
         d->path[d->depth++] = (ff_loc){NULL, i};
@@ -699,7 +483,7 @@ static PyObject *dec_array(ff_dec *d, const ff_type *t)
         if (failed)
             goto fail;
         i++;
-        more = next_item(d, ']');
+        more = ff_json_next_item(&d->in, ']');
     }
     if (more < 0)
         goto fail;
@@ -736,17 +520,17 @@ static PyObject *dec_dict(ff_dec *d, const ff_type *t)
     if (!dict)
         return NULL;
     int bad = 0;
-    d->p++;
-    ws(d);
-    int more = d->p < d->end && *d->p == '}' ? (d->p++, 0) : 1;
+    d->in.p++;
+    ff_json_ws(&d->in);
+    int more = d->in.p < d->in.end && *d->in.p == '}' ? (d->in.p++, 0) : 1;
     while (more == 1) {
-        ws(d);
-        if (d->p >= d->end || *d->p != '"') {
-            syntax(d, "expected a string key");
+        ff_json_ws(&d->in);
+        if (d->in.p >= d->in.end || *d->in.p != '"') {
+            ff_json_fail(&d->in, "expected a string key");
             goto fail;
         }
         PyObject *k = parse_str(d);
-        if (!k || expect(d, ':', "expected ':'") < 0) {
+        if (!k || ff_json_expect(&d->in, ':', "expected ':'") < 0) {
             Py_XDECREF(k);
             goto fail;
         }
@@ -763,7 +547,7 @@ static PyObject *dec_dict(ff_dec *d, const ff_type *t)
             goto fail;
         Py_XDECREF(v);
         bad |= v == NULL;
-        more = next_item(d, '}');
+        more = ff_json_next_item(&d->in, '}');
     }
     if (more < 0 || bad)
         goto fail;
@@ -838,32 +622,31 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
     PyObject *res = NULL;
     int bad = 0;
     Py_ssize_t hint = 0;
-    d->p++;
-    ws(d);
-    int more = d->p < d->end && *d->p == '}' ? (d->p++, 0) : 1;
+    d->in.p++;
+    ff_json_ws(&d->in);
+    int more = d->in.p < d->in.end && *d->in.p == '}' ? (d->in.p++, 0) : 1;
     while (more == 1) {
-        ws(d);
-        if (d->p >= d->end || *d->p != '"') {
-            syntax(d, "expected a string key");
+        ff_json_ws(&d->in);
+        if (d->in.p >= d->in.end || *d->in.p != '"') {
+            ff_json_fail(&d->in, "expected a string key");
             goto done;
         }
         const char *ks;
         size_t kn;
-        const char *key_at = d->p;
-        if (scan_string(d, &ks, &kn) < 0 || expect(d, ':', "expected ':'") < 0)
+        const char *key_at = d->in.p;
+        if (str_token(d, &ks, &kn) < 0 || ff_json_expect(&d->in, ':', "expected ':'") < 0)
             goto done;
         Py_ssize_t i = find_field(t, ks, kn, hint);
         if (i < 0) {
             if (!t->forbid_extra) {
-                PyObject *skip = parse_any(d);
-                if (!skip)
+                /* one level down, like a declared field's value */
+                if (lexed(d, ff_json_skip(&d->in, FF_JSON_MAX_DEPTH - d->depth - 1)) < 0)
                     goto done;
-                Py_DECREF(skip);
             } else {
-                const char *save = d->p;
-                d->p = key_at;
+                const char *save = d->in.p;
+                d->in.p = key_at;
                 PyObject *key = parse_str(d);
-                d->p = save;
+                d->in.p = save;
                 PyObject *v = key ? parse_any(d) : NULL;
                 if (v)
                     ff_dec_error(d, "extra_forbidden",
@@ -876,8 +659,8 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
             }
         } else {
             if (seen[i]) {
-                d->p = key_at;
-                syntax(d, "duplicate key in object");
+                d->in.p = key_at;
+                ff_json_fail(&d->in, "duplicate key in object");
                 goto done;
             }
             seen[i] = 1;
@@ -889,7 +672,7 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
                 goto done;
             bad |= vals[i] == NULL;
         }
-        more = next_item(d, '}');
+        more = ff_json_next_item(&d->in, '}');
     }
     if (more < 0)
         goto done;
@@ -937,7 +720,7 @@ static unsigned token_of(char c)
  * are tried quietly in declaration order, rewinding between tries. */
 static PyObject *dec_union(ff_dec *d, const ff_type *t)
 {
-    unsigned tok = token_of(*d->p);
+    unsigned tok = token_of(*d->in.p);
     const ff_type *cand[16];
     int nc = 0;
     for (Py_ssize_t i = 0; i < t->nargs && nc < 16; i++)
@@ -957,14 +740,14 @@ static PyObject *dec_union(ff_dec *d, const ff_type *t)
     }
     if (nc == 1)
         return dec(d, cand[0]);
-    const char *start = d->p;
+    const char *start = d->in.p;
     for (int i = 0; i < nc; i++) {
         d->quiet++;
         PyObject *v = dec(d, cand[i]);
         d->quiet--;
         if (v || FATAL(d))
             return v;
-        d->p = start;
+        d->in.p = start;
     }
     return mismatch(d, "union_type", "Input does not match any of the allowed types");
 }
@@ -991,24 +774,24 @@ static void remember_secret(ff_dec *d, PyObject *s)
 
 static PyObject *dec_value(ff_dec *d, const ff_type *t)
 {
-    ws(d);
-    if (d->p >= d->end) {
-        syntax(d, "unexpected end of input");
+    ff_json_ws(&d->in);
+    if (d->in.p >= d->in.end) {
+        ff_json_fail(&d->in, "unexpected end of input");
         return NULL;
     }
-    char c = *d->p;
+    char c = *d->in.p;
     switch (t->kind) {
     case FF_T_ANY:
         return parse_any(d);
     case FF_T_NONE:
         if (c == 'n')
-            return literal(d, "null", 4) < 0 ? NULL : Py_NewRef(Py_None);
+            return ff_json_literal(&d->in, "null", 4) < 0 ? NULL : Py_NewRef(Py_None);
         return mismatch(d, "none_required", "Input should be None");
     case FF_T_BOOL:
         if (c == 't')
-            return literal(d, "true", 4) < 0 ? NULL : Py_NewRef(Py_True);
+            return ff_json_literal(&d->in, "true", 4) < 0 ? NULL : Py_NewRef(Py_True);
         if (c == 'f')
-            return literal(d, "false", 5) < 0 ? NULL : Py_NewRef(Py_False);
+            return ff_json_literal(&d->in, "false", 5) < 0 ? NULL : Py_NewRef(Py_False);
         return mismatch(d, "bool_type", "Input should be a valid boolean");
     case FF_T_INT:
     case FF_T_FLOAT:
@@ -1023,7 +806,7 @@ static PyObject *dec_value(ff_dec *d, const ff_type *t)
         const char *s;
         size_t n;
         int is_int;
-        if (scan_number(d, &s, &n, &is_int) < 0)
+        if (ff_json_number(&d->in, &s, &n, &is_int) < 0)
             return NULL;
         if (t->kind == FF_T_DECIMAL) {
             PyObject *text = PyUnicode_DecodeASCII(s, (Py_ssize_t)n, NULL);
@@ -1096,9 +879,9 @@ PyObject *ff_json_decode(ff_dec *d, const ff_type *t)
     PyObject *v = dec(d, t);
     if (!v && FATAL(d))
         return NULL;
-    ws(d); /* trailing garbage is a syntax error even when validation failed */
-    if (d->p != d->end) {
-        syntax(d, "extra data after the JSON value");
+    ff_json_ws(&d->in); /* trailing garbage is a syntax error even when validation failed */
+    if (d->in.p != d->in.end) {
+        ff_json_fail(&d->in, "extra data after the JSON value");
         Py_CLEAR(v);
     }
     return v;
@@ -1232,9 +1015,9 @@ void ff_dec_raise(ff_dec *d)
 {
     if (PyErr_Occurred())
         return;
-    if (d->syntax) {
-        PyObject *msg = PyUnicode_FromFormat("invalid JSON at byte %zd: %s", d->syntax_pos,
-                                             d->syntax);
+    if (d->in.err) {
+        PyObject *msg = PyUnicode_FromFormat("invalid JSON at byte %zu: %s", d->in.err_pos,
+                                             d->in.err);
         if (msg) {
             PyErr_SetObject(d->st->JSONDecodeError, msg);
             Py_DECREF(msg);

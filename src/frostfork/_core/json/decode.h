@@ -8,8 +8,8 @@
 #ifndef FF_JSON_DECODE_H
 #define FF_JSON_DECODE_H
 
+#include "json/scan.h"
 #include "schema/type.h"
-#include "util/buf.h"
 
 #define FF_JSON_MAX_DEPTH 64
 
@@ -19,7 +19,7 @@ typedef struct {
 } ff_loc;
 
 typedef struct {
-    const char *buf, *p, *end;
+    ff_json_scan in;    /* the lexer: input, position, first syntax error (-> 400) */
     ff_state *st;
     PyObject *errors;   /* list of error dicts, created on the first error */
     PyObject *prefix;   /* borrowed tuple: loc items before the path, e.g. ("body",) */
@@ -28,9 +28,6 @@ typedef struct {
     PyObject *secrets;  /* borrowed list collecting Sensitive strings (for masking), or NULL */
     int depth;
     ff_loc path[FF_JSON_MAX_DEPTH + 2];
-    const char *syntax; /* a syntax error (-> 400); position in syntax_pos */
-    Py_ssize_t syntax_pos;
-    ff_buf tmp;         /* unescaped string bytes */
 } ff_dec;
 
 void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix);
@@ -39,7 +36,7 @@ void ff_dec_free(ff_dec *d);
 void ff_dec_reset_input(ff_dec *d, const char *buf, size_t len, PyObject *prefix);
 
 /* Decodes the whole buffer as one value of type t. Returns a new reference,
- * or NULL with d->syntax set, or with errors in d->errors, or with a Python
+ * or NULL with d->in.err set, or with errors in d->errors, or with a Python
  * exception set (only for real failures such as MemoryError). */
 PyObject *ff_json_decode(ff_dec *d, const ff_type *t);
 

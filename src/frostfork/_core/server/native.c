@@ -298,9 +298,9 @@ void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
         if (write_result(w, r, out, res) < 0)
             ff_fail_500(w, r, out, rt->label);
         Py_DECREF(res);
-    } else if (b.dec.syntax) {
+    } else if (b.dec.in.err) {
         char msg[160];
-        snprintf(msg, sizeof msg, "invalid JSON at byte %zd: %s", b.dec.syntax_pos, b.dec.syntax);
+        snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", b.dec.in.err_pos, b.dec.in.err);
         ff_response_error(out, 400, msg, &w->date, r->keep_alive, r->http10, r->head_only);
     } else if (!PyErr_Occurred() && b.dec.errors) {
         write_422(w, r, out, b.dec.errors);

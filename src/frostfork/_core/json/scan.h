@@ -1,0 +1,71 @@
+/* json/scan.h — the JSON lexer, strict RFC 8259.
+ *
+ * Pure C (no Python.h). Whitespace, strings (escapes resolved, UTF-8
+ * checked), numbers, literals and separators, plus ff_json_skip, which
+ * checks one whole value without building anything. The typed decoder
+ * (json/decode.c) builds Python objects from these tokens and skips the
+ * fields a model does not know with ff_json_skip; fuzz/fuzz_json_scan.c
+ * drives the lexer alone.
+ *
+ * Errors: the first one wins. It is a static message in `err` and the byte
+ * offset where it was found in `err_pos`. An allocation failure is not the
+ * input's fault: it sets `oom` and leaves `err` alone, so the caller can say
+ * so (a 500, not a 400). */
+#ifndef FF_JSON_SCAN_H
+#define FF_JSON_SCAN_H
+
+#include "util/buf.h"
+
+#include <stddef.h>
+
+typedef struct {
+    const char *buf, *p, *end;
+    const char *err; /* first syntax error, or NULL */
+    size_t err_pos;
+    int oom;
+    ff_buf tmp; /* unescaped bytes of the last string that had escapes */
+} ff_json_scan;
+
+/* Points the lexer at new input; keeps tmp's memory. */
+void ff_json_scan_reset(ff_json_scan *s, const char *buf, size_t len);
+void ff_json_scan_free(ff_json_scan *s);
+
+/* Records a syntax error at s->p unless one is recorded already. */
+void ff_json_fail(ff_json_scan *s, const char *msg);
+
+static inline void ff_json_ws(ff_json_scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+/* 1 if b[0..n) is well-formed UTF-8 as Python's strict decoder sees it: no
+ * overlong forms, no surrogates, nothing above U+10FFFF. */
+int ff_json_utf8_valid(const char *b, size_t n);
+
+/* A string token, s->p at its opening quote. On success points *out, *n at
+ * its bytes (the input itself when it has no escapes, else s->tmp), leaves
+ * s->p after the closing quote and returns 0. The bytes' UTF-8 is checked
+ * only when check_utf8 is set (the decoder's str constructor checks it
+ * anyway). */
+int ff_json_string(ff_json_scan *s, const char **out, size_t *n, int check_utf8);
+
+/* A number token: its span and whether it is an integer (no fraction, no
+ * exponent). */
+int ff_json_number(ff_json_scan *s, const char **start, size_t *len, int *is_int);
+
+/* The literal `word` (true, false, null) at s->p. */
+int ff_json_literal(ff_json_scan *s, const char *word, size_t n);
+
+/* Whitespace, then the byte c; otherwise the error msg. */
+int ff_json_expect(ff_json_scan *s, char c, const char *msg);
+
+/* The separator after an array item or object member: 1 = another follows,
+ * 0 = `close` ended the container, -1 = error (a trailing comma is one). */
+int ff_json_next_item(ff_json_scan *s, char close);
+
+/* Whitespace, then one whole value, checked as strictly as the decoder
+ * would (nesting deeper than depth_left is an error), without building it. */
+int ff_json_skip(ff_json_scan *s, int depth_left);
+
+#endif
