@@ -10,6 +10,7 @@
 #include "server/worker.h"
 #include "life/finalize.h"
 #include "life/spool.h"
+#include "util/fd.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -356,6 +357,10 @@ static void on_signal(ff_master *m, int sig, int64_t now)
                      (long long)m->srv->cfg.graceful_ms);
             m->stopping = 1;
             m->stop_deadline = now + m->srv->cfg.graceful_ms;
+            /* no worker will be started again: the listening sockets close
+             * for good once the draining workers let go too (worker.c) */
+            ff_fd_release(m->srv->cfg.listen_fd);
+            ff_fd_release(m->srv->cfg.metrics_fd);
             signal_all(m, SIGTERM);
         }
         break;
@@ -368,6 +373,8 @@ static void on_signal(ff_master *m, int sig, int64_t now)
         }
         break;
     case SIGHUP: {
+        if (m->stopping) /* the listening socket is released: nothing to start */
+            break;
         log_line("[frostfork] SIGHUP: replacing %d workers", live_workers(m));
         int old[FF_MAX_SLOTS], n = 0;
         for (int i = 0; i < FF_MAX_SLOTS; i++)

@@ -7,6 +7,7 @@
 #include "server/conn.h"
 #include "life/finalize.h"
 #include "life/spool.h"
+#include "util/fd.h"
 #include "life/logs.h"
 #include "life/sinks.h"
 
@@ -21,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 
 #define READ_CHUNK 16384
 #define BODY_CHUNK 65536
@@ -111,19 +113,21 @@ static void conn_close(ff_worker *w, ff_conn *c)
 }
 
 /* Accepts a bounded batch so one busy listener cannot starve the
- * connections already open; the listener stays level-triggered. */
-static void accept_ready(ff_worker *w, int lfd, int internal)
+ * connections already open; the listener stays level-triggered. Returns
+ * how many were accepted. */
+static int accept_ready(ff_worker *w, int lfd, int internal)
 {
-    for (int i = 0; i < ACCEPT_BATCH && w->listening; i++) {
+    int i;
+    for (i = 0; i < ACCEPT_BATCH && w->listening; i++) {
         if (w->nconns >= w->srv->cfg.max_connections) {
             listen_off(w);
-            return;
+            break;
         }
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
-            return; /* EAGAIN: another worker took it; EMFILE: retried next wakeup */
+            break; /* EAGAIN: another worker took it; EMFILE: retried next wakeup */
         int one = 1;
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -144,6 +148,7 @@ static void accept_ready(ff_worker *w, int lfd, int internal)
         tl_push(&w->head, c, w->now);
         w->nconns++;
     }
+    return i;
 }
 
 void ff_conn_peer(const ff_conn *c, char *host, size_t hostlen, int *port)
@@ -182,7 +187,16 @@ static void begin_drain(ff_worker *w)
 {
     if (w->draining)
         return;
+    /* Take what already waits in the listen queue (it is served, with
+     * Connection: close), then let go of the listening sockets. Once the
+     * master and every worker have, new connections are refused at once
+     * instead of queueing where nobody accepts them and being reset when the
+     * last process exits. A socket systemd passed in stays open in systemd. */
+    for (int i = 0; i < 16 && accept_ready(w, w->srv->cfg.listen_fd, 0) == ACCEPT_BATCH; i++)
+        ;
     listen_off(w);
+    ff_fd_release(w->srv->cfg.listen_fd);
+    ff_fd_release(w->srv->cfg.metrics_fd);
     w->draining = 1;
     w->drain_deadline = w->now + w->srv->cfg.graceful_ms;
     __atomic_store_n(&w->slot->retiring, 1, __ATOMIC_RELAXED);
