@@ -113,6 +113,23 @@ def test_query_parameters(srv):
                       ("query", "role"): "enum"}
 
 
+@pytest.mark.parametrize("word, value", [
+    ("true", True), ("1", True), ("yes", True), ("on", True), ("t", True), ("y", True),
+    ("TRUE", True), ("Yes", True), ("oN", True), ("false", False), ("0", False), ("no", False),
+    ("off", False), ("f", False), ("n", False), ("FALSE", False), ("Off", False),
+    ("", None), ("tru", None), ("truee", None), ("yes%00", None), ("2", None), ("%C4%B0", None),
+    ("n%C3%B6", None), ("%EF%BD%99es", None)])
+def test_boolean_query_words(srv, word, value):
+    """pydantic's words in any ASCII case; anything else is bool_parsing."""
+    r = call(srv, "GET", f"/search?q=hi&exact={word}")
+    if value is None:
+        assert r.status_code == 422, r.text
+        assert [(e["loc"], e["type"]) for e in r.json()["detail"]] == [
+            (["query", "exact"], "bool_parsing")]
+    else:
+        assert r.status_code == 200 and r.json()["exact"] is value
+
+
 def test_headers_and_cookies(srv):
     r = call(srv, "GET", "/whoami", headers={"User-Agent": "probe/1", "Cookie": "a=1; session=s3",
                                              "X-Trace": "12345678-1234-5678-1234-567812345678"})

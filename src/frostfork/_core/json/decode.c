@@ -891,6 +891,20 @@ PyObject *ff_json_decode(ff_dec *d, const ff_type *t)
 
 static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s);
 
+/* s[0..n) equals the lowercase ASCII word w, ignoring ASCII case. No other
+ * letter lowercases into the boolean words, so this is what str.lower()
+ * and == would decide, without a new string per value. */
+static int ascii_caseeq(const char *s, size_t n, const char *w)
+{
+    size_t i = 0;
+    for (; i < n && w[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z' ? c | 0x20 : c) != (unsigned char)w[i])
+            return 0;
+    }
+    return i == n && !w[i];
+}
+
 static int strict_int_text(PyObject *s)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0;
@@ -953,20 +967,16 @@ static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s)
     case FF_T_BOOL: {
         static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
         static const char *no[] = {"false", "0", "no", "off", "f", "n"};
-        PyObject *low = PyObject_CallMethod(s, "lower", NULL);
-        if (!low)
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(s, &n);
+        if (!u)
             return NULL;
         for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
-            if (PyUnicode_CompareWithASCIIString(low, yes[i]) == 0) {
-                Py_DECREF(low);
+            if (ascii_caseeq(u, (size_t)n, yes[i]))
                 return Py_NewRef(Py_True);
-            }
-            if (PyUnicode_CompareWithASCIIString(low, no[i]) == 0) {
-                Py_DECREF(low);
+            if (ascii_caseeq(u, (size_t)n, no[i]))
                 return Py_NewRef(Py_False);
-            }
         }
-        Py_DECREF(low);
         ff_dec_error(d, "bool_parsing",
                      PyUnicode_FromString("Input should be a valid boolean, unable to interpret "
                                           "input"),
