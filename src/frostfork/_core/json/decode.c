@@ -176,9 +176,7 @@ static PyObject *parse_any(ff_dec *d)
             return NULL;
         d->path[d->depth++] = (ff_loc){NULL, 0};
         PyObject *list = PyList_New(0);
-        d->in.p++;
-        ff_json_ws(&d->in);
-        int more = d->in.p < d->in.end && *d->in.p == ']' ? (d->in.p++, 0) : 1;
+        int more = ff_json_open(&d->in, ']');
         while (list && more == 1) {
             PyObject *v = parse_any(d);
             if (!v || PyList_Append(list, v) < 0)
@@ -195,9 +193,7 @@ static PyObject *parse_any(ff_dec *d)
             return NULL;
         d->path[d->depth++] = (ff_loc){NULL, 0};
         PyObject *dict = PyDict_New();
-        d->in.p++;
-        ff_json_ws(&d->in);
-        int more = d->in.p < d->in.end && *d->in.p == '}' ? (d->in.p++, 0) : 1;
+        int more = ff_json_open(&d->in, '}');
         while (dict && more == 1) {
             ff_json_ws(&d->in);
             if (d->in.p >= d->in.end || *d->in.p != '"') {
@@ -466,9 +462,7 @@ static PyObject *dec_array(ff_dec *d, const ff_type *t)
         return NULL;
     int bad = 0;
     Py_ssize_t i = 0;
-    d->in.p++;
-    ff_json_ws(&d->in);
-    int more = d->in.p < d->in.end && *d->in.p == ']' ? (d->in.p++, 0) : 1;
+    int more = ff_json_open(&d->in, ']');
     while (more == 1) {
         const ff_type *it = t->kind == FF_T_TUPLE ? (i < t->nargs ? t->args[i] : NULL) : t->args[0];
         d->path[d->depth++] = (ff_loc){NULL, i};
@@ -520,9 +514,7 @@ static PyObject *dec_dict(ff_dec *d, const ff_type *t)
     if (!dict)
         return NULL;
     int bad = 0;
-    d->in.p++;
-    ff_json_ws(&d->in);
-    int more = d->in.p < d->in.end && *d->in.p == '}' ? (d->in.p++, 0) : 1;
+    int more = ff_json_open(&d->in, '}');
     while (more == 1) {
         ff_json_ws(&d->in);
         if (d->in.p >= d->in.end || *d->in.p != '"') {
@@ -622,9 +614,7 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
     PyObject *res = NULL;
     int bad = 0;
     Py_ssize_t hint = 0;
-    d->in.p++;
-    ff_json_ws(&d->in);
-    int more = d->in.p < d->in.end && *d->in.p == '}' ? (d->in.p++, 0) : 1;
+    int more = ff_json_open(&d->in, '}');
     while (more == 1) {
         ff_json_ws(&d->in);
         if (d->in.p >= d->in.end || *d->in.p != '"') {

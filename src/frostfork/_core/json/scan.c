@@ -282,6 +282,17 @@ int ff_json_expect(ff_json_scan *s, char c, const char *msg)
     return -1;
 }
 
+int ff_json_open(ff_json_scan *s, char close)
+{
+    s->p++;
+    ff_json_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    return 1;
+}
+
 int ff_json_next_item(ff_json_scan *s, char close)
 {
     ff_json_ws(s);
@@ -330,13 +341,7 @@ int ff_json_skip(ff_json_scan *s, int depth_left)
             ff_json_fail(s, "nesting too deep");
             return -1;
         }
-        s->p++;
-        ff_json_ws(s);
-        int more = 1;
-        if (s->p < s->end && *s->p == close) {
-            s->p++;
-            more = 0;
-        }
+        int more = ff_json_open(s, close);
         while (more == 1) {
             if (close == '}') {
                 ff_json_ws(s);

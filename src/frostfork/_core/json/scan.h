@@ -60,6 +60,10 @@ int ff_json_literal(ff_json_scan *s, const char *word, size_t n);
 /* Whitespace, then the byte c; otherwise the error msg. */
 int ff_json_expect(ff_json_scan *s, char c, const char *msg);
 
+/* Consumes an opening bracket (s->p at it) and the whitespace after it:
+ * 0 = the container is empty (`close` consumed too), 1 = an item follows. */
+int ff_json_open(ff_json_scan *s, char close);
+
 /* The separator after an array item or object member: 1 = another follows,
  * 0 = `close` ended the container, -1 = error (a trailing comma is one). */
 int ff_json_next_item(ff_json_scan *s, char close);
