@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -20,6 +21,31 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSani
 SANITIZED = bool(os.environ.get("FROSTFORK_SANITIZED"))
 # Sanitized builds are several times slower: scale waits, never loop counts.
 SLOW = 4.0 if SANITIZED else 1.0
+
+
+def wait_banner(proc: subprocess.Popen, output: Callable[[], str]) -> int:
+    """The port from a starting master's "on http://127.0.0.1:PORT" line."""
+    deadline = time.monotonic() + 20 * SLOW
+    while time.monotonic() < deadline:
+        m = re.search(r"on http://127\.0\.0\.1:(\d+)", output())
+        if m:
+            return int(m.group(1))
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited {proc.returncode} before serving:\n{output()}")
+        time.sleep(0.02)
+    raise RuntimeError(f"server did not start:\n{output()}")
+
+
+def stop_process(proc: subprocess.Popen) -> int:
+    """SIGTERM (the drain), then SIGKILL if it outlasts the drain."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15 * SLOW)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    return proc.returncode
 
 
 class Server:
@@ -37,15 +63,7 @@ class Server:
         self.wait_ready()
 
     def _wait_banner(self) -> int:
-        deadline = time.monotonic() + 20 * SLOW
-        while time.monotonic() < deadline:
-            m = re.search(r"on http://127\.0\.0\.1:(\d+)", self.output())
-            if m:
-                return int(m.group(1))
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.output()}")
-            time.sleep(0.02)
-        raise RuntimeError(f"server did not start:\n{self.output()}")
+        return wait_banner(self.proc, self.output)
 
     def wait_ready(self, timeout: float = 10) -> None:
         """Until a worker answers (any status) on a fresh connection."""
@@ -81,15 +99,8 @@ class Server:
         raise AssertionError(f"expected {n} workers, have {pids}\n{self.output()}")
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15 * SLOW)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
         self.log.close()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
     def check_clean(self) -> None:
         out = self.output()

@@ -13,7 +13,6 @@ import configparser
 import os
 import re
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT, SLOW
+from conftest import ROOT, SLOW, stop_process, wait_banner
 
 from frostfork.cli import build_parser
 
@@ -60,29 +59,14 @@ class Spawned:
         return self.log_path.read_text(errors="replace")
 
     def banner_port(self) -> int:
-        deadline = time.monotonic() + 20 * SLOW
-        while time.monotonic() < deadline:
-            m = re.search(r"on http://127\.0\.0\.1:(\d+)", self.output())
-            if m:
-                return int(m.group(1))
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited {self.proc.returncode}:\n{self.output()}")
-            time.sleep(0.02)
-        raise AssertionError(f"no banner:\n{self.output()}")
+        return wait_banner(self.proc, self.output)
 
     def exit_code(self, timeout: float = 20) -> int:
         return self.proc.wait(timeout=timeout * SLOW)
 
     def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15 * SLOW)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
         self.log.close()
-        return self.proc.returncode
+        return stop_process(self.proc)
 
 
 @pytest.fixture
