@@ -113,7 +113,7 @@ class App:
     def _compile(self) -> list[tuple[Any, ...]]:
         """The route table for the C core: (method, pattern, plan, param_names) per route."""
         for prov in self._providers.values():
-            prov.plan = None  # re-plan: providers may have been added since
+            prov.plans.clear()  # re-plan: providers may have been added since
         table: list[tuple[Any, ...]] = []
         docs: list[RouteDoc] = []
         for method, path, fn in self._routes:
@@ -125,9 +125,11 @@ class App:
                 bound = plan_for(fn, label=label, path_names=names, providers=self._providers)
             except (BindingError, SchemaError) as e:
                 raise RouteError(str(e)) from None
-            missing = [n for n in names if n not in inspect.signature(fn).parameters]
+            read = {d.name for d in bound.params if d.location == "path"}
+            missing = [n for n in names if n not in read]
             if missing:
-                raise RouteError(f"{label}: handler does not take path parameter {missing[0]!r}")
+                raise RouteError(f"{label}: neither the handler nor its dependencies take path "
+                                 f"parameter {missing[0]!r}")
             table.append((method, path, bound.plan, names))
             docs.append(_doc(method, path, fn, bound))
         if self.openapi_url and not any(p == self.openapi_url for _, p, _ in self._routes):
@@ -142,7 +144,7 @@ class App:
         """The OpenAPI 3.1 document of this app (what GET /openapi.json serves)."""
         docs = []
         for prov in self._providers.values():
-            prov.plan = None
+            prov.plans.clear()
         for method, path, fn in self._routes:
             names = tuple(_PARAM.findall(path))
             label = f"{method} {path}"

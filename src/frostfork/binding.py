@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from frostfork import _core
@@ -35,19 +35,21 @@ class BindingError(TypeError):
 
 
 @dataclass
-class Provider:
-    factory: Callable[..., Any]
-    scope: str  # "request" | "app"
-    plan: Any = None
-
-
-@dataclass
 class Bound:
     """A compiled plan plus what the OpenAPI writer needs to know about it."""
     plan: Any
-    params: list[ParamDoc]
+    params: list[ParamDoc]  # the handler's own and those its dependencies read
     body: tn.Node | None
     body_required: bool
+
+
+@dataclass
+class Provider:
+    factory: Callable[..., Any]
+    scope: str  # "request" | "app"
+    # request scope: one plan per set of route path names, since path parameters
+    # are bound by their index in the route; app scope: one plan, made once per worker
+    plans: dict[tuple[str, ...], Bound] = field(default_factory=dict)
 
 
 _schemas: dict[int, Any] = {}
@@ -86,6 +88,7 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
         raise BindingError(f"{label}: cannot resolve type hints: {e}") from None
     args: list[tuple[Any, ...]] = []
     docs: list[ParamDoc] = []
+    dep_docs: list[ParamDoc] = []  # what the dependencies read, documented unless fn reads it too
     bodies: list[tuple[inspect.Parameter, tn.Node, bool]] = []
     embed = False
     for p in inspect.signature(fn).parameters.values():
@@ -103,8 +106,9 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
             args.append((p.name, REQUEST, p.name, -1, None, False, None, False, None))
             continue
         if base in providers:
-            dep = _dependency(base, providers, chain + (label,))
-            args.append((p.name, DEP, p.name, -1, None, False, None, False, dep))
+            dep = _dependency(base, providers, chain + (label,), path_names)
+            args.append((p.name, DEP, p.name, -1, None, False, None, False, dep.plan))
+            dep_docs.extend(dep.params)
             continue
         if is_factory and marker is None and isinstance(base, type) and base not in _PLAIN:
             raise BindingError(f"no provider for {_name(base)} "
@@ -136,7 +140,8 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
             continue
         if is_factory and marker is None:
             raise BindingError(f"{where}: no source (a dependency factory gets Request, other "
-                               f"dependencies, or values marked Query/Header/Cookie/Body)")
+                               f"dependencies, the route's path parameters, or values marked "
+                               f"Query/Header/Cookie/Body)")
         if isinstance(marker, Body) or node.kind in _BODY_KINDS:
             embed = embed or (isinstance(marker, Body) and marker.embed)
             bodies.append((p, node, required))
@@ -165,6 +170,9 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
                 args[i] = (p.name, BODY_FIELD, p.name, -1, None, req,
                            None if req else p.default, False, None)
     plan = _core.Plan(fn, args, body_schema, app_scope, label)
+    for d in dep_docs:
+        if all((d.name, d.location) != (o.name, o.location) for o in docs):
+            docs.append(d)
     return Bound(plan, docs, body_node, body_required)
 
 
@@ -180,17 +188,21 @@ def _pair_source(name: str, marker: Any) -> tuple[int, str]:
     return QUERY, (marker.name if isinstance(marker, Query) and marker.name else name)
 
 
-def _dependency(tp: Any, providers: dict[Any, Provider], chain: tuple[str, ...]) -> Any:
+def _dependency(tp: Any, providers: dict[Any, Provider], chain: tuple[str, ...],
+                path_names: tuple[str, ...]) -> Bound:
+    """The plan of tp's factory for a route with these path names. An app-scoped
+    value outlives every route, so its factory sees no path parameters."""
     prov = providers[tp]
-    if prov.plan is not None:
-        return prov.plan
+    key = () if prov.scope == "app" else path_names
+    if key in prov.plans:
+        return prov.plans[key]
     name = _name(tp)
     if name in chain:
         raise BindingError(f"dependency cycle: {' -> '.join(chain[chain.index(name):] + (name,))}")
-    bound = plan_for(prov.factory, label=name, providers=providers, chain=chain,
+    bound = plan_for(prov.factory, label=name, path_names=key, providers=providers, chain=chain,
                      app_scope=prov.scope == "app")
-    prov.plan = bound.plan
-    return prov.plan
+    prov.plans[key] = bound
+    return bound
 
 
 def _name(tp: Any) -> str:

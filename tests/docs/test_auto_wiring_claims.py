@@ -1,8 +1,5 @@
 """What docs/auto-wiring.md says about dependency factories, checked against a
-real server (or the CLI refusing to start one). The two strict xfails are bugs
-the page documents as current limitations: when they are fixed these tests
-start passing, pytest reports XPASS as a failure, and the marker and the
-"Current limitations" paragraph must go."""
+real server (or the CLI refusing to start one)."""
 
 from __future__ import annotations
 
@@ -11,7 +8,6 @@ import sys
 import textwrap
 
 import httpx
-import pytest
 
 from conftest import ROOT, SLOW
 
@@ -101,21 +97,60 @@ def test_class_factory_with_annotated_init(serve, tmp_path):
         "path": "/ctx", "tenant": "public"}
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason=(  # the server does not start
-    "BUG: dependency factories are planned without the route's path names, so a "
-    "factory parameter named like a path parameter has 'no source' — although that "
-    "very error message says 'a dependency factory gets path parameters'"))
 def test_factory_gets_path_parameters(serve, tmp_path):
+    """A request-scoped factory reads the route's path parameters, validated
+    like the handler's; the handler need not declare them itself, and the
+    OpenAPI document lists them all the same."""
     env = write_app(tmp_path, "path_factory", """
+        from frostfork import Ge
         class Repo:
             def __init__(self, item_id): self.item_id = item_id
-        def make_repo(item_id: int) -> Repo:
+        class Owner:
+            def __init__(self, name): self.name = name
+        def make_repo(item_id: Annotated[int, Ge(1)]) -> Repo:
             return Repo(item_id)
+        def make_owner(user: str, repo: Repo) -> Owner:
+            return Owner(f"{user}/{repo.item_id}")
         app.provide(Repo, make_repo)
+        app.provide(Owner, make_owner)
         @app.get("/items/{item_id}")
         def item(item_id: int, repo: Repo) -> dict:
             return {"id": item_id, "repo": repo.item_id}
+        @app.get("/users/{user}/items/{item_id}")
+        def owned(owner: Owner) -> dict:
+            return {"owner": owner.name}
         """)
     srv = serve("path_factory:app", env=env)
-    assert httpx.get(f"http://127.0.0.1:{srv.port}/items/5", timeout=10 * SLOW).json() == {
-        "id": 5, "repo": 5}
+    base = f"http://127.0.0.1:{srv.port}"
+    assert httpx.get(f"{base}/items/5", timeout=10 * SLOW).json() == {"id": 5, "repo": 5}
+    # the same factory on a route whose path names sit elsewhere
+    assert httpx.get(f"{base}/users/ada/items/7", timeout=10 * SLOW).json() == {
+        "owner": "ada/7"}
+    r = httpx.get(f"{base}/users/ada/items/0", timeout=10 * SLOW)
+    assert r.status_code == 422
+    assert [(e["loc"], e["type"]) for e in r.json()["detail"]] == [
+        (["path", "item_id"], "greater_than_equal")]
+    doc = httpx.get(f"{base}/openapi.json", timeout=10 * SLOW).json()
+    params = doc["paths"]["/users/{user}/items/{item_id}"]["get"]["parameters"]
+    assert sorted((p["name"], p["in"]) for p in params) == [("item_id", "path"), ("user", "path")]
+
+
+def test_path_parameter_nobody_reads_and_app_scoped_path_factory_stop_startup(tmp_path):
+    write_app(tmp_path, "unread", """
+        @app.get("/items/{item_id}")
+        def h() -> dict: return {}
+        """)
+    out = start_fails(tmp_path, "unread")
+    assert out.returncode == 2 and (
+        "GET /items/{item_id}: neither the handler nor its dependencies take path parameter "
+        "'item_id'") in out.stderr
+    write_app(tmp_path, "app_path", """
+        class Repo: ...
+        def make_repo(item_id: int) -> Repo: return Repo()
+        app.provide(Repo, make_repo, scope="app")
+        @app.get("/items/{item_id}")
+        def h(item_id: int, repo: Repo) -> dict: return {}
+        """)
+    out = start_fails(tmp_path, "app_path")
+    # an app-scoped value outlives every request: it cannot depend on one's path
+    assert out.returncode == 2 and "Repo: parameter 'item_id': no source" in out.stderr
