@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "own directory, removed by the master if the worker dies (default "
                         "%(default)s)")
     s.add_argument("--spool-threshold", type=_size, default="1m", metavar="SIZE",
-                   help="request bodies with a Content-Length above this are spooled to a file "
-                        "as they arrive (default 1m)")
+                   help="request bodies larger than this are spooled to a file as they "
+                        "arrive: at once for a Content-Length above it, from the byte that "
+                        "crosses it for a chunked body (default 1m)")
     s.add_argument("--freeze", choices=("collect", "early", "off"), default="collect",
                    help="collect: gc.collect()+gc.freeze() before fork (default); "
                         "early: gc.disable() before import, freeze before fork; off: neither")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import weakref
 from dataclasses import dataclass
@@ -52,6 +53,12 @@ class Login:
 def upload(request: Request) -> dict:
     _requests.append(weakref.ref(request))
     return {"size": len(request.body), "spooled": bool(os.listdir(frostfork.life.spool_dir()))}
+
+
+@app.post("/upload-digest")
+def upload_digest(request: Request) -> dict:
+    return {"size": len(request.body), "sha256": hashlib.sha256(request.body).hexdigest(),
+            "spooled": bool(os.listdir(frostfork.life.spool_dir()))}
 
 
 @app.post("/upload-fail")

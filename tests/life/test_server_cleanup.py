@@ -1,7 +1,9 @@
 """Cleanup that holds under faults: spooled uploads, raising handlers, killed workers."""
 
+import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import time
@@ -93,3 +95,65 @@ def test_pipelined_request_after_a_spooled_body_is_answered(serve, tmp_path):
     (s1, _, b1), (s2, _, b2) = parse_responses(out)
     assert (s1, json.loads(b1)) == (200, {"size": 5000, "spooled": True})
     assert (s2, json.loads(b2)) == (200, {"ok": True})
+
+
+def _chunked(body: bytes, rng: random.Random) -> bytes:
+    """body as chunks of random sizes (some with extensions), then the last chunk."""
+    out, i = [], 0
+    while i < len(body):
+        n = rng.randrange(1, 40_000)
+        ext = b";x=1" if rng.random() < 0.2 else b""
+        out.append(b"%x%s\r\n%s\r\n" % (len(body[i:i + n]), ext, body[i:i + n]))
+        i += n
+    return b"".join(out) + b"0\r\n\r\n"
+
+
+def test_chunked_bodies_spool_past_the_threshold(serve, tmp_path):
+    """A chunked body has no size up front: once its decoded bytes pass
+    --spool-threshold they move to a spool file, the rest follow as they
+    arrive (sent here in pieces), the handler sees every byte in order, and
+    a pipelined request after it is answered. Below the threshold it stays in
+    memory. The spool file is gone when the request ends."""
+    srv = serve("life_app:app", "--workers", "1", "--spool-dir", str(tmp_path),
+                "--spool-threshold", "64k")
+    rng = random.Random(7)
+    big = bytes(rng.randrange(256) for _ in range(300_000))
+    small = b"s" * 10_000
+    head = b"POST /upload-digest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+    data = (head + _chunked(big, rng) + head + _chunked(small, rng) +
+            b"GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
+        for i in range(0, len(data), 50_000):  # so that spooling starts mid-stream
+            s.sendall(data[i:i + 50_000])
+            time.sleep(0.01)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    (s1, _, b1), (s2, _, b2), (s3, _, b3) = parse_responses(out)
+    assert (s1, json.loads(b1)) == (200, {"size": len(big), "spooled": True,
+                                          "sha256": hashlib.sha256(big).hexdigest()})
+    assert (s2, json.loads(b2)) == (200, {"size": len(small), "spooled": False,
+                                          "sha256": hashlib.sha256(small).hexdigest()})
+    assert (s3, json.loads(b3)) == (200, {"ok": True})
+    assert state(srv.port)["spool_files"] == 0
+
+
+def test_chunked_body_over_max_body_is_413_and_leaves_no_spool_file(serve, tmp_path):
+    srv = serve("life_app:app", "--workers", "1", "--spool-dir", str(tmp_path),
+                "--spool-threshold", "16k", "--max-body", "100k")
+    rng = random.Random(3)
+    data = (b"POST /upload-digest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            _chunked(b"z" * 200_000, rng))
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
+        try:
+            s.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except ConnectionResetError:
+            pass
+    assert out.startswith(b"HTTP/1.1 413 "), out[:100]
+    assert state(srv.port)["spool_files"] == 0

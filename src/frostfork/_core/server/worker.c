@@ -378,21 +378,28 @@ static void spool_end(ff_conn *c)
  * not heap. Returns 1 when the body is complete, 0 when more is needed, -1
  * on a write error. Bytes after the body (a pipelined request) stay in the
  * buffer right after the head. */
+static int spool_open(ff_worker *w, ff_conn *c)
+{
+    if (c->spool_fd >= 0)
+        return 0;
+    char path[300];
+    int fd = ff_spool_open(w->srv->st->spool_dir, path, sizeof path);
+    if (fd < 0 || !(c->spool_path = strdup(path))) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        return -1;
+    }
+    c->spool_fd = fd;
+    return 0;
+}
+
 static int spool_body(ff_worker *w, ff_conn *c, char *base, size_t avail)
 {
     uint64_t cl = (uint64_t)c->content_length;
-    if (c->spool_fd < 0) {
-        char path[300];
-        int fd = ff_spool_open(w->srv->st->spool_dir, path, sizeof path);
-        if (fd < 0 || !(c->spool_path = strdup(path))) {
-            if (fd >= 0) {
-                close(fd);
-                unlink(path);
-            }
-            return -1;
-        }
-        c->spool_fd = fd;
-    }
+    if (spool_open(w, c) < 0)
+        return -1;
     size_t have = avail - c->head_len;
     size_t take = have < cl - c->spooled ? have : (size_t)(cl - c->spooled);
     if (ff_write_all(c->spool_fd, base + c->head_len, take) < 0)
@@ -401,6 +408,21 @@ static int spool_body(ff_worker *w, ff_conn *c, char *base, size_t avail)
     memmove(base + c->head_len, base + c->head_len + take, have - take);
     c->in.len -= take;
     return c->spooled == cl;
+}
+
+/* A chunked body has no size up front: its decoded bytes collect after the
+ * head, and once they pass --spool-threshold they move to a spool file, as do
+ * the ones decoded after them; `tail` bytes (a pipelined request) follow the
+ * decoded ones and stay in the buffer. */
+static int spool_decoded(ff_worker *w, ff_conn *c, char *base, size_t tail)
+{
+    if (spool_open(w, c) < 0 || ff_write_all(c->spool_fd, base + c->head_len, c->body_len) < 0)
+        return -1;
+    c->spooled += c->body_len;
+    memmove(base + c->head_len, base + c->head_len + c->body_len, tail);
+    c->in.len -= c->body_len;
+    c->body_len = 0;
+    return 0;
 }
 
 /* Parses and answers every complete request in the input buffer (HTTP/1.1
@@ -445,19 +467,40 @@ again:
         size_t req_end;
         const char *body = base + c->head_len;
         void *map = NULL;
-        if (c->spool_fd >= 0 || (!(c->flags & FF_HTTP_F_CHUNKED) && c->content_length > 0 &&
-                                 (uint64_t)c->content_length > w->srv->cfg.spool_threshold &&
-                                 w->srv->st->spool_dir[0])) {
-            int done = spool_body(w, c, base, avail);
-            if (done < 0) {
-                spool_end(c);
-                ff_response_error(&c->out, 500, "cannot spool the request body", &w->date, 0,
-                                  0, 0);
-                c->closing = 1;
+        int chunked = (c->flags & FF_HTTP_F_CHUNKED) != 0;
+        int spool_ok = w->srv->st->spool_dir[0] != '\0';
+        int spooling = 0, done = 1;
+        if (chunked) {
+            size_t raw_start = c->head_len + c->body_len;
+            size_t len = avail - raw_start;
+            ssize_t r = ff_http_chunked_decode(&c->chunked, lim, base + raw_start, &len, &err);
+            if (r == -1) {
+                http_error(w, c, err);
                 break;
             }
-            if (!done)
-                break;
+            c->body_len += len;
+            size_t tail = r > 0 ? (size_t)r : 0;
+            c->in.len = c->in.off + c->head_len + c->body_len + tail;
+            done = r != -2;
+            spooling = spool_ok && (c->spool_fd >= 0 ||
+                                    c->body_len > w->srv->cfg.spool_threshold);
+            if (spooling && spool_decoded(w, c, base, tail) < 0)
+                done = -1;
+        } else if (c->spool_fd >= 0 || (spool_ok && c->content_length > 0 &&
+                                        (uint64_t)c->content_length >
+                                            w->srv->cfg.spool_threshold)) {
+            spooling = 1;
+            done = spool_body(w, c, base, avail);
+        }
+        if (done < 0) {
+            spool_end(c);
+            ff_response_error(&c->out, 500, "cannot spool the request body", &w->date, 0, 0, 0);
+            c->closing = 1;
+            break;
+        }
+        if (!done)
+            break;
+        if (spooling) {
             map = mmap(NULL, c->spooled, PROT_READ, MAP_PRIVATE, c->spool_fd, 0);
             if (map == MAP_FAILED) {
                 spool_end(c);
@@ -469,19 +512,8 @@ again:
             body = map;
             c->body_len = c->spooled;
             req_end = c->head_len;
-        } else if (c->flags & FF_HTTP_F_CHUNKED) {
-            size_t raw_start = c->head_len + c->body_len;
-            size_t len = avail - raw_start;
-            ssize_t r = ff_http_chunked_decode(&c->chunked, lim, base + raw_start, &len, &err);
-            if (r == -1) {
-                http_error(w, c, err);
-                break;
-            }
-            c->body_len += len;
+        } else if (chunked) {
             req_end = c->head_len + c->body_len;
-            c->in.len = c->in.off + req_end + (r > 0 ? (size_t)r : 0);
-            if (r == -2)
-                break;
         } else {
             size_t cl = c->content_length > 0 ? (size_t)c->content_length : 0;
             if (avail < c->head_len + cl)
