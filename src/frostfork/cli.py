@@ -7,10 +7,12 @@ master and workers that follow are C (frostfork._core.serve).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import importlib
 import os
 import socket
+import stat
 import sys
 import tempfile
 import traceback
@@ -37,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve an App (or a WSGI app with --wsgi)")
     s.add_argument("target", metavar="MODULE:APP", help="where the app lives, e.g. myapi:app")
     s.add_argument("--bind", "-b", default="127.0.0.1:8000",
-                   help="HOST:PORT, [IPV6]:PORT, fd://N for an inherited listening socket, or "
-                        "systemd for socket activation (default %(default)s)")
+                   help="HOST:PORT, [IPV6]:PORT, unix:PATH for a Unix socket (a stale one at "
+                        "PATH is replaced, removed on exit), fd://N for an inherited listening "
+                        "socket, or systemd for socket activation (default %(default)s)")
     s.add_argument("--workers", "-w", type=int, default=1, help="worker processes (default %(default)s)")
     s.add_argument("--wsgi", action="store_true", help="the target is a PEP 3333 WSGI callable")
     s.add_argument("--timeout", type=float, default=30,
@@ -106,14 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def stats_socket_path(port: int | str) -> str:
-    return os.path.join(tempfile.gettempdir(), f"frostfork-{port}.sock")
+def stats_socket_path(bind: str) -> str:
+    """Where a server started with this --bind answers `frostfork stats`."""
+    if bind.startswith("unix:"):
+        return bind[5:] + ".stats"
+    return os.path.join(tempfile.gettempdir(), f"frostfork-{bind.rpartition(':')[2]}.sock")
 
 
 def stats(args: argparse.Namespace) -> int:
     import json
 
-    path = args.socket or stats_socket_path(args.bind.rpartition(":")[2])
+    path = args.socket or stats_socket_path(args.bind)
     try:
         with socket.socket(socket.AF_UNIX) as s:
             s.settimeout(5)
@@ -180,6 +186,8 @@ def _bind(spec: str) -> socket.socket:
             sock = socket.socket(fileno=int(spec[5:]))
         except (OSError, ValueError) as e:
             raise CLIError(f"--bind {spec}: not a usable socket ({e})") from None
+    elif spec.startswith("unix:"):
+        sock = _bind_unix(spec[5:])
     else:
         host, sep, port = spec.rpartition(":")
         if not sep or not port.isdigit():
@@ -191,6 +199,28 @@ def _bind(spec: str) -> socket.socket:
         except OSError as e:
             raise CLIError(f"cannot bind {spec}: {e.strerror or e}") from None
     sock.setblocking(False)
+    return sock
+
+
+def _bind_unix(path: str) -> socket.socket:
+    """A Unix listening socket at path. A socket file nobody listens on (left
+    by a killed server) is replaced; one a live server answers on is not."""
+    if not path:
+        raise CLIError("--bind unix:PATH needs a path")
+    if os.path.exists(path):
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise CLIError(f"cannot bind unix:{path}: exists and is not a socket")
+        with socket.socket(socket.AF_UNIX) as probe:
+            if probe.connect_ex(path) == 0:
+                raise CLIError(f"cannot bind unix:{path}: a server is listening on it")
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise CLIError(f"cannot bind unix:{path}: {e.strerror or e}") from None
     return sock
 
 
@@ -252,26 +282,38 @@ def serve(args: argparse.Namespace) -> int:
         access = sinks.stdout() if args.access_log == "-" else sinks.file(args.access_log)
     access_format = args.access_log_format or getattr(app, "access_format", "json")
     mask = tuple(getattr(app, "mask", ())) + tuple(m.lower() for m in args.mask)
-    host, port = sock.getsockname()[:2]
+    unix_path = sock.getsockname() if sock.family == socket.AF_UNIX else None
+    if unix_path:  # PEP 3333 wants a name and port even so: the local host's
+        host, port, where = "localhost", 0, f"unix:{unix_path}"
+        stats_path = stats_socket_path(where)
+    else:
+        host, port = sock.getsockname()[:2]
+        where = f"http://{host}:{port}"
+        stats_path = stats_socket_path(f"{host}:{port}")
     metrics_sock = _bind(args.metrics_bind) if args.metrics_bind else None
-    print(f"[frostfork] master {os.getpid()} serving {args.target} on http://{host}:{port}"
+    print(f"[frostfork] master {os.getpid()} serving {args.target} on {where}"
           f" with {args.workers} worker(s), freeze={args.freeze}", file=sys.stderr, flush=True)
     sys.stdout.flush()
-    return _core.serve(
-        sock.fileno(), table, wsgi=args.wsgi, workers=args.workers, timeout=args.timeout,
-        graceful_timeout=args.graceful_timeout, keepalive=args.keepalive,
-        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
-        max_requests=args.max_requests, max_requests_jitter=args.max_requests_jitter,
-        max_connections=args.max_connections, freeze=args.freeze, max_body=args.max_body,
-        max_header_bytes=args.max_header_bytes, max_headers=args.max_headers,
-        max_request_line=args.max_request_line, server_name=str(host), server_port=int(port),
-        metrics=args.metrics or metrics_sock is not None,
-        metrics_fd=metrics_sock.fileno() if metrics_sock else -1,
-        stats_path=args.stats_socket or stats_socket_path(port),
-        stats_interval=args.stats_interval, max_worker_uss=args.max_worker_uss,
-        spool_dir=args.spool_dir, spool_threshold=args.spool_threshold,
-        access_log=access, access_format=access_format, audit=getattr(app, "audit", None),
-        mask=mask)
+    try:
+        return _core.serve(
+            sock.fileno(), table, wsgi=args.wsgi, workers=args.workers, timeout=args.timeout,
+            graceful_timeout=args.graceful_timeout, keepalive=args.keepalive,
+            header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+            max_requests=args.max_requests, max_requests_jitter=args.max_requests_jitter,
+            max_connections=args.max_connections, freeze=args.freeze, max_body=args.max_body,
+            max_header_bytes=args.max_header_bytes, max_headers=args.max_headers,
+            max_request_line=args.max_request_line, server_name=str(host), server_port=int(port),
+            metrics=args.metrics or metrics_sock is not None,
+            metrics_fd=metrics_sock.fileno() if metrics_sock else -1,
+            stats_path=args.stats_socket or stats_path,
+            stats_interval=args.stats_interval, max_worker_uss=args.max_worker_uss,
+            spool_dir=args.spool_dir, spool_threshold=args.spool_threshold,
+            access_log=access, access_format=access_format, audit=getattr(app, "audit", None),
+            mask=mask)
+    finally:
+        if unix_path and args.bind.startswith("unix:"):  # ours to remove, not an inherited one
+            with contextlib.suppress(OSError):
+                os.unlink(unix_path)
 
 
 def main(argv: list[str] | None = None) -> int:
