@@ -44,3 +44,19 @@ def test_bad_patterns(pattern, msg):
 def test_duplicate_route():
     with pytest.raises(ValueError, match="duplicate route GET /x"):
         _core._match([("GET", "/x"), ("GET", "/x")], "GET", "/x")
+
+
+def test_registration_refuses_what_it_cannot_serve():
+    """Mistakes a route decorator catches when the app module is imported."""
+    import frostfork
+    from frostfork.app import RouteError
+
+    app = frostfork.App()
+    with pytest.raises(RouteError, match=r"/a: \S*h is async; frostfork handlers are plain"):
+        @app.get("/a")
+        async def h() -> dict:
+            return {}
+    with pytest.raises(RouteError, match=r"BREW /b: unsupported method"):
+        app.route("/b", methods=["BREW"])(lambda: None)
+    with pytest.raises(RouteError, match=r"GET c: path must start with '/'"):
+        app.get("c")(lambda: None)
