@@ -169,6 +169,7 @@ def test_kill_storm_under_load_keeps_workers_and_requests(serve):
     story = (f"{kills} kills in {ticks} ticks of 200 ms; no worker alive at {empty_ticks} "
              f"ticks; {result['failed']} of {result['requests']} requests failed "
              f"({fail_ratio:.2%})\n{result['out']}\nserver log tail:\n{srv.output()[-1500:]}")
+    print(story.splitlines()[0])
     problems = []
     if fail_ratio > 0.01:
         problems.append("more than 1% of requests failed")
