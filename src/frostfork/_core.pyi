@@ -6,12 +6,12 @@ class Response:
     status: int
     body: Any
     headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
-    def __init__(
-        self,
+    def __new__(
+        cls,
         status: int = 200,
         body: Any = None,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-    ) -> None: ...
+    ) -> Response: ...
 
 @final
 class Request:
@@ -22,6 +22,41 @@ class Request:
     body: bytes
     path_params: dict[str, str]
     client: tuple[str, int]
+    def defer(self, fn: Callable[..., Any], /, *args: Any) -> None: ...
+
+@final
+class StartResponse:
+    def __call__(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: Any = None,
+        /,
+    ) -> Callable[[bytes], None]: ...
+    def write(self, data: bytes, /) -> None: ...
+
+@final
+class Finalizer:
+    @property
+    def alive(self) -> bool: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+    def detach(self) -> tuple[Any, Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None: ...
+    def peek(self) -> tuple[Any, Callable[..., Any], tuple[Any, ...], dict[str, Any]] | None: ...
+
+@final
+class FileSink:
+    def __new__(cls, path: str | None = None, fd: int = -1) -> FileSink: ...
+    def write(self, data: bytes, /) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def reopen(self) -> None: ...
+
+@final
+class SQLiteSink:
+    def __new__(cls, path: str, table: str = ...) -> SQLiteSink: ...
+    def write(self, data: bytes, /) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
 
 def serve(
     listen_fd: int,
@@ -44,7 +79,22 @@ def serve(
     max_request_line: int = 8190,
     server_name: str = "127.0.0.1",
     server_port: int = 0,
+    metrics: bool = False,
+    metrics_fd: int = -1,
+    stats_path: str | None = None,
+    stats_interval: float = 2,
+    max_worker_uss: float = 0,
+    spool_dir: str | None = None,
+    spool_threshold: int = ...,
+    access_log: Any = None,
+    access_format: str = "json",
+    audit: Any = None,
+    mask: tuple[str, ...] = ...,
 ) -> int: ...
+def finalize(obj: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Finalizer: ...
+def spool_dir() -> str: ...
+def check_sink(obj: Any, role: str = "sink", /) -> Any: ...
+def audit(event: str, /, **fields: Any) -> None: ...
 def json_encode(obj: Any, *, include_sensitive: bool = False) -> bytes: ...
 def _match(
     routes: list[tuple[str, str]], method: str, path: str
@@ -61,14 +111,14 @@ class Schema:
 
 @final
 class Plan:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         callable: Callable[..., Any],
         args: list[tuple[Any, ...]],
         body_schema: Schema | None = None,
         app_scope: bool = False,
         label: str | None = None,
-    ) -> None: ...
+    ) -> Plan: ...
 
 def compile(node: Any) -> Schema: ...
 def decode(buf: bytes | bytearray | memoryview | str, schema: Schema) -> Any: ...
