@@ -81,12 +81,12 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
     """Build the C plan for `fn` (a handler, or a dependency factory when chain is set)."""
     providers = providers or {}
     is_factory = bool(chain)
-    target = fn.__init__ if isinstance(fn, type) else fn  # a class is planned by its __init__
+    target = getattr(fn, "__init__") if isinstance(fn, type) else fn  # a class: its __init__
     try:
         hints = typing.get_type_hints(target, include_extras=True)
     except Exception as e:
         raise BindingError(f"{label}: cannot resolve type hints: {e}") from None
-    args: list[tuple[Any, ...]] = []
+    args: list[tuple[Any, ...] | None] = []  # None: a body slot, filled at the end
     docs: list[ParamDoc] = []
     dep_docs: list[ParamDoc] = []  # what the dependencies read, documented unless fn reads it too
     bodies: list[tuple[inspect.Parameter, tn.Node, bool]] = []
@@ -169,7 +169,7 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
                 p, node, req = next(it)
                 args[i] = (p.name, BODY_FIELD, p.name, -1, None, req,
                            None if req else p.default, False, None)
-    plan = _core.Plan(fn, args, body_schema, app_scope, label)
+    plan = _core.Plan(fn, [a for a in args if a is not None], body_schema, app_scope, label)
     for d in dep_docs:
         if all((d.name, d.location) != (o.name, o.location) for o in docs):
             docs.append(d)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 __all__ = ["Model", "field"]
@@ -72,6 +73,10 @@ class Model(metaclass=_ModelMeta):
 
     __slots__ = ()
     __frostfork_model__: ClassVar[bool] = True
+    # set by the metaclass on every subclass
+    __frostfork_fields__: ClassVar[tuple[str, ...]]
+    __frostfork_defaults__: ClassVar[dict[str, Any]]
+    __frostfork_factories__: ClassVar[dict[str, Callable[[], Any]]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         names = type(self).__frostfork_fields__

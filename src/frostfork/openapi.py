@@ -26,7 +26,7 @@ import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from frostfork import typenode as tn
 from frostfork.schema import node_for
@@ -332,7 +332,7 @@ def _json_number(value: Any) -> int | float:
     """A bound as a JSON number (Decimal bounds on int / float nodes)."""
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    return value
+    return cast("int | float", value)
 
 
 _NO_JSON: Any = object()  # a value JSON cannot show

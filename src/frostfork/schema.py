@@ -40,7 +40,7 @@ from frostfork.typenode import Field, Node
 try:  # optional: its classes are understood when it is installed
     import annotated_types as at
 except ImportError:
-    at = None
+    at = None  # type: ignore[assignment]
 
 __all__ = ["SchemaError", "node_for"]
 
@@ -111,7 +111,8 @@ if at is not None:
         at.MultipleOf: ("multiple_of", "multiple_of"),
         at.MinLen: ("min_len", "min_length"), at.MaxLen: ("max_len", "max_length"),
     })
-    _DOC_CLASSES += (at.Doc,)  # PEP 727 Doc: a description
+    if hasattr(at, "Doc"):  # PEP 727 Doc: a description (not in every version)
+        _DOC_CLASSES += (getattr(at, "Doc"),)
 
 
 _FieldReader = Callable[[type, dict[str, Any]], list[Field]]

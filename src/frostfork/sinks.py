@@ -21,6 +21,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from frostfork import _core
@@ -38,7 +39,8 @@ class DataSink(Protocol):
 
 def check(sink: object, role: str = "sink") -> DataSink:
     """The structural check the server runs at registration (in C)."""
-    return _core.check_sink(sink, role)
+    checked: DataSink = _core.check_sink(sink, role)
+    return checked
 
 
 def stdout() -> FileSink:
@@ -62,7 +64,7 @@ def sqlite(path: str, table: str = "audit") -> SQLiteSink:
 _writers: list[threading.Thread] = []
 
 
-def _writer(sink: DataSink, role: str):
+def _writer(sink: DataSink, role: str) -> Callable[[bytes], None]:
     """Start the writer thread of a Python sink in this worker; return its queue's put."""
     q: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
     reported = False

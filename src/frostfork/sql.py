@@ -29,7 +29,7 @@ import decimal
 import enum
 import math
 import re
-from typing import Any
+from typing import Any, cast
 
 from frostfork import typenode as tn
 from frostfork.schema import SchemaError, node_for
@@ -101,8 +101,10 @@ def _checks(column: str, node: Node) -> list[str]:
     if node.kind == tn.BOOL:
         return [f"{column} IN (0, 1)"]
     if node.kind in (tn.LITERAL, tn.ENUM):
-        allowed = ", ".join(_literal(value) for value in node.values if value is not None)
-        return [f"{column} IN ({allowed})"]
+        literals = [_literal(value) for value in node.values if value is not None]
+        if any(lit is None for lit in literals):
+            return []  # a choice SQL cannot spell: no CHECK rather than a wrong one
+        return [f"{column} IN ({', '.join(cast(list[str], literals))})"]
     checks = []
     if node.kind in (tn.INT, tn.FLOAT, tn.DECIMAL):
         checks += [f"{column} {op} {_literal(constraints[key])}"
