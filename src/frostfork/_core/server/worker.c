@@ -7,9 +7,9 @@
 #include "server/conn.h"
 #include "life/finalize.h"
 #include "life/spool.h"
-#include "util/fd.h"
 #include "life/logs.h"
 #include "life/sinks.h"
+#include "util/fd.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -22,7 +22,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 
 #define READ_CHUNK 16384
 #define BODY_CHUNK 65536
@@ -373,11 +372,8 @@ static void spool_end(ff_conn *c)
     c->spooled = 0;
 }
 
-/* Large bodies (Content-Length above --spool-threshold) go to a file in the
- * worker's spool directory as they arrive, so an upload costs page cache,
- * not heap. Returns 1 when the body is complete, 0 when more is needed, -1
- * on a write error. Bytes after the body (a pipelined request) stay in the
- * buffer right after the head. */
+/* The connection's spool file, created on first use in the worker's spool
+ * directory. */
 static int spool_open(ff_worker *w, ff_conn *c)
 {
     if (c->spool_fd >= 0)
@@ -395,6 +391,11 @@ static int spool_open(ff_worker *w, ff_conn *c)
     return 0;
 }
 
+/* Large bodies (Content-Length above --spool-threshold) go to a file in the
+ * worker's spool directory as they arrive, so an upload costs page cache,
+ * not heap. Returns 1 when the body is complete, 0 when more is needed, -1
+ * on a write error. Bytes after the body (a pipelined request) stay in the
+ * buffer right after the head. */
 static int spool_body(ff_worker *w, ff_conn *c, char *base, size_t avail)
 {
     uint64_t cl = (uint64_t)c->content_length;
