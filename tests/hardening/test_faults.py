@@ -437,6 +437,7 @@ ATTACK_SECONDS = 21.0  # five 3-second wrk windows, and every socket judged
 WINDOWS = 5
 LINGER_S = 2.0  # the server's lingering close after an error response (LINGER_MS)
 MAX_REARM = 6 * SLOW_CONNS
+PHASES = 20  # each second's bytes go out in 20 slices of 50 ms, a twentieth of the sockets each
 TRICKLE = b"GET /slowloris HTTP/1.1\r\nHost: t\r\nX-Padding: " + b"p" * 64
 
 
@@ -456,7 +457,9 @@ class _Attack:
         self.hold = hold  # keep our end open after the server closed its end
         self.slow: dict[socket.socket, list] = {}  # sock -> [opened_at, bytes_sent, closed_at]
         self.idle: dict[socket.socket, list] = {}  # sock -> [idle_since, closed_at]
-        self.late: list[float] = []  # per once-a-second round: seconds behind schedule
+        self.late: list[float] = []  # per 50 ms slice: seconds behind schedule
+        self.groups: list[set[socket.socket]] = [set() for _ in range(PHASES)]
+        self._next_group = 0
         self.stop = threading.Event()
 
     def _connect(self) -> socket.socket:
@@ -464,11 +467,19 @@ class _Attack:
         s.setblocking(False)
         return s
 
+    def _trickle(self) -> socket.socket:
+        """A new slowloris socket with its first byte sent, in the next group:
+        independent attackers do not send in step, so neither does this one."""
+        s = self._connect()
+        s.send(TRICKLE[:1])
+        self.slow[s] = [time.monotonic(), 1, None]
+        self.groups[self._next_group].add(s)
+        self._next_group = (self._next_group + 1) % PHASES
+        return s
+
     def open(self) -> None:
         for _ in range(SLOW_CONNS):
-            s = self._connect()
-            s.send(TRICKLE[:1])
-            self.slow[s] = [time.monotonic(), 1, None]
+            self._trickle()
         request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
         for _ in range(IDLE_CONNS):
             s = socket.create_connection(("127.0.0.1", self.port), timeout=10 * SLOW)
@@ -498,14 +509,16 @@ class _Attack:
         """Until `seconds` pass: note each close the moment epoll reports it,
         open a fresh slowloris socket for every one the server closed (so
         that about SLOW_CONNS stay in flight the whole time, at most
-        MAX_REARM in all), and send the next head byte once a second."""
+        MAX_REARM in all), and send each one its next head byte once a second,
+        one group of sockets per 50 ms slice."""
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only
         owner = {s.fileno(): s for s in list(self.slow) + list(self.idle)}
         ep = select.epoll()
         for fd in owner:
             ep.register(fd, select.EPOLLIN)
         t_end = time.monotonic() + seconds
-        next_byte = time.monotonic() + 1.0
+        next_slice = time.monotonic() + 1.0 / PHASES
+        tick = 0
         rearmed = 0
 
         def closed(s: socket.socket, now: float) -> None:
@@ -515,22 +528,22 @@ class _Attack:
                 self.idle[s][1] = now
             else:
                 self.slow[s][2] = now
+                for g in self.groups:
+                    g.discard(s)
             if not self.hold:
                 s.close()  # the server's lingering close can finish at once
 
         def rearm(n: int) -> None:
             nonlocal rearmed
             for _ in range(min(n, MAX_REARM - rearmed)):
-                c = self._connect()
-                c.send(TRICKLE[:1])
-                self.slow[c] = [time.monotonic(), 1, None]
+                c = self._trickle()
                 owner[c.fileno()] = c
                 ep.register(c.fileno(), select.EPOLLIN)
                 rearmed += 1
 
         try:
             while time.monotonic() < t_end and not self.stop.is_set():
-                events = ep.poll(0.05, 4096)
+                events = ep.poll(max(0.0, min(0.05, next_slice - time.monotonic())), 4096)
                 now = time.monotonic()  # one timestamp for the batch, before any work
                 lost = 0
                 for fd, _ in events:
@@ -541,11 +554,13 @@ class _Attack:
                 if lost and now < t_end - 1.0:
                     rearm(lost)
                 now = time.monotonic()
-                if now < next_byte:
+                if now < next_slice:
                     continue
-                self.late.append(now - next_byte)
-                next_byte += 1.0
-                for s, st in list(self.slow.items()):
+                self.late.append(now - next_slice)
+                next_slice += 1.0 / PHASES
+                tick += 1
+                for s in list(self.groups[tick % PHASES]):
+                    st = self.slow[s]
                     if st[2] is not None or st[1] >= len(TRICKLE):
                         continue
                     try:
@@ -608,7 +623,7 @@ def _slowloris_attempt(srv, hold: bool) -> tuple[list[str], str | None, str]:
     summary = (f"slowloris sockets: {len(attack.slow)} opened ({attack.rearmed} re-armed), "
                f"{closed_total} closed by the server, {len(slow_missed)} of {len(slow_due)} due "
                f"still open, {capped} waited for a slot (capped); idle closed: "
-               f"{IDLE_CONNS - len(idle_missed)}/{IDLE_CONNS}; byte rounds {len(attack.late)}, "
+               f"{IDLE_CONNS - len(idle_missed)}/{IDLE_CONNS}; 50 ms slices {len(attack.late)}, "
                f"median {statistics.median(attack.late) * 1e3:.0f} ms / max "
                f"{max(attack.late) * 1e3:.0f} ms late; p99 baseline "
                f"{[round(r['p99'] * 1e3, 2) for r in baseline]} ms (median {base_p99 * 1e3:.2f}), "
@@ -624,7 +639,8 @@ def _slowloris_attempt(srv, hold: bool) -> tuple[list[str], str | None, str]:
         problems.append(f"only {len(slow_due)} slowloris sockets were old enough to judge")
     # the attack held: a byte to every live socket every second, give or take
     # a starved moment of the SCHED_IDLE thread
-    if len(attack.late) < ATTACK_SECONDS - 2 or statistics.median(attack.late) > 0.25 * SLOW:
+    if (len(attack.late) < (ATTACK_SECONDS - 2) * PHASES or
+            statistics.median(attack.late) > 0.25 * SLOW):
         problems.append("the attacker fell behind its once-a-second schedule")
     if slow_missed:
         problems.append(f"{len(slow_missed)} slowloris sockets never closed by the server")
