@@ -169,7 +169,8 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
                 p, node, req = next(it)
                 args[i] = (p.name, BODY_FIELD, p.name, -1, None, req,
                            None if req else p.default, False, None)
-    plan = _core.Plan(fn, [a for a in args if a is not None], body_schema, app_scope, label)
+    assert None not in args, "every body slot is filled above"
+    plan = _core.Plan(fn, typing.cast(list[tuple[Any, ...]], args), body_schema, app_scope, label)
     for d in dep_docs:
         if all((d.name, d.location) != (o.name, o.location) for o in docs):
             docs.append(d)

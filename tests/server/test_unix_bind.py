@@ -37,6 +37,14 @@ def start(path, tmp_path, *args: str) -> subprocess.Popen:
     raise AssertionError("no banner:\n" + output(proc))
 
 
+def start_fails(path) -> subprocess.CompletedProcess:
+    """A server that should refuse to start on unix:path (and exit 2)."""
+    return subprocess.run([sys.executable, "-m", "frostfork", "serve", "native_basic:app",
+                           "--bind", f"unix:{path}"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=30 * SLOW,
+                          env=dict(os.environ, PYTHONPATH=f"{ROOT / 'tests' / 'apps'}"))
+
+
 def output(proc) -> str:
     proc.log.seek(0)
     return proc.log.read()
@@ -77,10 +85,7 @@ def test_stale_socket_is_replaced_live_one_and_files_are_refused(tmp_path):
     try:
         with client(path) as c:
             assert c.get("http://frostfork/").status_code == 200
-        second = subprocess.run([sys.executable, "-m", "frostfork", "serve", "native_basic:app",
-                                 "--bind", f"unix:{path}"], capture_output=True, text=True,
-                                cwd=ROOT, timeout=30 * SLOW,
-                                env=dict(os.environ, PYTHONPATH=f"{ROOT / 'tests' / 'apps'}"))
+        second = start_fails(path)
         assert second.returncode == 2
         assert f"cannot bind unix:{path}: a server is listening on it" in second.stderr
         with client(path) as c:  # and the first one is untouched
@@ -90,9 +95,6 @@ def test_stale_socket_is_replaced_live_one_and_files_are_refused(tmp_path):
         assert proc.wait(timeout=15 * SLOW) == 0
     plain = tmp_path / "plain"
     plain.write_text("not a socket")
-    third = subprocess.run([sys.executable, "-m", "frostfork", "serve", "native_basic:app",
-                            "--bind", f"unix:{plain}"], capture_output=True, text=True, cwd=ROOT,
-                           timeout=30 * SLOW,
-                           env=dict(os.environ, PYTHONPATH=f"{ROOT / 'tests' / 'apps'}"))
+    third = start_fails(plain)
     assert third.returncode == 2 and "exists and is not a socket" in third.stderr
     assert plain.read_text() == "not a socket"
