@@ -9,7 +9,8 @@
   answered 414 / 431 / 413 with the connection closed, 2,000 times over with
   no memory growth;
 - 1,000 slowloris connections plus 200 idle keep-alive connections are timed
-  out while normal traffic keeps its p99 latency;
+  out while normal traffic (wrk -c50, paced below capacity) keeps its p99
+  latency, whether the attacker's bytes are staggered or sent in one burst;
 - SIGHUP twice and then SIGTERM under wrk -c50: no request that reached the
   server is lost.
 
