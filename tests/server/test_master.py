@@ -1,5 +1,8 @@
 """The pre-fork master: freeze modes, supervision and signals, with real processes."""
 
+import collections
+import http.client
+import json
 import os
 import signal
 import socket
@@ -31,6 +34,32 @@ def test_workers_are_children_and_share_the_socket(serve):
         t.join(timeout=20 * SLOW)
     assert seen <= set(pids) and len(seen) >= 2
     assert set(srv.workers()) == set(pids)
+
+
+def test_idle_workers_take_new_connections_in_turn(serve):
+    """Keep-alive clients that connect one after another while every worker
+    is idle are spread over all of them, not all given to the worker that
+    registered first (the EPOLLEXCLUSIVE default): when load rises on those
+    connections, every worker carries its share."""
+    srv = serve("native_basic:app", "--workers", "4")
+    pids = srv.wait_workers(4)
+    owners = collections.Counter()
+    conns = []
+    try:
+        for _ in range(40):
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10 * SLOW)
+            conns.append(c)
+            c.request("GET", "/pid")
+            owners[json.loads(c.getresponse().read())["pid"]] += 1
+        for c in conns:  # each stays with its worker: keep-alive
+            c.request("GET", "/pid")
+            pid = json.loads(c.getresponse().read())["pid"]
+            assert c.sock is not None and pid in owners
+    finally:
+        for c in conns:
+            c.close()
+    assert set(owners) == set(pids), owners
+    assert min(owners.values()) >= 5, owners
 
 
 @pytest.mark.parametrize("mode,frozen,enabled", [
