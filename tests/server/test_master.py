@@ -36,12 +36,18 @@ def test_workers_are_children_and_share_the_socket(serve):
     assert set(srv.workers()) == set(pids)
 
 
-def test_idle_workers_take_new_connections_in_turn(serve):
+@pytest.mark.parametrize("grown", [False, True], ids=["started-with-4", "grown-by-ttin"])
+def test_idle_workers_take_new_connections_in_turn(serve, grown):
     """Keep-alive clients that connect one after another while every worker
     is idle are spread over all of them, not all given to the worker that
     registered first (the EPOLLEXCLUSIVE default): when load rises on those
-    connections, every worker carries its share."""
-    srv = serve("native_basic:app", "--workers", "4")
+    connections, every worker carries its share. Also when the first worker
+    started alone and TTIN added the others."""
+    srv = serve("native_basic:app", "--workers", "1" if grown else "4")
+    if grown:
+        for n in (2, 3, 4):  # one at a time: identical pending signals merge
+            srv.signal(signal.SIGTTIN)
+            srv.wait_workers(n)
     pids = srv.wait_workers(4)
     owners = collections.Counter()
     conns = []

@@ -285,7 +285,6 @@ static void sample(ff_master *m, int64_t now)
         }
     }
     sh->hdr.sampled_ms = now;
-    sh->hdr.workers_target = m->target;
 }
 
 /* `frostfork stats` connects to this unix socket and reads one JSON snapshot. */
@@ -330,6 +329,8 @@ static void stats_answer(ff_master *m, int lfd)
 
 static void scale(ff_master *m, int64_t now)
 {
+    /* published at once: stats, and workers choosing whether to requeue their listener */
+    __atomic_store_n(&m->srv->shared->hdr.workers_target, m->target, __ATOMIC_RELAXED);
     if (m->stopping || now < m->next_spawn_ms)
         return;
     while (live_workers(m) < m->target)
@@ -453,7 +454,6 @@ static int master_run(ff_server *srv)
     ff_shared_header *hdr = &srv->shared->hdr;
     hdr->master_pid = getpid();
     hdr->started_ms = ff_now_ms();
-    hdr->workers_target = m.target;
     PyObject *frozen = PyObject_CallMethod(srv->st->gc_module, "get_freeze_count", NULL);
     hdr->freeze_count = frozen ? PyLong_AsLongLong(frozen) : 0;
     Py_XDECREF(frozen);

@@ -117,7 +117,8 @@ static void conn_close(ff_worker *w, ff_conn *c)
  * those keep-alive clients when load rises while the others sit idle (4
  * workers under wrk -c50: one served all 200,000 requests). Registering again
  * moves this worker to the back of the queue, so idle workers take new
- * connections in turn. */
+ * connections in turn. Alone (the master's current target, which TTIN and
+ * TTOU change), a worker skips the two calls. */
 static void requeue_listen(ff_worker *w, int lfd, void *tag)
 {
     if (ff_loop_del(&w->loop, lfd) == 0 &&
@@ -161,7 +162,8 @@ static int accept_ready(ff_worker *w, int lfd, int internal)
         tl_push(&w->head, c, w->now);
         w->nconns++;
     }
-    if (i > 0 && w->listening && w->srv->cfg.workers > 1)
+    if (i > 0 && w->listening &&
+        __atomic_load_n(&w->srv->shared->hdr.workers_target, __ATOMIC_RELAXED) > 1)
         requeue_listen(w, lfd, internal ? &w->tag_metrics : &w->tag_listen);
     return i;
 }
