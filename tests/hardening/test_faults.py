@@ -444,12 +444,12 @@ MAX_REARM = 6 * SLOW_CONNS
 # sockets each, as independent clients would send them; the burst variant
 # sends all of them at once, as one synchronized attacker would.
 PHASES = 20
-# Each wrk connection waits PACE_MS between requests: 50 connections ask for
-# about 10,000 requests a second, a fraction of what even the sanitized build
+# Each wrk connection waits PACE_MS between requests: 50 connections make
+# about 7,500 requests a second, a fraction of what even the sanitized build
 # serves. Latency is measured below capacity, where it is the server's
 # responsiveness: at saturation, wrk, both workers and the attacker share two
 # cores, and p99 is whichever of them the scheduler preempted (on this machine
-# a saturated baseline window alone swings between 1.3 and 5 ms).
+# a saturated baseline window alone swung between 0.9 and 5.6 ms).
 PACE_MS = 5
 TRICKLE = b"GET /slowloris HTTP/1.1\r\nHost: t\r\nX-Padding: " + b"p" * 64
 
