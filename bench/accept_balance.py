@@ -27,6 +27,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wrkparse import parse  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = 18391
 
@@ -47,7 +50,10 @@ def run_wrk(seconds: int, load: str) -> float:
     cmd = [shutil.which("wrk") or "wrk", "-t1", "-c50", f"-d{seconds}s", *args]
     out = subprocess.run(cmd + [f"http://127.0.0.1:{PORT}{path}"], capture_output=True,
                          text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    result = parse(out)
+    if "status" in result:
+        raise SystemExit(f"wrk against {path}: {result['status']}")
+    return result["rps"]
 
 
 def main() -> None:
