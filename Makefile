@@ -16,12 +16,12 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(SAN_LOGS)/asa
 SOURCES := $(shell find src -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.pyi') \
            meson.build meson.options pyproject.toml
 
-.PHONY: serve test install test-c test-py test-asan system-deps build-deps clean
+.PHONY: serve test install test-c test-py test-asan test-versions system-deps build-deps clean
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/frostfork serve examples.app:app --workers 4 --bind 127.0.0.1:8000
 
-test: system-deps test-c test-py test-asan fuzz-smoke
+test: system-deps test-c test-py test-asan test-versions fuzz-smoke
 
 # Debian packages the tests drive: chromium renders the status page; nginx checks
 # and runs deploy/nginx/frostfork.conf; clang + libclang-rt-dev (libFuzzer, ASan
@@ -78,6 +78,25 @@ test-c: $(VENV)/.deps
 test-py: $(VENV)/.installed
 	FROSTFORK_REQUIRE_BROWSER=1 $(VENV)/bin/python -m pytest -q tests
 
+# The other supported CPython versions (README "Python versions"), each found on PATH
+# or under pyenv by tools/find-python: a release build in .venv-<version> and the
+# pytest suite, except tests/hardening (load and fault timing of the C server, which
+# does not change with the interpreter; it runs in test-py and test-asan).
+OTHER_PYTHONS := 3.12 3.13 3.14
+test-versions: $(VENV)/.deps
+	@rc=0; for v in $(OTHER_PYTHONS); do \
+	    py=$$(tools/find-python $$v); \
+	    if [ -z "$$py" ]; then echo "== CPython $$v: not found on PATH or under pyenv, skipped"; continue; fi; \
+	    echo "== CPython $$v: $$py"; \
+	    { [ .venv-$$v/.deps -nt requirements-dev.txt ] || { rm -rf .venv-$$v && $$py -m venv .venv-$$v && \
+	        .venv-$$v/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt && \
+	        touch .venv-$$v/.deps; }; } && \
+	    PATH=$(CURDIR)/.venv-$$v/bin:$$PATH .venv-$$v/bin/pip install -q --disable-pip-version-check \
+	        --no-build-isolation --no-deps -Cbuild-dir=build/py$$v . && \
+	    FROSTFORK_REQUIRE_BROWSER=1 .venv-$$v/bin/python -m pytest -q -p no:cacheprovider tests \
+	        --ignore=tests/hardening || { rc=1; echo "== CPython $$v: FAILED"; }; \
+	done; exit $$rc
+
 # Reports go to files (pytest would swallow a dying process's stderr); any
 # report fails the run, and is printed.
 test-asan: $(ASAN_VENV)/.installed
@@ -126,4 +145,4 @@ fuzz-smoke: fuzz-build
 	@rm -rf build/fuzz-smoke-corpus && $(call fuzz_run,$(FUZZ_SMOKE_SECONDS),build/fuzz-smoke-corpus)
 
 clean:
-	rm -rf build $(VENV) $(ASAN_VENV)
+	rm -rf build $(VENV) $(ASAN_VENV) $(addprefix .venv-,$(OTHER_PYTHONS))

@@ -4,7 +4,7 @@
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 WORK="$BENCH/work"
-VENV="$BENCH/.venv"
+VENV="${BENCH_VENV:-$BENCH/.venv}"   # bench/run-read-heap sets one per Python version
 BODY='{"message":"Hello, World!"}'
 PIDS=()
 mkdir -p "$WORK"
@@ -31,13 +31,13 @@ setup() {
             >"$WORK/venv-install.log" 2>&1 && echo "$sha" >"$stamp" \
             || { tail -20 "$WORK/venv-install.log"; log "bench venv install failed"; exit 1; }
     fi
-    local src="$ROOT" build="$WORK/frostfork-build"
+    local src="$ROOT" build="$WORK/frostfork-build$(basename "$VENV" | sed 's/^\.venv//')"
     local head; head=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
     FROSTFORK_DESC="working tree at $head"
     git -C "$ROOT" diff --quiet HEAD -- src meson.build pyproject.toml 2>/dev/null \
         || FROSTFORK_DESC+=" + uncommitted changes"
     if [ -n "${FROSTFORK_REF:-}" ]; then
-        src="$WORK/frostfork-src" build="$WORK/frostfork-build-ref"
+        src="$WORK/frostfork-src" build="$build-ref"
         FROSTFORK_DESC="commit $(git -C "$ROOT" rev-parse --short "$FROSTFORK_REF") (FROSTFORK_REF=$FROSTFORK_REF)"
     fi
     [ "${SKIP_INSTALL:-0}" = 1 ] && FROSTFORK_DESC="as already installed in the bench venv (SKIP_INSTALL=1)"

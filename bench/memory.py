@@ -187,8 +187,8 @@ def get(port, path, timeout=15.0):
         c.close()
 
 
-def hit_round(pool, port, n):
-    """n GET /gc on fresh connections, the i-th started i*STAGGER s after the first.
+def hit_round(pool, port, n, path="/gc"):
+    """n GET path (/gc) on fresh connections, the i-th started i*STAGGER s after the first.
 
     Every /gc keeps its worker busy for at least memgc.HOLD (0.3 s) > n*STAGGER, so
     each new connection finds the workers that took the earlier ones busy; with
@@ -197,7 +197,7 @@ def hit_round(pool, port, n):
     """
     def one(delay):
         time.sleep(delay)
-        return get(port, "/gc", timeout=REQUEST_TIMEOUT)
+        return get(port, path, timeout=REQUEST_TIMEOUT)
     futs = [pool.submit(one, i * STAGGER) for i in range(n)]
     out = []
     for f in futs:

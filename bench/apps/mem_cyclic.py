@@ -25,4 +25,4 @@ for i in range(ROWS):
 
 del _scratch, node, kids, i, j               # 300,000 objects become cyclic garbage
 
-app, wsgi = memgc.make()
+app, wsgi = memgc.make(TABLE)

@@ -12,4 +12,4 @@ for i in range(ROWS):
     TABLE.append({"id": i, "name": f"n{i}", "tags": [i % 7]})
 del i
 
-app, wsgi = memgc.make()
+app, wsgi = memgc.make(TABLE)

@@ -6,7 +6,10 @@ check every worker ran them. The hold spreads a round of staggered fresh connect
 over the workers: with EPOLLEXCLUSIVE the kernel wakes one idle waiter per connection,
 and without the hold the same idle worker would tend to take nearly every connection
 when the collections are fast (frozen heap).
-make() returns (frostfork native app, WSGI callable), both serving the same route.
+GET /read walks every row of the app's table (reading each dict's values, as a
+handler that scans a startup lookup table would) and answers the worker pid and the
+sum of the ids; bench/run-read-heap sends it to find out what reads un-share.
+make(table) returns (frostfork native app, WSGI callable), both serving the same routes.
 """
 import gc
 import json
@@ -26,8 +29,22 @@ def _collect():
     return {"ok": True, "pid": os.getpid()}
 
 
-def make():
+def _read(table):
+    total = 0
+    for row in table:
+        total += row["id"] + len(row["name"]) + row["tags"][0]
+    time.sleep(HOLD)
+    return {"ok": True, "pid": os.getpid(), "sum": total}
+
+
+def make(table=()):
     app = frostfork.App()
+    routes = {"/gc": _collect, "/read": lambda: _read(table),
+              "/": lambda: {"ok": True, "pid": os.getpid()}}
+
+    @app.get("/read")
+    def read_route():
+        return _read(table)
 
     @app.get("/gc")
     def gc_route():
@@ -38,11 +55,11 @@ def make():
         return {"ok": True, "pid": os.getpid()}
 
     def wsgi(environ, start_response):
-        path = environ.get("PATH_INFO", "/")
-        if path not in ("/gc", "/"):
+        route = routes.get(environ.get("PATH_INFO", "/"))
+        if route is None:
             start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
             return [b"not found"]
-        body = json.dumps(_collect() if path == "/gc" else {"ok": True, "pid": os.getpid()}).encode()
+        body = json.dumps(route()).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(body)))])
         return [body]

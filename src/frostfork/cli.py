@@ -96,8 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request bodies larger than this are spooled to a file as they "
                         "arrive: at once for a Content-Length above it, from the byte that "
                         "crosses it for a chunked body (default 1m)")
-    s.add_argument("--freeze", choices=("collect", "early", "off"), default="collect",
+    s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default="collect",
                    help="collect: gc.collect()+gc.freeze() before fork (default); "
+                        "immortal (CPython 3.12+): also make the startup heap's plain Python "
+                        "objects immortal, so workers that read them keep its pages shared "
+                        "(they are never freed); "
                         "early: gc.disable() before import, freeze before fork; off: neither")
     t = sub.add_parser("stats", help="print memory and requests of a running server")
     t.add_argument("--bind", "-b", default="127.0.0.1:8000",
@@ -157,7 +160,9 @@ def format_stats(snap: dict[str, Any]) -> str:
                 f"(USS {sum(p['uss_kb'] for p in procs) / 1024:.1f} MB)")
     rows.append(f"memory saved versus {len(procs)} independent processes: "
                 f"{(rss - total_pss) / 1024:.1f} MB (their RSS would add up to {rss / 1024:.1f} MB)")
-    rows.append(f"restarts {snap['restarts']}, frozen objects {snap['freeze_count']}")
+    immortal = (f", immortal objects {snap['immortal_objects']} "
+                f"({snap['immortal_bytes'] / 2**20:.1f} MB)" if snap.get("immortal_objects") else "")
+    rows.append(f"restarts {snap['restarts']}, frozen objects {snap['freeze_count']}{immortal}")
     return "\n".join(rows)
 
 
@@ -257,6 +262,9 @@ def _raised(target: str, e: BaseException) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.freeze == "immortal" and sys.version_info < (3, 12):
+        raise CLIError("--freeze immortal needs CPython 3.12 or newer (PEP 683 immortal "
+                       f"objects); this is {sys.version.split()[0]}: use --freeze collect")
     if args.freeze == "early":
         gc.disable()  # the CPython docs' recipe: no collections until the fork
     sock = _bind(args.bind)

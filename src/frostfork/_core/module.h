@@ -5,8 +5,7 @@
 #ifndef FF_MODULE_H
 #define FF_MODULE_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "compat.h" /* Python.h, and what differs between CPython versions */
 
 /* A list of live finalizers (life/finalize.c). */
 typedef struct ff_fin_list {

@@ -84,10 +84,12 @@ static PyMethodDef collected_def = {"_collected", (PyCFunction)fin_collected, ME
 static PyObject *fin_detach(ff_Finalizer *f, PyObject *unused)
 {
     (void)unused;
-    PyObject *obj = f->wr ? PyWeakref_GetObject(f->wr) : Py_None;
-    if (!f->list || (f->wr && obj == Py_None))
+    if (!f->list)
         Py_RETURN_NONE;
-    PyObject *res = Py_BuildValue("(OOOO)", obj, f->fn, f->args, f->kwargs ? f->kwargs : Py_None);
+    PyObject *obj = f->wr ? ff_weakref_get(f->wr) : Py_NewRef(Py_None);
+    if (!obj)
+        Py_RETURN_NONE; /* its object is gone: the callback is about to run */
+    PyObject *res = Py_BuildValue("(NOOO)", obj, f->fn, f->args, f->kwargs ? f->kwargs : Py_None);
     if (!res)
         return NULL;
     take(f);
@@ -102,10 +104,12 @@ static PyObject *fin_detach(ff_Finalizer *f, PyObject *unused)
 static PyObject *fin_peek(ff_Finalizer *f, PyObject *unused)
 {
     (void)unused;
-    PyObject *obj = f->wr ? PyWeakref_GetObject(f->wr) : Py_None;
-    if (!f->list || (f->wr && obj == Py_None))
+    if (!f->list)
         Py_RETURN_NONE;
-    return Py_BuildValue("(OOOO)", obj, f->fn, f->args, f->kwargs ? f->kwargs : Py_None);
+    PyObject *obj = f->wr ? ff_weakref_get(f->wr) : Py_NewRef(Py_None);
+    if (!obj)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(NOOO)", obj, f->fn, f->args, f->kwargs ? f->kwargs : Py_None);
 }
 
 static PyObject *fin_alive(ff_Finalizer *f, void *closure)

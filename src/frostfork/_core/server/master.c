@@ -9,6 +9,7 @@
  * or remove one. */
 #include "server/worker.h"
 #include "life/finalize.h"
+#include "life/immortal.h"
 #include "life/spool.h"
 #include "util/fd.h"
 
@@ -407,12 +408,25 @@ static void on_signal(ff_master *m, int sig, int64_t now)
     }
 }
 
-static void freeze_heap(ff_server *srv)
+/* The last thing the master does in Python before forking: collect, make the
+ * startup heap immortal when asked (life/immortal.c), and freeze it. */
+static void freeze_heap(ff_server *srv, ff_shared_header *hdr)
 {
     if (srv->cfg.freeze == FF_FREEZE_OFF)
         return;
     if (srv->cfg.freeze == FF_FREEZE_COLLECT)
         PyGC_Collect();
+    if (srv->cfg.freeze == FF_FREEZE_IMMORTAL) {
+        ff_immortal_stats im;
+        if (ff_immortalize_heap(srv->st->gc_module, &im) < 0) {
+            PyErr_Print(); /* the heap stays mortal, which is still correct */
+            log_line("[frostfork] making the startup heap immortal failed; it is only frozen");
+        }
+        hdr->immortal_objects = im.objects;
+        hdr->immortal_bytes = im.bytes;
+        log_line("[frostfork] made %lld objects (%.1f MB) of the startup heap immortal",
+                 (long long)im.objects, (double)im.bytes / (1024.0 * 1024.0));
+    }
     PyObject *r = PyObject_CallMethod(srv->st->gc_module, "freeze", NULL);
     if (!r)
         PyErr_Clear();
@@ -450,8 +464,8 @@ static int master_run(ff_server *srv)
             srv->spool[0] = '\0';
         }
     }
-    freeze_heap(srv);
     ff_shared_header *hdr = &srv->shared->hdr;
+    freeze_heap(srv, hdr);
     hdr->master_pid = getpid();
     hdr->started_ms = ff_now_ms();
     PyObject *frozen = PyObject_CallMethod(srv->st->gc_module, "get_freeze_count", NULL);
@@ -567,8 +581,15 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         c->freeze = FF_FREEZE_EARLY;
     else if (strcmp(freeze, "off") == 0)
         c->freeze = FF_FREEZE_OFF;
-    else {
-        PyErr_Format(PyExc_ValueError, "freeze must be collect, early or off, not %s", freeze);
+    else if (strcmp(freeze, "immortal") == 0 && FF_HAVE_IMMORTAL)
+        c->freeze = FF_FREEZE_IMMORTAL;
+    else if (strcmp(freeze, "immortal") == 0) {
+        PyErr_SetString(PyExc_ValueError, "freeze='immortal' needs CPython 3.12 or newer "
+                                          "(PEP 683 immortal objects)");
+        return NULL;
+    } else {
+        PyErr_Format(PyExc_ValueError, "freeze must be collect, immortal, early or off, not %s",
+                     freeze);
         return NULL;
     }
     if (max_headers < 1 || max_header_bytes < 64 || max_request_line < 16 ||

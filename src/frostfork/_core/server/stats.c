@@ -61,14 +61,20 @@ void ff_slot_count(ff_slot *s, int status, int64_t duration_us)
 static int printf_buf(ff_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int printf_buf(ff_buf *out, const char *fmt, ...)
 {
-    char tmp[512];
-    va_list ap;
+    /* Measured first, then formatted in place: no line is cut at a fixed size. */
+    va_list ap, again;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    if (n < 0 || ff_buf_reserve(out, (size_t)n + 1) < 0) {
+        va_end(again);
         return -1;
-    return ff_buf_append(out, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    }
+    vsnprintf(out->data + out->len, (size_t)n + 1, fmt, again);
+    va_end(again);
+    out->len += (size_t)n;
+    return 0;
 }
 
 static int mem_json(ff_buf *out, const ff_mem *m)
@@ -87,9 +93,11 @@ int ff_stats_json(ff_buf *out, const ff_shared *sh, int64_t now_ms)
     int rc = printf_buf(out, "{\"master\":{\"pid\":%lld,\"age_s\":%.1f,", (long long)h->master_pid,
                         (double)(now_ms - h->started_ms) / 1000.0);
     rc |= mem_json(out, &h->master_mem);
-    rc |= printf_buf(out, "},\"restarts\":%lld,\"freeze_count\":%lld,\"workers_target\":%lld,"
+    rc |= printf_buf(out, "},\"restarts\":%lld,\"freeze_count\":%lld,\"immortal_objects\":%lld,"
+                          "\"immortal_bytes\":%lld,\"workers_target\":%lld,"
                           "\"sampled_age_s\":%.1f,\"workers\":[",
                      (long long)h->restarts, (long long)h->freeze_count,
+                     (long long)h->immortal_objects, (long long)h->immortal_bytes,
                      (long long)h->workers_target, (double)(now_ms - h->sampled_ms) / 1000.0);
     int first = 1;
     for (int i = 0; i < FF_MAX_SLOTS; i++) {
@@ -177,9 +185,15 @@ int ff_stats_prometheus(ff_buf *out, const ff_shared *sh, int64_t now_ms)
                      "frostfork_worker_restarts_total %lld\n"
                      "# HELP frostfork_gc_freeze_count Objects frozen by gc.freeze() before fork.\n"
                      "# TYPE frostfork_gc_freeze_count gauge\nfrostfork_gc_freeze_count %lld\n"
+                     "# HELP frostfork_immortal_objects Startup objects made immortal before "
+                     "fork (--freeze immortal).\n"
+                     "# TYPE frostfork_immortal_objects gauge\nfrostfork_immortal_objects %lld\n"
+                     "# HELP frostfork_immortal_bytes Their size (sys.getsizeof sum).\n"
+                     "# TYPE frostfork_immortal_bytes gauge\nfrostfork_immortal_bytes %lld\n"
                      "# HELP frostfork_uptime_seconds Seconds since the master started.\n"
                      "# TYPE frostfork_uptime_seconds gauge\nfrostfork_uptime_seconds %.1f\n",
                      (long long)h->restarts, (long long)h->freeze_count,
+                     (long long)h->immortal_objects, (long long)h->immortal_bytes,
                      (double)(now_ms - h->started_ms) / 1000.0);
     return rc ? -1 : 0;
 }

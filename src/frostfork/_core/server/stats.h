@@ -45,6 +45,8 @@ typedef struct {
     int64_t sampled_ms;
     int64_t restarts;      /* workers replaced after dying or timing out */
     int64_t freeze_count;  /* gc.get_freeze_count() at fork */
+    int64_t immortal_objects; /* made immortal before fork (--freeze immortal) */
+    int64_t immortal_bytes;
     int64_t workers_target;
     ff_mem master_mem;
 } ff_shared_header;

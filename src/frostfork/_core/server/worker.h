@@ -18,7 +18,7 @@
 #include "server/stats.h"
 #include "util/buf.h"
 
-enum ff_freeze { FF_FREEZE_COLLECT, FF_FREEZE_EARLY, FF_FREEZE_OFF };
+enum ff_freeze { FF_FREEZE_COLLECT, FF_FREEZE_EARLY, FF_FREEZE_OFF, FF_FREEZE_IMMORTAL };
 
 
 typedef struct {
