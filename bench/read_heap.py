@@ -33,8 +33,8 @@ READS = 3          # /read answers per worker before "after" is read
 READ_WAIT = 180.0  # s: the whole /read phase (an unshared worker copies ~70 MB on its first)
 
 SERVERS = [
-    ("ff-collect", "frostfork --freeze collect (default)"),
-    ("ff-immortal", "frostfork --freeze immortal"),
+    ("ff-collect", "frostfork --freeze collect (default on 3.11)"),
+    ("ff-immortal", "frostfork --freeze immortal (default on 3.12+)"),
     ("gunicorn", "gunicorn --preload (sync, no freeze)"),
     ("gunicorn-freeze", "gunicorn --preload + gc.freeze() in when_ready"),
     ("granian", "granian WSGI (app loaded per worker)"),

@@ -1,10 +1,12 @@
-"""Copy the "Memory" section of bench/RESULTS.md into docs/frozen-heap.md.
+"""Copy the "Memory" and "Read the heap" sections of bench/RESULTS.md into
+docs/frozen-heap.md.
 
     python3 docs/sync_memory.py
 
-bench/run-memory rewrites that section of bench/RESULTS.md; run this afterwards
-so the page shows the same numbers. Only the part between the memory:start and
-memory:end markers in docs/frozen-heap.md is replaced. Standard library only.
+bench/run-memory and bench/run-read-heap rewrite those sections of bench/RESULTS.md;
+run this afterwards so the page shows the same numbers. Only the parts between the
+memory:start / memory:end and read-heap:start / read-heap:end markers in
+docs/frozen-heap.md are replaced. Standard library only.
 """
 
 from __future__ import annotations
@@ -57,16 +59,28 @@ def memory_block(results: str) -> str:
     return "\n".join(lines)
 
 
+def read_heap_block(results: str) -> str:
+    m = re.search(r"<!-- read the heap:start -->\n## Read the heap\n\n(.*?)<!-- read the heap:end -->",
+                  results, re.S)
+    if not m:
+        raise SystemExit(f"no Read the heap section in {RESULTS}: run bench/run-read-heap first")
+    return ("<!-- read-heap:start (copied from bench/RESULTS.md by docs/sync_memory.py) -->\n"
+            "Measured (`bench/RESULTS.md`, \"Read the heap\"):\n\n" + m.group(1).rstrip() +
+            "\n<!-- read-heap:end -->")
+
+
 def main() -> int:
-    block = memory_block(RESULTS.read_text())
+    results = RESULTS.read_text()
     page = PAGE.read_text()
-    new, n = re.subn(r"<!-- memory:start.*?<!-- memory:end -->", lambda _: block, page,
-                     flags=re.S)
-    if n != 1:
-        print(f"{PAGE}: expected one memory:start ... memory:end block", file=sys.stderr)
-        return 1
-    PAGE.write_text(new)
-    print(f"copied the Memory section of {RESULTS.name} into {PAGE.name}")
+    for name, block in (("memory", memory_block(results)),
+                        ("read-heap", read_heap_block(results))):
+        page, n = re.subn(rf"<!-- {name}:start.*?<!-- {name}:end -->", lambda _: block, page,
+                          flags=re.S)
+        if n != 1:
+            print(f"{PAGE}: expected one {name}:start ... {name}:end block", file=sys.stderr)
+            return 1
+    PAGE.write_text(page)
+    print(f"copied the Memory and Read the heap sections of {RESULTS.name} into {PAGE.name}")
     return 0
 
 

@@ -96,12 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request bodies larger than this are spooled to a file as they "
                         "arrive: at once for a Content-Length above it, from the byte that "
                         "crosses it for a chunked body (default 1m)")
-    s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default="collect",
-                   help="collect: gc.collect()+gc.freeze() before fork (default); "
+    s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default=None,
+                   help="collect: gc.collect()+gc.freeze() before fork; "
                         "immortal (CPython 3.12+): also make the startup heap's plain Python "
-                        "objects immortal, so workers that read them keep its pages shared "
-                        "(they are never freed); "
-                        "early: gc.disable() before import, freeze before fork; off: neither")
+                        "objects immortal first, so workers that read them keep its pages "
+                        "shared (they are never freed); "
+                        "early: gc.disable() before import, freeze before fork; off: neither "
+                        "(default: immortal on CPython 3.12+, collect on 3.11)")
     t = sub.add_parser("stats", help="print memory and requests of a running server")
     t.add_argument("--bind", "-b", default="127.0.0.1:8000",
                    help="the server's --bind, to find its stats socket (default %(default)s)")
@@ -262,6 +263,8 @@ def _raised(target: str, e: BaseException) -> str:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if args.freeze is None:  # measured in bench/RESULTS.md ("Read the heap")
+        args.freeze = "immortal" if sys.version_info >= (3, 12) else "collect"
     if args.freeze == "immortal" and sys.version_info < (3, 12):
         raise CLIError("--freeze immortal needs CPython 3.12 or newer (PEP 683 immortal "
                        f"objects); this is {sys.version.split()[0]}: use --freeze collect")
