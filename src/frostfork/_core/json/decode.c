@@ -147,7 +147,7 @@ static PyObject *number_object(const char *s, size_t n, int is_int)
 static int enter(ff_dec *d)
 {
     if (d->depth >= FF_JSON_MAX_DEPTH) {
-        ff_json_fail(&d->in, "nesting too deep");
+        ff_json_fail(&d->in, FF_JSON_DEPTH_MSG);
         return -1;
     }
     return 0;
@@ -630,8 +630,11 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
         if (i < 0) {
             if (!t->forbid_extra) {
                 /* one level down, like a declared field's value */
-                if (lexed(d, ff_json_skip(&d->in, FF_JSON_MAX_DEPTH - d->depth - 1)) < 0)
+                if (lexed(d, ff_json_skip(&d->in, FF_JSON_MAX_DEPTH - d->depth - 1)) < 0) {
+                    if (d->in.err && strcmp(d->in.err, "nesting too deep") == 0)
+                        d->in.err = FF_JSON_DEPTH_MSG; /* say which limit, as enter() does */
                     goto done;
+                }
             } else {
                 const char *save = d->in.p;
                 d->in.p = key_at;
@@ -707,15 +710,19 @@ static unsigned token_of(char c)
 
 /* Unions: options that cannot start with this token are skipped; a single
  * candidate decodes normally (its own errors are the useful ones); several
- * are tried quietly in declaration order, rewinding between tries. */
+ * are tried quietly in declaration order, rewinding between tries. Every
+ * option is considered, however many the union has: the candidates are
+ * found by a scan of the options, not collected into a fixed array. */
 static PyObject *dec_union(ff_dec *d, const ff_type *t)
 {
     unsigned tok = token_of(*d->in.p);
-    const ff_type *cand[16];
-    int nc = 0;
-    for (Py_ssize_t i = 0; i < t->nargs && nc < 16; i++)
-        if (t->args[i]->token_mask & tok)
-            cand[nc++] = t->args[i];
+    const ff_type *first = NULL;
+    Py_ssize_t nc = 0;
+    for (Py_ssize_t i = 0; i < t->nargs; i++)
+        if (t->args[i]->token_mask & tok) {
+            if (!nc++)
+                first = t->args[i];
+        }
     if (nc == 0) {
         const ff_type *only = NULL;
         int non_none = 0;
@@ -729,11 +736,13 @@ static PyObject *dec_union(ff_dec *d, const ff_type *t)
         return mismatch(d, "union_type", "Input does not match any of the allowed types");
     }
     if (nc == 1)
-        return dec(d, cand[0]);
+        return dec(d, first);
     const char *start = d->in.p;
-    for (int i = 0; i < nc; i++) {
+    for (Py_ssize_t i = 0; i < t->nargs; i++) {
+        if (!(t->args[i]->token_mask & tok))
+            continue;
         d->quiet++;
-        PyObject *v = dec(d, cand[i]);
+        PyObject *v = dec(d, t->args[i]);
         d->quiet--;
         if (v || FATAL(d))
             return v;
