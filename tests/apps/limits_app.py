@@ -109,6 +109,17 @@ def headers(request: Request) -> dict:
     return {"names": sorted(request.headers)}
 
 
+@app.post("/number")
+def number(n: Annotated[int, Body(embed=True)],
+           extra: Annotated[Any, Body(embed=True)] = None) -> dict:
+    return {"n": n % 1000, "extra": extra}
+
+
+@app.get("/count")
+def count(n: int = 0) -> dict:
+    return {"n": n % 1000}
+
+
 def wsgi_headers(environ: dict, start_response: Any) -> list[bytes]:
     """A WSGI app answering with the HTTP_* keys of its environ, one a line."""
     keys = sorted(k for k in environ if k.startswith("HTTP_"))

@@ -147,6 +147,42 @@ def test_json_nested_past_the_depth_limit_is_a_400_naming_it(srv):
     assert "nesting too deep (more than 64 levels)" in r.json()["detail"]
 
 
+# --- integers past CPython's digit limit (sys.get_int_max_str_digits) -------
+
+BIG = "7" * 5000  # more digits than the default 4300
+
+
+def test_an_int_field_with_too_many_digits_is_a_422(srv):
+    r = httpx.post(f"http://127.0.0.1:{srv.port}/number", content=f'{{"n": {BIG}}}',
+                   headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{"type": "int_parsing_size", "loc": ["body", "n"],
+                                   "msg": "Unable to parse input string as an integer, "
+                                          "exceeded maximum size"}]
+
+
+def test_an_int_query_value_with_too_many_digits_is_a_422(srv):
+    r = get(srv, f"/count?n={BIG}")
+    assert r.status_code == 422, r.text
+    [error] = r.json()["detail"]
+    assert (error["type"], error["loc"]) == ("int_parsing_size", ["query", "n"])
+
+
+def test_an_untyped_int_with_too_many_digits_is_a_400_naming_the_limit(srv):
+    r = httpx.post(f"http://127.0.0.1:{srv.port}/number", content=f'{{"n": 1, "extra": {BIG}}}',
+                   headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].endswith(
+        "integer with more digits than sys.get_int_max_str_digits() allows")
+
+
+def test_4300_digits_are_still_an_int(srv):
+    r = httpx.post(f"http://127.0.0.1:{srv.port}/number", content=f'{{"n": {"1" * 4300}}}',
+                   headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"n": 111, "extra": None}
+
+
 # --- startup limits --------------------------------------------------------
 
 def serve_fails(*args: str) -> str:
