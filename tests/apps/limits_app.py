@@ -120,6 +120,19 @@ def count(n: int = 0) -> dict:
     return {"n": n % 1000}
 
 
+@app.get("/nested/{levels}")
+def nested(levels: int) -> Any:
+    value: Any = 0
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@app.get("/boom")
+def boom() -> dict:
+    raise RuntimeError("boom")
+
+
 def wsgi_headers(environ: dict, start_response: Any) -> list[bytes]:
     """A WSGI app answering with the HTTP_* keys of its environ, one a line."""
     keys = sorted(k for k in environ if k.startswith("HTTP_"))

@@ -139,6 +139,18 @@ def test_a_long_header_name_reaches_a_wsgi_environ_whole(serve):
 
 # --- JSON bodies -----------------------------------------------------------
 
+def test_json_nesting_is_limited_at_64_levels(srv):
+    def post(levels):  # the body object is one level, the lists in "extra" the rest
+        extra = "[" * (levels - 1) + "]" * (levels - 1)
+        return httpx.post(f"http://127.0.0.1:{srv.port}/number", timeout=10,
+                          content=f'{{"n": 1, "extra": {extra}}}',
+                          headers={"Content-Type": "application/json"})
+    assert post(64).status_code == 200
+    r = post(65)
+    assert r.status_code == 400
+    assert r.json()["detail"].endswith("nesting too deep (more than 64 levels)")
+
+
 def test_json_nested_past_the_depth_limit_is_a_400_naming_it(srv):
     body = b'{"f0": ' + b"[" * 100 + b"]" * 100 + b"}"
     r = httpx.post(f"http://127.0.0.1:{srv.port}/union", content=body, timeout=10,
@@ -183,16 +195,73 @@ def test_4300_digits_are_still_an_int(srv):
     assert r.json() == {"n": 111, "extra": None}
 
 
+# --- results and fixed codec limits ---------------------------------------
+
+def test_a_result_nested_past_the_encode_limit_is_a_500(srv):
+    assert get(srv, "/nested/128").json() == json.loads("[" * 128 + "0" + "]" * 128)
+    r = get(srv, "/nested/129")
+    assert r.status_code == 500
+    assert "JSON nesting deeper than 128 levels" in srv.output()
+
+
+@pytest.mark.parametrize("name,data,detail", [
+    ("chunk extension", b"POST /union HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"1;e=" + b"x" * 1100 + b"\r\na\r\n0\r\n\r\n", "invalid or oversized chunk extension"),
+    ("chunk size digits", b"POST /union HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"00000000000000001\r\na\r\n0\r\n\r\n", "invalid chunk size"),
+    ("trailer section", b"POST /union HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"1\r\na\r\n0\r\nX-T: " + b"t" * 70000 + b"\r\n\r\n", "invalid or oversized trailer section"),
+    ("empty lines", b"\r\n" * 5 + b"GET /count HTTP/1.1\r\nHost: t\r\n\r\n", "malformed request line"),
+])
+def test_fixed_codec_limits_answer_400_with_the_documented_detail(srv, name, data, detail):
+    [(status, headers, body)] = parse_responses(raw(srv.port, data))
+    assert status == 400, name
+    assert headers["connection"] == "close"
+    assert json.loads(body) == {"detail": detail}
+
+
+def test_codec_limits_are_inclusive(srv):
+    ok = (b"\r\n" * 4 + b"POST /number HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+          b"Connection: close\r\n\r\n" + b"0000000000000008;e=" + b"x" * 1000 +
+          b"\r\n{\"n\": 5}\r\n0\r\n\r\n")
+    [(status, _, body)] = parse_responses(raw(srv.port, ok))
+    assert status == 200, body
+
+
+def test_an_x_request_id_is_adopted_up_to_its_limit(srv):
+    rid = "r" * 71
+    r = get(srv, "/boom", headers={"X-Request-Id": rid})
+    assert r.status_code == 500 and r.headers["x-request-id"] == rid
+    r = get(srv, "/boom", headers={"X-Request-Id": rid + "r"})
+    assert r.status_code == 500 and r.headers["x-request-id"] not in (rid, rid + "r")
+    assert r.json()["request_id"] == r.headers["x-request-id"]
+
+
 # --- startup limits --------------------------------------------------------
 
-def serve_fails(*args: str) -> str:
+def serve_fails(*args: str, path: str = "") -> str:
     out = subprocess.run([sys.executable, "-m", "frostfork", "serve", *args,
                           "--bind", "127.0.0.1:0"], capture_output=True, text=True,
                          timeout=60 * SLOW, cwd=ROOT,
-                         env={"PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'apps'}",
+                         env={"PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'apps'}:{path}",
                               "PATH": "/usr/bin:/bin"})
     assert out.returncode == 2, out.stderr
     return out.stderr
+
+
+def test_a_route_with_more_than_16_parameters_is_refused_at_startup(tmp_path):
+    pattern = "/" + "/".join(f"{{p{i}}}" for i in range(17))
+    params = ", ".join(f"p{i}: str" for i in range(17))
+    (tmp_path / "many_params_app.py").write_text(
+        "import frostfork\napp = frostfork.App()\n"
+        f"@app.get({pattern!r})\ndef h({params}) -> dict:\n    return {{}}\n")
+    err = serve_fails("many_params_app:app", path=str(tmp_path))
+    assert f"route {pattern} has more than 16 parameters" in err
+
+
+def test_more_workers_than_the_limit_is_refused_at_startup():
+    err = serve_fails("limits_app:app", "--workers", "129")
+    assert "workers must be between 1 and 128" in err
 
 
 def test_a_spool_dir_too_long_is_refused_at_startup(tmp_path):

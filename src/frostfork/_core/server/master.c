@@ -614,7 +614,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->limits.max_header_bytes = (size_t)max_header_bytes;
     c->limits.max_headers = (size_t)max_headers;
     c->limits.max_request_line = (size_t)max_request_line;
-    c->limits.max_chunk_ext = 1024;
+    c->limits.max_chunk_ext = FF_HTTP_MAX_CHUNK_EXT;
     c->server_name = server_name;
     srv.st = ff_get_state(module);
 
