@@ -5,6 +5,7 @@ naming the limit (docs/configuration.md, "Limits")."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -243,8 +244,8 @@ def serve_fails(*args: str, path: str = "") -> str:
     out = subprocess.run([sys.executable, "-m", "frostfork", "serve", *args,
                           "--bind", "127.0.0.1:0"], capture_output=True, text=True,
                          timeout=60 * SLOW, cwd=ROOT,
-                         env={"PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'apps'}:{path}",
-                              "PATH": "/usr/bin:/bin"})
+                         env=dict(os.environ,
+                                  PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}:{path}"))
     assert out.returncode == 2, out.stderr
     return out.stderr
 
