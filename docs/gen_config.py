@@ -171,6 +171,8 @@ def limits_section(parser: argparse.ArgumentParser) -> list[str]:
          "levels)`"),
         ("nesting of a handler's JSON result", f"{lim['json_encode_depth']} levels", "—",
          "500 with a request id; the ValueError is logged with its traceback"),
+        ("digits of an integer in a handler's JSON result", "`4300`",
+         "as for requests, above", "500 with a request id, the ValueError logged"),
         ("path parameters in one route", f"{lim['route_params']}", "—",
          "startup error `route PATTERN has more than N parameters`"),
         ("length of `--spool-dir`", f"{lim['spool_dir_bytes']} bytes", "—",
@@ -185,6 +187,11 @@ def limits_section(parser: argparse.ArgumentParser) -> list[str]:
          "`A-Z a-z 0-9 - _ . :`", "—",
          "not an error: a longer or otherwise different id is not used, and the server "
          "makes its own (sent back in `X-Request-Id` on a 500 and written to the logs)"),
+        ("the request named in diagnostics: a dead worker's log line (`while handling "
+         "METHOD /path`) and the line above a handler's traceback",
+         "71 bytes (method at most 16); 200 bytes of path", "—",
+         "cut there: display only; the request itself is whole, and the access log has the "
+         "whole target (sensitive values masked)"),
         ("backlog of a log sink written in Python (a `DataSink` that is not a built-in one)",
          f"{sinks.QUEUE_BATCHES} batches", "—",
          "further batches are dropped, said once per worker on stderr"),
