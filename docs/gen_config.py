@@ -160,7 +160,8 @@ def limits_section(parser: argparse.ArgumentParser) -> list[str]:
          "in the listening socket's backlog (2048 when frostfork binds it)"),
         ("workers", f"{lim['workers']}", "`--workers` (1 to the limit)",
          "startup error `workers must be between 1 and N`; SIGTTIN at the limit is ignored "
-         "with a log line"),
+         f"with a log line; old and new workers together (during SIGHUP) take at most "
+         f"{2 * lim['workers']} slots, and new ones wait for a slot as old ones exit"),
         ("digits of an integer in JSON, a query, a header or a path",
          "`4300`", "`sys.set_int_max_str_digits()` in the app, or `PYTHONINTMAXSTRDIGITS`",
          "a value for an `int`: 422 `int_parsing_size`; anywhere else in a JSON body (an "
