@@ -1,6 +1,9 @@
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, final
 
+# The fixed limits compiled into the core (docs/configuration.md, "Limits").
+LIMITS: Mapping[str, int]
+
 @final
 class Response:
     status: int

@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="HOST:PORT, [IPV6]:PORT, unix:PATH for a Unix socket (a stale one at "
                         "PATH is replaced, removed on exit), fd://N for an inherited listening "
                         "socket, or systemd for socket activation (default %(default)s)")
-    s.add_argument("--workers", "-w", type=int, default=1, help="worker processes (default %(default)s)")
+    s.add_argument("--workers", "-w", type=int, default=1,
+                   help=f"worker processes, at most {_core.LIMITS['workers']} "
+                        "(default %(default)s)")
     s.add_argument("--wsgi", action="store_true", help="the target is a PEP 3333 WSGI callable")
     s.add_argument("--timeout", type=float, default=30,
                    help="kill a worker whose heartbeat stops for this many seconds (default %(default)s)")

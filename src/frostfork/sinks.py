@@ -63,10 +63,14 @@ def sqlite(path: str, table: str = "audit") -> SQLiteSink:
 
 _writers: list[threading.Thread] = []
 
+# Batches a Python sink's writer thread may fall behind by; past it the worker
+# drops batches and says so once (docs/configuration.md, "Limits").
+QUEUE_BATCHES = 256
+
 
 def _writer(sink: DataSink, role: str) -> Callable[[bytes], None]:
     """Start the writer thread of a Python sink in this worker; return its queue's put."""
-    q: queue.Queue[bytes | None] = queue.Queue(maxsize=256)
+    q: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_BATCHES)
     reported = False
 
     def run() -> None:

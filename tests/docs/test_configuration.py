@@ -62,3 +62,16 @@ def test_check_mode_of_the_generator_agrees():
     out = subprocess.run([sys.executable, str(ROOT / "docs" / "gen_config.py"), "--check"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_limits_section_lists_every_compiled_limit_with_its_number():
+    from frostfork import _core
+
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    section = page.split("\n## Limits\n", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line]
+    # every key of _core.LIMITS is read by the generator, so its number is in a row
+    source = (ROOT / "docs" / "gen_config.py").read_text()
+    for key, value in _core.LIMITS.items():
+        assert f"lim['{key}']" in source, f"_core.LIMITS[{key!r}] is not documented"
+        assert any(str(value) in row for row in rows), (key, value)

@@ -68,6 +68,15 @@ def test_builtin_sinks_satisfy_the_protocol(tmp_path):
     assert rows == [('{"a":1}',), ('{"b":2}',)]
 
 
+def test_sqlite_sink_takes_a_table_name_of_any_length(tmp_path):
+    table = "t" * 300  # the SQL once went through a 256-byte buffer and came out cut
+    db = frostfork.sinks.sqlite(str(tmp_path / "long.db"), table=table)
+    db.write(b'{"a":1}\n')
+    import sqlite3
+    rows = sqlite3.connect(tmp_path / "long.db").execute(f'SELECT record FROM "{table}"').fetchall()
+    assert rows == [('{"a":1}',)]
+
+
 def test_mypy_checks_the_protocol(tmp_path):
     good = tmp_path / "good.py"
     good.write_text(textwrap.dedent("""

@@ -5,9 +5,13 @@
 #include "module.h"
 
 #include "json/decode.h"
+#include "json/encode.h"
+#include "http/parse.h"
 #include "life/sinks.h"
 #include "schema/type.h"
 #include "server/router.h"
+#include "server/stats.h"
+#include "server/worker.h"
 
 ff_state *ff_get_state(PyObject *module) { return (ff_state *)PyModule_GetState(module); }
 
@@ -144,6 +148,25 @@ static int add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot)
     return PyModule_AddType(m, *slot);
 }
 
+/* _core.LIMITS: the fixed limits compiled into the core, by name, so the
+ * "Limits" section of docs/configuration.md is generated from the numbers
+ * the code enforces rather than copied by hand. */
+static int add_limits(PyObject *m)
+{
+    PyObject *d = Py_BuildValue(
+        "{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "json_depth", FF_JSON_MAX_DEPTH,
+        "json_encode_depth", FF_JSON_ENCODE_MAX_DEPTH, "route_params", FF_ROUTE_MAX_PARAMS,
+        "workers", FF_MAX_SLOTS / 2, "spool_dir_bytes", FF_SPOOL_ROOT_MAX, "chunk_ext_bytes",
+        FF_HTTP_MAX_CHUNK_EXT, "chunk_size_digits", FF_HTTP_MAX_CHUNK_SIZE_DIGITS,
+        "leading_empty_lines", FF_HTTP_MAX_LEADING_EMPTY_LINES, "request_id_bytes",
+        (int)sizeof(((ff_state *)0)->request_id) - 1);
+    PyObject *view = d ? PyDictProxy_New(d) : NULL; /* read-only to Python */
+    int rc = view ? PyModule_AddObjectRef(m, "LIMITS", view) : -1;
+    Py_XDECREF(d);
+    Py_XDECREF(view);
+    return rc;
+}
+
 static int module_exec(PyObject *m)
 {
     ff_state *st = ff_get_state(m);
@@ -167,6 +190,8 @@ static int module_exec(PyObject *m)
     if (!st->ValidationError || !st->JSONDecodeError ||
         PyModule_AddObjectRef(m, "ValidationError", st->ValidationError) < 0 ||
         PyModule_AddObjectRef(m, "JSONDecodeError", st->JSONDecodeError) < 0)
+        return -1;
+    if (add_limits(m) < 0)
         return -1;
     st->Decimal = ff_import_attr("decimal", "Decimal");
     st->UUID = ff_import_attr("uuid", "UUID");

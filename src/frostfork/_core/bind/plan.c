@@ -4,9 +4,12 @@
 #include "server/conn.h"
 #include "life/finalize.h"
 
+#include <limits.h>
 #include <strings.h>
 
-#define MAX_ARGS 32
+/* Arguments of one call that fit in ff_plan_call's stack array; a callable
+ * with more gets a heap array per call (not a limit). */
+#define STACK_ARGS 32
 
 static const char *const SRC_NAMES[] = {"path", "query", "header", "cookie", "body", "body",
                                         "request", "dependency"};
@@ -73,10 +76,6 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(targs, kw, "OO!|OpO:Plan", kwlist, &callable, &PyList_Type,
                                      &args, &body, &app_scope, &label))
         return NULL;
-    if (PyList_GET_SIZE(args) > MAX_ARGS) {
-        PyErr_Format(PyExc_ValueError, "a handler takes at most %d parameters", MAX_ARGS);
-        return NULL;
-    }
     ff_Plan *p = (ff_Plan *)type->tp_alloc(type, 0);
     if (!p)
         return NULL;
@@ -164,9 +163,13 @@ void ff_bind_init(ff_bind *b, ff_worker *w, const ff_req *r, const ff_slice *cap
     b->body_state = 0;
     b->request = NULL;
     b->path_names = path_names;
+    b->query = b->query_inline;
     b->nquery = -1;
+    b->query_cap = FF_BIND_QUERY_INLINE;
     b->query_buf = NULL;
+    b->deps = b->deps_inline;
     b->ndeps = 0;
+    b->deps_cap = FF_BIND_DEPS_INLINE;
 }
 
 void ff_bind_free(ff_bind *b)
@@ -176,6 +179,10 @@ void ff_bind_free(ff_bind *b)
     Py_CLEAR(b->request);
     for (int i = 0; i < b->ndeps; i++)
         Py_CLEAR(b->deps[i].value);
+    if (b->deps != b->deps_inline)
+        PyMem_Free(b->deps);
+    if (b->query != b->query_inline)
+        PyMem_Free(b->query);
     PyMem_Free(b->query_buf);
 }
 
@@ -199,7 +206,34 @@ static size_t form_decode(char *dst, const char *s, size_t n)
     return o;
 }
 
-/* Splits and decodes the query string once per request, on first use. */
+/* Called when the query has more pairs than the inline array holds: moves
+ * the pairs to a heap array big enough for every pair still to come (at
+ * most one per '&' left, plus one), so this happens once per request. */
+static int grow_query(ff_bind *b, const char *s, const char *end)
+{
+    size_t more = 1;
+    for (const char *p = s; (p = memchr(p, '&', (size_t)(end - p))) != NULL; p++)
+        more++;
+    size_t cap = (size_t)b->query_cap + more;
+    if (cap > INT_MAX) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    ff_pair *q = PyMem_Malloc(cap * sizeof(ff_pair));
+    if (!q) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(q, b->query, (size_t)b->nquery * sizeof(ff_pair));
+    if (b->query != b->query_inline)
+        PyMem_Free(b->query);
+    b->query = q;
+    b->query_cap = (int)cap;
+    return 0;
+}
+
+/* Splits and decodes the query string once per request, on first use. Every
+ * pair is kept: the request line's length limit (414) is what bounds them. */
 static int parse_query(ff_bind *b)
 {
     const ff_http_request *h = b->r->http;
@@ -212,11 +246,13 @@ static int parse_query(ff_bind *b)
     }
     const char *s = h->query, *end = h->query + h->query_len;
     char *out = b->query_buf;
-    while (s < end && b->nquery < FF_BIND_MAX_QUERY) {
+    while (s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         const char *stop = amp ? amp : end;
         const char *eq = memchr(s, '=', (size_t)(stop - s));
         if (stop > s) {
+            if (b->nquery == b->query_cap && grow_query(b, s, end) < 0)
+                return -1;
             ff_pair *pr = &b->query[b->nquery++];
             const char *kend = eq ? eq : stop;
             pr->k = out;
@@ -231,22 +267,31 @@ static int parse_query(ff_bind *b)
     return 0;
 }
 
-/* Appends the raw values of a query key, header or cookie to `found`. */
-static int gather(ff_bind *b, const ff_arg *a, ff_pair *found, int max)
+/* The raw values of a query key, header or cookie: the first `cap` are
+ * stored in `found`, and matching stops after `max` of them. Returns how
+ * many matched (which may exceed cap, so a caller can make room and ask
+ * again), or -1 with an exception. */
+static int gather(ff_bind *b, const ff_arg *a, ff_pair *found, int cap, int max)
 {
     int n = 0;
+#define FOUND(pair)              \
+    do {                         \
+        if (n < cap)             \
+            found[n] = (pair);   \
+        n++;                     \
+    } while (0)
     const ff_http_request *h = b->r->http;
     if (a->src == FF_SRC_QUERY) {
         if (b->nquery < 0 && parse_query(b) < 0)
             return -1;
         for (int i = 0; i < b->nquery && n < max; i++)
             if (b->query[i].kn == (size_t)a->key_len && memcmp(b->query[i].k, a->key, b->query[i].kn) == 0)
-                found[n++] = b->query[i];
+                FOUND(b->query[i]);
     } else if (a->src == FF_SRC_HEADER) {
         for (size_t i = 0; i < h->num_headers && n < max; i++)
             if (h->headers[i].name_len == (size_t)a->key_len &&
                 strncasecmp(h->headers[i].name, a->key, (size_t)a->key_len) == 0)
-                found[n++] = (ff_pair){NULL, 0, h->headers[i].value, h->headers[i].value_len};
+                FOUND(((ff_pair){NULL, 0, h->headers[i].value, h->headers[i].value_len}));
     } else { /* cookie: "a=1; b=2" in any Cookie field */
         for (size_t i = 0; i < h->num_headers && n < max; i++) {
             if (h->headers[i].name_len != 6 || strncasecmp(h->headers[i].name, "cookie", 6) != 0)
@@ -256,14 +301,15 @@ static int gather(ff_bind *b, const ff_arg *a, ff_pair *found, int max)
                 while (s < end && (*s == ' ' || *s == ';'))
                     s++;
                 const char *semi = memchr(s, ';', (size_t)(end - s));
-                const char *stop = semi ? semi : end;
-                const char *eq = memchr(s, '=', (size_t)(stop - s));
+                const char *next = semi ? semi : end;
+                const char *eq = memchr(s, '=', (size_t)(next - s));
                 if (eq && (size_t)(eq - s) == (size_t)a->key_len && memcmp(s, a->key, (size_t)a->key_len) == 0)
-                    found[n++] = (ff_pair){NULL, 0, eq + 1, (size_t)(stop - eq - 1)};
-                s = stop;
+                    FOUND(((ff_pair){NULL, 0, eq + 1, (size_t)(next - eq - 1)}));
+                s = next;
             }
         }
     }
+#undef FOUND
     return n;
 }
 
@@ -321,16 +367,25 @@ static PyObject *missing(ff_bind *b, const ff_arg *a)
     return NULL;
 }
 
+/* A query/header/cookie argument: the first value, or for a list every
+ * value given (more than fit on the stack are gathered again into a heap
+ * array: nothing is dropped). */
 static PyObject *from_pairs(ff_bind *b, const ff_arg *a)
 {
-    ff_pair found[FF_BIND_MAX_QUERY];
-    int n = gather(b, a, found, a->is_list ? FF_BIND_MAX_QUERY : 1);
+    ff_pair stack[FF_BIND_QUERY_INLINE], *found = stack;
+    int n = a->is_list ? gather(b, a, stack, FF_BIND_QUERY_INLINE, INT_MAX)
+                       : gather(b, a, stack, 1, 1);
     if (n < 0)
         return NULL;
     if (n == 0)
         return missing(b, a);
     if (!a->is_list)
         return convert(b, a, found[0].v, found[0].vn, -1);
+    if (n > FF_BIND_QUERY_INLINE) {
+        if (!(found = PyMem_Malloc((size_t)n * sizeof(ff_pair))))
+            return PyErr_NoMemory();
+        gather(b, a, found, n, n);
+    }
     PyObject *list = PyList_New(0);
     int bad = 0;
     for (int i = 0; list && i < n; i++) {
@@ -344,6 +399,8 @@ static PyObject *from_pairs(ff_bind *b, const ff_arg *a)
     }
     if (bad)
         Py_CLEAR(list);
+    if (found != stack)
+        PyMem_Free(found);
     return list;
 }
 
@@ -429,6 +486,29 @@ static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
     return NULL;
 }
 
+/* Doubles the request's dependency cache, moving it to the heap: every
+ * request-scoped dependency is remembered, so each is made once per request
+ * however many a handler needs. */
+static int grow_deps(ff_bind *b)
+{
+    if (b->deps_cap > INT_MAX / 2) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int cap = b->deps_cap * 2;
+    ff_bind_dep *d = PyMem_Malloc((size_t)cap * sizeof(ff_bind_dep));
+    if (!d) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(d, b->deps, (size_t)b->ndeps * sizeof(ff_bind_dep));
+    if (b->deps != b->deps_inline)
+        PyMem_Free(b->deps);
+    b->deps = d;
+    b->deps_cap = cap;
+    return 0;
+}
+
 /* A dependency: app scope is made once per worker and kept; request scope
  * once per request (shared by everything in it) and, when it has close(),
  * closed after the response is written — also when the handler raised. */
@@ -446,10 +526,12 @@ static PyObject *resolve_dep(ff_bind *b, ff_Plan *p)
         p->app_value = Py_NewRef(v);
         return v;
     }
-    if (b->ndeps < FF_BIND_MAX_DEPS) {
-        b->deps[b->ndeps].plan = p;
-        b->deps[b->ndeps++].value = Py_NewRef(v);
+    if (b->ndeps == b->deps_cap && grow_deps(b) < 0) {
+        Py_DECREF(v);
+        return NULL;
     }
+    b->deps[b->ndeps].plan = p;
+    b->deps[b->ndeps++].value = Py_NewRef(v);
     PyObject *close = PyObject_GetAttr(v, b->w->srv->st->str_close);
     if (close) {
         int rc = ff_defer(b->w->srv->st, close, b->w->srv->st->empty_tuple);
@@ -467,10 +549,16 @@ static PyObject *resolve_dep(ff_bind *b, ff_Plan *p)
     return v;
 }
 
+/* Builds every argument of the plan (collecting all 422 errors before
+ * giving up) and calls its callable. A callable with more parameters than
+ * the stack array holds gets a heap array for the call. */
 PyObject *ff_plan_call(ff_bind *b, ff_Plan *p)
 {
-    PyObject *stack[MAX_ARGS + 1] = {NULL};
-    PyObject **args = stack + 1; /* stack[0] is scratch for PY_VECTORCALL_ARGUMENTS_OFFSET */
+    PyObject *stack[STACK_ARGS + 1] = {NULL};
+    PyObject **base = stack;
+    if (p->nargs > STACK_ARGS && !(base = PyMem_Calloc((size_t)p->nargs + 1, sizeof(PyObject *))))
+        return PyErr_NoMemory();
+    PyObject **args = base + 1; /* base[0] is scratch for PY_VECTORCALL_ARGUMENTS_OFFSET */
     Py_ssize_t built = 0;
     int bad = 0;
     PyObject *res = NULL;
@@ -490,5 +578,7 @@ PyObject *ff_plan_call(ff_bind *b, ff_Plan *p)
 done:
     for (Py_ssize_t i = 0; i < built; i++)
         Py_XDECREF(args[i]);
+    if (base != stack)
+        PyMem_Free(base);
     return res;
 }

@@ -49,10 +49,15 @@ typedef struct {
 
 extern PyType_Spec ff_plan_spec;
 
-#define FF_BIND_MAX_QUERY 128
-#define FF_BIND_MAX_DEPS 16
+/* How many query pairs and request-scoped dependencies fit in the per-request
+ * state itself. These are not limits: a request with more query pairs, or a
+ * handler with more request-scoped dependencies, moves that array to the heap
+ * for the rest of the request (so the common case allocates nothing). */
+#define FF_BIND_QUERY_INLINE 128
+#define FF_BIND_DEPS_INLINE 16
 
 typedef struct { const char *k; size_t kn; const char *v; size_t vn; } ff_pair;
+typedef struct { ff_Plan *plan; PyObject *value; } ff_bind_dep;
 
 /* Per-request binding state. */
 typedef struct {
@@ -65,11 +70,15 @@ typedef struct {
     int body_state;         /* 0 not yet, 1 ok, -1 failed */
     PyObject *request;      /* the Request object, if asked for */
     PyObject *path_names;   /* tuple of the pattern's {names} */
-    ff_pair query[FF_BIND_MAX_QUERY];
+    ff_pair *query;         /* query_inline, or a heap array for a longer query */
     int nquery;             /* -1 until parsed */
+    int query_cap;
     char *query_buf;        /* decoded query bytes */
-    struct { ff_Plan *plan; PyObject *value; } deps[FF_BIND_MAX_DEPS];
+    ff_bind_dep *deps;      /* request-scoped dependencies made so far: deps_inline or heap */
     int ndeps;
+    int deps_cap;
+    ff_pair query_inline[FF_BIND_QUERY_INLINE];
+    ff_bind_dep deps_inline[FF_BIND_DEPS_INLINE];
 } ff_bind;
 
 struct ff_worker;

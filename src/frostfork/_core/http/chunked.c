@@ -40,8 +40,8 @@ static const unsigned char char_class[256] = {
 
 #define IS(c, k) (char_class[(unsigned char)(c)] & (k))
 
-/* At most 16 hex digits: any such size fits in 64 bits, so none overflows. */
-#define MAX_SIZE_DIGITS 16
+/* At most FF_HTTP_MAX_CHUNK_SIZE_DIGITS (16) hex digits: any such size fits
+ * in 64 bits, so none overflows. */
 
 /* Decoder states. The chunk-size line is `chunk-size [ chunk-ext ] CRLF` with
  * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) and ext-val a
@@ -192,7 +192,7 @@ ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
         switch (st) {
         case S_SIZE:
             if (IS(c, C_HEX)) {
-                if (d->hex_digits == MAX_SIZE_DIGITS) {
+                if (d->hex_digits == FF_HTTP_MAX_CHUNK_SIZE_DIGITS) {
                     e = FF_HTTP_E_CHUNK_SIZE;
                     goto failed;
                 }

@@ -48,7 +48,6 @@ static const unsigned char char_class[256] = {
 
 /* Empty lines (CRLF) skipped before a request line (RFC 9112 2.2 asks for at
  * least one, for clients that send an extra CRLF after a POST body). */
-#define MAX_LEADING_EMPTY_LINES 4
 
 /* Returns the first byte at or after p outside class k. Unrolled by four;
  * each byte is read only after all before it matched, so the scan still
@@ -625,7 +624,7 @@ ssize_t ff_http_parse_request(const char *buf, size_t len, size_t prev_len,
             return -2;
         if (buf[start + 1] != '\n')
             return fail(err, FF_HTTP_E_BARE_CR);
-        if (empty_lines == MAX_LEADING_EMPTY_LINES)
+        if (empty_lines == FF_HTTP_MAX_LEADING_EMPTY_LINES)
             return fail(err, FF_HTTP_E_REQUEST_LINE);
         empty_lines++;
         start += 2;

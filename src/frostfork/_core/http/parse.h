@@ -53,6 +53,11 @@ typedef struct {
     size_t value_len;
 } ff_http_header;
 
+/* Fixed limits of the codec (the configurable ones are in ff_http_limits). */
+#define FF_HTTP_MAX_LEADING_EMPTY_LINES 4 /* CRLFs before a request line; more: 400 */
+#define FF_HTTP_MAX_CHUNK_SIZE_DIGITS 16  /* hex digits of a chunk size; more: 400 */
+#define FF_HTTP_MAX_CHUNK_EXT 1024        /* the server's max_chunk_ext */
+
 typedef struct {
     size_t max_request_line; /* bytes of the request line, without CRLF: 414 above */
     size_t max_header_bytes; /* bytes of the whole head: 431 above */

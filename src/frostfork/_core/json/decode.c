@@ -122,7 +122,15 @@ static PyObject *parse_str(ff_dec *d)
     return r;
 }
 
-static PyObject *number_object(const char *s, size_t n, int is_int)
+#define INT_SIZE_MSG "Unable to parse input string as an integer, exceeded maximum size"
+#define INT_DIGITS_MSG "integer with more digits than sys.get_int_max_str_digits() allows"
+
+/* A JSON number as int or float. CPython refuses to make an int of more
+ * digits than sys.get_int_max_str_digits() (4300 unless the app changes it)
+ * with ValueError: that is the input's fault, never a 500. A typed int field
+ * records pydantic's int_parsing_size (422); elsewhere (Any, echoing a
+ * rejected value) the body is refused as a 400 that names the limit. */
+static PyObject *number_object(ff_dec *d, const char *s, size_t n, int is_int, int typed)
 {
     char stack[64];
     char *tmp = n < sizeof stack ? stack : PyMem_Malloc(n + 1);
@@ -135,6 +143,13 @@ static PyObject *number_object(const char *s, size_t n, int is_int)
         r = PyLong_FromLongLong(strtoll(tmp, NULL, 10));
     } else if (is_int) {
         r = PyLong_FromString(tmp, NULL, 10);
+        if (!r && PyErr_ExceptionMatches(PyExc_ValueError)) {
+            PyErr_Clear();
+            if (typed)
+                ff_dec_error(d, "int_parsing_size", PyUnicode_FromString(INT_SIZE_MSG), NULL, NULL);
+            else
+                ff_json_fail(&d->in, INT_DIGITS_MSG);
+        }
     } else {
         double v = PyOS_string_to_double(tmp, NULL, NULL);
         r = (v == -1.0 && PyErr_Occurred()) ? NULL : PyFloat_FromDouble(v);
@@ -147,7 +162,7 @@ static PyObject *number_object(const char *s, size_t n, int is_int)
 static int enter(ff_dec *d)
 {
     if (d->depth >= FF_JSON_MAX_DEPTH) {
-        ff_json_fail(&d->in, "nesting too deep");
+        ff_json_fail(&d->in, FF_JSON_DEPTH_MSG);
         return -1;
     }
     return 0;
@@ -219,7 +234,7 @@ static PyObject *parse_any(ff_dec *d)
         int is_int;
         if (ff_json_number(&d->in, &s, &n, &is_int) < 0)
             return NULL;
-        return number_object(s, n, is_int);
+        return number_object(d, s, n, is_int, 0);
     }
     }
 }
@@ -630,8 +645,11 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
         if (i < 0) {
             if (!t->forbid_extra) {
                 /* one level down, like a declared field's value */
-                if (lexed(d, ff_json_skip(&d->in, FF_JSON_MAX_DEPTH - d->depth - 1)) < 0)
+                if (lexed(d, ff_json_skip(&d->in, FF_JSON_MAX_DEPTH - d->depth - 1)) < 0) {
+                    if (d->in.err && strcmp(d->in.err, "nesting too deep") == 0)
+                        d->in.err = FF_JSON_DEPTH_MSG; /* say which limit, as enter() does */
                     goto done;
+                }
             } else {
                 const char *save = d->in.p;
                 d->in.p = key_at;
@@ -707,15 +725,19 @@ static unsigned token_of(char c)
 
 /* Unions: options that cannot start with this token are skipped; a single
  * candidate decodes normally (its own errors are the useful ones); several
- * are tried quietly in declaration order, rewinding between tries. */
+ * are tried quietly in declaration order, rewinding between tries. Every
+ * option is considered, however many the union has: the candidates are
+ * found by a scan of the options, not collected into a fixed array. */
 static PyObject *dec_union(ff_dec *d, const ff_type *t)
 {
     unsigned tok = token_of(*d->in.p);
-    const ff_type *cand[16];
-    int nc = 0;
-    for (Py_ssize_t i = 0; i < t->nargs && nc < 16; i++)
-        if (t->args[i]->token_mask & tok)
-            cand[nc++] = t->args[i];
+    const ff_type *first = NULL;
+    Py_ssize_t nc = 0;
+    for (Py_ssize_t i = 0; i < t->nargs; i++)
+        if (t->args[i]->token_mask & tok) {
+            if (!nc++)
+                first = t->args[i];
+        }
     if (nc == 0) {
         const ff_type *only = NULL;
         int non_none = 0;
@@ -729,11 +751,13 @@ static PyObject *dec_union(ff_dec *d, const ff_type *t)
         return mismatch(d, "union_type", "Input does not match any of the allowed types");
     }
     if (nc == 1)
-        return dec(d, cand[0]);
+        return dec(d, first);
     const char *start = d->in.p;
-    for (int i = 0; i < nc; i++) {
+    for (Py_ssize_t i = 0; i < t->nargs; i++) {
+        if (!(t->args[i]->token_mask & tok))
+            continue;
         d->quiet++;
-        PyObject *v = dec(d, cand[i]);
+        PyObject *v = dec(d, t->args[i]);
         d->quiet--;
         if (v || FATAL(d))
             return v;
@@ -804,7 +828,7 @@ static PyObject *dec_value(ff_dec *d, const ff_type *t)
             Py_XDECREF(text);
             return v ? check_decimal(d, t, v) : NULL;
         }
-        PyObject *v = number_object(s, n, is_int && t->kind == FF_T_INT);
+        PyObject *v = number_object(d, s, n, is_int && t->kind == FF_T_INT, 1);
         if (!v)
             return NULL;
         if (t->kind == FF_T_INT && !is_int)
@@ -900,7 +924,7 @@ static int strict_int_text(PyObject *s)
     Py_ssize_t n = PyUnicode_GET_LENGTH(s), i = 0;
     if (n > 0 && (PyUnicode_READ_CHAR(s, 0) == '-' || PyUnicode_READ_CHAR(s, 0) == '+'))
         i = 1;
-    if (i == n || n - i > 4300)
+    if (i == n)
         return 0;
     for (; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ_CHAR(s, i);
@@ -934,6 +958,11 @@ static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s)
             return NULL;
         }
         PyObject *v = PyLong_FromUnicodeObject(s, 10);
+        if (!v && PyErr_ExceptionMatches(PyExc_ValueError)) { /* over int_max_str_digits */
+            PyErr_Clear();
+            ff_dec_error(d, "int_parsing_size", PyUnicode_FromString(INT_SIZE_MSG), s, NULL);
+            return NULL;
+        }
         return v ? check_num(d, t, v) : NULL;
     }
     case FF_T_FLOAT: {
@@ -981,6 +1010,8 @@ static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s)
         PyObject *v = check_choice(d, t, Py_NewRef(s));
         if (!v && !PyErr_Occurred() && strict_int_text(s)) {
             PyObject *num = PyLong_FromUnicodeObject(s, 10);
+            if (!num && PyErr_ExceptionMatches(PyExc_ValueError))
+                PyErr_Clear(); /* too many digits to be any of the choices */
             v = num ? check_choice(d, t, num) : NULL;
         }
         d->quiet = q;

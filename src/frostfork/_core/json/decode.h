@@ -12,6 +12,10 @@
 #include "schema/type.h"
 
 #define FF_JSON_MAX_DEPTH 64
+#define FF_JSON_STR_(x) #x
+#define FF_JSON_STR(x) FF_JSON_STR_(x)
+/* The 400's reason when a body nests deeper than the limit: it names the limit. */
+#define FF_JSON_DEPTH_MSG "nesting too deep (more than " FF_JSON_STR(FF_JSON_MAX_DEPTH) " levels)"
 
 typedef struct {
     PyObject *key;    /* borrowed str, or NULL when index is used */

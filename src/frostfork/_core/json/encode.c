@@ -6,7 +6,6 @@
 
 #include <math.h>
 
-#define MAX_DEPTH 128
 
 /* 0: copy as is, 1: short escape (\" \\ \n ...), 2: \u00XX */
 static const unsigned char escape_kind[256] = {
@@ -269,8 +268,9 @@ static int encode_other(ff_buf *out, PyObject *o, int depth, enc *e)
 
 static int encode(ff_buf *out, PyObject *o, int depth, enc *e)
 {
-    if (depth > MAX_DEPTH) {
-        PyErr_SetString(PyExc_ValueError, "JSON nesting deeper than 128 levels");
+    if (depth > FF_JSON_ENCODE_MAX_DEPTH) {
+        PyErr_Format(PyExc_ValueError, "JSON nesting deeper than %d levels",
+                     FF_JSON_ENCODE_MAX_DEPTH);
         return -1;
     }
     if (PyUnicode_Check(o))

@@ -5,6 +5,10 @@
 #include "module.h"
 #include "util/buf.h"
 
+/* A result nested deeper than this is refused with ValueError (a 500: the
+ * handler's doing, not the client's). */
+#define FF_JSON_ENCODE_MAX_DEPTH 128
+
 enum { FF_ENC_SENSITIVE = 1 }; /* also write Sensitive fields (frostfork.dispatch) */
 
 /* Appends the JSON text of obj to out. Supports dict (str keys), list,

@@ -273,27 +273,32 @@ static void sqlitesink_dealloc(ff_SQLiteSink *s)
     Py_DECREF(tp);
 }
 
+/* Opens the database, makes the table and prepares the insert on first
+ * use. The SQL is built by sqlite3_mprintf, so a table name of any length
+ * fits (the name itself is checked at construction). */
 static int sqlitesink_open(ff_SQLiteSink *s)
 {
     if (s->db)
         return 0;
-    char sql[256];
+    char *sql = NULL;
     if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
         goto fail;
     sqlite3_busy_timeout(s->db, 2000); /* workers share the file */
     sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
-    snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS \"%s\" (id INTEGER PRIMARY KEY, "
-             "at TEXT NOT NULL DEFAULT (strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now')), "
-             "record TEXT NOT NULL)",
-             s->table);
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    sql = sqlite3_mprintf("CREATE TABLE IF NOT EXISTS \"%w\" (id INTEGER PRIMARY KEY, "
+                          "at TEXT NOT NULL DEFAULT (strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ','now')), "
+                          "record TEXT NOT NULL)",
+                          s->table);
+    if (!sql || sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
-    snprintf(sql, sizeof sql, "INSERT INTO \"%s\" (record) VALUES (?)", s->table);
-    if (sqlite3_prepare_v2(s->db, sql, -1, &s->insert, NULL) != SQLITE_OK)
+    sqlite3_free(sql);
+    sql = sqlite3_mprintf("INSERT INTO \"%w\" (record) VALUES (?)", s->table);
+    if (!sql || sqlite3_prepare_v2(s->db, sql, -1, &s->insert, NULL) != SQLITE_OK)
         goto fail;
+    sqlite3_free(sql);
     return 0;
 fail:
+    sqlite3_free(sql);
     if (!s->reported) {
         s->reported = 1;
         fprintf(stderr, "[frostfork] SQLite sink %s: %s; dropping records\n", s->path,

@@ -398,6 +398,8 @@ static void on_signal(ff_master *m, int sig, int64_t now)
     case SIGTTIN:
         if (m->target < FF_MAX_SLOTS / 2)
             m->target++;
+        else
+            log_line("[frostfork] SIGTTIN: already at the most workers, %d", FF_MAX_SLOTS / 2);
         break;
     case SIGTTOU:
         if (m->target > 1)
@@ -571,6 +573,11 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->max_worker_uss_kb = (int64_t)(max_uss_mb * 1024);
     if (c->stats_interval_ms < 100)
         c->stats_interval_ms = 100;
+    if (c->spool_root && strlen(c->spool_root) > FF_SPOOL_ROOT_MAX) {
+        PyErr_Format(PyExc_ValueError, "--spool-dir is %zu bytes long; at most %d are supported",
+                     strlen(c->spool_root), FF_SPOOL_ROOT_MAX);
+        return NULL;
+    }
     if (c->workers < 1 || c->workers > FF_MAX_SLOTS / 2) {
         PyErr_Format(PyExc_ValueError, "workers must be between 1 and %d", FF_MAX_SLOTS / 2);
         return NULL;
@@ -607,7 +614,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->limits.max_header_bytes = (size_t)max_header_bytes;
     c->limits.max_headers = (size_t)max_headers;
     c->limits.max_request_line = (size_t)max_request_line;
-    c->limits.max_chunk_ext = 1024;
+    c->limits.max_chunk_ext = FF_HTTP_MAX_CHUNK_EXT;
     c->server_name = server_name;
     srv.st = ff_get_state(module);
 

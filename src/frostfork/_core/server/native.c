@@ -123,12 +123,15 @@ static PyObject *headers_dict(const ff_http_request *h)
     if (!d)
         return NULL;
     for (size_t i = 0; i < h->num_headers; i++) {
-        char lower[256];
         const ff_http_header *f = &h->headers[i];
-        size_t nl = f->name_len < sizeof lower ? f->name_len : sizeof lower;
-        for (size_t j = 0; j < nl; j++)
-            lower[j] = (char)tolower((unsigned char)f->name[j]);
-        PyObject *k = PyUnicode_DecodeLatin1(lower, (Py_ssize_t)nl, NULL);
+        /* the parser admits only token characters (ASCII) in a name, so the
+         * lower-cased name is written straight into a new ASCII str, whole */
+        PyObject *k = PyUnicode_New((Py_ssize_t)f->name_len, 127);
+        if (k) {
+            Py_UCS1 *lower = PyUnicode_1BYTE_DATA(k);
+            for (size_t j = 0; j < f->name_len; j++)
+                lower[j] = (Py_UCS1)tolower((unsigned char)f->name[j]);
+        }
         PyObject *v = k ? PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL) : NULL;
         PyObject *prev = v ? PyDict_GetItemWithError(d, k) : NULL;
         int rc = -1;

@@ -224,10 +224,34 @@ static void begin_drain(ff_worker *w)
 
 /* ---- requests ---- */
 
+/* Answers a request the parser refused, and closes. When a configured limit
+ * was exceeded the detail names the limit, its value and its flag, so the
+ * client sees why and the operator sees what to change. */
 static void http_error(ff_worker *w, ff_conn *c, enum ff_http_error err)
 {
-    ff_response_error(&c->out, ff_http_error_status(err), ff_http_error_text(err), &w->date, 0,
-                      0, 0);
+    const ff_http_limits *lim = &w->srv->cfg.limits;
+    char msg[128];
+    const char *text = msg;
+    switch (err) {
+    case FF_HTTP_E_URI_TOO_LONG:
+        snprintf(msg, sizeof msg, "request line longer than %zu bytes (--max-request-line)",
+                 lim->max_request_line);
+        break;
+    case FF_HTTP_E_HEADERS_TOO_LARGE:
+        snprintf(msg, sizeof msg, "header section larger than %zu bytes (--max-header-bytes)",
+                 lim->max_header_bytes);
+        break;
+    case FF_HTTP_E_TOO_MANY_HEADERS:
+        snprintf(msg, sizeof msg, "more than %zu header fields (--max-headers)", lim->max_headers);
+        break;
+    case FF_HTTP_E_BODY_TOO_LARGE:
+        snprintf(msg, sizeof msg, "body larger than %llu bytes (--max-body)",
+                 (unsigned long long)lim->max_body);
+        break;
+    default:
+        text = ff_http_error_text(err);
+    }
+    ff_response_error(&c->out, ff_http_error_status(err), text, &w->date, 0, 0, 0);
     c->closing = 1;
 }
 
@@ -390,13 +414,19 @@ static void spool_end(ff_conn *c)
     c->spooled = 0;
 }
 
+/* Spool paths grow by a fixed suffix at each level ("/w<pid>", then
+ * "/body-XXXXXX"): each buffer holds the one above plus its suffix, which
+ * is why --spool-dir alone is length-checked (FF_SPOOL_ROOT_MAX). */
+_Static_assert(sizeof(((ff_state *)0)->spool_dir) >= sizeof(((ff_server *)0)->spool) + 12,
+               "a worker's spool directory must fit ff_state.spool_dir");
+
 /* The connection's spool file, created on first use in the worker's spool
  * directory. */
 static int spool_open(ff_worker *w, ff_conn *c)
 {
     if (c->spool_fd >= 0)
         return 0;
-    char path[300];
+    char path[sizeof w->srv->st->spool_dir + 16]; /* + "/body-XXXXXX" */
     int fd = ff_spool_open(w->srv->st->spool_dir, path, sizeof path);
     if (fd < 0 || !(c->spool_path = strdup(path))) {
         if (fd >= 0) {

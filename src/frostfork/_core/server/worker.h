@@ -62,6 +62,11 @@ typedef struct {
     PyObject *mask_names;     /* tuple of extra sensitive names for logs */
 } ff_config;
 
+/* The longest --spool-dir accepted, in bytes. Every spool path is built in
+ * a fixed buffer below it (this struct's spool, ff_state.spool_dir, a spool
+ * file's name), so a longer one is refused at startup rather than cut. */
+#define FF_SPOOL_ROOT_MAX 160
+
 typedef struct ff_server {
     ff_config cfg;
     ff_state *st;
@@ -69,7 +74,7 @@ typedef struct ff_server {
     ff_app app;
     ff_shared *shared; /* MAP_SHARED: header and FF_MAX_SLOTS slots */
     ff_slot *slots;    /* shared->slots */
-    char spool[200];   /* <spool_root>/frostfork-<master pid> */
+    char spool[FF_SPOOL_ROOT_MAX + 24]; /* <spool_root>/frostfork-<master pid> */
 } ff_server;
 
 /* Runs one worker in the calling (freshly forked) process until it is told

@@ -140,12 +140,17 @@ static int set_str(ff_worker *w, PyObject *env, const char *key, const char *val
 
 /* Adds one request header as HTTP_NAME (or CONTENT_TYPE/CONTENT_LENGTH).
  * Names with '_' are dropped: after the dash-to-underscore mapping they
- * could impersonate another header. Repeats are joined with ','. */
+ * could impersonate another header. Repeats are joined with ','. A name
+ * too long for the stack buffer is built on the heap: no length is dropped. */
 static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
 {
-    char key[300];
-    if (h->name_len > 256 || memchr(h->name, '_', h->name_len))
+    char stack[300], *key = stack;
+    if (memchr(h->name, '_', h->name_len))
         return 0;
+    if (h->name_len + 5 > sizeof stack && !(key = PyMem_Malloc(h->name_len + 5))) {
+        PyErr_NoMemory();
+        return -1;
+    }
     size_t k = 0;
     int plain = (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) ||
                 (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0);
@@ -156,6 +161,8 @@ static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
     for (size_t i = 0; i < h->name_len; i++)
         key[k++] = h->name[i] == '-' ? '_' : (char)toupper((unsigned char)h->name[i]);
     PyObject *kobj = ff_strcache_get(&w->strings, key, k);
+    if (key != stack)
+        PyMem_Free(key);
     PyObject *v = kobj ? PyUnicode_DecodeLatin1(h->value, (Py_ssize_t)h->value_len, NULL) : NULL;
     PyObject *prev = v ? PyDict_GetItemWithError(env, kobj) : NULL;
     if (prev && !plain)
