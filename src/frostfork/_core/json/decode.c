@@ -324,7 +324,7 @@ static PyObject *check_str(ff_dec *d, const ff_type *t, PyObject *v)
     return v;
 }
 
-/* Calls a parser (fromisoformat, UUID, Decimal, base64) on a string; a
+/* Calls a parser (UUID, Decimal, base64) on a string; a
  * ValueError/TypeError from it is the client's fault and becomes `type`. */
 static PyObject *parse_with(ff_dec *d, PyObject *fn, PyObject *s, const char *type,
                             const char *msg)
@@ -339,18 +339,62 @@ static PyObject *parse_with(ff_dec *d, PyObject *fn, PyObject *s, const char *ty
     return r;
 }
 
+/* A datetime, date or time from RFC 3339 text (json/scan.h has the
+ * grammar), built from the parsed fields: the fields are range-checked, so
+ * the constructors cannot refuse them. */
+static PyObject *datetime_from_text(ff_dec *d, const ff_type *t, PyObject *s)
+{
+    ff_state *st = d->st;
+    static const struct {
+        enum ff_datetime_kind kind;
+        const char *type, *msg;
+    } kinds[] = {
+        {FF_DT_DATETIME, "datetime_parsing", "Input should be a valid datetime"},
+        {FF_DT_DATE, "date_parsing", "Input should be a valid date"},
+        {FF_DT_TIME, "time_parsing", "Input should be a valid time"},
+    };
+    int k = t->kind == FF_T_DATETIME ? 0 : t->kind == FF_T_DATE ? 1 : 2;
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(s, &n);
+    ff_datetime v;
+    if (!text && !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return NULL;
+    PyErr_Clear(); /* a lone surrogate (from URL text) is not a date either */
+    if (!text || ff_parse_datetime(text, (size_t)n, kinds[k].kind, &v) < 0) {
+        ff_dec_error(d, kinds[k].type, PyUnicode_FromString(kinds[k].msg), s, NULL);
+        return NULL;
+    }
+    if (kinds[k].kind == FF_DT_DATE)
+        return PyObject_CallFunction(st->date_type, "iii", v.year, v.month, v.day);
+    PyObject *tz = Py_NewRef(Py_None);
+    if (v.has_offset && v.offset == 0) {
+        Py_SETREF(tz, Py_NewRef(st->utc));
+    } else if (v.has_offset) {
+        PyObject *delta = PyObject_CallFunction(st->timedelta_type, "iii", 0, v.offset, 0);
+        Py_SETREF(tz, delta ? PyObject_CallOneArg(st->timezone_type, delta) : NULL);
+        Py_XDECREF(delta);
+        if (!tz)
+            return NULL;
+    }
+    PyObject *r = kinds[k].kind == FF_DT_TIME
+                      ? PyObject_CallFunction(st->time_type, "iiiiO", v.hour, v.minute, v.second,
+                                              v.microsecond, tz)
+                      : PyObject_CallFunction(st->datetime_type, "iiiiiiiO", v.year, v.month,
+                                              v.day, v.hour, v.minute, v.second, v.microsecond,
+                                              tz);
+    Py_DECREF(tz);
+    return r;
+}
+
 /* Values from strings: the shared tail of JSON strings and URL/header text. */
 static PyObject *from_text(ff_dec *d, const ff_type *t, PyObject *s)
 {
     ff_state *st = d->st;
     switch (t->kind) {
     case FF_T_DATETIME:
-        return parse_with(d, st->datetime_fromiso, s, "datetime_parsing",
-                          "Input should be a valid datetime");
     case FF_T_DATE:
-        return parse_with(d, st->date_fromiso, s, "date_parsing", "Input should be a valid date");
     case FF_T_TIME:
-        return parse_with(d, st->time_fromiso, s, "time_parsing", "Input should be a valid time");
+        return datetime_from_text(d, t, s);
     case FF_T_UUID:
         return parse_with(d, st->UUID, s, "uuid_parsing", "Input should be a valid UUID");
     case FF_T_BYTES: {
