@@ -240,6 +240,9 @@ static void test_datetimes(th_guard *g)
         DT(TIME, "12:00", 0, 0, 0, 12, 0, 0, 0, 0, 0),
         DT(TIME, "23:59:59.999999z", 0, 0, 0, 23, 59, 59, 999999, 1, 0),
         DT(TIME, "00:00:00+05:45", 0, 0, 0, 0, 0, 0, 0, 1, 20700),
+        DT(TIME, "00:00\xe2\x88\x92" "0130", 0, 0, 0, 0, 0, 0, 0, 1, -5400),
+        NO(TIME, "00:00\xe2\x88\x93" "0130"),
+        NO(TIME, "00:00\xe2\x88"),
         NO(DATETIME, "20261130T120000"),     /* ISO 8601 basic form */
         NO(DATETIME, "2026-11-30"),          /* a date alone */
         NO(DATETIME, "2026-W48-1T12:00:00"), /* week date */

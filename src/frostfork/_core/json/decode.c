@@ -5,6 +5,7 @@
  * consumed and an error recorded, and the caller goes on to collect more. */
 #include "json/decode.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #define FATAL(d) ((d)->in.err || PyErr_Occurred())
@@ -339,6 +340,28 @@ static PyObject *parse_with(ff_dec *d, PyObject *fn, PyObject *s, const char *ty
     return r;
 }
 
+/* The UUID spellings pydantic takes: 32 hex digits, the 8-4-4-4-12 form, that
+ * form in braces or after "urn:uuid:". uuid.UUID alone is laxer: it drops
+ * every '-', '{', '}' and "urn:"/"uuid:" wherever they are. */
+static int uuid_form_ok(const char *s, size_t n)
+{
+    if (n == 45 && memcmp(s, "urn:uuid:", 9) == 0) {
+        s += 9;
+        n -= 9;
+    } else if (n == 38 && s[0] == '{' && s[37] == '}') {
+        s++;
+        n -= 2;
+    }
+    if (n != 32 && n != 36)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
 /* A datetime, date or time from RFC 3339 text (json/scan.h has the
  * grammar), built from the parsed fields: the fields are range-checked, so
  * the constructors cannot refuse them. */
@@ -395,8 +418,19 @@ static PyObject *from_text(ff_dec *d, const ff_type *t, PyObject *s)
     case FF_T_DATE:
     case FF_T_TIME:
         return datetime_from_text(d, t, s);
-    case FF_T_UUID:
+    case FF_T_UUID: {
+        Py_ssize_t n;
+        const char *text = PyUnicode_AsUTF8AndSize(s, &n);
+        if (!text && !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return NULL;
+        PyErr_Clear();
+        if (!text || !uuid_form_ok(text, (size_t)n)) {
+            ff_dec_error(d, "uuid_parsing", PyUnicode_FromString("Input should be a valid UUID"),
+                         s, NULL);
+            return NULL;
+        }
         return parse_with(d, st->UUID, s, "uuid_parsing", "Input should be a valid UUID");
+    }
     case FF_T_BYTES: {
         PyObject *b = parse_with(d, st->b64decode, s, "bytes_invalid_encoding",
                                  "Input should be valid base64");

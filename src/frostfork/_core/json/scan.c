@@ -429,9 +429,13 @@ static int parse_time(const char *p, const char *e, ff_datetime *out)
     out->has_offset = 1;
     if (*p == 'Z' || *p == 'z')
         return p + 1 == e ? 0 : -1;
-    if (*p != '+' && *p != '-')
+    int sign = *p == '-' ? -1 : 1;
+    if (*p == '+' || *p == '-')
+        p++;
+    else if (e - p >= 3 && memcmp(p, "\xe2\x88\x92", 3) == 0) /* U+2212 MINUS SIGN */
+        p += 3, sign = -1;
+    else
         return -1;
-    int sign = *p++ == '-' ? -1 : 1;
     int oh = digits(&p, e, 2), om;
     if (p < e && *p == ':')
         p++;

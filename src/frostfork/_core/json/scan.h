@@ -76,12 +76,12 @@ int ff_json_skip(ff_json_scan *s, int depth_left);
  *
  *   date      = 4DIGIT "-" 2DIGIT "-" 2DIGIT            (year 0001-9999)
  *   time      = 2DIGIT ":" 2DIGIT [":" 2DIGIT ["." / "," 1*DIGIT]] [offset]
- *   offset    = "Z" / "z" / ("+" / "-") 2DIGIT [":"] 2DIGIT    (below 24:00)
+ *   offset    = "Z" / "z" / ("+" / "-" / U+2212) 2DIGIT [":"] 2DIGIT  (below 24:00)
  *   date-time = date ("T" / "t" / " " / "_") time
  *
  * RFC 3339 5.6 writes T and Z in either case and lets a space stand for T;
- * pydantic also takes "_", a time without seconds and an offset without its
- * colon, and so does this. Digits past the sixth of a fraction are dropped.
+ * pydantic also takes "_", a time without seconds, an offset without its
+ * colon or with ISO 8601's minus sign (U+2212, in UTF-8), and so does this. Digits past the sixth of a fraction are dropped.
  * The ISO 8601 basic form (20261130T120000), week dates, a bare hour, an
  * offset of hours only and a date alone for a date-time are refused, as
  * pydantic refuses them. Every field is range-checked (Feb 29 only in leap
