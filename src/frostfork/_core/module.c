@@ -112,6 +112,14 @@ PyObject *ff_import_attr(const char *module, const char *attr)
     return obj;
 }
 
+static PyObject *fromiso(const char *cls)
+{
+    PyObject *c = ff_import_attr("datetime", cls);
+    PyObject *f = c ? PyObject_GetAttrString(c, "fromisoformat") : NULL;
+    Py_XDECREF(c);
+    return f;
+}
+
 /* functools.partial(binascii.<fn>, <kw>=<value>): the base64 codecs with
  * their options bound, callable with one argument from C. */
 static PyObject *binascii_with(const char *fn, const char *kw, PyObject *value)
@@ -162,10 +170,9 @@ static int module_exec(PyObject *m)
         return -1;
     st->Decimal = ff_import_attr("decimal", "Decimal");
     st->UUID = ff_import_attr("uuid", "UUID");
-    st->datetime_type = ff_import_attr("datetime", "datetime");
-    st->timedelta_type = ff_import_attr("datetime", "timedelta");
-    st->timezone_type = ff_import_attr("datetime", "timezone");
-    st->utc = st->timezone_type ? PyObject_GetAttrString(st->timezone_type, "utc") : NULL;
+    st->datetime_fromiso = fromiso("datetime");
+    st->date_fromiso = fromiso("date");
+    st->time_fromiso = fromiso("time");
     st->b64decode = binascii_with("a2b_base64", "strict_mode", Py_True);
     st->b64encode = binascii_with("b2a_base64", "newline", Py_False);
     st->Enum = ff_import_attr("enum", "Enum");
@@ -178,8 +185,8 @@ static int module_exec(PyObject *m)
     st->str_close = PyUnicode_InternFromString("close");
     st->str_flush = PyUnicode_InternFromString("flush");
     st->secrets = PyList_New(0);
-    if (!st->Decimal || !st->UUID || !st->datetime_type || !st->timedelta_type ||
-        !st->timezone_type || !st->utc || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
+    if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
+        !st->time_fromiso || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
         !st->time_type || !st->BytesIO || !st->gc_module || !st->enc_fields ||
         !st->empty_tuple || !st->str_close || !st->str_flush || !st->secrets)
         return -1;
@@ -204,10 +211,9 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->JSONDecodeError);
     Py_VISIT(st->Decimal);
     Py_VISIT(st->UUID);
-    Py_VISIT(st->datetime_type);
-    Py_VISIT(st->timedelta_type);
-    Py_VISIT(st->timezone_type);
-    Py_VISIT(st->utc);
+    Py_VISIT(st->datetime_fromiso);
+    Py_VISIT(st->date_fromiso);
+    Py_VISIT(st->time_fromiso);
     Py_VISIT(st->b64decode);
     Py_VISIT(st->b64encode);
     Py_VISIT(st->Enum);
@@ -239,10 +245,9 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->JSONDecodeError);
     Py_CLEAR(st->Decimal);
     Py_CLEAR(st->UUID);
-    Py_CLEAR(st->datetime_type);
-    Py_CLEAR(st->timedelta_type);
-    Py_CLEAR(st->timezone_type);
-    Py_CLEAR(st->utc);
+    Py_CLEAR(st->datetime_fromiso);
+    Py_CLEAR(st->date_fromiso);
+    Py_CLEAR(st->time_fromiso);
     Py_CLEAR(st->b64decode);
     Py_CLEAR(st->b64encode);
     Py_CLEAR(st->Enum);

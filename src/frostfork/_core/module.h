@@ -28,7 +28,7 @@ typedef struct {
     PyObject *JSONDecodeError; /* frostfork.JSONDecodeError */
     PyObject *Decimal;
     PyObject *UUID;
-    PyObject *datetime_type, *timedelta_type, *timezone_type, *utc; /* RFC 3339 text */
+    PyObject *datetime_fromiso, *date_fromiso, *time_fromiso;
     PyObject *b64decode;       /* binascii.a2b_base64(strict_mode=True) */
     /* encoding */
     PyObject *b64encode;       /* binascii.b2a_base64(newline=False) */

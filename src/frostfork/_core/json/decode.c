@@ -362,9 +362,41 @@ static int uuid_form_ok(const char *s, size_t n)
     return 1;
 }
 
+/* Writes v as `k` digits at p; returns the end. */
+static char *put_digits(char *p, int v, int k)
+{
+    for (int i = k - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + k;
+}
+
+/* 1 when RFC 3339 text that ff_parse_datetime accepted is also read the same
+ * by every datetime.fromisoformat since 3.11: upper-case T and Z, '.' for
+ * the fraction, at most 6 fraction digits (the usual spelling). */
+static int iso_plain(const char *s, size_t n)
+{
+    int in_frac = 0, digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (in_frac && ++digits > 6)
+                return 0;
+        } else if (c == '.') {
+            in_frac = 1;
+        } else if (c == '-' || c == ':' || c == '+' || c == 'T' || c == 'Z') {
+            in_frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* A datetime, date or time from RFC 3339 text (json/scan.h has the
- * grammar), built from the parsed fields: the fields are range-checked, so
- * the constructors cannot refuse them. */
+ * grammar). The text is checked in C and, in its usual spelling, handed to
+ * fromisoformat (the fast constructor) as it is; any other spelling ("t",
+ * "z", "_", ",", U+2212, a long fraction) is first rewritten from its fields
+ * as YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM, which fromisoformat always reads. */
 static PyObject *datetime_from_text(ff_dec *d, const ff_type *t, PyObject *s)
 {
     ff_state *st = d->st;
@@ -387,25 +419,37 @@ static PyObject *datetime_from_text(ff_dec *d, const ff_type *t, PyObject *s)
         ff_dec_error(d, kinds[k].type, PyUnicode_FromString(kinds[k].msg), s, NULL);
         return NULL;
     }
-    if (kinds[k].kind == FF_DT_DATE)
-        return PyObject_CallFunction(st->date_type, "iii", v.year, v.month, v.day);
-    PyObject *tz = Py_NewRef(Py_None);
-    if (v.has_offset && v.offset == 0) {
-        Py_SETREF(tz, Py_NewRef(st->utc));
-    } else if (v.has_offset) {
-        PyObject *delta = PyObject_CallFunction(st->timedelta_type, "iii", 0, v.offset, 0);
-        Py_SETREF(tz, delta ? PyObject_CallOneArg(st->timezone_type, delta) : NULL);
-        Py_XDECREF(delta);
-        if (!tz)
-            return NULL;
+    PyObject *fromiso = kinds[k].kind == FF_DT_DATE   ? st->date_fromiso
+                        : kinds[k].kind == FF_DT_TIME ? st->time_fromiso
+                                                      : st->datetime_fromiso;
+    if (kinds[k].kind == FF_DT_DATE || iso_plain(text, (size_t)n)) /* a date always is */
+        return PyObject_CallOneArg(fromiso, s);
+    char buf[40], *p = buf;
+    if (kinds[k].kind == FF_DT_DATETIME) {
+        p = put_digits(p, v.year, 4);
+        *p++ = '-';
+        p = put_digits(p, v.month, 2);
+        *p++ = '-';
+        p = put_digits(p, v.day, 2);
+        *p++ = 'T';
     }
-    PyObject *r = kinds[k].kind == FF_DT_TIME
-                      ? PyObject_CallFunction(st->time_type, "iiiiO", v.hour, v.minute, v.second,
-                                              v.microsecond, tz)
-                      : PyObject_CallFunction(st->datetime_type, "iiiiiiiO", v.year, v.month,
-                                              v.day, v.hour, v.minute, v.second, v.microsecond,
-                                              tz);
-    Py_DECREF(tz);
+    p = put_digits(p, v.hour, 2);
+    *p++ = ':';
+    p = put_digits(p, v.minute, 2);
+    *p++ = ':';
+    p = put_digits(p, v.second, 2);
+    *p++ = '.';
+    p = put_digits(p, v.microsecond, 6);
+    if (v.has_offset) {
+        int off = v.offset < 0 ? -v.offset : v.offset;
+        *p++ = v.offset < 0 ? '-' : '+';
+        p = put_digits(p, off / 3600, 2);
+        *p++ = ':';
+        p = put_digits(p, off / 60 % 60, 2);
+    }
+    PyObject *canon = PyUnicode_FromStringAndSize(buf, p - buf);
+    PyObject *r = canon ? PyObject_CallOneArg(fromiso, canon) : NULL;
+    Py_XDECREF(canon);
     return r;
 }
 
