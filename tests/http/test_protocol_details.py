@@ -50,6 +50,18 @@ def test_native_absolute_form_supplies_host_to_http10_without_one(serve):
     assert json.loads(body)["host"] is None
 
 
+def test_target_host_fits_when_the_header_limit_is_reached(serve):
+    # --max-headers 2 and two fields (one is the Connection: close req() adds):
+    # the Host the target supplies still has its place.
+    s = serve("protocol_app:app", "--max-headers", "2")
+    status, _, body = one(s.port, req(b"http://full.test/where", headers=b"X-A: 1\r\n",
+                                      version=b"1.0"))
+    assert status == 200, body
+    assert json.loads(body)["host"] == "full.test"
+    status, _, body = one(s.port, req(b"/where", headers=b"X-A: 1\r\nX-B: 2\r\n", version=b"1.0"))
+    assert status == 431, body
+
+
 @pytest.mark.parametrize("target", [b'http://ex"ample/where', b"http://ex<a>/where",
                                     b"http://user@example/where", b"http://{x}/where"])
 def test_absolute_form_authority_must_be_a_host(serve, target):
