@@ -11,7 +11,11 @@
  *     the same end;
  *   - an accepted value is rewritten canonically (no whitespace, strings
  *     with only the escapes JSON requires): the rewrite is accepted whole,
- *     its strings are valid UTF-8, and rewriting it again changes nothing.
+ *     its strings are valid UTF-8, and rewriting it again changes nothing;
+ *   - the same bytes read as an RFC 3339 date, time and date-time
+ *     (ff_parse_datetime): an accepted one has every field in range, and
+ *     its fields written back as YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM (as the
+ *     decoder does for unusual spellings) parse to the same fields.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -158,6 +162,55 @@ static void same(verdict a, verdict b, const char *what)
              a.err ? a.err : "-", b.err ? b.err : "-");
 }
 
+static char *put2(char *p, int v, int k)
+{
+    for (int i = k - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + k;
+}
+
+static void check_datetime(const char *text, size_t size, enum ff_datetime_kind kind)
+{
+    ff_datetime v, again;
+    if (ff_parse_datetime(text, size, kind, &v) < 0)
+        return;
+    if (v.year < 0 || v.year > 9999 || v.month < 0 || v.month > 12 || v.day < 0 || v.day > 31 ||
+        v.hour < 0 || v.hour > 23 || v.minute < 0 || v.minute > 59 || v.second < 0 ||
+        v.second > 59 || v.microsecond < 0 || v.microsecond > 999999 || v.offset <= -86400 ||
+        v.offset >= 86400 || (kind != FF_DT_TIME && (v.year < 1 || v.month < 1 || v.day < 1)))
+        FAIL("a field out of range: %d-%d-%d %d:%d:%d.%d %d", v.year, v.month, v.day, v.hour,
+             v.minute, v.second, v.microsecond, v.offset);
+    char buf[40], *p = buf;
+    if (kind != FF_DT_TIME) {
+        p = put2(p, v.year, 4);
+        *p++ = '-';
+        p = put2(p, v.month, 2);
+        *p++ = '-';
+        p = put2(p, v.day, 2);
+        if (kind == FF_DT_DATETIME)
+            *p++ = 'T';
+    }
+    if (kind != FF_DT_DATE) {
+        p = put2(p, v.hour, 2);
+        *p++ = ':';
+        p = put2(p, v.minute, 2);
+        *p++ = ':';
+        p = put2(p, v.second, 2);
+        *p++ = '.';
+        p = put2(p, v.microsecond, 6);
+        if (v.has_offset) {
+            int off = v.offset < 0 ? -v.offset : v.offset;
+            *p++ = v.offset < 0 ? '-' : '+';
+            p = put2(p, off / 3600, 2);
+            *p++ = ':';
+            p = put2(p, off / 60 % 60, 2);
+        }
+    }
+    if (ff_parse_datetime(buf, (size_t)(p - buf), kind, &again) < 0 ||
+        memcmp(&v, &again, sizeof v) != 0)
+        FAIL("the canonical spelling %.*s does not read back the same", (int)(p - buf), buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = malloc(size ? size : 1);
@@ -187,6 +240,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     ff_buf_free(&c1);
     ff_buf_free(&c2);
+    check_datetime(text, size, FF_DT_DATE);
+    check_datetime(text, size, FF_DT_TIME);
+    check_datetime(text, size, FF_DT_DATETIME);
     free(text);
     return 0;
 }

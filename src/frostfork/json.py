@@ -25,11 +25,15 @@ _compiled: dict[Any, Any] = {}
 
 def schema_of(tp: Any) -> Any:
     """The compiled validator for a type (compiled on first use)."""
+    # typing compares unions as sets (Union[int, float] == Union[float, int],
+    # also inside list[...] and the like), but a union is tried in declaration
+    # order, so a hint that is not a plain class is keyed with its spelling too.
+    key = tp if isinstance(tp, type) else (tp, repr(tp))
     try:
-        return _compiled[tp]
+        return _compiled[key]
     except KeyError:
         schema = _core.compile(node_for(tp))
-        _compiled[tp] = schema
+        _compiled[key] = schema
         return schema
     except TypeError:  # unhashable hints: compile every time
         return _core.compile(node_for(tp))

@@ -23,6 +23,7 @@ typedef struct {
     int status; /* expected ff_http_error_status(err) */
     /* valid vectors only */
     const char *method, *path, *query; /* query NULL: absent */
+    const char *auth;                  /* absolute-form: the authority */
     int v10;                           /* HTTP/1.0 (else 1.1) */
     int has_cl;
     long long cl;
@@ -108,13 +109,17 @@ static const pvec vectors[] = {
     GOOD(PIPE1 "GARBAGE\n\n", "GET", "/first", NULL, KA, .ret = sizeof(PIPE1) - 1, .nh = 1),
     GOOD(PIPE1 "\r", "GET", "/first", NULL, KA, .ret = sizeof(PIPE1) - 1, .nh = 1),
     GOOD("GET http://example.com/a/b?c=d HTTP/1.1\r\nHost: example.com\r\n\r\n", "GET", "/a/b",
-         "c=d", KA | AF, .h = {{"Host", "example.com"}}),
+         "c=d", KA | AF, .auth = "example.com", .h = {{"Host", "example.com"}}),
     GOOD("GET HTTPS://Example.COM:8443 HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/", NULL, KA | AF,
+         .auth = "Example.COM:8443", .nh = 1),
+    GOOD("GET http://h?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/", "x=1", KA | AF, .auth = "h",
          .nh = 1),
-    GOOD("GET http://h?x=1 HTTP/1.1\r\nHost: h\r\n\r\n", "GET", "/", "x=1", KA | AF, .nh = 1),
     GOOD("GET Http://h:80/p/ HTTP/1.1\r\nHost: other\r\n\r\n", "GET", "/p/", NULL, KA | AF,
-         .h = {{"Host", "other"}}),
-    GOOD("GET http://[::1]:8080/ HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/", NULL, KA | AF, .nh = 1),
+         .auth = "h:80", .h = {{"Host", "other"}}),
+    GOOD("GET http://[::1]:8080/ HTTP/1.1\r\nHost: x\r\n\r\n", "GET", "/", NULL, KA | AF,
+         .auth = "[::1]:8080", .nh = 1),
+    GOOD("GET http://a%41.b-c_~!$&'()*+,;=:/x HTTP/1.0\r\n\r\n", "GET", "/x", NULL, AF,
+         .auth = "a%41.b-c_~!$&'()*+,;=:", .v10 = 1),
     GOOD("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS", "*", NULL, KA, .nh = 1),
     GOOD("OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n", "OPTIONS", "/x", NULL, KA, .nh = 1),
     GOOD("GET / HTTP/1.0\r\n\r\n", "GET", "/", NULL, 0, .v10 = 1),
@@ -264,6 +269,11 @@ static const pvec vectors[] = {
     BAD("GET http://user:pw@host/ HTTP/1.1\r\nHost: host\r\n\r\n", FF_HTTP_E_TARGET, 400),
     BAD("GET ftp://host/ HTTP/1.1\r\nHost: a\r\n\r\n", FF_HTTP_E_TARGET, 400),
     BAD("GET http:/host/ HTTP/1.1\r\nHost: a\r\n\r\n", FF_HTTP_E_TARGET, 400),
+    /* the authority replaces Host, so it is held to Host's characters */
+    BAD("GET http://ex\"ample/ HTTP/1.1\r\nHost: a\r\n\r\n", FF_HTTP_E_TARGET, 400),
+    BAD("GET http://ex<a>/ HTTP/1.1\r\nHost: a\r\n\r\n", FF_HTTP_E_TARGET, 400),
+    BAD("GET http://{x}/ HTTP/1.1\r\nHost: a\r\n\r\n", FF_HTTP_E_TARGET, 400),
+    BAD("GET http://a\\b/ HTTP/1.1\r\nHost: a\r\n\r\n", FF_HTTP_E_TARGET, 400),
     /* -------------------------------------------------------------- version */
     BAD("GET / HTTP/2.0\r\nHost: a\r\n\r\n", FF_HTTP_E_VERSION, 505),
     BAD("GET / HTTP/1.2\r\nHost: a\r\n\r\n", FF_HTTP_E_VERSION, 505),
@@ -428,6 +438,15 @@ static void check_answer(const pvec *v, const char *mode, const char *buf, ssize
         CHECK(same(req->query, req->query_len, v->query), "%s: query '%.*s'", ctx,
               (int)req->query_len, req->query ? req->query : "");
         CHECK(in_range(req->query, req->query_len, buf, (size_t)r), "%s: query pointer", ctx);
+    }
+    if (v->flags & AF) {
+        CHECK(same(req->authority, req->authority_len, v->auth), "%s: authority '%.*s'", ctx,
+              (int)req->authority_len, req->authority ? req->authority : "");
+        CHECK(in_range(req->authority, req->authority_len, buf, (size_t)r), "%s: authority pointer",
+              ctx);
+    } else {
+        CHECK(req->authority == NULL && req->authority_len == 0, "%s: authority should be absent",
+              ctx);
     }
     CHECK_EQ_LL(req->version_minor, v->v10 ? 0 : 1, ctx);
     CHECK_EQ_LL(req->content_length, v->has_cl ? v->cl : -1, ctx);

@@ -212,6 +212,91 @@ static void test_utf8_exhaustive(void)
         CHECK(!ff_json_utf8_valid(four_bad[i], strlen(four_bad[i])), "four_bad[%zu]", i);
 }
 
+/* RFC 3339 text as pydantic reads it: every field of the good forms, and
+ * the ISO 8601 shapes Python's fromisoformat takes but pydantic refuses.
+ * Each input ends at a guard page, so reading past it crashes. */
+static void test_datetimes(th_guard *g)
+{
+    static const struct {
+        int line;
+        enum ff_datetime_kind kind;
+        const char *in;
+        int ok;
+        ff_datetime want; /* y m d H M S us has_offset offset */
+    } D[] = {
+#define DT(k, s, ...) {__LINE__, FF_DT_##k, s, 1, {__VA_ARGS__}}
+#define NO(k, s) {__LINE__, FF_DT_##k, s, 0, {0}}
+        DT(DATETIME, "2026-11-30T12:00:00", 2026, 11, 30, 12, 0, 0, 0, 0, 0),
+        DT(DATETIME, "2026-11-30t12:00:00z", 2026, 11, 30, 12, 0, 0, 0, 1, 0),
+        DT(DATETIME, "2026-11-30 12:34Z", 2026, 11, 30, 12, 34, 0, 0, 1, 0),
+        DT(DATETIME, "2026-11-30_12:34:56", 2026, 11, 30, 12, 34, 56, 0, 0, 0),
+        DT(DATETIME, "0001-01-01T00:00:00.1", 1, 1, 1, 0, 0, 0, 100000, 0, 0),
+        DT(DATETIME, "9999-12-31T23:59:59,1234567890-23:59", 9999, 12, 31, 23, 59, 59, 123456, 1,
+           -86340),
+        DT(DATETIME, "2024-02-29T01:02:03+0130", 2024, 2, 29, 1, 2, 3, 0, 1, 5400),
+        DT(DATETIME, "2026-11-30T12:00-00:00", 2026, 11, 30, 12, 0, 0, 0, 1, 0),
+        DT(DATE, "2024-02-29", 2024, 2, 29, 0, 0, 0, 0, 0, 0),
+        DT(DATE, "2000-02-29", 2000, 2, 29, 0, 0, 0, 0, 0, 0),
+        DT(TIME, "12:00", 0, 0, 0, 12, 0, 0, 0, 0, 0),
+        DT(TIME, "23:59:59.999999z", 0, 0, 0, 23, 59, 59, 999999, 1, 0),
+        DT(TIME, "00:00:00+05:45", 0, 0, 0, 0, 0, 0, 0, 1, 20700),
+        DT(TIME, "00:00\xe2\x88\x92" "0130", 0, 0, 0, 0, 0, 0, 0, 1, -5400),
+        NO(TIME, "00:00\xe2\x88\x93" "0130"),
+        NO(TIME, "00:00\xe2\x88"),
+        NO(DATETIME, "20261130T120000"),     /* ISO 8601 basic form */
+        NO(DATETIME, "2026-11-30"),          /* a date alone */
+        NO(DATETIME, "2026-W48-1T12:00:00"), /* week date */
+        NO(DATETIME, "2026-334T12:00:00"),   /* ordinal date */
+        NO(DATETIME, "2026-11-30T12"),       /* hour alone */
+        NO(DATETIME, "2026-11-30T12:00:00+01"),
+        NO(DATETIME, "2026-11-30T12:00:00+24:00"),
+        NO(DATETIME, "2026-11-30T12:00:00+01:60"),
+        NO(DATETIME, "2026-11-30T12:00:00+01:0"),
+        NO(DATETIME, "2026-11-30T12:00:00."),
+        NO(DATETIME, "2026-11-30T12:00.5"),
+        NO(DATETIME, "2026-11-30T24:00:00"),
+        NO(DATETIME, "2026-11-30T23:59:60"),
+        NO(DATETIME, "2026-11-30T12:00:00Z "),
+        NO(DATETIME, " 2026-11-30T12:00:00"),
+        NO(DATETIME, "2026-11-30x12:00:00"),
+        NO(DATETIME, "2026-11-30T1:00:00"),
+        NO(DATETIME, "0000-01-01T00:00:00"),
+        NO(DATETIME, "+2026-11-30T12:00:00"),
+        NO(DATETIME, "1700000000"),
+        NO(DATETIME, "2026-11-30T12:00:00UTC"),
+        NO(DATETIME, ""),
+        NO(DATE, "2026-02-29"),
+        NO(DATE, "1900-02-29"),
+        NO(DATE, "2026-04-31"),
+        NO(DATE, "2026-13-01"),
+        NO(DATE, "2026-00-10"),
+        NO(DATE, "2026-11-00"),
+        NO(DATE, "20261130"),
+        NO(DATE, "2026-11-30T00:00:00"),
+        NO(DATE, "2026-2-3"),
+        NO(DATE, "2026-11"),
+        NO(TIME, "1200"),
+        NO(TIME, "12"),
+        NO(TIME, "T12:00:00"),
+        NO(TIME, "12:00:00Zz"),
+        NO(TIME, "12:0"),
+#undef DT
+#undef NO
+    };
+    char ctx[64];
+    for (size_t i = 0; i < sizeof D / sizeof *D; i++) {
+        snprintf(ctx, sizeof ctx, "datetime vector at line %d", D[i].line);
+        size_t n = strlen(D[i].in);
+        ff_datetime v;
+        int rc = ff_parse_datetime(th_guard_place(g, D[i].in, n), n, D[i].kind, &v);
+        CHECK_EQ_LL(rc, D[i].ok ? 0 : -1, ctx);
+        if (rc == 0 && D[i].ok)
+            CHECK(memcmp(&v, &D[i].want, sizeof v) == 0,
+                  "%s: %d-%d-%d %d:%d:%d.%d offset %d/%d", ctx, v.year, v.month, v.day, v.hour,
+                  v.minute, v.second, v.microsecond, v.has_offset, v.offset);
+    }
+}
+
 int main(void)
 {
     th_guard g;
@@ -219,6 +304,7 @@ int main(void)
     test_values(&g);
     test_strings(&g);
     test_numbers(&g);
+    test_datetimes(&g);
     test_utf8_exhaustive();
     th_guard_free(&g);
     return th_summary("json/scan");

@@ -261,13 +261,29 @@ static size_t find_head_end(const char *buf, size_t from, size_t len)
 /* The request line                                                          */
 /* ------------------------------------------------------------------------ */
 
+/* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): reg-name
+ * characters, percent-escapes, IP literals in brackets and the port colon;
+ * no space, no userinfo '@', no path. An empty value is allowed. */
+static int host_value_ok(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 (c != 0 && strchr("-._~!$&'()*+,;=%:[]", c) != NULL);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
 /* Works out which request-target form (RFC 9112 3.2) the target has and where
  * its path and query are. Accepted are the forms an origin server is asked
  * for: origin-form, absolute-form with an http or https scheme (which every
  * HTTP/1.1 server must accept, 3.2.2), and asterisk-form with OPTIONS.
  * authority-form belongs to CONNECT, which an application server does not
- * tunnel. An absolute-form target must name a host (RFC 9110 4.2.1) and
- * carry no userinfo (4.2.4). */
+ * tunnel. An absolute-form target must name a host (RFC 9110 4.2.1) made of
+ * the characters a Host field may hold, so no userinfo (4.2.4); it is
+ * reported as the authority, which the server uses in place of Host. */
 static enum ff_http_error split_target(ff_http_request *req)
 {
     const char *t = req->target, *e = t + req->target_len, *p, *q;
@@ -289,11 +305,12 @@ static enum ff_http_error split_target(ff_http_request *req)
         else
             return FF_HTTP_E_TARGET;
         for (p = t + scheme; p < e && *p != '/' && *p != '?'; p++)
-            if (*p == '@')
-                return FF_HTTP_E_TARGET;
-        if (p == t + scheme)
+            ;
+        if (p == t + scheme || !host_value_ok(t + scheme, (size_t)(p - t - scheme)))
             return FF_HTTP_E_TARGET;
         req->flags |= FF_HTTP_F_ABSOLUTE_FORM;
+        req->authority = t + scheme;
+        req->authority_len = (size_t)(p - t - scheme);
         if (p == e || *p == '?') {
             req->path = "/";
             req->path_len = 1;
@@ -390,21 +407,6 @@ typedef struct {
     int conn_keep_alive;
     int expect_continue;
 } field_notes;
-
-/* Host = uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2): reg-name
- * characters, percent-escapes, IP literals in brackets and the port colon;
- * no space, no userinfo '@', no path. An empty value is allowed. */
-static int host_value_ok(const char *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 (c != 0 && strchr("-._~!$&'()*+,;=%:[]", c) != NULL);
-        if (!ok)
-            return 0;
-    }
-    return 1;
-}
 
 /* Records what one field means for framing and connection handling. Repeated
  * fields are combined as one list, as RFC 9110 5.3 defines. Errors that one

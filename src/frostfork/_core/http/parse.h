@@ -82,6 +82,10 @@ typedef struct {
     size_t path_len;
     const char *query;  /* after '?', without it; NULL/0 when absent */
     size_t query_len;
+    const char *authority; /* absolute-form only: host[:port] of the target, which
+                            * replaces Host (RFC 9112 3.2.2); NULL/0 otherwise.
+                            * Header fields are reported as sent. */
+    size_t authority_len;
     int version_minor;  /* 0 or 1 */
     ff_http_header *headers; /* caller's array, max_headers entries */
     size_t num_headers;

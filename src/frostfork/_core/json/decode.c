@@ -5,6 +5,7 @@
  * consumed and an error recorded, and the caller goes on to collect more. */
 #include "json/decode.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #define FATAL(d) ((d)->in.err || PyErr_Occurred())
@@ -339,7 +340,7 @@ static PyObject *check_str(ff_dec *d, const ff_type *t, PyObject *v)
     return v;
 }
 
-/* Calls a parser (fromisoformat, UUID, Decimal, base64) on a string; a
+/* Calls a parser (UUID, Decimal, base64) on a string; a
  * ValueError/TypeError from it is the client's fault and becomes `type`. */
 static PyObject *parse_with(ff_dec *d, PyObject *fn, PyObject *s, const char *type,
                             const char *msg)
@@ -354,20 +355,141 @@ static PyObject *parse_with(ff_dec *d, PyObject *fn, PyObject *s, const char *ty
     return r;
 }
 
+/* The UUID spellings pydantic takes: 32 hex digits, the 8-4-4-4-12 form, that
+ * form in braces or after "urn:uuid:". uuid.UUID alone is laxer: it drops
+ * every '-', '{', '}' and "urn:"/"uuid:" wherever they are. */
+static int uuid_form_ok(const char *s, size_t n)
+{
+    if (n == 45 && memcmp(s, "urn:uuid:", 9) == 0) {
+        s += 9;
+        n -= 9;
+    } else if (n == 38 && s[0] == '{' && s[37] == '}') {
+        s++;
+        n -= 2;
+    }
+    if (n != 32 && n != 36)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        int dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* Writes v as `k` digits at p; returns the end. */
+static char *put_digits(char *p, int v, int k)
+{
+    for (int i = k - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + k;
+}
+
+/* 1 when RFC 3339 text that ff_parse_datetime accepted is also read the same
+ * by every datetime.fromisoformat since 3.11: upper-case T and Z, '.' for
+ * the fraction, at most 6 fraction digits (the usual spelling). */
+static int iso_plain(const char *s, size_t n)
+{
+    int in_frac = 0, digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (in_frac && ++digits > 6)
+                return 0;
+        } else if (c == '.') {
+            in_frac = 1;
+        } else if (c == '-' || c == ':' || c == '+' || c == 'T' || c == 'Z') {
+            in_frac = 0;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A datetime, date or time from RFC 3339 text (json/scan.h has the
+ * grammar). The text is checked in C and, in its usual spelling, handed to
+ * fromisoformat (the fast constructor) as it is; any other spelling ("t",
+ * "z", "_", ",", U+2212, a long fraction) is first rewritten from its fields
+ * as YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM, which fromisoformat always reads. */
+static PyObject *datetime_from_text(ff_dec *d, const ff_type *t, PyObject *s)
+{
+    ff_state *st = d->st;
+    static const struct {
+        enum ff_datetime_kind kind;
+        const char *type, *msg;
+    } kinds[] = {
+        {FF_DT_DATETIME, "datetime_parsing", "Input should be a valid datetime"},
+        {FF_DT_DATE, "date_parsing", "Input should be a valid date"},
+        {FF_DT_TIME, "time_parsing", "Input should be a valid time"},
+    };
+    int k = t->kind == FF_T_DATETIME ? 0 : t->kind == FF_T_DATE ? 1 : 2;
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(s, &n);
+    ff_datetime v;
+    if (!text && !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return NULL;
+    PyErr_Clear(); /* a lone surrogate (from URL text) is not a date either */
+    if (!text || ff_parse_datetime(text, (size_t)n, kinds[k].kind, &v) < 0) {
+        ff_dec_error(d, kinds[k].type, PyUnicode_FromString(kinds[k].msg), s, NULL);
+        return NULL;
+    }
+    PyObject *fromiso = kinds[k].kind == FF_DT_DATE   ? st->date_fromiso
+                        : kinds[k].kind == FF_DT_TIME ? st->time_fromiso
+                                                      : st->datetime_fromiso;
+    if (kinds[k].kind == FF_DT_DATE || iso_plain(text, (size_t)n)) /* a date always is */
+        return PyObject_CallOneArg(fromiso, s);
+    char buf[40], *p = buf;
+    if (kinds[k].kind == FF_DT_DATETIME) {
+        p = put_digits(p, v.year, 4);
+        *p++ = '-';
+        p = put_digits(p, v.month, 2);
+        *p++ = '-';
+        p = put_digits(p, v.day, 2);
+        *p++ = 'T';
+    }
+    p = put_digits(p, v.hour, 2);
+    *p++ = ':';
+    p = put_digits(p, v.minute, 2);
+    *p++ = ':';
+    p = put_digits(p, v.second, 2);
+    *p++ = '.';
+    p = put_digits(p, v.microsecond, 6);
+    if (v.has_offset) {
+        int off = v.offset < 0 ? -v.offset : v.offset;
+        *p++ = v.offset < 0 ? '-' : '+';
+        p = put_digits(p, off / 3600, 2);
+        *p++ = ':';
+        p = put_digits(p, off / 60 % 60, 2);
+    }
+    PyObject *canon = PyUnicode_FromStringAndSize(buf, p - buf);
+    PyObject *r = canon ? PyObject_CallOneArg(fromiso, canon) : NULL;
+    Py_XDECREF(canon);
+    return r;
+}
+
 /* Values from strings: the shared tail of JSON strings and URL/header text. */
 static PyObject *from_text(ff_dec *d, const ff_type *t, PyObject *s)
 {
     ff_state *st = d->st;
     switch (t->kind) {
     case FF_T_DATETIME:
-        return parse_with(d, st->datetime_fromiso, s, "datetime_parsing",
-                          "Input should be a valid datetime");
     case FF_T_DATE:
-        return parse_with(d, st->date_fromiso, s, "date_parsing", "Input should be a valid date");
     case FF_T_TIME:
-        return parse_with(d, st->time_fromiso, s, "time_parsing", "Input should be a valid time");
-    case FF_T_UUID:
+        return datetime_from_text(d, t, s);
+    case FF_T_UUID: {
+        Py_ssize_t n;
+        const char *text = PyUnicode_AsUTF8AndSize(s, &n);
+        if (!text && !PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return NULL;
+        PyErr_Clear();
+        if (!text || !uuid_form_ok(text, (size_t)n)) {
+            ff_dec_error(d, "uuid_parsing", PyUnicode_FromString("Input should be a valid UUID"),
+                         s, NULL);
+            return NULL;
+        }
         return parse_with(d, st->UUID, s, "uuid_parsing", "Input should be a valid UUID");
+    }
     case FF_T_BYTES: {
         PyObject *b = parse_with(d, st->b64decode, s, "bytes_invalid_encoding",
                                  "Input should be valid base64");

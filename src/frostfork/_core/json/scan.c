@@ -3,6 +3,7 @@
 #include "util/hex.h"
 
 #include <stdint.h>
+#include <string.h>
 
 void ff_json_scan_reset(ff_json_scan *s, const char *buf, size_t len)
 {
@@ -361,4 +362,105 @@ int ff_json_skip(ff_json_scan *s, int depth_left)
     default:
         return ff_json_number(s, &tok, &n, &is_int);
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dates and times (RFC 3339)                                                */
+/* ------------------------------------------------------------------------ */
+
+/* The value of the `k` digits at *p, advancing *p; -1 when fewer are there. */
+static int digits(const char **p, const char *e, int k)
+{
+    int v = 0;
+    for (int i = 0; i < k; i++, (*p)++) {
+        if (!digit(*p, e))
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    return v;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const unsigned char days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+static int parse_date(const char **p, const char *e, ff_datetime *out)
+{
+    out->year = digits(p, e, 4);
+    if (out->year < 1 || *p >= e || *(*p)++ != '-')
+        return -1;
+    out->month = digits(p, e, 2);
+    if (out->month < 1 || out->month > 12 || *p >= e || *(*p)++ != '-')
+        return -1;
+    out->day = digits(p, e, 2);
+    return out->day >= 1 && out->day <= days_in_month(out->year, out->month) ? 0 : -1;
+}
+
+/* hh:mm[:ss[.f]][offset] up to the end of the text. */
+static int parse_time(const char *p, const char *e, ff_datetime *out)
+{
+    out->hour = digits(&p, e, 2);
+    if (out->hour < 0 || out->hour > 23 || p >= e || *p++ != ':')
+        return -1;
+    out->minute = digits(&p, e, 2);
+    if (out->minute < 0 || out->minute > 59)
+        return -1;
+    if (p < e && *p == ':') {
+        p++;
+        out->second = digits(&p, e, 2);
+        if (out->second < 0 || out->second > 59)
+            return -1;
+        if (p < e && (*p == '.' || *p == ',')) {
+            int k = 0;
+            for (p++; digit(p, e); p++, k++)
+                if (k < 6)
+                    out->microsecond = out->microsecond * 10 + (*p - '0');
+            if (k == 0)
+                return -1;
+            for (; k < 6; k++)
+                out->microsecond *= 10;
+        }
+    }
+    if (p == e)
+        return 0;
+    out->has_offset = 1;
+    if (*p == 'Z' || *p == 'z')
+        return p + 1 == e ? 0 : -1;
+    int sign = *p == '-' ? -1 : 1;
+    if (*p == '+' || *p == '-')
+        p++;
+    else if (e - p >= 3 && memcmp(p, "\xe2\x88\x92", 3) == 0) /* U+2212 MINUS SIGN */
+        p += 3, sign = -1;
+    else
+        return -1;
+    int oh = digits(&p, e, 2), om;
+    if (p < e && *p == ':')
+        p++;
+    om = digits(&p, e, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59 || p != e)
+        return -1;
+    out->offset = sign * (oh * 3600 + om * 60);
+    return 0;
+}
+
+/* A strict grammar instead of datetime.fromisoformat, which takes every
+ * ISO 8601 shape Python knows (basic form, week dates, "12" for a time) and
+ * refuses the lower-case t and z that RFC 3339 allows. */
+int ff_parse_datetime(const char *s, size_t n, enum ff_datetime_kind kind, ff_datetime *out)
+{
+    const char *p = s, *e = s + n;
+    memset(out, 0, sizeof *out);
+    if (kind != FF_DT_TIME) {
+        if (parse_date(&p, e, out) < 0)
+            return -1;
+        if (kind == FF_DT_DATE)
+            return p == e ? 0 : -1;
+        if (p >= e || (*p != 'T' && *p != 't' && *p != ' ' && *p != '_'))
+            return -1;
+        p++;
+    }
+    return parse_time(p, e, out);
 }

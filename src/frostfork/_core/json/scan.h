@@ -72,4 +72,30 @@ int ff_json_next_item(ff_json_scan *s, char close);
  * would (nesting deeper than depth_left is an error), without building it. */
 int ff_json_skip(ff_json_scan *s, int depth_left);
 
+/* ---- dates and times in text (RFC 3339, as pydantic reads it) ----
+ *
+ *   date      = 4DIGIT "-" 2DIGIT "-" 2DIGIT            (year 0001-9999)
+ *   time      = 2DIGIT ":" 2DIGIT [":" 2DIGIT ["." / "," 1*DIGIT]] [offset]
+ *   offset    = "Z" / "z" / ("+" / "-" / U+2212) 2DIGIT [":"] 2DIGIT  (below 24:00)
+ *   date-time = date ("T" / "t" / " " / "_") time
+ *
+ * RFC 3339 5.6 writes T and Z in either case and lets a space stand for T;
+ * pydantic also takes "_", a time without seconds, an offset without its
+ * colon or with ISO 8601's minus sign (U+2212, in UTF-8), and so does this. Digits past the sixth of a fraction are dropped.
+ * The ISO 8601 basic form (20261130T120000), week dates, a bare hour, an
+ * offset of hours only and a date alone for a date-time are refused, as
+ * pydantic refuses them. Every field is range-checked (Feb 29 only in leap
+ * years; no leap second, no 24:00). */
+typedef struct {
+    int year, month, day;
+    int hour, minute, second, microsecond;
+    int has_offset; /* Z or a numeric offset was given */
+    int offset;     /* seconds east of UTC */
+} ff_datetime;
+
+enum ff_datetime_kind { FF_DT_DATE, FF_DT_TIME, FF_DT_DATETIME };
+
+/* 0 with *out filled when s[0..n) is exactly a `kind`, else -1. */
+int ff_parse_datetime(const char *s, size_t n, enum ff_datetime_kind kind, ff_datetime *out);
+
 #endif

@@ -83,10 +83,11 @@ typedef struct ff_req_s {
     const ff_conn *conn;
 } ff_req;
 
-/* Dispatchers append one complete response to out. They never fail: any
- * Python error becomes a logged 500. */
-void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
-void ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
+/* Dispatchers append one complete response to out and return its status
+ * code (the worker counts and logs it without reading the bytes back). They
+ * never fail: any Python error becomes a logged 500. */
+int ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
+int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
 int ff_wsgi_worker_init(ff_worker *w);
 
 /* The current request's id: its X-Request-Id when that is a sane token,
@@ -94,8 +95,8 @@ int ff_wsgi_worker_init(ff_worker *w);
 const char *ff_request_id(ff_worker *w, const ff_req *r);
 
 /* Logs the pending Python exception with a fresh request id and writes the
- * 500 response that carries the same id. */
-void ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what);
+ * 500 response that carries the same id. Returns 500. */
+int ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what);
 
 /* User-supplied response headers (a dict or an iterable of (name, value)
  * str pairs), validated against response splitting and appended to out.

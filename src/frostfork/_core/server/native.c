@@ -99,7 +99,7 @@ static void log_exception(ff_worker *w, const ff_req *r, const char *rid, const 
     Py_XDECREF(tb);
 }
 
-void ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what)
+int ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what)
 {
     const char *rid = ff_request_id(w, r);
     log_exception(w, r, rid, what);
@@ -113,6 +113,7 @@ void ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what)
     ff_response_finish_head(out, "application/json", (size_t)n, r->keep_alive, r->http10);
     if (!r->head_only)
         ff_buf_append(out, body, (size_t)n);
+    return 500;
 }
 
 /* ---- building arguments ---- */
@@ -182,7 +183,8 @@ PyObject *ff_request_new(ff_worker *w, const ff_req *r, PyObject *path_params)
 /* ---- writing the result ---- */
 
 /* bytes -> octet-stream, str -> text/plain, a Response -> its status and
- * headers around the same rules, anything else -> JSON encoded in C. */
+ * headers around the same rules, anything else -> JSON encoded in C.
+ * Returns the status written, or -1 with nothing written. */
 static int write_result(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *res)
 {
     int status = 200;
@@ -229,30 +231,30 @@ static int write_result(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *re
                             r->keep_alive, r->http10);
     if (!r->head_only && !no_body)
         ff_buf_append(out, data, (size_t)len);
-    return 0;
+    return status;
 }
 
 /* ---- dispatch ---- */
 
 /* Every binding and validation failure of the request, FastAPI's shape. */
-static void write_422(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *errors)
+static int write_422(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *errors)
 {
     ff_buf *b = &w->scratch;
     b->off = b->len = 0;
     PyObject *detail = Py_BuildValue("{s:O}", "detail", errors);
     if (!detail || ff_json_encode(b, detail, w->srv->st, 0) < 0) {
         Py_XDECREF(detail);
-        ff_fail_500(w, r, out, "422 rendering");
-        return;
+        return ff_fail_500(w, r, out, "422 rendering");
     }
     Py_DECREF(detail);
     ff_response_begin(out, 422, NULL, 0, &w->date);
     ff_response_finish_head(out, "application/json", b->len, r->keep_alive, r->http10);
     if (!r->head_only)
         ff_buf_append(out, b->data, b->len);
+    return 422;
 }
 
-static void write_405(ff_worker *w, const ff_req *r, ff_buf *out, unsigned allow)
+static int write_405(ff_worker *w, const ff_req *r, ff_buf *out, unsigned allow)
 {
     static const char body[] = "{\"detail\":\"Method Not Allowed\"}";
     ff_response_begin(out, 405, NULL, 0, &w->date);
@@ -269,9 +271,10 @@ static void write_405(ff_worker *w, const ff_req *r, ff_buf *out, unsigned allow
     ff_response_finish_head(out, "application/json", sizeof body - 1, r->keep_alive, r->http10);
     if (!r->head_only)
         ff_buf_append(out, body, sizeof body - 1);
+    return 405;
 }
 
-void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
+int ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
 {
     ff_app *app = &w->srv->app;
     ff_slice caps[FF_ROUTE_MAX_PARAMS];
@@ -281,36 +284,37 @@ void ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     if (r->method == FF_M_OTHER) { /* RFC 9110 9.1: a method we do not know at all */
         ff_response_error(out, 501, "Method Not Implemented", &w->date, r->keep_alive, r->http10,
                           r->head_only);
-        return;
+        return 501;
     }
     int m = ff_router_match(&app->router, r->method, r->http->path, r->http->path_len, &id, caps,
                             &ncaps, &allow);
     if (m == FF_ROUTE_NOT_FOUND) {
         ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10, r->head_only);
-        return;
+        return 404;
     }
-    if (m == FF_ROUTE_BAD_METHOD) {
-        write_405(w, r, out, allow);
-        return;
-    }
+    if (m == FF_ROUTE_BAD_METHOD)
+        return write_405(w, r, out, allow);
     const ff_route *rt = &app->routes[id];
     ff_bind b;
     ff_bind_init(&b, w, r, caps, ncaps, rt->param_names);
     PyObject *res = ff_plan_call(&b, (ff_Plan *)rt->plan);
+    int status;
     if (res) {
-        if (write_result(w, r, out, res) < 0)
-            ff_fail_500(w, r, out, rt->label);
+        if ((status = write_result(w, r, out, res)) < 0)
+            status = ff_fail_500(w, r, out, rt->label);
         Py_DECREF(res);
     } else if (b.dec.in.err) {
         char msg[160];
         snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", b.dec.in.err_pos, b.dec.in.err);
         ff_response_error(out, 400, msg, &w->date, r->keep_alive, r->http10, r->head_only);
+        status = 400;
     } else if (!PyErr_Occurred() && b.dec.errors) {
-        write_422(w, r, out, b.dec.errors);
+        status = write_422(w, r, out, b.dec.errors);
     } else {
-        ff_fail_500(w, r, out, rt->label);
+        status = ff_fail_500(w, r, out, rt->label);
     }
     ff_bind_free(&b);
+    return status;
 }
 
 /* ---- the route table ---- */

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -255,34 +256,27 @@ static void http_error(ff_worker *w, ff_conn *c, enum ff_http_error err)
     c->closing = 1;
 }
 
-/* The status code of the response that starts at `mark` in out. */
-static int status_at(const ff_buf *out, size_t mark)
-{
-    const char *p = out->data + out->off + mark;
-    if (ff_buf_used(out) < mark + 12 || memcmp(p, "HTTP/1.1 ", 9) != 0)
-        return 0;
-    return (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-}
-
 static int path_is(const ff_http_request *h, const char *lit)
 {
     size_t n = strlen(lit);
     return h->path_len == n && memcmp(h->path, lit, n) == 0;
 }
 
-static void answer(ff_worker *w, const ff_req *r, ff_buf *out, int status, const char *ctype,
-                   const char *body, size_t len)
+static int answer(ff_worker *w, const ff_req *r, ff_buf *out, int status, const char *ctype,
+                  const char *body, size_t len)
 {
     ff_response_begin(out, status, NULL, 0, &w->date);
     ff_buf_puts(out, "Cache-Control: no-store\r\n");
     ff_response_finish_head(out, ctype, len, r->keep_alive, r->http10);
     if (!r->head_only)
         ff_buf_append(out, body, len);
+    return status;
 }
 
 /* /_frostfork/...: liveness and readiness always; metrics, the status page
  * and its JSON when --metrics is on (on the main bind, or only on
- * --metrics-bind when that is given). Returns 0 when the path is not ours. */
+ * --metrics-bind when that is given). Returns the status answered, or 0 when
+ * the path is not ours. */
 static int serve_internal(ff_worker *w, ff_conn *c, const ff_req *r, ff_buf *out)
 {
     const ff_http_request *h = r->http;
@@ -290,38 +284,61 @@ static int serve_internal(ff_worker *w, ff_conn *c, const ff_req *r, ff_buf *out
     if (!c->internal && (h->path_len < 12 || memcmp(h->path, "/_frostfork/", 12) != 0))
         return 0;
     int metrics = cfg->metrics && (c->internal || cfg->metrics_fd < 0);
-    if (path_is(h, "/_frostfork/health")) {
-        answer(w, r, out, 200, "text/plain", "ok", 2);
-    } else if (path_is(h, "/_frostfork/ready")) {
-        if (w->draining)
-            answer(w, r, out, 503, "text/plain", "draining", 8);
-        else
-            answer(w, r, out, 200, "text/plain", "ready", 5);
-    } else if (metrics && path_is(h, "/_frostfork/metrics")) {
+    if (path_is(h, "/_frostfork/health"))
+        return answer(w, r, out, 200, "text/plain", "ok", 2);
+    if (path_is(h, "/_frostfork/ready"))
+        return w->draining ? answer(w, r, out, 503, "text/plain", "draining", 8)
+                           : answer(w, r, out, 200, "text/plain", "ready", 5);
+    if (metrics && path_is(h, "/_frostfork/metrics")) {
         ff_buf *b = &w->scratch;
         b->off = b->len = 0;
         ff_stats_prometheus(b, w->srv->shared, w->now);
-        answer(w, r, out, 200, "text/plain; version=0.0.4", b->data, b->len);
-    } else if (metrics && path_is(h, "/_frostfork/stats.json")) {
+        return answer(w, r, out, 200, "text/plain; version=0.0.4", b->data, b->len);
+    }
+    if (metrics && path_is(h, "/_frostfork/stats.json")) {
         ff_buf *b = &w->scratch;
         b->off = b->len = 0;
         ff_stats_json(b, w->srv->shared, w->now);
-        answer(w, r, out, 200, "application/json", b->data, b->len);
-    } else if (metrics && path_is(h, "/_frostfork/status")) {
-        answer(w, r, out, 200, "text/html; charset=utf-8", ff_status_html,
-               strlen(ff_status_html));
-    } else {
-        ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10,
-                          r->head_only);
+        return answer(w, r, out, 200, "application/json", b->data, b->len);
     }
-    return 1;
+    if (metrics && path_is(h, "/_frostfork/status"))
+        return answer(w, r, out, 200, "text/html; charset=utf-8", ff_status_html,
+                      strlen(ff_status_html));
+    ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10, r->head_only);
+    return 404;
 }
 
-static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, const char *body,
+/* An absolute-form target replaces Host (RFC 9112 3.2.2): the Host field the
+ * handler, its Header() parameters and a WSGI app's HTTP_HOST see is the
+ * target's authority. The parser reports fields as sent, so the field list
+ * (the worker's scratch, one entry longer than the parser's limit) is edited
+ * here: the Host entry's value is pointed at the authority, or an entry is
+ * added when an HTTP/1.0 request came without one. */
+static void use_target_host(ff_http_request *http)
+{
+    for (size_t i = 0; i < http->num_headers; i++) {
+        ff_http_header *f = &http->headers[i];
+        if (f->name_len == 4 && strncasecmp(f->name, "host", 4) == 0) {
+            f->value = http->authority;
+            f->value_len = http->authority_len;
+            return;
+        }
+    }
+    ff_http_header *f = &http->headers[http->num_headers++];
+    f->name = "Host";
+    f->name_len = 4;
+    f->value = http->authority;
+    f->value_len = http->authority_len;
+}
+
+static void dispatch(ff_worker *w, ff_conn *c, ff_http_request *http, const char *body,
                      size_t body_len)
 {
     ff_req r;
+    if (http->flags & FF_HTTP_F_ABSOLUTE_FORM)
+        use_target_host(http);
     size_t mark = ff_buf_used(&c->out);
+    int status;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     r.http = http;
@@ -343,17 +360,16 @@ static void dispatch(ff_worker *w, ff_conn *c, const ff_http_request *http, cons
     w->srv->st->in_request = 1; /* finalizers made now belong to this request */
     if (w->logs->sink[FF_LOG_ACCESS] || w->logs->sink[FF_LOG_AUDIT])
         ff_request_id(w, &r); /* logs and audit records carry it */
-    if (serve_internal(w, c, &r, &c->out))
+    if ((status = serve_internal(w, c, &r, &c->out)) != 0)
         (void)0; /* answered */
     else if (w->srv->cfg.wsgi)
-        ff_wsgi_dispatch(w, &r, &c->out);
+        status = ff_wsgi_dispatch(w, &r, &c->out);
     else
-        ff_native_dispatch(w, &r, &c->out);
+        status = ff_native_dispatch(w, &r, &c->out);
     w->srv->st->in_request = 0;
     w->slot->current[0] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
-    int status = status_at(&c->out, mark);
     ff_slot_count(w->slot, status, us);
     if (w->logs->sink[FF_LOG_ACCESS])
         ff_logs_access(w->logs, w, &r, status, ff_buf_used(&c->out) - mark, us,
@@ -777,7 +793,9 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     sigaddset(&set, SIGQUIT);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
-    w.headers = calloc(srv->cfg.limits.max_headers, sizeof(ff_http_header));
+    /* one more than the parser may fill: room for the Host an absolute-form
+     * target supplies (use_target_host) */
+    w.headers = calloc(srv->cfg.limits.max_headers + 1, sizeof(ff_http_header));
     w.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     srv->st->spool_dir[0] = '\0'; /* without one, bodies stay in memory */
     if (srv->spool[0]) {

@@ -73,9 +73,11 @@ static PyObject *sr_call(ff_StartResponse *self, PyObject *args, PyObject *kwarg
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 ch = PyUnicode_READ_CHAR(status, i);
-        if ((i < 3 && (ch < '0' || ch > '9')) || ch < 0x20 || ch == 0x7f || ch > 0xff) {
+        if ((i < 3 && (ch < '0' || ch > '9')) || (i == 0 && ch == '0') || ch < 0x20 ||
+            ch == 0x7f || ch > 0xff) {
             PyErr_Format(PyExc_ValueError,
-                         "WSGI status must be 3 digits, a space and a printable reason, got %R",
+                         "WSGI status must be a code from 100 to 999, a space and a printable "
+                         "reason, got %R",
                          status);
             return NULL;
         }
@@ -138,22 +140,24 @@ static int set_str(ff_worker *w, PyObject *env, const char *key, const char *val
     return rc;
 }
 
-/* Adds one request header as HTTP_NAME (or CONTENT_TYPE/CONTENT_LENGTH).
- * Names with '_' are dropped: after the dash-to-underscore mapping they
- * could impersonate another header. Repeats are joined with ','. A name
- * too long for the stack buffer is built on the heap: no length is dropped. */
+/* Adds one request header as HTTP_NAME (or CONTENT_TYPE). Names with '_'
+ * are dropped: after the dash-to-underscore mapping they could impersonate
+ * another header. Repeats are joined with ','. Content-Length is left to
+ * build_environ, which gives the length the parser settled on ("5, 5" is 5).
+ * A name too long for the stack buffer is built on the heap: none is dropped. */
 static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
 {
     char stack[300], *key = stack;
     if (memchr(h->name, '_', h->name_len))
+        return 0;
+    if (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0)
         return 0;
     if (h->name_len + 5 > sizeof stack && !(key = PyMem_Malloc(h->name_len + 5))) {
         PyErr_NoMemory();
         return -1;
     }
     size_t k = 0;
-    int plain = (h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0) ||
-                (h->name_len == 14 && strncasecmp(h->name, "content-length", 14) == 0);
+    int plain = h->name_len == 12 && strncasecmp(h->name, "content-type", 12) == 0;
     if (!plain) {
         memcpy(key, "HTTP_", 5);
         k = 5;
@@ -171,6 +175,36 @@ static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
     Py_XDECREF(kobj);
     Py_XDECREF(v);
     return rc;
+}
+
+/* SERVER_NAME and SERVER_PORT of an absolute-form request: its target
+ * names the server (RFC 9112 3.2.2), as HTTP_HOST does. The port is the
+ * authority's, else the scheme's default; an IP literal keeps its brackets. */
+static int set_target_server(ff_worker *w, PyObject *env, const ff_http_request *h)
+{
+    const char *a = h->authority, *colon = NULL;
+    size_t n = h->authority_len, name_len = n;
+    for (size_t i = n; i > 0; i--) {
+        if (a[i - 1] == ']')
+            break;
+        if (a[i - 1] == ':') {
+            colon = a + i - 1;
+            break;
+        }
+    }
+    const char *port = (size_t)(a - h->target) == 8 ? "443" : "80"; /* "https://" : "http://" */
+    size_t port_len = strlen(port);
+    if (colon) {
+        name_len = (size_t)(colon - a);
+        if (colon + 1 < a + n) {
+            port = colon + 1;
+            port_len = (size_t)(a + n - port);
+        }
+    }
+    return set_str(w, env, "SERVER_NAME", a, name_len, 0) < 0 ||
+                   set_str(w, env, "SERVER_PORT", port, port_len, 0) < 0
+               ? -1
+               : 0;
 }
 
 static PyObject *build_environ(ff_worker *w, const ff_req *r)
@@ -199,11 +233,15 @@ static PyObject *build_environ(ff_worker *w, const ff_req *r)
     for (size_t i = 0; i < h->num_headers; i++)
         if (add_header(w, env, &h->headers[i]) < 0)
             goto fail;
-    if (h->flags & FF_HTTP_F_CHUNKED) {
-        snprintf(num, sizeof num, "%zu", r->body_len);
+    if ((h->flags & FF_HTTP_F_CHUNKED) || h->content_length >= 0) {
+        /* the decoded length of a chunked body, else the declared one */
+        ff_fmt_u64(num, (h->flags & FF_HTTP_F_CHUNKED) ? (uint64_t)r->body_len
+                                                        : (uint64_t)h->content_length);
         if (set_str(w, env, "CONTENT_LENGTH", num, strlen(num), 0) < 0)
             goto fail;
     }
+    if ((h->flags & FF_HTTP_F_ABSOLUTE_FORM) && set_target_server(w, env, h) < 0)
+        goto fail;
     PyObject *body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
     PyObject *input = body ? PyObject_CallOneArg(w->srv->st->BytesIO, body) : NULL;
     Py_XDECREF(body);
@@ -278,8 +316,9 @@ static int call_close(ff_worker *w, PyObject *result)
     return r ? 0 : -1;
 }
 
-void ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
+int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
 {
+    int code;
     ff_StartResponse *sr = NULL;
     PyObject *result = NULL;
     int closed = 0;
@@ -318,7 +357,7 @@ void ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     const char *status = PyUnicode_AsUTF8AndSize(sr->status, &slen);
     if (!status)
         goto fail;
-    int code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+    code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
     size_t mark = ff_buf_used(out);
     ff_headers_seen seen = {0, -1};
     if (ff_response_begin(out, code, status + 4, (size_t)slen - 4, &w->date) < 0 ||
@@ -344,9 +383,10 @@ fail:
             PyErr_Clear();
         PyErr_Restore(t, v, tb);
     }
-    ff_fail_500(w, r, out, "WSGI application");
+    code = ff_fail_500(w, r, out, "WSGI application");
 done:
     Py_XDECREF(result);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(env);
+    return code;
 }
