@@ -88,6 +88,22 @@ def stale() -> dict:
     return out
 
 
+@app.post("/defer-digest")
+def defer_digest(request: Request) -> dict:
+    """Hashes the body after the response is written, from request.defer()."""
+    out = os.environ["FF_DEFER_OUT"]
+
+    def later(stream) -> None:
+        h = hashlib.sha256()
+        while block := stream.read(BLOCK):
+            h.update(block)
+        with open(out, "w") as f:
+            f.write(f"{h.hexdigest()} {_spool_files()}")
+
+    request.defer(later, request.stream())
+    return {"deferred": True}
+
+
 @dataclass
 class Sample:
     name: str

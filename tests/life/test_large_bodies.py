@@ -148,6 +148,23 @@ def test_a_reader_kept_past_its_request_raises_and_does_not_keep_the_file(serve,
                      "body": gone, "stream": gone}
 
 
+def test_deferred_calls_still_read_the_body_after_the_response(serve, tmp_path):
+    """The spool file's close() is a request finalizer registered before the
+    handler ran, so the handler's request.defer() callbacks (newer) run first."""
+    out = tmp_path / "deferred"
+    srv = serve("bodies_app:app", "--workers", "1", "--spool-dir", str(tmp_path / "spool"),
+                "--spool-threshold", "64k", env={"FF_DEFER_OUT": str(out)})
+    data = os.urandom(3 * MiB)
+    r = httpx.post(f"http://127.0.0.1:{srv.port}/defer-digest", content=data, timeout=10 * SLOW)
+    assert r.json() == {"deferred": True}
+    deadline = time.monotonic() + 5 * SLOW
+    while not out.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # hashed from the spool file, which was still there (and then removed)
+    assert out.read_text() == f"{hashlib.sha256(data).hexdigest()} 1"
+    assert_spool_empty(tmp_path / "spool")
+
+
 def test_typed_body_over_the_threshold_is_decoded_from_the_mapped_file(serve, tmp_path):
     srv = serve("bodies_app:app", "--workers", "1", "--spool-dir", str(tmp_path),
                 "--spool-threshold", "64k")
