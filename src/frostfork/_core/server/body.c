@@ -49,6 +49,9 @@ static Py_ssize_t pread_full(int fd, char *buf, Py_ssize_t n, Py_ssize_t off)
 
 /* ---- Spool ---- */
 
+/* Takes over the file the worker spooled a body into: from here on its
+ * lifetime is this object's close(), which the worker registers as a
+ * request finalizer. */
 PyObject *ff_spool_new(ff_state *st, int fd, char *path, size_t size)
 {
     if (size > (size_t)PY_SSIZE_T_MAX) {
@@ -138,6 +141,8 @@ static void spool_dealloc(ff_Spool *self)
     Py_DECREF(tp);
 }
 
+/* request.body of a spooled body: the one place the whole file is copied,
+ * and only when the handler asks for it. */
 PyObject *ff_spool_read_all(PyObject *spool)
 {
     ff_Spool *s = (ff_Spool *)spool;
@@ -204,6 +209,9 @@ static Py_ssize_t raw_left(ff_SpoolRaw *r)
     return r->pos < r->spool->size ? r->spool->size - r->pos : 0;
 }
 
+/* What BufferedReader calls for every refill and for large reads, straight
+ * into the caller's buffer (for read(n) that is the result bytes): no
+ * intermediate copy. Returns 0 at the end of the body. */
 static PyObject *raw_readinto(ff_SpoolRaw *r, PyObject *arg)
 {
     if (raw_check(r) < 0)
@@ -254,6 +262,8 @@ static PyObject *raw_readall(ff_SpoolRaw *r, PyObject *unused)
     return raw_read(r, NULL, 0);
 }
 
+/* seek(offset, whence=0) as io defines it; a position past the end is
+ * allowed and reads return b"" there. */
 static PyObject *raw_seek(ff_SpoolRaw *r, PyObject *args)
 {
     Py_ssize_t off;
@@ -376,6 +386,8 @@ PyType_Spec ff_spool_raw_spec = {
     .slots = raw_slots,
 };
 
+/* A BufferedReader (64 KiB buffer) over a new raw reader. The spool keeps
+ * it in its list so that close() can detach it when the request ends. */
 PyObject *ff_spool_reader(ff_state *st, PyObject *spool)
 {
     ff_Spool *s = (ff_Spool *)spool;
