@@ -117,6 +117,11 @@ def model(body: Sample) -> dict:
             "mapped": len(_mapped_bodies())}
 
 
+@app.post("/model-fail")
+def model_fail(body: Sample) -> dict:
+    raise RuntimeError(f"fails on purpose with {len(_mapped_bodies())} body mapped")
+
+
 @app.get("/mapped")
 def mapped() -> dict:
     return {"mapped": _mapped_bodies(), "spool_files": _spool_files()}

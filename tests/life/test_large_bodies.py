@@ -182,5 +182,8 @@ def test_typed_body_over_the_threshold_is_decoded_from_the_mapped_file(serve, tm
         assert r.status_code == 422
         assert r.json()["detail"] == [{"type": "int_type", "loc": ["body", "values", 199_999],
                                        "msg": "Input should be a valid integer", "input": "x"}]
-        # the mapping and the file are gone once each request ended, 422 included
+        r = c.post(base + "/model-fail", content=good)
+        assert r.status_code == 500
+        # the mapping and the file are gone once each request ended, 422 and 500 included
         assert c.get(base + "/mapped").json() == {"mapped": [], "spool_files": 0}
+    assert "fails on purpose with 1 body mapped" in srv.output()
