@@ -156,15 +156,19 @@ def list_users(db: Database, limit: Annotated[int, Ge(1), Le(100)] = 20,
 
 @app.put("/users/{user_id}/avatar")
 def upload_avatar(user_id: Annotated[int, Ge(1)], request: Request, db: Database) -> dict:
-    """Upload an avatar; large bodies arrive spooled to a file removed at the end of the request."""
-    digest = hashlib.sha256(request.body).hexdigest()
+    """Upload an avatar; large bodies arrive spooled to a file removed at the end of the
+    request, and request.stream() reads that file in blocks instead of copying it."""
+    h, size, stream = hashlib.sha256(), 0, request.stream()
+    while block := stream.read(1 << 16):
+        h.update(block)
+        size += len(block)
+    digest = h.hexdigest()
     with db.conn:
-        cur = db.conn.execute("UPDATE users SET avatar_bytes = ? WHERE id = ?",
-                              (len(request.body), user_id))
+        cur = db.conn.execute("UPDATE users SET avatar_bytes = ? WHERE id = ?", (size, user_id))
     if cur.rowcount == 0:
         return Response(404, {"detail": "no such user"})
-    frostfork.audit("user.avatar", user_id=user_id, size=len(request.body), sha256=digest)
-    return {"user_id": user_id, "size": len(request.body), "sha256": digest}
+    frostfork.audit("user.avatar", user_id=user_id, size=size, sha256=digest)
+    return {"user_id": user_id, "size": size, "sha256": digest}
 
 
 @app.get("/audit")

@@ -1,5 +1,5 @@
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, final
+from typing import Any, BinaryIO, final
 
 # The fixed limits compiled into the core (docs/configuration.md, "Limits").
 LIMITS: Mapping[str, int]
@@ -22,9 +22,18 @@ class Request:
     path: str
     query_string: str
     headers: dict[str, str]
-    body: bytes
+    @property
+    def body(self) -> bytes:
+        """The whole body as bytes. A spooled body (over --spool-threshold) is copied
+        from its file on first use; prefer stream() for large bodies. ValueError once
+        the request has ended if a spooled body was never read."""
     path_params: dict[str, str]
     client: tuple[str, int]
+    def stream(self) -> BinaryIO:
+        """A new binary reader at the start of the body: read(n), readline, readinto,
+        iteration, seek. A spooled body is read from its spool file (io.BufferedReader),
+        a small one from memory (io.BytesIO). A reader over a spooled body raises
+        ValueError once its request has ended."""
     def defer(self, fn: Callable[..., Any], /, *args: Any) -> None: ...
 
 @final

@@ -97,7 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spool-threshold", type=_size, default="1m", metavar="SIZE",
                    help="request bodies larger than this are spooled to a file as they "
                         "arrive: at once for a Content-Length above it, from the byte that "
-                        "crosses it for a chunked body (default 1m)")
+                        "crosses it for a chunked body (default 1m). A spooled body stays "
+                        "in its file: request.stream() and wsgi.input read it in blocks, a "
+                        "typed body is decoded from it mapped read-only, request.body copies "
+                        "it into memory")
     s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default=None,
                    help="collect: gc.collect()+gc.freeze() before fork; "
                         "immortal (CPython 3.12+): also make the startup heap's plain Python "

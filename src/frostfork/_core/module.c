@@ -9,6 +9,7 @@
 #include "http/parse.h"
 #include "life/sinks.h"
 #include "schema/type.h"
+#include "server/body.h"
 #include "server/router.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -177,7 +178,10 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_plan_spec, &st->Plan_type) < 0 ||
         add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
-        add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0)
+        add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
+        !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
+        !(st->SpoolRaw_type =
+              (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_raw_spec, NULL)))
         return -1;
     st->ValidationError = PyErr_NewExceptionWithDoc(
         "frostfork.ValidationError",
@@ -204,6 +208,7 @@ static int module_exec(PyObject *m)
     st->date_type = ff_import_attr("datetime", "date");
     st->time_type = ff_import_attr("datetime", "time");
     st->BytesIO = ff_import_attr("io", "BytesIO");
+    st->BufferedReader = ff_import_attr("io", "BufferedReader");
     st->gc_module = PyImport_ImportModule("gc");
     st->enc_fields = PyDict_New();
     st->empty_tuple = PyTuple_New(0);
@@ -212,7 +217,7 @@ static int module_exec(PyObject *m)
     st->secrets = PyList_New(0);
     if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
         !st->time_fromiso || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
-        !st->time_type || !st->BytesIO || !st->gc_module || !st->enc_fields ||
+        !st->time_type || !st->BytesIO || !st->BufferedReader || !st->gc_module || !st->enc_fields ||
         !st->empty_tuple || !st->str_close || !st->str_flush || !st->secrets)
         return -1;
     return 0;
@@ -225,6 +230,9 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Response_type);
     Py_VISIT(st->StartResponse_type);
     Py_VISIT(st->BytesIO);
+    Py_VISIT(st->BufferedReader);
+    Py_VISIT(st->Spool_type);
+    Py_VISIT(st->SpoolRaw_type);
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
@@ -256,6 +264,9 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->Response_type);
     Py_CLEAR(st->StartResponse_type);
     Py_CLEAR(st->BytesIO);
+    Py_CLEAR(st->BufferedReader);
+    Py_CLEAR(st->Spool_type);
+    Py_CLEAR(st->SpoolRaw_type);
     Py_CLEAR(st->gc_module);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);

@@ -16,7 +16,10 @@ typedef struct {
     PyTypeObject *Request_type;
     PyTypeObject *Response_type;
     PyTypeObject *StartResponse_type;
-    PyObject *BytesIO;      /* io.BytesIO, for wsgi.input */
+    PyObject *BytesIO;      /* io.BytesIO, for wsgi.input and request.stream() */
+    PyObject *BufferedReader; /* io.BufferedReader, over spooled bodies */
+    PyTypeObject *Spool_type;    /* a spooled body's file (server/body.c) */
+    PyTypeObject *SpoolRaw_type; /* the raw reader over one */
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;

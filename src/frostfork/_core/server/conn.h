@@ -74,8 +74,9 @@ typedef struct ff_worker {
 
 typedef struct ff_req_s {
     const ff_http_request *http;
-    const char *body;
+    const char *body;      /* for a spooled body, the spool file mapped read-only */
     size_t body_len;
+    PyObject *spool;       /* the spooled body's Spool (server/body.h), or NULL */
     enum ff_method method;
     int keep_alive;
     int head_only;

@@ -169,11 +169,13 @@ PyObject *ff_request_new(ff_worker *w, const ff_req *r, PyObject *path_params)
     q->query_string = PyUnicode_DecodeLatin1(h->query ? h->query : "", (Py_ssize_t)h->query_len,
                                              NULL);
     q->headers = headers_dict(h);
-    q->body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
+    /* a spooled body stays in its file until request.body or stream() asks */
+    q->spool = r->spool ? Py_NewRef(r->spool) : NULL;
+    q->body = r->spool ? NULL : PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
     q->path_params = Py_NewRef(path_params);
     q->client = Py_BuildValue("(si)", host, port);
     PyObject_GC_Track(q);
-    if (!q->method || !q->path || !q->query_string || !q->headers || !q->body || !q->client) {
+    if (!q->method || !q->path || !q->query_string || !q->headers || (!q->body && !q->spool) || !q->client) {
         Py_DECREF(q);
         return NULL;
     }

@@ -2,6 +2,7 @@
  * Response (what a handler returns to choose status and headers). */
 #include "server/objects.h"
 #include "life/finalize.h"
+#include "server/body.h"
 
 #include <structmember.h>
 
@@ -94,6 +95,7 @@ static int request_traverse(ff_Request *self, visitproc visit, void *arg)
     Py_VISIT(self->query_string);
     Py_VISIT(self->headers);
     Py_VISIT(self->body);
+    Py_VISIT(self->spool);
     Py_VISIT(self->path_params);
     Py_VISIT(self->client);
     return 0;
@@ -106,6 +108,7 @@ static int request_clear(ff_Request *self)
     Py_CLEAR(self->query_string);
     Py_CLEAR(self->headers);
     Py_CLEAR(self->body);
+    Py_CLEAR(self->spool);
     Py_CLEAR(self->path_params);
     Py_CLEAR(self->client);
     return 0;
@@ -145,7 +148,50 @@ static PyObject *request_defer(ff_Request *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* request.body: the whole body as bytes. A spooled body is read from its
+ * file on first use — a copy the size of the upload, which is why
+ * request.stream() exists; once the request has ended an unread spooled
+ * body is gone (ValueError). */
+static PyObject *request_body(ff_Request *self, void *closure)
+{
+    (void)closure;
+    if (!self->body) {
+        if (!self->spool) {
+            PyErr_SetString(PyExc_ValueError, "the request has no body");
+            return NULL;
+        }
+        if (!(self->body = ff_spool_read_all(self->spool)))
+            return NULL;
+    }
+    return Py_NewRef(self->body);
+}
+
+/* request.stream(): a new binary reader at the start of the body. Over a
+ * spooled body it reads the spool file (io.BufferedReader, detached when
+ * the request ends); over an in-memory body it is an io.BytesIO sharing
+ * request.body's bytes. */
+static PyObject *request_stream(ff_Request *self, PyObject *unused)
+{
+    (void)unused;
+    ff_state *st = PyType_GetModuleState(Py_TYPE(self));
+    if (self->spool && !self->body)
+        return ff_spool_reader(st, self->spool);
+    PyObject *body = request_body(self, NULL);
+    PyObject *stream = body ? PyObject_CallOneArg(st->BytesIO, body) : NULL;
+    Py_XDECREF(body);
+    return stream;
+}
+
+static PyGetSetDef request_getset[] = {
+    {"body", (getter)request_body, NULL,
+     "the whole body as bytes (a spooled body is copied into memory: prefer stream())", NULL},
+    {NULL},
+};
+
 static PyMethodDef request_methods[] = {
+    {"stream", (PyCFunction)request_stream, METH_NOARGS,
+     "stream() -> a binary file-like reader over the body, at its start. A spooled body is "
+     "read from its file; the reader raises ValueError once the request has ended."},
     {"defer", (PyCFunction)request_defer, METH_VARARGS,
      "defer(fn, *args): run fn(*args) when this request ends (also after an exception)."},
     {NULL},
@@ -157,7 +203,6 @@ static PyMemberDef request_members[] = {
     {"query_string", T_OBJECT, offsetof(ff_Request, query_string), READONLY, "raw query"},
     {"headers", T_OBJECT, offsetof(ff_Request, headers), READONLY,
      "dict of lower-case header names to values"},
-    {"body", T_OBJECT, offsetof(ff_Request, body), READONLY, "request body bytes"},
     {"path_params", T_OBJECT, offsetof(ff_Request, path_params), READONLY, "path parameters"},
     {"client", T_OBJECT, offsetof(ff_Request, client), READONLY, "(host, port) of the peer"},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(ff_Request, weakreflist), READONLY},
@@ -171,6 +216,7 @@ static PyType_Slot request_slots[] = {
     {Py_tp_repr, request_repr},
     {Py_tp_members, request_members},
     {Py_tp_methods, request_methods},
+    {Py_tp_getset, request_getset},
     {Py_tp_doc, "The request as a handler sees it when it asks for a `Request` parameter."},
     {0, NULL},
 };

@@ -17,7 +17,8 @@ typedef struct {
     PyObject *path;
     PyObject *query_string;
     PyObject *headers;     /* dict: lower-case name -> value, repeats joined by ", " */
-    PyObject *body;        /* bytes */
+    PyObject *body;        /* bytes; for a spooled body NULL until request.body is read */
+    PyObject *spool;       /* the spooled body's Spool (server/body.h), or NULL */
     PyObject *path_params; /* dict */
     PyObject *client;      /* (host, port) */
     PyObject *weakreflist; /* requests can be watched with weakref (leak tests do) */

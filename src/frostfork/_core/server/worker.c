@@ -5,6 +5,7 @@
  * connection is always on exactly one timeout list; the lists are FIFO by
  * deadline, so expiry is O(expired). */
 #include "server/conn.h"
+#include "server/body.h"
 #include "life/finalize.h"
 #include "life/spool.h"
 #include "life/logs.h"
@@ -332,7 +333,7 @@ static void use_target_host(ff_http_request *http)
 }
 
 static void dispatch(ff_worker *w, ff_conn *c, ff_http_request *http, const char *body,
-                     size_t body_len)
+                     size_t body_len, PyObject *spool)
 {
     ff_req r;
     if (http->flags & FF_HTTP_F_ABSOLUTE_FORM)
@@ -344,6 +345,7 @@ static void dispatch(ff_worker *w, ff_conn *c, ff_http_request *http, const char
     r.http = http;
     r.body = body;
     r.body_len = body_len;
+    r.spool = spool;
     r.method = ff_method_from(http->method, http->method_len);
     r.http10 = http->version_minor == 0;
     r.keep_alive = (http->flags & FF_HTTP_F_KEEP_ALIVE) && !w->draining;
@@ -475,6 +477,40 @@ static int spool_body(ff_worker *w, ff_conn *c, char *base, size_t avail)
     return c->spooled == cl;
 }
 
+/* Hands the complete spool file to a Spool object, whose close() becomes a
+ * finalizer of the request about to run (so the file goes when the request's
+ * cleanup runs, also after an exception), and maps it read-only for the
+ * binding plan's JSON decoder, which then decodes a typed body without a
+ * copy. Returns the Spool and the mapping in *map, or NULL with the file
+ * removed. */
+static PyObject *spool_adopt(ff_worker *w, ff_conn *c, void **map)
+{
+    ff_state *st = w->srv->st;
+    PyObject *spool = ff_spool_new(st, c->spool_fd, c->spool_path, c->spooled);
+    if (!spool) {
+        PyErr_Clear();
+        spool_end(c);
+        return NULL;
+    }
+    c->spool_fd = -1; /* the Spool owns the fd and the path now */
+    c->spool_path = NULL;
+    PyObject *close = PyObject_GetAttr(spool, st->str_close);
+    st->in_request = 1; /* the finalizer belongs to the request about to run */
+    int rc = close ? ff_defer(st, close, st->empty_tuple) : -1;
+    st->in_request = 0;
+    Py_XDECREF(close);
+    *map = rc < 0 ? MAP_FAILED
+                  : mmap(NULL, c->spooled, PROT_READ, MAP_PRIVATE, ff_spool_fd(spool), 0);
+    if (*map == MAP_FAILED) {
+        PyErr_Clear();
+        *map = NULL;
+        ff_spool_close(spool); /* a registered close() later does nothing */
+        Py_DECREF(spool);
+        return NULL;
+    }
+    return spool;
+}
+
 /* A chunked body has no size up front: its decoded bytes collect after the
  * head, and once they pass --spool-threshold they move to a spool file, as do
  * the ones decoded after them; `tail` bytes (a pipelined request) follow the
@@ -532,6 +568,7 @@ again:
         size_t req_end;
         const char *body = base + c->head_len;
         void *map = NULL;
+        PyObject *spool = NULL;
         int chunked = (c->flags & FF_HTTP_F_CHUNKED) != 0;
         int spool_ok = w->srv->st->spool_dir[0] != '\0';
         int spooling = 0, done = 1;
@@ -566,9 +603,8 @@ again:
         if (!done)
             break;
         if (spooling) {
-            map = mmap(NULL, c->spooled, PROT_READ, MAP_PRIVATE, c->spool_fd, 0);
-            if (map == MAP_FAILED) {
-                spool_end(c);
+            if (!(spool = spool_adopt(w, c, &map))) {
+                c->spooled = 0;
                 ff_response_error(&c->out, 500, "cannot map the request body", &w->date, 0, 0,
                                   0);
                 c->closing = 1;
@@ -576,6 +612,7 @@ again:
             }
             body = map;
             c->body_len = c->spooled;
+            c->spooled = 0;
             req_end = c->head_len;
         } else if (chunked) {
             req_end = c->head_len + c->body_len;
@@ -590,14 +627,20 @@ again:
             /* The head was parsed on an earlier read; its pointers may be
              * stale after the buffer grew, so parse it again in place. */
             if (ff_http_parse_request(base, c->head_len, 0, lim, &req, w->headers, &err) < 0) {
+                if (map) {
+                    munmap(map, c->body_len);
+                    Py_DECREF(spool); /* its close() runs with the request cleanup */
+                }
                 http_error(w, c, err);
                 break;
             }
         }
-        dispatch(w, c, &req, body, c->body_len);
+        dispatch(w, c, &req, body, c->body_len, spool);
         if (map) {
+            /* the mapping goes now; the file when the request cleanup runs
+             * spool.close(), after the response is written */
             munmap(map, c->body_len);
-            spool_end(c); /* removed when the request ends, also when the handler raised */
+            Py_DECREF(spool);
         }
         ff_buf_consume(&c->in, req_end);
         c->head_len = 0;

@@ -5,6 +5,7 @@
  * every response carry an exact Content-Length and keeps the connection
  * reusable. */
 #include "server/conn.h"
+#include "server/body.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -242,9 +243,15 @@ static PyObject *build_environ(ff_worker *w, const ff_req *r)
     }
     if ((h->flags & FF_HTTP_F_ABSOLUTE_FORM) && set_target_server(w, env, h) < 0)
         goto fail;
-    PyObject *body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
-    PyObject *input = body ? PyObject_CallOneArg(w->srv->st->BytesIO, body) : NULL;
-    Py_XDECREF(body);
+    /* a spooled body is read from its file, a small one from a bytes copy */
+    PyObject *input = NULL;
+    if (r->spool) {
+        input = ff_spool_reader(w->srv->st, r->spool);
+    } else {
+        PyObject *body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
+        input = body ? PyObject_CallOneArg(w->srv->st->BytesIO, body) : NULL;
+        Py_XDECREF(body);
+    }
     if (!input || PyDict_SetItemString(env, "wsgi.input", input) < 0) {
         Py_XDECREF(input);
         goto fail;
