@@ -11,8 +11,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import httpx
 
 import pytest
 
@@ -21,6 +25,87 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSani
 SANITIZED = bool(os.environ.get("FROSTFORK_SANITIZED"))
 # Sanitized builds are several times slower: scale waits, never loop counts.
 SLOW = 4.0 if SANITIZED else 1.0
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 10, what: str | Callable[[], str] = "",
+               interval: float = 0.02) -> Any:
+    """Polls pred() until it returns something truthy, which is returned. Fails
+    (AssertionError naming `what`) when `timeout` seconds (scaled by SLOW) pass
+    first. The way a test waits for the server: never a fixed sleep."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            why = what() if callable(what) else what
+            raise AssertionError(f"not true within {timeout * SLOW:.1f} s: {why or pred}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def signal_pending(pid: int, sig: int) -> bool:
+    """True when `sig` waits, blocked, to be read by process `pid` (a worker
+    busy in a handler reads its signalfd only when its loop turns)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    mask = 0
+    for line in status.splitlines():
+        if line.startswith(("SigPnd:", "ShdPnd:")):
+            mask |= int(line.split()[1], 16)
+    return bool(mask & (1 << (sig - 1)))
+
+
+def _tcp_sockets() -> list[tuple[int, int, int, int]]:
+    """(state, local port, remote port, receive queue) of each IPv4 TCP socket
+    on 127.0.0.1, from /proc/net/tcp."""
+    rows = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        local, remote = f[1].split(":"), f[2].split(":")
+        if local[0] != "0100007F":
+            continue
+        rows.append((int(f[3], 16), int(local[1], 16), int(remote[1], 16),
+                     int(f[4].split(":")[1], 16)))
+    return rows
+
+
+def unread_by_server(port: int, client: socket.socket) -> int:
+    """Bytes the client sent on this connection that the server listening on
+    `port` has not read yet (they have reached its socket)."""
+    me = client.getsockname()[1]
+    return sum(rx for state, local, remote, rx in _tcp_sockets()
+               if state == 1 and local == port and remote == me)  # 1: ESTABLISHED
+
+
+def accept_queue(port: int) -> int:
+    """Connections to `port` that wait in its listen queue, not yet accepted."""
+    return sum(rx for state, local, _, rx in _tcp_sockets()
+               if state == 10 and local == port)  # 10: LISTEN
+
+
+class Held:
+    """A request held inside native_basic's /hold handler: `path` makes it,
+    wait_started() returns once its handler runs, release() lets it finish."""
+
+    def __init__(self, where: Path, name: str = "held"):
+        self.started = Path(where) / f"{name}.started"
+        self.released = Path(where) / f"{name}.release"
+        self.path = f"/hold?started={self.started}&release={self.released}"
+
+    def wait_started(self, timeout: float = 10) -> None:
+        wait_until(self.started.exists, timeout, what=f"the handler of {self.path} started")
+
+    def release(self) -> None:
+        self.released.touch()
 
 
 def wait_banner(proc: subprocess.Popen, output: Callable[[], str]) -> int:
@@ -79,6 +164,19 @@ class Server:
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path: str, timeout: float = 10, **kw) -> httpx.Response:
+        """One GET over a fresh connection (httpx), the timeout scaled by SLOW."""
+        return httpx.get(self.url(path), timeout=timeout * SLOW, **kw)
+
+    def wait_output(self, text: str, timeout: float = 10) -> str:
+        """The server's output once it contains `text` (a string or compiled regex)."""
+        has = (lambda o: text.search(o)) if hasattr(text, "search") else (lambda o: text in o)
+        return wait_until(lambda: (lambda o: o if has(o) else "")(self.output()), timeout,
+                          what=lambda: f"{text!r} in the server output:\n{self.output()}")
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
@@ -169,21 +267,108 @@ def raw(port: int, data: bytes, timeout: float = 5.0, shut: bool = False) -> byt
         return b"".join(chunks)
 
 
+@dataclass
+class Resp:
+    """One parsed HTTP/1.1 response: headers as (lower-case name, value) pairs in
+    the order sent, and the raw head (status line and headers, no CRLFCRLF)."""
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    head: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """The value of a header sent at most once (fails if it was repeated)."""
+        vals = [v for k, v in self.headers if k == name.lower()]
+        assert len(vals) <= 1, f"{name} sent {len(vals)} times: {vals}"
+        return vals[0] if vals else None
+
+    def __iter__(self):
+        """Unpacks as (status, reason, headers, body, head)."""
+        return iter((self.status, self.reason, self.headers, self.body, self.head))
+
+
+def parse_one(buf: bytes, no_body: bool = False) -> tuple[Resp, bytes] | None:
+    """(the first response in buf, the bytes after it), or None while it is
+    incomplete. Content-Length framing; no body for 1xx, 204, 304 or when
+    `no_body` (the answer to a HEAD). Fails on a malformed head."""
+    head, sep, rest = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    version, code, reason = (lines[0].split(" ", 2) + [""])[:3]
+    assert version == "HTTP/1.1" and code.isdigit(), f"bad status line {lines[0]!r}"
+    headers = []
+    for line in lines[1:]:
+        k, colon, v = line.partition(":")
+        assert colon, f"malformed response header line {line!r}"
+        headers.append((k.strip().lower(), v.strip()))
+    status = int(code)
+    cls = [v for k, v in headers if k == "content-length"]
+    assert len(cls) <= 1, f"several Content-Length: {head!r}"
+    n = 0 if (no_body or status < 200 or status in (204, 304)) else int(cls[0]) if cls else 0
+    if len(rest) < n:
+        return None
+    return Resp(status, reason, headers, rest[:n], head), rest[n:]
+
+
 def parse_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
-    """Split a byte stream of HTTP/1.1 responses (Content-Length framed)."""
+    """Split a whole byte stream of HTTP/1.1 responses (interim ones included)
+    into (status, headers as a dict, body); fails on an incomplete one."""
     out = []
     while data:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        assert sep, f"incomplete response: {data[:200]!r}"
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        n = int(headers.get("content-length", "0"))
-        if status < 200:
-            n = 0
-        out.append((status, headers, rest[:n]))
-        data = rest[n:]
+        parsed = parse_one(data)
+        assert parsed, f"incomplete response: {data[:200]!r}"
+        r, data = parsed
+        out.append((r.status, dict(r.headers), r.body))
     return out
+
+
+class Closed(ConnectionError):
+    """The server closed the connection before a whole response arrived."""
+
+
+_LEFTOVER: "weakref.WeakKeyDictionary[socket.socket, bytes]" = weakref.WeakKeyDictionary()
+
+
+def read_response(sock: socket.socket, head: bool = False, timeout: float = 5.0) -> Resp:
+    """Reads exactly one final response from sock (interim 1xx ones are
+    skipped); `head`: it answers a HEAD, so it has no body. Bytes past it (the
+    next pipelined response) are kept for the next call on the same socket.
+    Raises Closed if the server closes first, TimeoutError after `timeout`
+    seconds (scaled by SLOW)."""
+    deadline = time.monotonic() + timeout * SLOW
+    buf = _LEFTOVER.pop(sock, b"")
+    while True:
+        parsed = parse_one(buf, head)
+        if parsed and parsed[0].status < 200:
+            buf = parsed[1]
+            continue
+        if parsed:
+            r, rest = parsed
+            if rest:
+                _LEFTOVER[sock] = rest
+            return r
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no complete response within {timeout * SLOW:.1f} s: {buf[:300]!r}")
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            raise Closed(f"server closed mid-response: {buf[:300]!r}")
+        buf += chunk
+
+
+def pending(sock: socket.socket) -> bytes:
+    """Bytes read past the last response read_response returned on sock."""
+    return _LEFTOVER.get(sock, b"")
+
+
+def request(sock: socket.socket, path: str, method: str = "GET", head: bool = False,
+            timeout: float = 5.0) -> Resp:
+    """One request (no body) on an open keep-alive connection, and its response."""
+    sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    return read_response(sock, head=head or method == "HEAD", timeout=timeout)

@@ -6,6 +6,7 @@ request costs one worker and nothing else:
     /exit     os._exit(7), skipping every cleanup
     /spin     an endless loop: the worker stops beating, the master kills it
     /pid      which worker answered;  /sleep/{ms}  a slow but healthy request
+              (?started=PATH: creates the file PATH when the handler starts)
 
 `wsgi`: the tiny WSGI app that tests/hardening/test_differential.py serves from
 both frostfork (--wsgi) and gunicorn. It reads the whole body the server
@@ -37,7 +38,9 @@ def pid() -> dict:
 
 
 @app.get("/sleep/{ms}")
-def sleep(ms: int) -> dict:
+def sleep(ms: int, started: str = "") -> dict:
+    if started:  # the file tells a test that the handler runs
+        open(started, "x").close()
     time.sleep(ms / 1000)
     return {"slept": ms, "pid": os.getpid()}
 

@@ -22,7 +22,9 @@ class PlainSink:
 
     def write(self, data: bytes) -> int:
         mode = os.environ.get("FF_SINK_MODE", "ok")
-        if mode == "raise":
+        if mode == "raise":  # each call leaves a line in PATH.calls first
+            with open(self.path + ".calls", "a") as f:
+                f.write("call\n")
             raise OSError("sink is broken on purpose")
         if mode == "block":
             import time

@@ -96,10 +96,27 @@ def spin():
 
 
 @app.get("/sleep/{ms}")
-def sleep(ms: int):
+def sleep(ms: int, started: str = ""):
+    """A handler that takes ms milliseconds. With ?started=PATH it first creates
+    the file PATH, so a test can wait until the handler runs."""
     import time
+    if started:
+        open(started, "x").close()
     time.sleep(ms / 1000)
     return {"slept": ms, "pid": os.getpid()}
+
+
+@app.get("/hold")
+def hold(started: str, release: str, limit: float = 60):
+    """Creates the file `started`, then keeps its worker inside this handler
+    until the file `release` exists (at most `limit` s): a request a test holds
+    in flight for exactly as long as it needs."""
+    import time
+    open(started, "x").close()
+    deadline = time.monotonic() + limit
+    while not os.path.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return {"released": os.path.exists(release), "pid": os.getpid()}
 
 
 @app.get("/gc")

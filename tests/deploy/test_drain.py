@@ -13,70 +13,56 @@ import time
 import httpx
 import pytest
 
-from conftest import SLOW
-
-
-def request(sock: socket.socket, path: str) -> tuple[int, dict[str, str], bytes]:
-    """One keep-alive GET on an open connection; the response parsed."""
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a response to {path}: {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        assert chunk, "connection closed mid-body"
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
+from conftest import SLOW, Held, read_response, request, signal_pending, unread_by_server, wait_until
 
 
 def wait_exit(srv, timeout: float) -> float:
     """Seconds until the master exits (fails past `timeout`)."""
     t0 = time.monotonic()
-    deadline = t0 + timeout
-    while time.monotonic() < deadline:
-        if srv.proc.poll() is not None:
-            return time.monotonic() - t0
-        time.sleep(0.02)
-    raise AssertionError(f"master still running {timeout:.1f} s after SIGTERM\n{srv.output()}")
+    wait_until(lambda: srv.proc.poll() is not None, timeout / SLOW,
+               what=lambda: f"master exited after SIGTERM\n{srv.output()}")
+    return time.monotonic() - t0
 
 
-def test_sigterm_drains_like_a_rolling_update_expects(serve):
+def test_sigterm_drains_like_a_rolling_update_expects(serve, tmp_path):
     graceful = 10
-    # --keepalive above the slow request's length: the probe connection stays idle
-    # while the worker is busy (see test_upstream_keepalive.py for why that matters).
+    # --keepalive above the time the request is held: the probe connection stays
+    # idle while the worker is busy (see test_upstream_keepalive.py for why that matters).
     srv = serve("native_basic:app", "--workers", "1", "--graceful-timeout", str(graceful),
                 "--keepalive", str(60 * SLOW))
+    (worker,) = srv.wait_workers(1)
     probe = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW)
     slow = socket.create_connection(("127.0.0.1", srv.port), timeout=20 * SLOW)
     try:
         # the load balancer's keep-alive connection sees a ready server
-        status, _, body = request(probe, "/_frostfork/ready")
-        assert (status, body) == (200, b"ready")
-        assert request(probe, "/_frostfork/health")[2] == b"ok"
+        r = request(probe, "/_frostfork/ready")
+        assert (r.status, r.body) == (200, b"ready")
+        assert request(probe, "/_frostfork/health").body == b"ok"
 
-        # A slow request in flight. While its handler runs, the (single) worker is busy,
-        # so the SIGTERM and the probe's next request are both handled after it, in
-        # the order they arrived: the probe must be sent while the handler still runs.
-        slow_ms = int(2000 * SLOW)
+        # A request in flight, held in its handler: the (single) worker is busy, so
+        # the SIGTERM and the probe's next request both wait for it, in the order
+        # they arrived.
+        held = Held(tmp_path)
         result: dict = {}
-        t = threading.Thread(target=lambda: result.update(r=request(slow, f"/sleep/{slow_ms}")))
+        t = threading.Thread(target=lambda: result.update(
+            r=request(slow, held.path, timeout=30)))
         t.start()
-        time.sleep(0.3 * SLOW)
+        held.wait_started()
 
         t_term = time.monotonic()
         srv.signal(signal.SIGTERM)
-        time.sleep(0.3 * SLOW)  # the master has told the worker by now
+        # the master has passed it on: it waits for the busy worker's loop
+        wait_until(lambda: signal_pending(worker, signal.SIGTERM),
+                   what="SIGTERM pending for the busy worker")
+        probe.sendall(b"GET /_frostfork/ready HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_until(lambda: unread_by_server(srv.port, probe),
+                   what="the probe's request waiting at the server")
+        held.release()
 
         # readiness on the still-open keep-alive connection: 503, and the connection closes
-        status, headers, body = request(probe, "/_frostfork/ready")
-        assert (status, body) == (503, b"draining")
-        assert headers.get("connection") == "close"
+        r = read_response(probe)
+        assert (r.status, r.body) == (503, b"draining")
+        assert r.header("connection") == "close"
         assert probe.recv(1) == b""
 
         # nothing new is taken on, and nothing is left to be lost: the master and the
@@ -87,8 +73,8 @@ def test_sigterm_drains_like_a_rolling_update_expects(serve):
 
         # the request in flight completes
         t.join(timeout=graceful * SLOW)
-        status, _, body = result["r"]
-        assert status == 200 and f'"slept":{slow_ms}'.encode() in body
+        r = result["r"]
+        assert r.status == 200 and b'"released":true' in r.body
 
         # and the master leaves, with 0, within --graceful-timeout of the SIGTERM
         wait_exit(srv, graceful * SLOW - (time.monotonic() - t_term))
@@ -100,37 +86,41 @@ def test_sigterm_drains_like_a_rolling_update_expects(serve):
         slow.close()
 
 
-def test_every_worker_finishes_its_requests(serve):
+def test_every_worker_finishes_its_requests(serve, tmp_path):
     srv = serve("native_basic:app", "--workers", "2", "--graceful-timeout", "10")
-    srv.wait_workers(2)
-    time.sleep(0.5 * SLOW)  # both in their event loops
+    pids = srv.wait_workers(2)
     results: list[httpx.Response] = []
-    slow_ms = int(1500 * SLOW)
+    held = [Held(tmp_path, f"r{i}") for i in range(2)]
 
-    def slow_call():
-        results.append(httpx.get(f"http://127.0.0.1:{srv.port}/sleep/{slow_ms}",
-                                 timeout=20 * SLOW))
+    def call(h: Held) -> None:
+        results.append(httpx.get(srv.url(h.path), timeout=30 * SLOW))
 
-    threads = [threading.Thread(target=slow_call) for _ in range(2)]
-    for t in threads:  # the second connects while the first worker sleeps in its handler,
-        t.start()      # so the other worker takes it
-        time.sleep(0.25 * SLOW)
+    threads = [threading.Thread(target=call, args=(h,)) for h in held]
+    for t, h in zip(threads, held):
+        t.start()      # the second connects while the first worker is held in its
+        h.wait_started()  # handler, so the other worker takes it: both are in flight
     srv.signal(signal.SIGTERM)
+    wait_until(lambda: all(signal_pending(p, signal.SIGTERM) for p in pids),
+               what="SIGTERM pending for both busy workers")
+    for h in held:
+        h.release()
     for t in threads:
         t.join(timeout=20 * SLOW)
     assert [r.status_code for r in results] == [200, 200]
-    assert len({r.json()["pid"] for r in results}) == 2
+    assert all(r.json()["released"] for r in results)
+    assert {r.json()["pid"] for r in results} == set(pids)
     wait_exit(srv, 10 * SLOW)
     assert srv.proc.returncode == 0
 
 
-def test_graceful_timeout_bounds_the_drain(serve):
+def test_graceful_timeout_bounds_the_drain(serve, tmp_path):
     """A request slower than --graceful-timeout does not hold the pod past it."""
     srv = serve("native_basic:app", "--workers", "1", "--graceful-timeout", "1")
-    t = threading.Thread(target=lambda: _ignore(lambda: httpx.get(
-        f"http://127.0.0.1:{srv.port}/sleep/8000", timeout=20 * SLOW)))
+    started = tmp_path / "started"
+    t = threading.Thread(target=lambda: _ignore(lambda: srv.get(
+        f"/sleep/8000?started={started}", timeout=20)))  # 8 s: longer than the drain
     t.start()
-    time.sleep(0.3 * SLOW)
+    wait_until(started.exists, what="the slow handler started")
     srv.signal(signal.SIGTERM)
     took = wait_exit(srv, 1 + 3 * SLOW)
     assert took < 1 + 3 * SLOW

@@ -12,11 +12,11 @@ import time
 import httpx
 import pytest
 
-from conftest import SLOW, parse_responses, raw
+from conftest import SLOW, accept_queue, read_response, wait_until
 
 
 def get(srv, path, timeout=10):
-    return httpx.get(f"http://127.0.0.1:{srv.port}{path}", timeout=timeout * SLOW)
+    return srv.get(path, timeout=timeout)
 
 
 def test_workers_are_children_and_share_the_socket(serve):
@@ -82,12 +82,9 @@ def test_crashed_worker_is_replaced(serve):
     before = set(srv.wait_workers(2))
     with pytest.raises(httpx.HTTPError):
         get(srv, "/exit")
-    after = set(srv.wait_workers(2, exclude=set()))
-    deadline = time.monotonic() + 10 * SLOW
-    while after == before and time.monotonic() < deadline:
-        time.sleep(0.05)
-        after = set(srv.workers())
-    assert len(after) == 2 and after != before
+    after = wait_until(lambda: (lambda now: now if len(now) == 2 and now != before else None)(
+        set(srv.workers())), what="the crashed worker replaced")
+    assert len(after - before) == 1
     assert "died unexpectedly (exit code 3) while handling GET /exit" in srv.output()
     assert get(srv, "/").status_code == 200
 
@@ -96,13 +93,8 @@ def test_killed_worker_is_replaced(serve):
     srv = serve("native_basic:app", "--workers", "2")
     victim = srv.wait_workers(2)[0]
     os.kill(victim, signal.SIGKILL)
-    deadline = time.monotonic() + 10 * SLOW
-    while time.monotonic() < deadline:
-        pids = srv.workers()
-        if len(pids) == 2 and victim not in pids:
-            break
-        time.sleep(0.05)
-    assert victim not in srv.workers() and len(srv.workers()) == 2
+    srv.wait_workers(2, exclude={victim})
+    assert victim not in srv.workers()
     assert "signal 9" in srv.output()
 
 
@@ -113,9 +105,7 @@ def test_crash_loop_backs_off(serve, tmp_path):
         pid = srv.wait_workers(1, timeout=15)[0]
         with pytest.raises(httpx.HTTPError):
             get(srv, "/exit")
-        deadline = time.monotonic() + 10 * SLOW
-        while pid in srv.workers() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: pid not in srv.workers(), what=f"worker {pid} gone")
     srv.wait_workers(1, timeout=15)
     assert "workers keep crashing; next spawn in" in srv.output()
 
@@ -126,9 +116,7 @@ def test_killed_workers_are_not_a_crash_loop(serve):
     for _ in range(3):
         pid = srv.wait_workers(1, timeout=5)[0]
         os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5 * SLOW
-        while pid in srv.workers() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: pid not in srv.workers(), 5, what=f"worker {pid} gone")
     srv.wait_workers(1, timeout=5)
     assert "workers keep crashing" not in srv.output()
 
@@ -153,16 +141,17 @@ def test_max_requests_recycles_workers(serve):
     assert "died unexpectedly" not in srv.output()
 
 
-def test_sigterm_drains_in_flight_request(serve):
+def test_sigterm_drains_in_flight_request(serve, tmp_path):
     srv = serve("native_basic:app", "--workers", "1", "--graceful-timeout", "10")
     result = {}
+    started = tmp_path / "started"
 
     def slow():
-        result["r"] = get(srv, "/sleep/800")
+        result["r"] = get(srv, f"/sleep/800?started={started}")
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.3 * SLOW)
+    wait_until(started.exists, what="the slow handler started")
     srv.signal(signal.SIGTERM)
     t.join(timeout=15 * SLOW)
     assert result["r"].status_code == 200 and result["r"].json()["slept"] == 800
@@ -209,19 +198,26 @@ def test_sighup_replaces_workers_without_failed_requests(serve):
                 except httpx.HTTPError as e:
                     errors.append(repr(e))
 
+    def served_more(than: int) -> bool:
+        return len(statuses) > than + 200
+
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.5 * SLOW)
-    srv.signal(signal.SIGHUP)
-    time.sleep(0.7 * SLOW)
-    srv.signal(signal.SIGHUP)
-    time.sleep(0.7 * SLOW)
-    stop.set()
-    for t in threads:
-        t.join(timeout=30 * SLOW)
-    new = set(srv.wait_workers(2))
-    assert not (new & old)
+    try:
+        gen = old
+        for _ in range(2):  # each SIGHUP under load: a whole new set of workers
+            wait_until(lambda n=len(statuses): served_more(n), 20,
+                       what="the clients are being served")
+            srv.signal(signal.SIGHUP)
+            gen = set(srv.wait_workers(2, timeout=20, exclude=gen))
+        wait_until(lambda n=len(statuses): served_more(n), 20,
+                   what="the clients are served by the last workers")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30 * SLOW)
+    assert set(srv.wait_workers(2)) == gen and not (gen & old)
     assert errors == []
     assert statuses and set(statuses) == {200}
     assert "died unexpectedly" not in srv.output()
@@ -231,7 +227,7 @@ def test_idle_keepalive_connection_is_closed(serve):
     srv = serve("native_basic:app", "--keepalive", "0.5")
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert parse_responses(s.recv(4096))[0][0] == 200
+        assert read_response(s).status == 200
         t0 = time.monotonic()
         assert s.recv(4096) == b""  # closed by the server
         assert time.monotonic() - t0 < 5 * SLOW
@@ -255,19 +251,26 @@ def test_slow_client_does_not_block_others(serve):
             assert get(srv, "/").status_code == 200
         assert time.monotonic() - t0 < 5 * SLOW
         slow.sendall(b"x" * 91)
-        (status, _, _), = parse_responses(slow.recv(4096))
-        assert status == 200
+        assert read_response(slow).status == 200
 
 
 def test_connection_cap(serve):
     srv = serve("native_basic:app", "--workers", "1", "--max-connections", "5")
     held = [socket.create_connection(("127.0.0.1", srv.port), timeout=5) for _ in range(5)]
+    extra = None
     try:
-        time.sleep(0.3 * SLOW)
-        with pytest.raises(httpx.TimeoutException):  # queued in the backlog, not served
-            httpx.get(f"http://127.0.0.1:{srv.port}/", timeout=0.5)
-        held.pop().close()
-        assert get(srv, "/").status_code == 200
+        wait_until(lambda: accept_queue(srv.port) == 0, what="the worker accepted all five")
+        # a sixth is left in the listen queue, its request unanswered
+        extra = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW)
+        extra.sendall(b"GET /pid HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_until(lambda: accept_queue(srv.port) == 1, what="the sixth in the listen queue")
+        extra.settimeout(0.5 * SLOW)  # a window to show it is not served (not a wait)
+        with pytest.raises(TimeoutError):
+            extra.recv(1)
+        assert accept_queue(srv.port) == 1
+        held.pop().close()  # a slot frees: the queued connection is taken and answered
+        assert read_response(extra, timeout=10).status == 200
     finally:
-        for s in held:
-            s.close()
+        for s in held + [extra]:
+            if s is not None:
+                s.close()

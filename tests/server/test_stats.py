@@ -4,25 +4,30 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from conftest import ROOT, SLOW
+from conftest import ROOT, SLOW, free_port, wait_until
 
 
 def get(port, path, timeout=10):
     return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=timeout * SLOW)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def worker_pss_lines(text: str) -> dict[int, int]:
+    """pid -> PSS bytes of each worker in a metrics page."""
+    return {int(pid): int(v) for pid, v in re.findall(
+        r'^frostfork_memory_pss_bytes\{process="worker",slot="\d+",pid="(\d+)"\} (\d+)$', text, re.M)}
+
+
+def metrics_once(port: int, ready) -> str:
+    """The metrics page, once ready(text) holds for it (the master samples every
+    --stats-interval)."""
+    return wait_until(lambda: (lambda t: t if ready(t) else "")(
+        get(port, "/_frostfork/metrics").text), what="the metrics caught up")
 
 
 def test_metrics_are_off_by_default_but_health_is_on(serve):
@@ -38,17 +43,19 @@ def test_prometheus_metrics(serve):
     pids = srv.wait_workers(2)
     for path in ["/", "/", "/nope", "/boom"]:
         get(srv.port, path)
-    time.sleep(0.5 * SLOW)
-    text = get(srv.port, "/_frostfork/metrics").text
-    values = dict(re.findall(r"^(frostfork_requests_total\{status=\"\w+\"\}) (\d+)$", text, re.M))
-    assert int(values['frostfork_requests_total{status="2xx"}']) >= 2  # readiness probes count too
-    assert values['frostfork_requests_total{status="4xx"}'] >= "1"
-    assert values['frostfork_requests_total{status="5xx"}'] == "1"
+
+    def counts(text: str) -> dict[str, int]:
+        return {k: int(v) for k, v in re.findall(
+            r'^frostfork_requests_total\{status="(\w+)"\} (\d+)$', text, re.M)}
+
+    text = metrics_once(srv.port, lambda t: counts(t).get("5xx") == 1
+                        and set(worker_pss_lines(t)) == set(pids))
+    values = counts(text)
+    assert values["2xx"] >= 2  # readiness probes count too
+    assert values["4xx"] >= 1
+    assert values["5xx"] == 1
     assert re.search(r'^frostfork_request_duration_seconds_bucket\{le="\+Inf"\} \d+$', text, re.M)
-    for pid in pids:
-        m = re.search(rf'^frostfork_memory_pss_bytes\{{process="worker",slot="\d+",pid="{pid}"\}} (\d+)$',
-                      text, re.M)
-        assert m and int(m.group(1)) > 1_000_000
+    assert all(pss > 1_000_000 for pss in worker_pss_lines(text).values())
     assert re.search(r"^frostfork_gc_freeze_count [1-9]\d*$", text, re.M)
     assert re.search(r"^frostfork_worker_restarts_total 0$", text, re.M)
 
@@ -92,10 +99,7 @@ def test_worker_over_max_uss_is_recycled(serve):
     srv = serve("native_basic:app", "--workers", "1", "--max-worker-uss", "40",
                 "--stats-interval", "0.2")
     first = get(srv.port, "/hoard/64").json()["pid"]
-    deadline = time.monotonic() + 15 * SLOW
-    while time.monotonic() < deadline and first in srv.workers():
-        time.sleep(0.1)
-    assert first not in srv.workers()
+    wait_until(lambda: first not in srv.workers(), 15, what="the hoarding worker recycled")
     assert "private memory (limit 40 MB); recycling it" in srv.output()
     assert get(srv.port, "/pid").json()["pid"] != first
 
@@ -108,8 +112,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def test_status_page_renders_one_bar_per_worker(serve, tmp_path):
     assert CHROMIUM, "chromium is required (make test installs it)"
     srv = serve("native_basic:app", "--workers", "3", "--metrics", "--stats-interval", "0.2")
-    srv.wait_workers(3)
-    time.sleep(0.5 * SLOW)
+    pids = srv.wait_workers(3)
+    metrics_once(srv.port, lambda t: set(worker_pss_lines(t)) == set(pids))  # sampled
     html = get(srv.port, "/_frostfork/status").text
     assert "<script" in html and "http" not in html.split("<script", 1)[1]  # no external assets
     dom = subprocess.run(
