@@ -86,6 +86,13 @@ def unread_by_server(port: int, client: socket.socket) -> int:
                if state == 1 and local == port and remote == me)  # 1: ESTABLISHED
 
 
+def server_connections(port: int) -> int:
+    """Connections the server on `port` still has open on its side (every state
+    but LISTEN, TIME_WAIT and CLOSE: lingering closes included)."""
+    return sum(1 for state, local, _, _ in _tcp_sockets()
+               if local == port and state not in (6, 7, 10))
+
+
 def accept_queue(port: int) -> int:
     """Connections to `port` that wait in its listen queue, not yet accepted."""
     return sum(rx for state, local, _, rx in _tcp_sockets()

@@ -2,12 +2,11 @@
 
 import hashlib
 import sqlite3
-import time
 
 import httpx
 import pytest
 
-from conftest import SLOW
+from conftest import SLOW, wait_until
 
 
 @pytest.fixture
@@ -46,13 +45,8 @@ def test_scripted_client_run(svc):
         assert c.get("/users/999").status_code == 404
         assert c.get("/postcodes/04242").json() == {"code": "04242", "town": "Town 4242"}
 
-        deadline = time.monotonic() + 5 * SLOW
-        events = []
-        while time.monotonic() < deadline:
-            events = [r["event"] for r in c.get("/audit").json()]
-            if "user.avatar" in events:
-                break
-            time.sleep(0.1)
+        events = wait_until(lambda: (lambda ev: ev if "user.avatar" in ev else None)(
+            [r["event"] for r in c.get("/audit").json()]), 5, what="the avatar audit record")
         assert events[:2] == ["user.avatar", "user.created"]
         assert c.get("/audit", params={"event": "user.created"}).json()[0]["user"] == "alice"
 

@@ -35,7 +35,7 @@ import time
 
 import pytest
 
-from conftest import SANITIZED, SLOW, parse_responses, raw
+from conftest import SANITIZED, SLOW, parse_responses, raw, server_connections, wait_until
 
 WRK = shutil.which("wrk")
 
@@ -163,7 +163,7 @@ def test_kill_storm_under_load_keeps_workers_and_requests(serve):
                 kills += 1
             except ProcessLookupError:
                 pass
-        time.sleep(0.2)
+        time.sleep(0.2)  # the behaviour under test: a kill every 200 ms
     runner.join(timeout=60)
     assert not runner.is_alive(), "wrk did not finish"
     assert srv.proc.poll() is None, "the master died"
@@ -205,21 +205,22 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("route", list(FAULTS))
-def test_fatal_handler_costs_only_its_worker(serve, route):
+def test_fatal_handler_costs_only_its_worker(serve, route, tmp_path):
     args, logged = FAULTS[route]
     srv = serve("fault_app:app", "--workers", "2", *args, env=LET_SEGV)
     before = set(srv.wait_workers(2))
     slow: dict = {}
+    started = tmp_path / "started"
 
     def slow_request():  # occupies one worker inside a handler
         try:
-            slow["resp"] = http_get(srv.port, "/sleep/1500", timeout=20)
+            slow["resp"] = http_get(srv.port, f"/sleep/1500?started={started}", timeout=20)
         except OSError as e:  # recorded, asserted below
             slow["error"] = e
 
     t = threading.Thread(target=slow_request)
     t.start()
-    time.sleep(0.3 * SLOW)  # the slow request is inside its handler now
+    wait_until(started.exists, what="the slow request is inside its handler")
     data, closed = exchange(srv.port, f"GET {route} HTTP/1.1\r\nHost: t\r\n\r\n".encode(),
                             timeout=15)
     assert closed, f"connection to the dying worker was not closed; got {data[:200]!r}"
@@ -233,19 +234,10 @@ def test_fatal_handler_costs_only_its_worker(serve, route):
     survivor = int(re.search(rb'"pid":\s*(\d+)', body).group(1))
     assert survivor in before
     # The faulty worker is gone and replaced; the other one is untouched.
-    deadline = time.monotonic() + 20 * SLOW
-    after: set[int] = set()
-    while time.monotonic() < deadline:
-        after = set(srv.workers())
-        if len(after) == 2 and len(after - before) == 1:
-            break
-        time.sleep(0.05)
-    assert len(after) == 2 and len(after - before) == 1, (before, after, srv.output())
+    after = wait_until(lambda: (lambda a: a if len(a) == 2 and len(a - before) == 1 else None)(
+        set(srv.workers())), 20, what=lambda: f"one worker replaced: {before}\n{srv.output()}")
     assert survivor in after
-    deadline = time.monotonic() + 5 * SLOW
-    while logged not in srv.output() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert logged in srv.output(), srv.output()
+    srv.wait_output(logged, 5)
     assert http_get(srv.port, "/")[0] == 200
 
 
@@ -297,7 +289,7 @@ class _Clients:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=10 * SLOW)
             except ConnectionRefusedError:
                 self._add(refused=1)
-                time.sleep(0.01)
+                time.sleep(0.01)  # a client's retry pace, not a wait for the server
                 continue
             with s:
                 for _ in range(10_000):
@@ -341,23 +333,26 @@ def test_hup_and_term_under_load_lose_no_request(serve):
     wrk(url, 1)  # warm-up
 
     out: dict = {}
-    t = threading.Thread(target=lambda: out.update(r=wrk(url, 6)))
+    gen = set(srv.workers())
+    t = threading.Thread(target=lambda: out.update(r=wrk(url, 6 * SLOW)))
     t.start()
-    time.sleep(1.5)
-    srv.signal(signal.SIGHUP)
-    time.sleep(2.0)
-    srv.signal(signal.SIGHUP)
+    for _ in range(2):  # under load: wrk's 50 connections are open, then each HUP
+        wait_until(lambda: server_connections(srv.port) >= 50, what="wrk connected")
+        srv.signal(signal.SIGHUP)  # replaces both workers
+        gen = set(srv.wait_workers(2, timeout=20, exclude=gen))
+    assert t.is_alive(), "wrk ended before the second HUP took effect: not under load"
     t.join(timeout=60)
     hup = out["r"]
     assert hup["failed"] == 0 and hup["requests"] > 1000, hup["out"]
     srv.wait_workers(2)
 
     with _Clients(srv.port) as clients:
-        time.sleep(1.5 * SLOW)
+        wait_until(lambda: clients.counts["answered"] > 1000, 15, what="the clients under way")
         before = clients.counts["answered"]
         srv.signal(signal.SIGTERM)
         assert srv.proc.wait(timeout=15 * SLOW) == 0, srv.output()
-        time.sleep(0.5)  # the clients meet the closed socket
+        # the clients meet the closed socket
+        wait_until(lambda: clients.counts["refused"] >= 16, what="the clients refused")
     c = clients.counts
     print(f"HUP x2 under wrk: {hup['requests']} requests, 0 errors; TERM under 16 clients: "
           f"{c['answered']} answered ({c['answered'] - before} after the TERM), "
@@ -373,12 +368,8 @@ def test_crash_is_logged_with_the_request(serve):
     (pid,) = srv.wait_workers(1)
     exchange(srv.port, b"GET /segv?x=1 HTTP/1.1\r\nHost: t\r\n\r\n", timeout=15)
     srv.wait_workers(1, exclude={pid})
-    deadline = time.monotonic() + 5 * SLOW
-    want = re.compile(rf"worker {pid} died unexpectedly \(signal 11\b.*\) while handling "
-                      r"GET /segv\b")
-    while not want.search(srv.output()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert want.search(srv.output()), srv.output()
+    srv.wait_output(re.compile(rf"worker {pid} died unexpectedly \(signal 11\b.*\) while handling "
+                               r"GET /segv\b"), 5)
 
 
 # ---------------------------------------------------------------------------
@@ -617,7 +608,9 @@ def _slowloris_attempt(srv, hold: bool, phases: int,
     finally:
         attack.stop.set()
         attack.close()
-    time.sleep(LINGER_S)  # the attack's lingering closes are over
+    # the attack's lingering closes are over (each ends within LINGER_S)
+    wait_until(lambda: server_connections(srv.port) == 0, 3 * LINGER_S,
+               what="the server closed the attack's connections")
     baseline += [window() for _ in range(WINDOWS)]
     assert all(r["failed"] == 0 for r in baseline), [r["out"] for r in baseline]
     base_p99 = statistics.median(r["p99"] for r in baseline)

@@ -630,7 +630,7 @@ def test_byte_by_byte_delivery_gives_same_answer(serve, name, data, status, clos
             except (BrokenPipeError, ConnectionResetError):
                 break
             sent += 1
-            time.sleep(0.002)
+            time.sleep(0.002)  # the behaviour under test: each piece its own read
         buf = _recv_until(sock, lambda b: _parse_one(b, False) is not None, 5)
         parsed = _parse_one(buf, False)
         assert parsed, buf
@@ -684,7 +684,7 @@ def test_every_split_point_of_a_pipelined_stream(serve):
         with socket.create_connection(("127.0.0.1", s.port), timeout=5 * SLOW) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.sendall(msg[:split])
-            time.sleep(0.002)
+            time.sleep(0.002)  # the behaviour under test: the two parts in two reads
             sock.sendall(msg[split:])
             buf = b""
             finals: list[Resp] = []

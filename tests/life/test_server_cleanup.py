@@ -10,7 +10,7 @@ import time
 
 import httpx
 
-from conftest import SLOW, parse_responses
+from conftest import SLOW, parse_responses, wait_until
 
 
 def post(port, path, body, timeout=30):
@@ -56,15 +56,9 @@ def test_killed_worker_mid_upload_is_cleaned_by_the_master(serve, tmp_path):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
         s.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n")
         s.sendall(b"x" * 1_000_000)
-        deadline = time.monotonic() + 10 * SLOW
-        while time.monotonic() < deadline and not os.listdir(spool):
-            time.sleep(0.02)
-        assert os.listdir(spool), "the upload should be spooling"
+        wait_until(lambda: os.listdir(spool), what="the upload spooling")
         os.kill(first["pid"], signal.SIGKILL)
-        deadline = time.monotonic() + 10 * SLOW
-        while time.monotonic() < deadline and os.path.exists(spool):
-            time.sleep(0.02)
-    assert not os.path.exists(spool)
+        wait_until(lambda: not os.path.exists(spool), what="the master removed the spool dir")
     second = state(srv.port)
     assert second["pid"] != first["pid"] and second["spool_files"] == 0
     assert post(srv.port, "/upload", b"y" * 100_000).json()["size"] == 100_000
@@ -75,10 +69,8 @@ def test_request_tempfiles_and_deferred_calls_run_when_the_request_ends(serve, t
     srv = serve("life_app:app", env={"FF_DEFER_LOG": str(log)})
     r = httpx.get(f"http://127.0.0.1:{srv.port}/tempfile", timeout=10).json()
     assert r["active"] is True
-    deadline = time.monotonic() + 5 * SLOW
-    while time.monotonic() < deadline and (os.path.exists(r["path"]) or not log.exists()):
-        time.sleep(0.02)
-    assert not os.path.exists(r["path"])
+    wait_until(lambda: not os.path.exists(r["path"]) and log.exists(), 5,
+               what="the tempfile removed and the deferred call run")
     assert log.read_text() == r["path"] + "\n"
 
 
@@ -125,7 +117,7 @@ def test_chunked_bodies_spool_past_the_threshold(serve, tmp_path):
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * SLOW) as s:
         for i in range(0, len(data), 50_000):  # so that spooling starts mid-stream
             s.sendall(data[i:i + 50_000])
-            time.sleep(0.01)
+            time.sleep(0.01)  # the behaviour under test: the body arrives in pieces
         out = b""
         while chunk := s.recv(65536):
             out += chunk
