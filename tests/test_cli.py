@@ -1,6 +1,8 @@
 """The command line: one-line errors for the common mistakes."""
 
+import argparse
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -9,12 +11,21 @@ import pytest
 
 from conftest import ROOT
 
+from frostfork.cli import build_parser
 
-def run(*args, timeout=30):
+
+def run(*args, timeout=30, env=None):
     return subprocess.run([sys.executable, "-m", "frostfork", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=timeout,
-                          env=dict(os.environ,
+                          env=dict(os.environ, **(env or {}),
                                    PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}"))
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    for action in build_parser()._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise AssertionError("no subcommands")
 
 
 def error_line(proc):
@@ -50,11 +61,30 @@ def test_bad_route_is_reported_at_startup():
     assert "GET /x: parameter 'missing': unsupported type complex" in line
 
 
-def test_help_lists_every_option():
-    out = run("serve", "--help").stdout
-    for flag in ("--workers", "--bind", "--wsgi", "--timeout", "--graceful-timeout",
-                 "--max-requests", "--max-requests-jitter", "--freeze"):
-        assert flag in out
+@pytest.mark.parametrize("command", list(subcommands()))
+def test_help_lists_every_option(command):
+    """Every option the parser defines for the command, each of its spellings
+    and its help text, is in `frostfork COMMAND --help` (as a whole word:
+    --max-requests-jitter does not count for --max-requests)."""
+    proc = run(command, "--help", env={"COLUMNS": "1000"})  # no wrapped help lines
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    actions = [a for a in subcommands()[command]._actions
+               if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    if command == "serve":
+        assert len(actions) >= 25
+    for action in actions:
+        assert action.help and action.help != argparse.SUPPRESS, action.option_strings
+        for flag in action.option_strings:
+            assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", out), f"{flag} not in help"
+        first = action.help.split("%")[0].split("(")[0].strip()  # before any %(default)s
+        assert first and first in out, f"help of {action.option_strings} not in --help: {first!r}"
+
+
+def test_top_level_help_lists_every_command():
+    out = run("--help", env={"COLUMNS": "1000"}).stdout
+    for command in subcommands():
+        assert re.search(rf"^\s+{command}\s", out, re.M), f"{command} not in frostfork --help"
 
 
 def test_openapi_command_prints_a_valid_document():

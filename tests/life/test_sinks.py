@@ -33,8 +33,10 @@ class BadClose:
 
 
 def test_structural_check_accepts_any_shaped_object():
-    assert frostfork.sinks.check(Good()) is not None
-    frostfork.App(access_log=Good(), audit=Good())
+    good = Good()
+    assert frostfork.sinks.check(good) is good
+    app = frostfork.App(access_log=good, audit=Good())
+    assert app.access_log is good and isinstance(app.audit, Good)
 
 
 @pytest.mark.parametrize("sink,msg", [
@@ -54,12 +56,12 @@ def test_builtin_sinks_satisfy_the_protocol(tmp_path):
                  frostfork.sinks.file(str(tmp_path / "a.log")),
                  frostfork.sinks.sqlite(str(tmp_path / "a.db"))):
         assert isinstance(sink, frostfork.DataSink)
-        frostfork.sinks.check(sink)
+        assert frostfork.sinks.check(sink) is sink
     f = frostfork.sinks.file(str(tmp_path / "b.log"))
     assert f.write(b"one\n") == 4
     (tmp_path / "b.log").rename(tmp_path / "b.log.1")
     f.reopen()
-    f.write(b"two\n")
+    assert f.write(b"two\n") == 4
     assert (tmp_path / "b.log").read_bytes() == b"two\n"
     db = frostfork.sinks.sqlite(str(tmp_path / "c.db"), table="trail")
     db.write(b'{"a":1}\n{"b":2}\n')

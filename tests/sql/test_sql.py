@@ -128,8 +128,10 @@ def test_valid_row_is_stored_with_defaults(db):
 
 
 def test_table_is_created_only_once(db):
-    db.execute(create_table(NewUser))
     insert(db, VALID)
+    db.execute(create_table(NewUser))  # IF NOT EXISTS: the table and its row stay
+    assert db.execute('SELECT count(*) FROM "new_user"').fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (1,)
 
 
 @pytest.mark.parametrize("column,value", [
@@ -153,11 +155,19 @@ def test_database_rejects_null_in_required_columns(db, column):
 
 
 def test_pattern_has_no_check(db):
-    insert(db, {**VALID, "slug": "NOT A SLUG"})
+    """SQLite has no regular expressions: the pattern is left to the app."""
+    rowid = insert(db, {**VALID, "slug": "NOT A SLUG"})
+    assert db.execute('SELECT "slug" FROM "new_user" WHERE "id" = ?', [rowid]).fetchone() == (
+        "NOT A SLUG",)
 
 
 def test_optional_columns_take_null(db):
-    insert(db, {**VALID, "nickname": None})
+    rowid = insert(db, {**VALID, "id": None, "nickname": None})
+    assert db.execute('SELECT "nickname" FROM "new_user" WHERE "id" = ?', [rowid]).fetchone() == (
+        None,)
+    rowid = insert(db, {**VALID, "nickname": "al"})
+    assert db.execute('SELECT "nickname" FROM "new_user" WHERE "id" = ?', [rowid]).fetchone() == (
+        "al",)
 
 
 class Movie(TypedDict, total=False):
@@ -255,3 +265,8 @@ def test_choice_sql_cannot_spell_gets_no_check():
     assert '"level" IN' not in ddl and """"role" IN ('admin', 'user')""" in ddl, ddl
     with closing(sqlite3.connect(":memory:")) as db:
         db.execute(ddl)
+        # level takes a value outside its enum, role still only its own
+        db.execute('INSERT INTO "paint" ("level", "role") VALUES (?, ?)', [0.25, "admin"])
+        assert db.execute('SELECT count(*) FROM "paint"').fetchone() == (1,)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            db.execute('INSERT INTO "paint" ("level", "role") VALUES (?, ?)', [0.5, "root"])
