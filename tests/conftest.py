@@ -50,6 +50,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def rss_kib(pid: int) -> int:
+    """Resident memory of process `pid` (VmRSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
 def signal_pending(pid: int, sig: int) -> bool:
     """True when `sig` waits, blocked, to be read by process `pid` (a worker
     busy in a handler reads its signalfd only when its loop turns)."""
@@ -141,21 +149,36 @@ def stop_process(proc: subprocess.Popen) -> int:
 
 
 class Server:
-    """A running `python -m frostfork serve ...` with its stderr in a file."""
+    """A running `python -m frostfork serve TARGET --bind BIND ARGS...` (or any
+    `argv` that becomes a frostfork master) with its output in a file. With
+    `wait` (the default; needs a 127.0.0.1 bind), returns once a worker answers."""
 
-    def __init__(self, target: str, *args: str, env: dict[str, str] | None = None):
+    def __init__(self, target: str | None, *args: str, env: dict[str, str] | None = None,
+                 bind: str = "127.0.0.1:0", argv: list[str] | None = None, pass_fds=(),
+                 wait: bool = True):
         self.log = tempfile.NamedTemporaryFile(prefix="frostfork-", suffix=".log", delete=False)
-        cmd = [sys.executable, "-m", "frostfork", "serve", target, "--bind", "127.0.0.1:0", *args]
+        cmd = argv if argv is not None else [
+            sys.executable, "-m", "frostfork", "serve", target, "--bind", bind, *args]
         full_env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}",
                         PYTHONUNBUFFERED="1")
+        for key in ("LISTEN_FDS", "LISTEN_PID"):  # only a test playing systemd sets them
+            full_env.pop(key, None)
         full_env.update(env or {})
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     cwd=ROOT, env=full_env)
-        self.port = self._wait_banner()
-        self.wait_ready()
+                                     cwd=ROOT, env=full_env, pass_fds=pass_fds)
+        self.port = 0
+        if wait:
+            self.wait_banner()
+            self.wait_ready()
 
-    def _wait_banner(self) -> int:
-        return wait_banner(self.proc, self.output)
+    def wait_banner(self) -> int:
+        """The TCP port from the master's banner, once it printed it."""
+        self.port = wait_banner(self.proc, self.output)
+        return self.port
+
+    def wait_exit(self, timeout: float = 20) -> int:
+        """The master's exit code, once it exits (by itself) within `timeout`."""
+        return self.proc.wait(timeout=timeout * SLOW)
 
     def wait_ready(self, timeout: float = 10) -> None:
         """Until a worker answers (any status) on a fresh connection."""

@@ -6,7 +6,6 @@ period outlasts preStop + --graceful-timeout."""
 from __future__ import annotations
 
 import copy
-import socket
 
 import httpx
 import kubernetes_validate
@@ -14,7 +13,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
-from conftest import ROOT, SLOW
+from conftest import ROOT, SLOW, free_port
 
 from frostfork.cli import build_parser
 
@@ -121,12 +120,6 @@ def test_grace_period_outlasts_prestop_and_the_drain():
     grace = spec["terminationGracePeriodSeconds"]
     assert grace > serve_args().graceful_timeout
     assert grace > pre_stop_seconds + serve_args().graceful_timeout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_probes_answer_on_a_server_started_with_the_manifests_options(serve):

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import ROOT, SLOW
+from conftest import ROOT, SLOW, free_port
 
 CONF = ROOT / "deploy" / "nginx" / "frostfork.conf"
 # nginx is not ours to sanitize: keep the sanitizer run's preload away from it.
@@ -93,12 +92,6 @@ def test_upstream_has_several_instances_with_failover_and_keepalive():
     assert timeout and int(timeout.group(1)) < 5, "below frostfork's default --keepalive 5"
     assert 'proxy_set_header Connection "";' in text and "proxy_http_version 1.1;" in text
     assert re.search(r"proxy_next_upstream error timeout", text)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 HEADERS_APP = '''\

@@ -10,19 +10,16 @@ deploy/systemd/.
 from __future__ import annotations
 
 import configparser
-import os
 import re
 import shlex
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ROOT, SLOW, stop_process, wait_banner
+from conftest import ROOT, SLOW, Server
 
 from frostfork.cli import build_parser
 
@@ -41,46 +38,11 @@ os.execv(sys.executable, [sys.executable, "-m", "frostfork", *sys.argv[3:]])
 """
 
 
-class Spawned:
-    """A frostfork master started by the test itself, its output in a file."""
-
-    def __init__(self, argv: list[str], tmp_path: Path, pass_fds=(), env=None):
-        self.log_path = tmp_path / f"server-{time.monotonic_ns()}.log"
-        self.log = self.log_path.open("w")
-        full_env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}",
-                        PYTHONUNBUFFERED="1")
-        for key in ("LISTEN_FDS", "LISTEN_PID"):
-            full_env.pop(key, None)
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                     env=full_env, pass_fds=pass_fds)
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def banner_port(self) -> int:
-        return wait_banner(self.proc, self.output)
-
-    def exit_code(self, timeout: float = 20) -> int:
-        return self.proc.wait(timeout=timeout * SLOW)
-
-    def stop(self) -> int | None:
-        self.log.close()
-        return stop_process(self.proc)
-
-
 @pytest.fixture
-def spawn(tmp_path):
-    started: list[Spawned] = []
-
-    def start(argv, **kw) -> Spawned:
-        s = Spawned(argv, tmp_path, **kw)
-        started.append(s)
-        return s
-
-    yield start
-    for s in started:
-        s.stop()
+def spawn(serve):
+    """spawn(argv, pass_fds=..., env=...) -> a conftest Server that has not been
+    waited for: the master the test started itself (stopped and checked at teardown)."""
+    return lambda argv, **kw: serve(None, argv=argv, wait=False, **kw)
 
 
 @pytest.fixture
@@ -92,7 +54,7 @@ def listener():
 
 
 def activated(spawn, sock: socket.socket, pid_mode: str = "self", fds: str = "1",
-              *args: str) -> Spawned:
+              *args: str) -> Server:
     fd = sock.fileno()
     return spawn([sys.executable, "-c", LAUNCHER, str(fd), pid_mode, "serve", "native_basic:app",
                   "--bind", "systemd", *args],
@@ -106,7 +68,7 @@ def get(port: int, path: str = "/") -> httpx.Response:
 def test_bind_systemd_serves_the_passed_socket(spawn, listener):
     port = listener.getsockname()[1]
     srv = activated(spawn, listener)
-    assert srv.banner_port() == port
+    assert srv.wait_banner() == port
     environ = Path(f"/proc/{srv.proc.pid}/environ").read_bytes().split(b"\0")
     assert f"LISTEN_PID={srv.proc.pid}".encode() in environ  # as systemd sets it
     r = get(port)
@@ -118,19 +80,19 @@ def test_bind_systemd_serves_the_passed_socket(spawn, listener):
 def test_bind_systemd_accepts_listen_pid_unset(spawn, listener):
     port = listener.getsockname()[1]
     srv = activated(spawn, listener, "unset", "1", "--workers", "2")
-    srv.banner_port()
+    srv.wait_banner()
     assert get(port, "/users/7").json() == {"id": 7, "type": "int"}
 
 
 def test_bind_systemd_refuses_a_socket_meant_for_another_process(spawn, listener):
     srv = activated(spawn, listener, "1")  # LISTEN_PID=1: not us
-    assert srv.exit_code() == 2
+    assert srv.wait_exit() == 2
     assert "--bind systemd: no socket passed" in srv.output()
 
 
 def test_bind_systemd_without_listen_fds_is_an_error(spawn, listener):
     srv = activated(spawn, listener, "self", "")
-    assert srv.exit_code() == 2
+    assert srv.wait_exit() == 2
     assert "--bind systemd: no socket passed" in srv.output()
 
 
@@ -139,7 +101,7 @@ def test_bind_fd_serves_an_inherited_socket(spawn, listener):
     port = listener.getsockname()[1]
     srv = spawn([sys.executable, "-m", "frostfork", "serve", "native_basic:app",
                  "--bind", f"fd://{fd}", "--workers", "2"], pass_fds=(fd,))
-    assert srv.banner_port() == port
+    assert srv.wait_banner() == port
     assert get(port).status_code == 200
     assert srv.stop() == 0
 
@@ -147,7 +109,7 @@ def test_bind_fd_serves_an_inherited_socket(spawn, listener):
 def test_bind_fd_that_is_not_open_is_an_error(spawn):
     srv = spawn([sys.executable, "-m", "frostfork", "serve", "native_basic:app",
                  "--bind", "fd://987"])
-    assert srv.exit_code() == 2
+    assert srv.wait_exit() == 2
     assert "--bind fd://987: not a usable socket" in srv.output()
 
 
@@ -157,14 +119,14 @@ def test_restart_under_socket_activation_loses_no_connection(spawn, listener):
     backlog and is served by the next instance instead of being refused."""
     port = listener.getsockname()[1]
     first = activated(spawn, listener)
-    first.banner_port()
+    first.wait_banner()
     assert get(port).status_code == 200
     assert first.stop() == 0                        # TERM: drained, exit 0
 
     with socket.create_connection(("127.0.0.1", port), timeout=20 * SLOW) as waiting:
         waiting.sendall(b"GET /users/42 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         second = activated(spawn, listener)         # the restart
-        second.banner_port()
+        second.wait_banner()
         data = b""
         while chunk := waiting.recv(65536):
             data += chunk

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SLOW
+from conftest import ROOT, SLOW, free_port
 
 H = b"Host: t\r\n"
 POST = b"POST /p HTTP/1.1\r\n" + H
@@ -338,17 +338,11 @@ def probe_all(port: int) -> dict[str, str]:
 # gunicorn
 # ---------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn():
     import gunicorn as _g  # noqa: F401  pinned in requirements-dev.txt: missing is an error
 
-    port = _free_port()
+    port = free_port()
     log = Path(os.environ.get("TMPDIR", "/tmp")) / f"gunicorn-{port}.log"
     env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}")
     # keep LD_PRELOAD: fault_app imports frostfork, whose sanitized build needs the runtime

@@ -35,7 +35,8 @@ import time
 
 import pytest
 
-from conftest import SANITIZED, SLOW, parse_responses, raw, server_connections, wait_until
+from conftest import (SANITIZED, SLOW, Closed, parse_responses, raw, read_response, rss_kib,
+                      server_connections, wait_until)
 
 WRK = shutil.which("wrk")
 
@@ -90,14 +91,6 @@ def wrk(url: str, seconds: float, connections: int = 50, threads: int = 2,
 # it (a report fails the run).
 LET_SEGV = ({"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":handle_segv=0"}
             if SANITIZED else {})
-
-
-def vm_rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
 
 
 def http_get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
@@ -264,23 +257,11 @@ class _Clients:
     def _answer(s: socket.socket) -> tuple[int, bool] | None:
         """(status, connection closes) of one response, or None if the
         server closed or reset the connection instead of answering."""
-        data = b""
         try:
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return None
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
-            while len(body) < length:
-                chunk = s.recv(65536)
-                if not chunk:
-                    return None
-                body += chunk
-        except (ConnectionResetError, socket.timeout):
+            r = read_response(s, timeout=10)
+        except (Closed, TimeoutError):
             return None
-        return int(head[9:12]), re.search(rb"(?im)^connection:\s*close", head) is not None
+        return r.status, r.header("connection") == "close"
 
     def _run(self) -> None:
         t_end = time.monotonic() + 60
@@ -407,9 +388,9 @@ def test_oversized_requests_are_refused_and_closed_without_growth(serve):
 
     one_round(300)  # warm-up: allocator pools, caches
     assert srv.workers() == [pid], "the worker was replaced during the warm-up"
-    rss0 = vm_rss_kib(pid)
+    rss0 = rss_kib(pid)
     one_round(2000)
-    rss1 = vm_rss_kib(pid)
+    rss1 = rss_kib(pid)
     assert srv.workers() == [pid], "the worker was replaced"
     if not SANITIZED:  # ASan's quarantine holds freed memory on purpose: RSS says nothing there
         assert rss1 - rss0 < 2048, f"worker RSS grew {rss1 - rss0} KiB over 2,000 oversized requests"
@@ -489,12 +470,7 @@ class _Attack:
         for _ in range(IDLE_CONNS):
             s = socket.create_connection(("127.0.0.1", self.port), timeout=10 * SLOW)
             s.sendall(request)
-            resp = b""
-            while b"\r\n\r\n" not in resp:
-                chunk = s.recv(4096)
-                assert chunk, "idle connection closed before its answer"
-                resp += chunk
-            assert resp.startswith(b"HTTP/1.1 200"), resp[:100]
+            assert read_response(s, timeout=10).status == 200
             s.setblocking(False)
             self.idle[s] = [time.monotonic(), None]
 

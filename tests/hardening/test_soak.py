@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import SANITIZED
+from conftest import SANITIZED, rss_kib
 
 pytestmark = pytest.mark.soak
 
@@ -128,14 +128,6 @@ def drive(port: int, start: int, stop: int, deadline: float) -> int:
     errors = [c.error for c in clients if c.error or c.is_alive()]
     assert not errors, errors
     return sum(c.done for c in clients)
-
-
-def rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(pid)
 
 
 def fd_count(pid: int) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import SLOW
+from conftest import SLOW, Resp, parse_one
 
 INDEX_BODY = b'{"message":"Hello, World!"}'
 
@@ -28,41 +28,6 @@ INDEX_BODY = b'{"message":"Hello, World!"}'
 # ---------------------------------------------------------------------------
 # the client side
 # ---------------------------------------------------------------------------
-
-@dataclass
-class Resp:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header(self, name: str):
-        vals = [v for k, v in self.headers if k == name]
-        assert len(vals) <= 1, f"{name} sent {len(vals)} times"
-        return vals[0] if vals else None
-
-
-def _parse_one(buf: bytes, no_body: bool):
-    """(Resp, rest) for the first complete response in buf, or None."""
-    head, sep, rest = buf.partition(b"\r\n\r\n")
-    if not sep:
-        return None
-    lines = head.decode("latin-1").split("\r\n")
-    version, code, reason = (lines[0].split(" ", 2) + [""])[:3]
-    assert version == "HTTP/1.1", f"bad status line {lines[0]!r}"
-    headers = []
-    for line in lines[1:]:
-        k, colon, v = line.partition(":")
-        assert colon, f"malformed response header line {line!r}"
-        headers.append((k.strip().lower(), v.strip()))
-    status = int(code)
-    cls = [v for k, v in headers if k == "content-length"]
-    assert len(cls) <= 1, f"several Content-Length: {head!r}"
-    n = 0 if (no_body or status < 200 or status in (204, 304)) else int(cls[0]) if cls else 0
-    if len(rest) < n:
-        return None
-    return Resp(status, reason, headers, rest[:n]), rest[n:]
-
 
 def exchange(port: int, data: bytes, finals: int, *, no_body: frozenset = frozenset(),
              shut: bool = False, expect_close: bool = True, timeout: float = 5.0):
@@ -83,7 +48,7 @@ def exchange(port: int, data: bytes, finals: int, *, no_body: frozenset = frozen
             pass  # the server answered early and closed; read what it said
         deadline = time.monotonic() + timeout * SLOW
         while len(got) < finals:
-            parsed = _parse_one(buf, len(got) in no_body)
+            parsed = parse_one(buf, len(got) in no_body)
             if parsed:
                 r, buf = parsed
                 (interim if r.status < 200 else got).append(r)
@@ -557,15 +522,15 @@ def test_expect_100_continue_interim_then_final(serve, framing):
         first = _recv_until(sock, lambda b: b"\r\n\r\n" in b, 5)
         assert first == CONTINUE, first
         sock.sendall(body)
-        rest = _recv_until(sock, lambda b: _parse_one(b, False) is not None, 5)
-        resp, extra = _parse_one(rest, False)
+        rest = _recv_until(sock, lambda b: parse_one(b, False) is not None, 5)
+        resp, extra = parse_one(rest, False)
         assert extra == b""
         assert resp.status == 200
         assert json.loads(resp.body)["len"] == 5
         # and the connection is still good
         sock.sendall(get())
-        again = _recv_until(sock, lambda b: _parse_one(b, False) is not None, 5)
-        assert _parse_one(again, False)[0].body == INDEX_BODY
+        again = _recv_until(sock, lambda b: parse_one(b, False) is not None, 5)
+        assert parse_one(again, False)[0].body == INDEX_BODY
 
 
 def test_expect_100_continue_oversized_gets_413_without_100(serve):
@@ -575,7 +540,7 @@ def test_expect_100_continue_oversized_gets_413_without_100(serve):
         data = _recv_until(sock, lambda b: False, 3)  # until the server closes
     assert not data.startswith(b"HTTP/1.1 100"), data
     assert b" 100 Continue" not in data
-    resp, extra = _parse_one(data, False)
+    resp, extra = parse_one(data, False)
     assert resp.status == 413 and extra == b""
     assert resp.header("connection") == "close"
 
@@ -588,7 +553,7 @@ def test_expect_100_continue_ignored_on_http10(serve):
         assert early == b""  # RFC 9110 10.1.1: no 100 to an HTTP/1.0 client
         sock.sendall(b"hello")
         data = _recv_until(sock, lambda b: False, 3)
-    resp, extra = _parse_one(data, False)
+    resp, extra = parse_one(data, False)
     assert resp.status == 200 and json.loads(resp.body)["len"] == 5 and extra == b""
 
 
@@ -631,8 +596,8 @@ def test_byte_by_byte_delivery_gives_same_answer(serve, name, data, status, clos
                 break
             sent += 1
             time.sleep(0.002)  # the behaviour under test: each piece its own read
-        buf = _recv_until(sock, lambda b: _parse_one(b, False) is not None, 5)
-        parsed = _parse_one(buf, False)
+        buf = _recv_until(sock, lambda b: parse_one(b, False) is not None, 5)
+        parsed = parse_one(buf, False)
         assert parsed, buf
         resp, extra = parsed
         assert resp.status == status and extra == b""
@@ -664,8 +629,8 @@ def test_keepalive_connection_serves_many_sequential_requests(serve):
     with socket.create_connection(("127.0.0.1", s.port), timeout=5 * SLOW) as sock:
         for i in range(25):
             sock.sendall(post(b"Content-Length: %d\r\n" % i, b"x" * i))
-            buf = _recv_until(sock, lambda b: _parse_one(b, False) is not None, 5)
-            resp, extra = _parse_one(buf, False)
+            buf = _recv_until(sock, lambda b: parse_one(b, False) is not None, 5)
+            resp, extra = parse_one(buf, False)
             assert resp.status == 200 and extra == b""
             assert json.loads(resp.body)["len"] == i
 
@@ -691,7 +656,7 @@ def test_every_split_point_of_a_pipelined_stream(serve):
             interims: list[tuple[int, int]] = []  # (status, finals before it)
             deadline = time.monotonic() + 5 * SLOW
             while len(finals) < 4 and time.monotonic() < deadline:
-                parsed = _parse_one(buf, False)
+                parsed = parse_one(buf, False)
                 if parsed:
                     r, buf = parsed
                     if r.status < 200:

@@ -13,28 +13,18 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 
-from conftest import ROOT, SLOW, stop_process
+from conftest import ROOT, SLOW, Server, wait_until
 
 
-def start(path, tmp_path, *args: str) -> subprocess.Popen:
-    log = open(tmp_path / f"server-{time.monotonic_ns()}.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "frostfork", "serve", "native_basic:app",
-                             "--bind", f"unix:{path}", *args],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}"))
-    proc.log = log  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 20 * SLOW
-    while time.monotonic() < deadline:
-        log.seek(0)
-        if re.search(r"serving \S+ on unix:", log.read()) and os.path.exists(path):
-            return proc
-        assert proc.poll() is None, output(proc)
-        time.sleep(0.02)
-    raise AssertionError("no banner:\n" + output(proc))
+def start(serve, path, *args: str) -> Server:
+    """A master serving native_basic on unix:path, once its socket file is there."""
+    srv = serve("native_basic:app", *args, bind=f"unix:{path}", wait=False)
+    srv.wait_output(re.compile(r"serving \S+ on unix:"), 20)
+    wait_until(lambda: os.path.exists(path), what=f"{path} created")
+    return srv
 
 
 def start_fails(path) -> subprocess.CompletedProcess:
@@ -45,18 +35,13 @@ def start_fails(path) -> subprocess.CompletedProcess:
                           env=dict(os.environ, PYTHONPATH=f"{ROOT / 'tests' / 'apps'}"))
 
 
-def output(proc) -> str:
-    proc.log.seek(0)
-    return proc.log.read()
-
-
 def client(path) -> httpx.Client:
     return httpx.Client(transport=httpx.HTTPTransport(uds=str(path)), timeout=10 * SLOW)
 
 
-def test_serves_on_a_unix_socket_and_removes_it_on_exit(tmp_path):
+def test_serves_on_a_unix_socket_and_removes_it_on_exit(serve, tmp_path):
     path = tmp_path / "ff.sock"
-    proc = start(path, tmp_path, "--workers", "2", "--access-log", "-")
+    srv = start(serve, path, "--workers", "2", "--access-log", "-")
     try:
         with client(path) as c:
             for _ in range(20):  # both workers, keep-alive
@@ -69,19 +54,19 @@ def test_serves_on_a_unix_socket_and_removes_it_on_exit(tmp_path):
         snap = json.loads(out.stdout)
         assert sum(w["requests"] for w in snap["workers"]) >= 21
     finally:
-        assert stop_process(proc) == 0, output(proc)
+        assert srv.stop() == 0, srv.output()
     assert not path.exists(), "the socket file outlived the server"
     assert not (tmp_path / "ff.sock.stats").exists()
-    lines = [json.loads(l) for l in output(proc).splitlines() if l.startswith("{")]
+    lines = [json.loads(l) for l in srv.output().splitlines() if l.startswith("{")]
     assert len(lines) == 21 and {l["remote"] for l in lines} == {"-"}
 
 
-def test_stale_socket_is_replaced_live_one_and_files_are_refused(tmp_path):
+def test_stale_socket_is_replaced_live_one_and_files_are_refused(serve, tmp_path):
     path = tmp_path / "ff.sock"
     stale = socket.socket(socket.AF_UNIX)
     stale.bind(str(path))  # what a SIGKILLed server leaves: a file nobody listens on
     stale.close()
-    proc = start(path, tmp_path)
+    srv = start(serve, path)
     try:
         with client(path) as c:
             assert c.get("http://frostfork/").status_code == 200
@@ -91,8 +76,8 @@ def test_stale_socket_is_replaced_live_one_and_files_are_refused(tmp_path):
         with client(path) as c:  # and the first one is untouched
             assert c.get("http://frostfork/").status_code == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15 * SLOW) == 0
+        srv.signal(signal.SIGTERM)
+        assert srv.wait_exit(15) == 0
     plain = tmp_path / "plain"
     plain.write_text("not a socket")
     third = start_fails(plain)
