@@ -28,7 +28,7 @@ class PlainSink:
             raise OSError("sink is broken on purpose")
         if mode == "block":
             import time
-            time.sleep(3600)
+            time.sleep(3600)  # the behaviour under test: a sink that never returns
         with open(self.path, "ab") as f:
             return f.write(data)
 
@@ -111,5 +111,5 @@ def login(body: Login) -> dict:
 @app.get("/slow")
 def slow() -> dict:
     import time
-    time.sleep(0.02)
+    time.sleep(0.02)  # a handler that must be slow: its worker is busy meanwhile
     return {"pid": os.getpid()}
