@@ -33,8 +33,11 @@ def exchange(port: int, data: bytes, finals: int, *, no_body: frozenset = frozen
              shut: bool = False, expect_close: bool = True, timeout: float = 5.0):
     """Sends `data` in one write and reads until `finals` final responses
     have arrived (or the server closes). Then decides whether the server
-    closed the connection: waits up to 3 s for EOF when a close is expected,
-    0.5 s otherwise. Returns (interim, finals, closed, trailing_bytes)."""
+    closed the connection: waits up to 3 s for EOF when a close is expected;
+    otherwise sends one more request (GET /, Connection: close), whose answer
+    must come next, whole, followed by the close: the connection was open and
+    in step (with `shut`, where nothing more can be sent, it waits 0.5 s).
+    Returns (interim, finals, closed, trailing_bytes)."""
     interim: list[Resp] = []
     got: list[Resp] = []
     buf = b""
@@ -67,7 +70,9 @@ def exchange(port: int, data: bytes, finals: int, *, no_body: frozenset = frozen
                 closed = True
                 break
             buf += chunk
-        if not closed:
+        if not closed and not expect_close and not shut and len(got) == finals:
+            closed, buf = _follow_up(s, buf)
+        elif not closed:
             s.settimeout((3.0 if expect_close else 0.5) * SLOW)
             try:
                 while True:  # bounded: stops at EOF, timeout or ~64 KiB extra
@@ -83,6 +88,26 @@ def exchange(port: int, data: bytes, finals: int, *, no_body: frozenset = frozen
             except ConnectionResetError:
                 closed = True
     return interim, got, closed, buf
+
+
+def _follow_up(s: socket.socket, buf: bytes) -> tuple[bool, bytes]:
+    """(closed, trailing bytes) of a connection that should still be open: one
+    more request, and its answer alone (then EOF) proves it; anything the
+    server sent before that answer is returned as trailing bytes."""
+    try:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        return True, buf
+    s.settimeout(5 * SLOW)
+    try:
+        while chunk := s.recv(65536):  # bounded: the server closes after its answer
+            buf += chunk
+    except ConnectionResetError:
+        pass
+    parsed = parse_one(buf)
+    if parsed and parsed[0].status == 200 and parsed[0].body == INDEX_BODY and not parsed[1]:
+        return False, b""
+    return not buf, buf
 
 
 # ---------------------------------------------------------------------------
