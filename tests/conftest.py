@@ -185,11 +185,12 @@ class Server:
         deadline = time.monotonic() + timeout * SLOW
         while time.monotonic() < deadline:
             try:
-                raw(self.port, b"GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-                    timeout=1)
-                return
+                if raw(self.port, b"GET /__ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                       timeout=1):
+                    return
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)  # the poll interval
         raise RuntimeError(f"no worker answered:\n{self.output()}")
 
     def output(self) -> str:
@@ -281,20 +282,35 @@ def children(ppid: int) -> list[int]:
 
 def raw(port: int, data: bytes, timeout: float = 5.0, shut: bool = False) -> bytes:
     """Send raw bytes, read until the server closes or `timeout` passes."""
+    return exchange(port, data, timeout, shut)[0]
+
+
+def exchange(port: int, data: bytes, timeout: float = 5.0,
+             shut: bool = False) -> tuple[bytes, bool]:
+    """Sends data on a new connection, reads until the server closes (True)
+    or no byte came for `timeout` seconds, scaled by SLOW (False). A server
+    that refuses mid-send or resets still has its earlier answer read."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW) as s:
-        s.sendall(data)
-        if shut:
-            s.shutdown(socket.SHUT_WR)
+        try:
+            s.sendall(data)
+            if shut:
+                s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused mid-send: what it said before closing is still readable
         chunks = []
+        closed = False
         try:
             while True:
                 b = s.recv(65536)
                 if not b:
+                    closed = True
                     break
                 chunks.append(b)
+        except ConnectionResetError:
+            closed = True
         except socket.timeout:
             pass
-        return b"".join(chunks)
+        return b"".join(chunks), closed
 
 
 @dataclass

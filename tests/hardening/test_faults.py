@@ -35,7 +35,7 @@ import time
 
 import pytest
 
-from conftest import (SANITIZED, SLOW, Closed, parse_responses, raw, read_response, rss_kib,
+from conftest import (SANITIZED, SLOW, Closed, exchange, parse_responses, raw, read_response, rss_kib,
                       server_connections, wait_until)
 
 WRK = shutil.which("wrk")
@@ -99,29 +99,6 @@ def http_get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
     assert data, f"no response to GET {path}"
     status, _, body = parse_responses(data)[0]
     return status, body
-
-
-def exchange(port: int, data: bytes, timeout: float = 5.0) -> tuple[bytes, bool]:
-    """Sends data, reads until the server closes (True) or timeout passes (False)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout * SLOW) as s:
-        try:
-            s.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused mid-send: what it said before closing is still readable
-        chunks = []
-        closed = False
-        try:
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    closed = True
-                    break
-                chunks.append(b)
-        except ConnectionResetError:
-            closed = True
-        except socket.timeout:
-            pass
-        return b"".join(chunks), closed
 
 
 # ---------------------------------------------------------------------------
