@@ -9,19 +9,19 @@ ASAN_VENV := .venv-asan
 ASAN_FLAGS := -Csetup-args=-Db_sanitize=address,undefined -Csetup-args=-Db_lundef=false \
               -Csetup-args=-Dbuildtype=debugoptimized
 SAN_LOGS := $(CURDIR)/build/sanitizer-logs
-SAN_ENV := ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(SAN_LOGS)/asan \
+SAN_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:log_path=$(SAN_LOGS)/asan \
            UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(SAN_LOGS)/ubsan \
            FROSTFORK_SANITIZER_LOGS=$(SAN_LOGS) \
            LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)"
 SOURCES := $(shell find src -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.pyi') \
            meson.build meson.options pyproject.toml
 
-.PHONY: serve test install test-c test-py test-asan test-versions system-deps build-deps clean
+.PHONY: serve test install test-c test-py test-asan test-versions test-alloc-faults system-deps build-deps clean
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/frostfork serve examples.app:app --workers 4 --bind 127.0.0.1:8000
 
-test: system-deps test-c test-py test-asan test-versions fuzz-smoke
+test: system-deps test-c test-py test-asan test-versions test-alloc-faults fuzz-smoke
 
 # Debian packages the tests drive: chromium renders the status page; nginx checks
 # and runs deploy/nginx/frostfork.conf; clang + libclang-rt-dev (libFuzzer, ASan
@@ -106,6 +106,33 @@ test-asan: $(ASAN_VENV)/.installed
 	if ls $(SAN_LOGS)/* >/dev/null 2>&1; then cat $(SAN_LOGS)/*; echo "sanitizer reports above"; rc=1; fi; \
 	exit $$rc
 
+# ---- Allocation failures: the request paths with their Nth allocation failed ----
+# An ASan build with -Dfault_inject=true in its own venv and build dir; it needs
+# only the build tools and pytest. The sweep (tests/hardening/test_alloc_faults.py)
+# fails, one at a time, every allocation that one request of each kind makes.
+FAULT_VENV := .venv-fault
+
+$(FAULT_VENV)/.deps: requirements-dev.txt | build-deps
+	$(PYTHON) -m venv $(FAULT_VENV)
+	$(FAULT_VENV)/bin/pip install -q --disable-pip-version-check \
+	    $$(grep -E '^(meson-python|meson|ninja|pytest)==' requirements-dev.txt)
+	touch $@
+
+$(FAULT_VENV)/.installed: $(FAULT_VENV)/.deps $(SOURCES)
+	PATH=$(CURDIR)/$(FAULT_VENV)/bin:$$PATH $(FAULT_VENV)/bin/pip install -q \
+	    --disable-pip-version-check --no-build-isolation --no-deps \
+	    -Cbuild-dir=build/fault-asan $(ASAN_FLAGS) -Csetup-args=-Dfault_inject=true .
+	touch $@
+
+test-alloc-faults: SAN_LOGS := $(CURDIR)/build/sanitizer-logs-fault
+test-alloc-faults: $(FAULT_VENV)/.installed
+	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	$(SAN_ENV) PYTHONMALLOC=malloc FROSTFORK_SANITIZED=1 FROSTFORK_REQUIRE_FAULT_INJECT=1 \
+	    $(FAULT_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+	    tests/hardening/test_alloc_faults.py; rc=$$?; \
+	if ls $(SAN_LOGS)/* >/dev/null 2>&1; then cat $(SAN_LOGS)/*; echo "sanitizer reports above"; rc=1; fi; \
+	exit $$rc
+
 # ---- Fuzzing (fuzz/README.md): libFuzzer targets built with clang in build/fuzz ----
 # make fuzz        every target for FUZZ_SECONDS (default 60) each; inputs that add
 #                  coverage go to build/fuzz-corpus/<target>, crashes to build/fuzz-artifacts
@@ -145,4 +172,4 @@ fuzz-smoke: fuzz-build
 	@rm -rf build/fuzz-smoke-corpus && $(call fuzz_run,$(FUZZ_SMOKE_SECONDS),build/fuzz-smoke-corpus)
 
 clean:
-	rm -rf build $(VENV) $(ASAN_VENV) $(addprefix .venv-,$(OTHER_PYTHONS))
+	rm -rf build $(VENV) $(ASAN_VENV) $(FAULT_VENV) $(addprefix .venv-,$(OTHER_PYTHONS))

@@ -112,6 +112,9 @@ def _match(
     routes: list[tuple[str, str]], method: str, path: str
 ) -> tuple[int, tuple[str, ...]] | tuple[str, Any]: ...
 
+# True in a build made with -Dfault_inject=true (allocations can be made to fail).
+FAULT_INJECT: bool
+
 class ValidationError(ValueError):
     """args[0]: list of {"type", "loc", "msg", "input"?} dicts."""
 

@@ -197,6 +197,12 @@ static int module_exec(PyObject *m)
         return -1;
     if (add_limits(m) < 0)
         return -1;
+#ifdef FF_FAULT_INJECT
+    if (PyModule_AddObjectRef(m, "FAULT_INJECT", Py_True) < 0)
+#else
+    if (PyModule_AddObjectRef(m, "FAULT_INJECT", Py_False) < 0)
+#endif
+        return -1;
     st->Decimal = ff_import_attr("decimal", "Decimal");
     st->UUID = ff_import_attr("uuid", "UUID");
     st->datetime_fromiso = fromiso("datetime");

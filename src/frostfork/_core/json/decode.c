@@ -714,7 +714,7 @@ static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
                 Py_CLEAR(obj);
     }
     for (Py_ssize_t i = 0; i < n; i++)
-        Py_XDECREF(vals[i]);
+        Py_CLEAR(vals[i]); /* consumed: dec_model must not release them again */
     return obj;
 }
 

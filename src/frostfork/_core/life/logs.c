@@ -127,48 +127,53 @@ static int sensitive_name(const ff_config *cfg, const char *k, size_t n)
     return 0;
 }
 
-/* A JSON string: runs of plain bytes are copied whole, the rest escaped. */
-static void put_json_str(ff_buf *b, const char *s, size_t n)
+/* A JSON string: runs of plain bytes are copied whole, the rest escaped.
+ * Returns -1 when an append failed (out of memory). */
+static int put_json_str(ff_buf *b, const char *s, size_t n)
 {
-    ff_buf_append(b, "\"", 1);
+    int rc = ff_buf_append(b, "\"", 1);
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
             continue;
-        ff_buf_append(b, s + run, i - run);
         char e[8];
         int k = (c == '"' || c == '\\') ? snprintf(e, sizeof e, "\\%c", c)
                                          : snprintf(e, sizeof e, "\\u%04x", c);
-        ff_buf_append(b, e, (size_t)k);
+        if (ff_buf_append(b, s + run, i - run) < 0 || ff_buf_append(b, e, (size_t)k) < 0)
+            rc = -1;
         run = i + 1;
     }
-    ff_buf_append(b, s + run, n - run);
-    ff_buf_append(b, "\"", 1);
+    if (rc < 0 || ff_buf_append(b, s + run, n - run) < 0 || ff_buf_append(b, "\"", 1) < 0)
+        return -1;
+    return 0;
 }
 
-/* path?query with the values of sensitive query names replaced by ***. */
-static void put_target(ff_buf *tmp, const ff_config *cfg, const ff_http_request *h)
+/* path?query with the values of sensitive query names replaced by ***.
+ * Returns -1 when an append failed (out of memory). */
+static int put_target(ff_buf *tmp, const ff_config *cfg, const ff_http_request *h)
 {
-    ff_buf_append(tmp, h->path, h->path_len);
+    if (ff_buf_append(tmp, h->path, h->path_len) < 0)
+        return -1;
     if (!h->query)
-        return;
-    ff_buf_append(tmp, "?", 1);
+        return 0;
+    int rc = ff_buf_append(tmp, "?", 1);
     const char *s = h->query, *end = h->query + h->query_len;
-    while (s < end) {
+    while (s < end && rc == 0) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         const char *stop = amp ? amp : end;
         const char *eq = memchr(s, '=', (size_t)(stop - s));
-        if (eq && sensitive_name(cfg, s, (size_t)(eq - s))) {
-            ff_buf_append(tmp, s, (size_t)(eq - s) + 1);
-            ff_buf_append(tmp, "***", 3);
-        } else {
-            ff_buf_append(tmp, s, (size_t)(stop - s));
-        }
-        if (amp)
-            ff_buf_append(tmp, "&", 1);
+        if (eq && sensitive_name(cfg, s, (size_t)(eq - s)))
+            rc = ff_buf_append(tmp, s, (size_t)(eq - s) + 1) < 0 || ff_buf_append(tmp, "***", 3) < 0
+                     ? -1
+                     : 0;
+        else
+            rc = ff_buf_append(tmp, s, (size_t)(stop - s));
+        if (amp && rc == 0)
+            rc = ff_buf_append(tmp, "&", 1);
         s = stop + 1;
     }
+    return rc;
 }
 
 void ff_scrub_buf(ff_state *st, ff_buf *b, size_t from)
@@ -211,8 +216,8 @@ PyObject *ff_scrub(ff_state *st, PyObject *text)
 }
 
 /* Wall-clock time, formatted once per second per worker (like the Date
- * header); JSON lines add the milliseconds. */
-static void put_time(ff_logs *l, ff_buf *b, int json)
+ * header); JSON lines add the milliseconds. Returns -1 when out of memory. */
+static int put_time(ff_logs *l, ff_buf *b, int json)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
@@ -223,13 +228,15 @@ static void put_time(ff_logs *l, ff_buf *b, int json)
                            : strftime(l->time, sizeof l->time, "%d/%b/%Y:%H:%M:%S +0000", &tm);
         l->time_sec = ts.tv_sec;
     }
-    ff_buf_append(b, l->time, l->time_len);
+    if (ff_buf_append(b, l->time, l->time_len) < 0)
+        return -1;
     if (json) {
         int ms = (int)(ts.tv_nsec / 1000000);
         char t[6] = {'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10),
                      'Z', 0};
-        ff_buf_append(b, t, 5);
+        return ff_buf_append(b, t, 5);
     }
+    return 0;
 }
 
 void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_t bytes_out,
@@ -243,44 +250,52 @@ void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_
     size_t start = ff_buf_used(b);
     ff_buf *target = &w->scratch; /* the response is out: the scratch buffer is free */
     target->off = target->len = 0;
-    put_target(target, cfg, h);
+    /* Every append is checked once, at the end: a failed one leaves the
+     * buffer as it was, so rc says whether the line is whole. */
+    int rc = put_target(target, cfg, h);
     const char *host = ff_conn_host(r->conn);
-    if (cfg->access_json) {
-        ff_buf_puts(b, "{\"time\":\"");
-        put_time(l, b, 1);
-        ff_buf_puts(b, "\",\"pid\":");
-        ff_buf_put_u64(b, (unsigned long long)w->pid);
-        ff_buf_puts(b, ",\"remote\":");
-        put_json_str(b, host, strlen(host));
-        ff_buf_puts(b, ",\"method\":");
-        put_json_str(b, h->method, h->method_len);
-        ff_buf_puts(b, ",\"path\":");
-        put_json_str(b, target->data ? target->data : "", target->len);
-        ff_buf_puts(b, ",\"status\":");
-        ff_buf_put_u64(b, (unsigned)status);
-        ff_buf_puts(b, ",\"bytes_in\":");
-        ff_buf_put_u64(b, r->body_len);
-        ff_buf_puts(b, ",\"bytes_out\":");
-        ff_buf_put_u64(b, bytes_out);
-        ff_buf_puts(b, ",\"duration_us\":");
-        ff_buf_put_u64(b, (unsigned long long)(duration_us > 0 ? duration_us : 0));
-        ff_buf_puts(b, ",\"request_id\":");
-        put_json_str(b, request_id, strlen(request_id));
-        ff_buf_puts(b, "}\n");
+    if (rc < 0) {
+        /* no line: a path cut short would misreport the request */
+    } else if (cfg->access_json) {
+        rc |= ff_buf_puts(b, "{\"time\":\"");
+        rc |= put_time(l, b, 1);
+        rc |= ff_buf_puts(b, "\",\"pid\":");
+        rc |= ff_buf_put_u64(b, (unsigned long long)w->pid);
+        rc |= ff_buf_puts(b, ",\"remote\":");
+        rc |= put_json_str(b, host, strlen(host));
+        rc |= ff_buf_puts(b, ",\"method\":");
+        rc |= put_json_str(b, h->method, h->method_len);
+        rc |= ff_buf_puts(b, ",\"path\":");
+        rc |= put_json_str(b, target->data ? target->data : "", target->len);
+        rc |= ff_buf_puts(b, ",\"status\":");
+        rc |= ff_buf_put_u64(b, (unsigned)status);
+        rc |= ff_buf_puts(b, ",\"bytes_in\":");
+        rc |= ff_buf_put_u64(b, r->body_len);
+        rc |= ff_buf_puts(b, ",\"bytes_out\":");
+        rc |= ff_buf_put_u64(b, bytes_out);
+        rc |= ff_buf_puts(b, ",\"duration_us\":");
+        rc |= ff_buf_put_u64(b, (unsigned long long)(duration_us > 0 ? duration_us : 0));
+        rc |= ff_buf_puts(b, ",\"request_id\":");
+        rc |= put_json_str(b, request_id, strlen(request_id));
+        rc |= ff_buf_puts(b, "}\n");
     } else { /* common log format, plus duration and request id */
-        ff_buf_puts(b, host[0] ? host : "-");
-        ff_buf_puts(b, " - - [");
-        put_time(l, b, 0);
-        ff_buf_puts(b, "] \"");
-        ff_buf_append(b, h->method, h->method_len);
-        ff_buf_append(b, " ", 1);
-        for (size_t i = 0; i < target->len; i++) /* quotes would end the field */
-            ff_buf_append(b, target->data[i] == '"' ? "%22" : target->data + i,
-                          target->data[i] == '"' ? 3 : 1);
+        rc |= ff_buf_puts(b, host[0] ? host : "-");
+        rc |= ff_buf_puts(b, " - - [");
+        rc |= put_time(l, b, 0);
+        rc |= ff_buf_puts(b, "] \"");
+        rc |= ff_buf_append(b, h->method, h->method_len);
+        rc |= ff_buf_append(b, " ", 1);
+        for (size_t i = 0; i < target->len && rc == 0; i++) /* quotes would end the field */
+            rc |= ff_buf_append(b, target->data[i] == '"' ? "%22" : target->data + i,
+                                target->data[i] == '"' ? 3 : 1);
         char num[160];
         snprintf(num, sizeof num, " HTTP/1.%d\" %d %zu %lldus %s\n", h->version_minor, status,
                  bytes_out, (long long)duration_us, request_id);
-        ff_buf_puts(b, num);
+        rc |= ff_buf_puts(b, num);
+    }
+    if (rc < 0) { /* out of memory: drop the line rather than write part of it */
+        b->len = b->off + start;
+        return;
     }
     ff_scrub_buf(w->srv->st, b, start);
     if (ff_buf_used(b) >= FLUSH_BYTES)
@@ -313,13 +328,14 @@ PyObject *ff_py_audit(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_XDECREF(ridobj);
     ff_buf *b = &l->buf[FF_LOG_AUDIT];
     size_t start = ff_buf_used(b);
-    if (rc && ff_json_encode(b, record, st, 0) == 0) {
-        ff_buf_append(b, "\n", 1);
+    if (rc && ff_json_encode(b, record, st, 0) == 0 && ff_buf_append(b, "\n", 1) == 0) {
         ff_scrub_buf(st, b, start);
         Py_DECREF(record);
         Py_RETURN_NONE;
     }
     b->len = b->off + start;
     Py_DECREF(record);
+    if (!PyErr_Occurred())
+        PyErr_NoMemory();
     return NULL;
 }

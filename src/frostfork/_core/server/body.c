@@ -1,6 +1,7 @@
 /* server/body.c — spooled request bodies and the readers over them (see
  * body.h). */
 #include "server/body.h"
+#include "util/fault.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ static void release_file(ff_Spool *s)
     }
     if (s->path) {
         unlink(s->path);
-        free(s->path);
+        ff_free(s->path); /* made by the worker's ff_strdup */
         s->path = NULL;
     }
 }

@@ -85,8 +85,10 @@ typedef struct ff_req_s {
 } ff_req;
 
 /* Dispatchers append one complete response to out and return its status
- * code (the worker counts and logs it without reading the bytes back). They
- * never fail: any Python error becomes a logged 500. */
+ * code (the worker counts and logs it without reading the bytes back): any
+ * Python error becomes a logged 500. They return -1 only when out of memory
+ * for the response itself; out may then hold part of it, which the caller
+ * cuts off before closing the connection. */
 int ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
 int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
 int ff_wsgi_worker_init(ff_worker *w);
@@ -96,7 +98,8 @@ int ff_wsgi_worker_init(ff_worker *w);
 const char *ff_request_id(ff_worker *w, const ff_req *r);
 
 /* Logs the pending Python exception with a fresh request id and writes the
- * 500 response that carries the same id. Returns 500. */
+ * 500 response that carries the same id. Returns 500, or -1 with none of
+ * the response left in out when out of memory for it. */
 int ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what);
 
 /* User-supplied response headers (a dict or an iterable of (name, value)

@@ -106,13 +106,15 @@ int ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what)
     char body[160];
     int n = snprintf(body, sizeof body,
                      "{\"detail\":\"Internal Server Error\",\"request_id\":\"%s\"}", rid);
-    ff_response_begin(out, 500, NULL, 0, &w->date);
-    ff_buf_puts(out, "X-Request-Id: ");
-    ff_buf_puts(out, rid);
-    ff_buf_append(out, "\r\n", 2);
-    ff_response_finish_head(out, "application/json", (size_t)n, r->keep_alive, r->http10);
-    if (!r->head_only)
-        ff_buf_append(out, body, (size_t)n);
+    size_t mark = ff_buf_used(out);
+    if (ff_response_begin(out, 500, NULL, 0, &w->date) < 0 ||
+        ff_buf_puts(out, "X-Request-Id: ") < 0 || ff_buf_puts(out, rid) < 0 ||
+        ff_buf_append(out, "\r\n", 2) < 0 ||
+        ff_response_finish_head(out, "application/json", (size_t)n, r->keep_alive, r->http10) < 0 ||
+        (!r->head_only && ff_buf_append(out, body, (size_t)n) < 0)) {
+        out->len = out->off + mark;
+        return -1;
+    }
     return 500;
 }
 
@@ -221,24 +223,24 @@ static int write_result(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *re
     }
     size_t mark = ff_buf_used(out);
     ff_headers_seen seen = {0, -1};
+    int no_body = status == 204 || status == 304 || status < 200;
     if (ff_response_begin(out, status, NULL, 0, &w->date) < 0 ||
-        ff_put_headers(out, headers, &seen) < 0) {
-        out->len = out->off + mark; /* drop the half-written head */
+        ff_put_headers(out, headers, &seen) < 0 ||
+        ff_response_finish_head(out, seen.content_type ? NULL : ctype,
+                                no_body ? (size_t)-1 : (size_t)len, r->keep_alive, r->http10) < 0 ||
+        (!r->head_only && !no_body && ff_buf_append(out, data, (size_t)len) < 0)) {
+        out->len = out->off + mark; /* drop the half-written response */
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         return -1;
     }
-    int no_body = status == 204 || status == 304 || status < 200;
-    ff_response_finish_head(out, seen.content_type ? NULL : ctype, no_body ? (size_t)-1 : (size_t)len,
-                            r->keep_alive, r->http10);
-    if (!r->head_only && !no_body)
-        ff_buf_append(out, data, (size_t)len);
     return status;
 }
 
 /* ---- dispatch ---- */
 
-/* Every binding and validation failure of the request, FastAPI's shape. */
+/* Every binding and validation failure of the request, FastAPI's shape.
+ * Returns -1 when not even a 500 could be written. */
 static int write_422(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *errors)
 {
     ff_buf *b = &w->scratch;
@@ -249,30 +251,38 @@ static int write_422(ff_worker *w, const ff_req *r, ff_buf *out, PyObject *error
         return ff_fail_500(w, r, out, "422 rendering");
     }
     Py_DECREF(detail);
-    ff_response_begin(out, 422, NULL, 0, &w->date);
-    ff_response_finish_head(out, "application/json", b->len, r->keep_alive, r->http10);
-    if (!r->head_only)
-        ff_buf_append(out, b->data, b->len);
+    size_t mark = ff_buf_used(out);
+    if (ff_response_begin(out, 422, NULL, 0, &w->date) < 0 ||
+        ff_response_finish_head(out, "application/json", b->len, r->keep_alive, r->http10) < 0 ||
+        (!r->head_only && ff_buf_append(out, b->data, b->len) < 0)) {
+        out->len = out->off + mark;
+        return -1;
+    }
     return 422;
 }
 
 static int write_405(ff_worker *w, const ff_req *r, ff_buf *out, unsigned allow)
 {
     static const char body[] = "{\"detail\":\"Method Not Allowed\"}";
-    ff_response_begin(out, 405, NULL, 0, &w->date);
-    ff_buf_puts(out, "Allow: ");
+    size_t mark = ff_buf_used(out);
+    int rc = ff_response_begin(out, 405, NULL, 0, &w->date) < 0 || ff_buf_puts(out, "Allow: ") < 0
+                 ? -1
+                 : 0;
     int first = 1;
-    for (int m = 0; m < FF_M_COUNT; m++)
+    for (int m = 0; m < FF_M_COUNT && rc == 0; m++)
         if (allow & (1u << m)) {
-            if (!first)
-                ff_buf_append(out, ", ", 2);
-            ff_buf_puts(out, ff_method_name((enum ff_method)m));
+            if ((!first && ff_buf_append(out, ", ", 2) < 0) ||
+                ff_buf_puts(out, ff_method_name((enum ff_method)m)) < 0)
+                rc = -1;
             first = 0;
         }
-    ff_buf_append(out, "\r\n", 2);
-    ff_response_finish_head(out, "application/json", sizeof body - 1, r->keep_alive, r->http10);
-    if (!r->head_only)
-        ff_buf_append(out, body, sizeof body - 1);
+    if (rc < 0 || ff_buf_append(out, "\r\n", 2) < 0 ||
+        ff_response_finish_head(out, "application/json", sizeof body - 1, r->keep_alive,
+                                r->http10) < 0 ||
+        (!r->head_only && ff_buf_append(out, body, sizeof body - 1) < 0)) {
+        out->len = out->off + mark;
+        return -1;
+    }
     return 405;
 }
 
@@ -283,17 +293,14 @@ int ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     size_t ncaps = 0;
     unsigned allow = 0;
     int id = -1;
-    if (r->method == FF_M_OTHER) { /* RFC 9110 9.1: a method we do not know at all */
-        ff_response_error(out, 501, "Method Not Implemented", &w->date, r->keep_alive, r->http10,
-                          r->head_only);
-        return 501;
-    }
+    if (r->method == FF_M_OTHER) /* RFC 9110 9.1: a method we do not know at all */
+        return ff_response_error(out, 501, "Method Not Implemented", &w->date, r->keep_alive,
+                                 r->http10, r->head_only) < 0 ? -1 : 501;
     int m = ff_router_match(&app->router, r->method, r->http->path, r->http->path_len, &id, caps,
                             &ncaps, &allow);
-    if (m == FF_ROUTE_NOT_FOUND) {
-        ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10, r->head_only);
-        return 404;
-    }
+    if (m == FF_ROUTE_NOT_FOUND)
+        return ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10,
+                                 r->head_only) < 0 ? -1 : 404;
     if (m == FF_ROUTE_BAD_METHOD)
         return write_405(w, r, out, allow);
     const ff_route *rt = &app->routes[id];
@@ -308,8 +315,8 @@ int ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     } else if (b.dec.in.err) {
         char msg[160];
         snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", b.dec.in.err_pos, b.dec.in.err);
-        ff_response_error(out, 400, msg, &w->date, r->keep_alive, r->http10, r->head_only);
-        status = 400;
+        status = ff_response_error(out, 400, msg, &w->date, r->keep_alive, r->http10,
+                                   r->head_only) < 0 ? -1 : 400;
     } else if (!PyErr_Occurred() && b.dec.errors) {
         status = write_422(w, r, out, b.dec.errors);
     } else {

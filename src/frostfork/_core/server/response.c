@@ -71,6 +71,7 @@ int ff_response_begin(ff_buf *out, int status, const char *reason, size_t reason
     line[10] = (char)('0' + status / 10 % 10);
     line[11] = (char)('0' + status % 10);
     line[12] = ' ';
+    /* the room is reserved above: these appends cannot fail */
     ff_buf_append(out, line, 13);
     ff_buf_append(out, reason, reason_len);
     ff_buf_append(out, "\r\nServer: frostfork\r\n", 21);
@@ -122,8 +123,12 @@ int ff_response_error(ff_buf *out, int status, const char *msg, const ff_date_ca
 {
     char body[320];
     size_t n = json_detail(body, sizeof body, msg);
+    size_t mark = ff_buf_used(out);
     if (ff_response_begin(out, status, NULL, 0, d) < 0 ||
-        ff_response_finish_head(out, "application/json", n, keep_alive, http10) < 0)
+        ff_response_finish_head(out, "application/json", n, keep_alive, http10) < 0 ||
+        (!head_only && ff_buf_append(out, body, n) < 0)) {
+        out->len = out->off + mark; /* all of it or none: never half a response */
         return -1;
-    return head_only ? 0 : ff_buf_append(out, body, n);
+    }
+    return 0;
 }

@@ -27,7 +27,11 @@ int ff_response_begin(ff_buf *out, int status, const char *reason, size_t reason
  * header when it differs from the version's default, and the blank line. */
 int ff_response_finish_head(ff_buf *out, const char *ctype, size_t body_len, int keep_alive,
                             int http10);
-/* A whole response with a small JSON body {"detail": msg}. */
+/* A whole response with a small JSON body {"detail": msg}. Returns 0, or -1
+ * when out of memory, and then none of it is left in out.
+ *
+ * The other writers return -1 when an append failed and may leave a partial
+ * head behind: their callers roll out back to the length it had before. */
 int ff_response_error(ff_buf *out, int status, const char *msg, const ff_date_cache *d,
                       int keep_alive, int http10, int head_only);
 

@@ -11,6 +11,8 @@
 #include "life/logs.h"
 #include "life/sinks.h"
 #include "util/fd.h"
+#include "util/fault.h"
+#include "server/fault.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -106,7 +108,7 @@ static void conn_close(ff_worker *w, ff_conn *c)
     close(c->fd);
     ff_buf_free(&c->in);
     ff_buf_free(&c->out);
-    free(c);
+    ff_free(c);
     if (counted)
         w->nconns--;
     if (w->nconns < w->srv->cfg.max_connections)
@@ -147,9 +149,9 @@ static int accept_ready(ff_worker *w, int lfd, int internal)
         int one = 1;
         if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        ff_conn *c = calloc(1, sizeof *c);
+        ff_conn *c = ff_calloc(1, sizeof *c);
         if (!c || ff_loop_add(&w->loop, fd, FF_READ, c) < 0) {
-            free(c);
+            ff_free(c);
             close(fd);
             continue;
         }
@@ -226,6 +228,14 @@ static void begin_drain(ff_worker *w)
 
 /* ---- requests ---- */
 
+/* A last response before the close. Out of memory for it, the connection
+ * closes without one (ff_response_error leaves nothing half-written). */
+static void error_close(ff_worker *w, ff_conn *c, int status, const char *msg)
+{
+    ff_response_error(&c->out, status, msg, &w->date, 0, 0, 0);
+    c->closing = 1;
+}
+
 /* Answers a request the parser refused, and closes. When a configured limit
  * was exceeded the detail names the limit, its value and its flag, so the
  * client sees why and the operator sees what to change. */
@@ -253,8 +263,7 @@ static void http_error(ff_worker *w, ff_conn *c, enum ff_http_error err)
     default:
         text = ff_http_error_text(err);
     }
-    ff_response_error(&c->out, ff_http_error_status(err), text, &w->date, 0, 0, 0);
-    c->closing = 1;
+    error_close(w, c, ff_http_error_status(err), text);
 }
 
 static int path_is(const ff_http_request *h, const char *lit)
@@ -263,21 +272,23 @@ static int path_is(const ff_http_request *h, const char *lit)
     return h->path_len == n && memcmp(h->path, lit, n) == 0;
 }
 
+/* Returns the status, or -1 when out of memory (out may then hold part of
+ * the response). */
 static int answer(ff_worker *w, const ff_req *r, ff_buf *out, int status, const char *ctype,
                   const char *body, size_t len)
 {
-    ff_response_begin(out, status, NULL, 0, &w->date);
-    ff_buf_puts(out, "Cache-Control: no-store\r\n");
-    ff_response_finish_head(out, ctype, len, r->keep_alive, r->http10);
-    if (!r->head_only)
-        ff_buf_append(out, body, len);
+    if (ff_response_begin(out, status, NULL, 0, &w->date) < 0 ||
+        ff_buf_puts(out, "Cache-Control: no-store\r\n") < 0 ||
+        ff_response_finish_head(out, ctype, len, r->keep_alive, r->http10) < 0 ||
+        (!r->head_only && ff_buf_append(out, body, len) < 0))
+        return -1;
     return status;
 }
 
 /* /_frostfork/...: liveness and readiness always; metrics, the status page
  * and its JSON when --metrics is on (on the main bind, or only on
- * --metrics-bind when that is given). Returns the status answered, or 0 when
- * the path is not ours. */
+ * --metrics-bind when that is given). Returns the status answered, 0 when
+ * the path is not ours, or -1 when out of memory for the answer. */
 static int serve_internal(ff_worker *w, ff_conn *c, const ff_req *r, ff_buf *out)
 {
     const ff_http_request *h = r->http;
@@ -293,19 +304,37 @@ static int serve_internal(ff_worker *w, ff_conn *c, const ff_req *r, ff_buf *out
     if (metrics && path_is(h, "/_frostfork/metrics")) {
         ff_buf *b = &w->scratch;
         b->off = b->len = 0;
-        ff_stats_prometheus(b, w->srv->shared, w->now);
+        if (ff_stats_prometheus(b, w->srv->shared, w->now) < 0)
+            return -1;
         return answer(w, r, out, 200, "text/plain; version=0.0.4", b->data, b->len);
     }
     if (metrics && path_is(h, "/_frostfork/stats.json")) {
         ff_buf *b = &w->scratch;
         b->off = b->len = 0;
-        ff_stats_json(b, w->srv->shared, w->now);
+        if (ff_stats_json(b, w->srv->shared, w->now) < 0)
+            return -1;
         return answer(w, r, out, 200, "application/json", b->data, b->len);
     }
     if (metrics && path_is(h, "/_frostfork/status"))
         return answer(w, r, out, 200, "text/html; charset=utf-8", ff_status_html,
                       strlen(ff_status_html));
-    ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10, r->head_only);
+#ifdef FF_FAULT_INJECT
+    if (path_is(h, "/_frostfork/fault")) {
+        /* the last request armed by its header: allocations, fired; then the
+         * live block counts, Python's after a collection (cyclic garbage,
+         * such as a traceback's, is not a leak) and the C core's, and whether
+         * FROSTFORK_FAIL_ALLOC_AT has fired */
+        PyGC_Collect();
+        char text[128];
+        int n = snprintf(text, sizeof text, "%ld %d %ld %ld %d\n", ff_fault.last_count,
+                         ff_fault.last_fired, ff_fault.live, ff_fault.live_c,
+                         !ff_fault.by_request && ff_fault.fired);
+        return answer(w, r, out, 200, "text/plain", text, (size_t)n);
+    }
+#endif
+    if (ff_response_error(out, 404, "Not Found", &w->date, r->keep_alive, r->http10,
+                          r->head_only) < 0)
+        return -1;
     return 404;
 }
 
@@ -336,6 +365,9 @@ static void dispatch(ff_worker *w, ff_conn *c, ff_http_request *http, const char
                      size_t body_len, PyObject *spool)
 {
     ff_req r;
+#ifdef FF_FAULT_INJECT
+    ff_fault_request_begin(http);
+#endif
     if (http->flags & FF_HTTP_F_ABSOLUTE_FORM)
         use_target_host(http);
     size_t mark = ff_buf_used(&c->out);
@@ -362,12 +394,17 @@ static void dispatch(ff_worker *w, ff_conn *c, ff_http_request *http, const char
     w->srv->st->in_request = 1; /* finalizers made now belong to this request */
     if (w->logs->sink[FF_LOG_ACCESS] || w->logs->sink[FF_LOG_AUDIT])
         ff_request_id(w, &r); /* logs and audit records carry it */
-    if ((status = serve_internal(w, c, &r, &c->out)) != 0)
-        (void)0; /* answered */
-    else if (w->srv->cfg.wsgi)
-        status = ff_wsgi_dispatch(w, &r, &c->out);
-    else
-        status = ff_native_dispatch(w, &r, &c->out);
+    if ((status = serve_internal(w, c, &r, &c->out)) == 0)
+        status = w->srv->cfg.wsgi ? ff_wsgi_dispatch(w, &r, &c->out)
+                                  : ff_native_dispatch(w, &r, &c->out);
+    if (status < 0) {
+        /* Out of memory for the response: cut off what part of it was
+         * written and close, so a keep-alive client never reads half a
+         * response as a whole one. The request is counted with status 0. */
+        c->out.len = c->out.off + mark;
+        r.keep_alive = 0;
+        status = 0;
+    }
     w->srv->st->in_request = 0;
     w->slot->current[0] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -426,7 +463,7 @@ static void spool_end(ff_conn *c)
         return;
     close(c->spool_fd);
     unlink(c->spool_path);
-    free(c->spool_path);
+    ff_free(c->spool_path);
     c->spool_path = NULL;
     c->spool_fd = -1;
     c->spooled = 0;
@@ -446,7 +483,7 @@ static int spool_open(ff_worker *w, ff_conn *c)
         return 0;
     char path[sizeof w->srv->st->spool_dir + 16]; /* + "/body-XXXXXX" */
     int fd = ff_spool_open(w->srv->st->spool_dir, path, sizeof path);
-    if (fd < 0 || !(c->spool_path = strdup(path))) {
+    if (fd < 0 || !(c->spool_path = ff_strdup(path))) {
         if (fd >= 0) {
             close(fd);
             unlink(path);
@@ -562,8 +599,11 @@ again:
             int need_body = (c->flags & FF_HTTP_F_CHUNKED) ||
                             (c->content_length > 0 &&
                              avail < c->head_len + (size_t)c->content_length);
-            if ((c->flags & FF_HTTP_F_EXPECT_CONTINUE) && need_body && req.version_minor == 1)
-                ff_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            if ((c->flags & FF_HTTP_F_EXPECT_CONTINUE) && need_body && req.version_minor == 1 &&
+                ff_buf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0) {
+                c->closing = 1; /* out of memory: the client hears a close, not a hang */
+                break;
+            }
         }
         size_t req_end;
         const char *body = base + c->head_len;
@@ -596,8 +636,7 @@ again:
         }
         if (done < 0) {
             spool_end(c);
-            ff_response_error(&c->out, 500, "cannot spool the request body", &w->date, 0, 0, 0);
-            c->closing = 1;
+            error_close(w, c, 500, "cannot spool the request body");
             break;
         }
         if (!done)
@@ -605,9 +644,7 @@ again:
         if (spooling) {
             if (!(spool = spool_adopt(w, c, &map))) {
                 c->spooled = 0;
-                ff_response_error(&c->out, 500, "cannot map the request body", &w->date, 0, 0,
-                                  0);
-                c->closing = 1;
+                error_close(w, c, 500, "cannot map the request body");
                 break;
             }
             body = map;
@@ -649,6 +686,9 @@ again:
 
     int gone = conn_flush(w, c) < 0;
     run_cleanup(w);
+#ifdef FF_FAULT_INJECT
+    ff_fault_request_end();
+#endif
     if (gone)
         return;
     if (ff_buf_used(&c->out) == 0 && !c->closing && c->head_len == 0 && c->prev_len == 0 &&
@@ -748,8 +788,7 @@ static void expire(ff_worker *w)
         while (budget > 0 && (c = lists[i]->head) && c->deadline <= w->now) {
             budget--;
             if ((c->state == FF_C_HEAD && ff_buf_used(&c->in) > 0) || c->state == FF_C_BODY) {
-                ff_response_error(&c->out, 408, "Request Timeout", &w->date, 0, 0, 0);
-                c->closing = 1;
+                error_close(w, c, 408, "Request Timeout");
                 c->head_len = 0;
                 tl_remove(c);
                 conn_process(w, c); /* moves it to write/linger, or closes it */
@@ -862,6 +901,10 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
                 (int)w.pid, strerror(errno));
         goto done;
     }
+#ifdef FF_FAULT_INJECT
+    if (ff_fault_worker_start() < 0)
+        goto done;
+#endif
 
     for (;;) {
         w.now = ff_now_ms();

@@ -368,20 +368,21 @@ int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     size_t mark = ff_buf_used(out);
     ff_headers_seen seen = {0, -1};
     if (ff_response_begin(out, code, status + 4, (size_t)slen - 4, &w->date) < 0 ||
-        ff_put_headers(out, sr->headers, &seen) < 0) {
-        out->len = out->off + mark;
-        if (!PyErr_Occurred())
-            PyErr_NoMemory();
-        goto fail;
-    }
+        ff_put_headers(out, sr->headers, &seen) < 0)
+        goto unwrite;
     int no_body = code == 204 || code == 304 || code < 200;
     size_t len = body->len;
     if (r->head_only && seen.content_length >= 0 && len == 0)
         len = (size_t)seen.content_length;
-    ff_response_finish_head(out, NULL, no_body ? (size_t)-1 : len, r->keep_alive, r->http10);
-    if (!r->head_only && !no_body)
-        ff_buf_append(out, body->data ? body->data : "", body->len);
+    if (ff_response_finish_head(out, NULL, no_body ? (size_t)-1 : len, r->keep_alive,
+                                r->http10) < 0 ||
+        (!r->head_only && !no_body && ff_buf_append(out, body->data, body->len) < 0))
+        goto unwrite;
     goto done;
+unwrite: /* drop the half-written response; a 500 takes its place */
+    out->len = out->off + mark;
+    if (!PyErr_Occurred())
+        PyErr_NoMemory();
 fail:
     if (result && !closed) {
         PyObject *t, *v, *tb;

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/fault.h"
+
 typedef struct {
     char *data;
     size_t off; /* first unconsumed byte */
@@ -20,7 +22,7 @@ typedef struct {
 
 static inline void ff_buf_free(ff_buf *b)
 {
-    free(b->data);
+    ff_free(b->data);
     b->data = NULL;
     b->off = b->len = b->cap = 0;
 }
@@ -45,7 +47,7 @@ static inline int ff_buf_reserve(ff_buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 1024;
     while (cap < need)
         cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = ff_realloc(b->data, cap);
     if (!p)
         return -1;
     b->data = p;
