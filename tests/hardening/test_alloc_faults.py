@@ -11,10 +11,13 @@ of that request's dispatch to the end of its cleanup; `/_frostfork/fault`
 says how many the last such request made, whether the failure fired, and the
 live block count (allocations minus frees through the counter).
 
-The range of N: for each kind of request, N runs from 1 until the failure no
-longer fires, that is, over every allocation one such request makes
-(between about 40 and 400 each; the totals are printed with -s). One worker
-serves the whole sweep, so it costs requests, not server starts.
+The range of N: for each kind of request, N runs from 1 until the failure has
+not fired three times running, that is, over every allocation one such
+request makes (from 1 for a 404 to about 200 for a logged 500; freelists
+serve most small objects without an allocation; the counts are printed with
+-s). One worker serves each whole sweep, so it costs requests, not server
+starts: the file runs in about 10 s under ASan. "N+" fails the C core's
+allocations from N on (a response that can never be written: the close).
 """
 
 from __future__ import annotations

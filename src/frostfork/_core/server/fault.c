@@ -45,7 +45,7 @@ static void hook_free(void *ctx, void *p)
 /* Hooks that wrap the current allocators, as PEP 445 allows at any time:
  * blocks allocated before are freed through the same underlying allocator.
  * The raw domain stays as it is: it may be called without the GIL. */
-int ff_fault_worker_start(void)
+void ff_fault_worker_start(void)
 {
     PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &orig_mem);
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &orig_obj);
@@ -58,13 +58,13 @@ int ff_fault_worker_start(void)
         char *end;
         long n = strtol(at, &end, 10);
         if (*end || n < 0) {
-            fprintf(stderr, "[frostfork] FROSTFORK_FAIL_ALLOC_AT=%s is not a count\n", at);
-            return -1;
+            fprintf(stderr, "[frostfork] FROSTFORK_FAIL_ALLOC_AT=%s is not a count; ignored\n",
+                    at);
+        } else {
+            ff_fault_arm(n, 0);
+            ff_fault.by_request = 0;
         }
-        ff_fault_arm(n, 0);
-        ff_fault.by_request = 0;
     }
-    return 0;
 }
 
 void ff_fault_request_begin(const ff_http_request *h)

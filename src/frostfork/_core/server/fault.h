@@ -10,7 +10,7 @@
 /* Routes Python's object and memory allocators through the counter too,
  * and arms it from FROSTFORK_FAIL_ALLOC_AT=N (the Nth allocation from now
  * fails, once). Called once in each worker before it serves. */
-int ff_fault_worker_start(void);
+void ff_fault_worker_start(void);
 /* X-Frostfork-Fail-Alloc: N fails the Nth allocation of this request ("N+":
  * that one and every later one of the C core; "0": count only). */
 void ff_fault_request_begin(const ff_http_request *h);

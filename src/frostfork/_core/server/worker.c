@@ -902,8 +902,7 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
         goto done;
     }
 #ifdef FF_FAULT_INJECT
-    if (ff_fault_worker_start() < 0)
-        goto done;
+    ff_fault_worker_start();
 #endif
 
     for (;;) {
