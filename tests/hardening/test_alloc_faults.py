@@ -249,13 +249,35 @@ def run_sweeps(serve, target: str, kinds: dict, *args: str, sticky: bool, boom) 
     return reports
 
 
+def access_lines(path, want: int) -> list[str]:
+    """The access log's lines once at least `want` are there (it is flushed
+    every 100 ms)."""
+    deadline = time.monotonic() + 10 * SLOW
+    while True:
+        text = path.read_text() if path.exists() else ""
+        if text.count("\n") >= want or time.monotonic() > deadline:
+            return text.splitlines(keepends=True)
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("sticky", [False, True], ids=["once", "from-n-on"])
-def test_native_paths_survive_every_allocation_failure(serve, sticky):
-    reports = run_sweeps(serve, "alloc_app:app", NATIVE_KINDS, sticky=sticky,
-                         boom=NATIVE_KINDS["handler-500"])
+def test_native_paths_survive_every_allocation_failure(serve, sticky, tmp_path):
+    log = tmp_path / "access.log"
+    reports = run_sweeps(serve, "alloc_app:app", NATIVE_KINDS, "--access-log", str(log),
+                         sticky=sticky, boom=NATIVE_KINDS["handler-500"])
     assert all(r["swept"] > 0 for r in reports)
     if sticky:  # nothing can be answered once every allocation fails
         assert all(r["closed"] == r["swept"] for r in reports), reports
+    # A line the worker had no memory for is dropped whole, never cut short;
+    # a request left unanswered is logged with status 0.
+    swept = sum(r["swept"] for r in reports)
+    lines = access_lines(log, swept)
+    assert len(lines) >= swept // 2, f"{len(lines)} access-log lines for {swept} failed requests"
+    records = [json.loads(line) for line in lines]
+    assert all(line.endswith("\n") for line in lines)
+    assert {r["status"] for r in records} <= {0, 200, 404, 405, 422, 500}
+    if sticky:
+        assert any(r["status"] == 0 for r in records)
 
 
 @pytest.mark.parametrize("sticky", [False, True], ids=["once", "from-n-on"])
