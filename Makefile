@@ -107,15 +107,13 @@ test-asan: $(ASAN_VENV)/.installed
 	exit $$rc
 
 # ---- Allocation failures: the request paths with their Nth allocation failed ----
-# An ASan build with -Dfault_inject=true in its own venv and build dir; it needs
-# only the build tools and pytest. The sweep (tests/hardening/test_alloc_faults.py)
+# An ASan build with -Dfault_inject=true in its own venv and build dir. The sweep (tests/hardening/test_alloc_faults.py)
 # fails, one at a time, every allocation that one request of each kind makes.
 FAULT_VENV := .venv-fault
 
 $(FAULT_VENV)/.deps: requirements-dev.txt | build-deps
 	$(PYTHON) -m venv $(FAULT_VENV)
-	$(FAULT_VENV)/bin/pip install -q --disable-pip-version-check \
-	    $$(grep -E '^(meson-python|meson|ninja|pytest)==' requirements-dev.txt)
+	$(FAULT_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 $(FAULT_VENV)/.installed: $(FAULT_VENV)/.deps $(SOURCES)
