@@ -371,7 +371,12 @@ def parse_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
 
 
 class Closed(ConnectionError):
-    """The server closed the connection before a whole response arrived."""
+    """The server closed the connection before a whole response arrived;
+    `partial` holds the bytes of it that did (b"": none at all)."""
+
+    def __init__(self, msg: str, partial: bytes = b""):
+        super().__init__(msg)
+        self.partial = partial
 
 
 _LEFTOVER: "weakref.WeakKeyDictionary[socket.socket, bytes]" = weakref.WeakKeyDictionary()
@@ -404,7 +409,7 @@ def read_response(sock: socket.socket, head: bool = False, timeout: float = 5.0)
         except ConnectionResetError:
             chunk = b""
         if not chunk:
-            raise Closed(f"server closed mid-response: {buf[:300]!r}")
+            raise Closed(f"server closed mid-response: {buf[:300]!r}", buf)
         buf += chunk
 
 

@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from conftest import SLOW
+from conftest import SLOW, Closed, pending, read_response
 
 import frostfork._core as core
 
@@ -80,41 +80,19 @@ def request(kind: tuple[str, str, bytes], fail: str | None) -> bytes:
     return head.encode() + b"\r\n" + body
 
 
-def parse_one(buf: bytes):
-    """(status, headers, body, rest) once buf holds a whole response, else None."""
-    head, sep, rest = buf.partition(b"\r\n\r\n")
-    if not sep:
+def read_whole(sock: socket.socket):
+    """One whole response, Content-Length framed, or None when the server
+    closed without sending a byte. Bytes followed by a close before the
+    response is whole fail the test (a truncated response), as do bytes
+    after it."""
+    try:
+        r = read_response(sock, timeout=10)
+    except Closed as e:
+        assert not e.partial, f"truncated response: {e.partial[:300]!r}"
         return None
-    lines = head.decode("latin-1").split("\r\n")
-    assert lines[0].startswith("HTTP/1.1 "), f"not a status line: {buf[:200]!r}"
-    status = int(lines[0].split(" ")[1])
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    assert "content-length" in headers, f"no Content-Length: {head!r}"
-    n = int(headers["content-length"])
-    if len(rest) < n:
-        return None
-    return status, headers, rest[:n], rest[n:]
-
-
-def read_response(sock: socket.socket):
-    """One whole response, or None when the server closed without sending a
-    byte. Any bytes followed by a close before the response is whole fail
-    the test: that is a truncated response."""
-    buf = b""
-    while True:
-        got = parse_one(buf)
-        if got:
-            status, headers, body, rest = got
-            assert not rest, f"bytes after the response: {rest[:200]!r}"
-            return status, headers, body
-        chunk = sock.recv(65536)
-        if not chunk:
-            assert not buf, f"truncated response: {buf[:300]!r}"
-            return None
-        buf += chunk
+    assert r.header("content-length") is not None, f"no Content-Length: {r.head!r}"
+    assert not pending(sock), f"bytes after the response: {pending(sock)[:200]!r}"
+    return r.status, dict(r.headers), r.body
 
 
 def connect(port: int) -> socket.socket:
@@ -129,7 +107,7 @@ def fault_stats(port: int, sock: socket.socket | None = None) -> tuple[int, bool
     s = connect(port) if own else sock
     try:
         s.sendall(b"GET /_frostfork/fault HTTP/1.1\r\nHost: t\r\n\r\n")
-        got = read_response(s)
+        got = read_whole(s)
     finally:
         if own:
             s.close()
@@ -141,7 +119,7 @@ def fault_stats(port: int, sock: socket.socket | None = None) -> tuple[int, bool
 def expect_baseline(port: int, kind) -> tuple[int, bytes]:
     with connect(port) as s:
         s.sendall(request(kind, None))
-        got = read_response(s)
+        got = read_whole(s)
     assert got, f"no response to {kind}"
     return got[0], got[2]
 
@@ -166,7 +144,7 @@ def sweep(port: int, name: str, kind, sticky: bool) -> dict:
     base_status, base_body = expect_baseline(port, kind)
     with connect(port) as s:  # the count of an unfailed request, for the report
         s.sendall(request(kind, "0"))
-        assert read_response(s)
+        assert read_whole(s)
         total = fault_stats(port, s)[0]
     outcomes = {"answered": 0, "500": 0, "closed": 0}
     n = misses = 0
@@ -176,7 +154,7 @@ def sweep(port: int, name: str, kind, sticky: bool) -> dict:
         s = connect(port)
         try:
             s.sendall(request(kind, f"{n}+" if sticky else str(n)))
-            got = read_response(s)
+            got = read_whole(s)
             if got is None:
                 outcome = "closed"
                 stats = fault_stats(port)
@@ -184,7 +162,7 @@ def sweep(port: int, name: str, kind, sticky: bool) -> dict:
                 check_failed(name, base_status, base_body, got)
                 outcome = "500" if got[0] == 500 else "answered"
                 if got[1].get("connection") == "close":
-                    assert read_response(s) is None  # and nothing after it
+                    assert read_whole(s) is None  # and nothing after it
                     stats = fault_stats(port)
                 else:
                     # keep-alive: the stream must still be in step
@@ -204,7 +182,7 @@ def plain_500_rate(port: int, kind) -> float:
             if i == WARM_500:
                 live0 = fault_stats(port, s)[2]
             s.sendall(request(kind, None))
-            assert read_response(s)[0] == 500
+            assert read_whole(s)[0] == 500
         return max(0, fault_stats(port, s)[2] - live0) / 100
 
 
@@ -300,7 +278,7 @@ def test_failures_before_dispatch(serve, at):
     for name, kind in NATIVE_KINDS.items():
         with connect(srv.port) as s:
             s.sendall(request(kind, None))
-            got = read_response(s)
+            got = read_whole(s)
         assert got and got[0] in (200, 404, 405, 422, 500), (name, got)
     status, body = expect_baseline(srv.port, NATIVE_KINDS["json-200"])
     assert (status, json.loads(body)) == (200, {"hello": "world", "n": 2})
