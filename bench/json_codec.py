@@ -1,0 +1,348 @@
+"""JSON codec benchmark (issue 13): frostfork.json beside msgspec, orjson, pydantic, json.
+
+    python bench/json_codec.py run [--results RESULTS.md --command CMD] [--repeats N]
+    python bench/json_codec.py profile ROW [--loops N]   # frostfork only, for callgrind/perf
+
+One input, built once: 1,000 objects of 7 fields (id, name, email, score, active,
+address {street, city, zip}, tags [str]), serialised once to bytes that every library
+reads. Before any timing, every library's result is checked to be the same data
+(decoded values compare equal as plain Python; encoded bytes parse to the same value).
+
+Timing: all functions of all rows run in one process, interleaved (each repeat runs
+every function once, in turn), each measurement a batch of calls long enough to be
+~10 ms; gc is off while a batch runs. A row reports best and median per call and
+each library's ratio to the fastest peer (msgspec / orjson) on that row, from the best
+times. The notes file (bench/json_codec_notes.md) holds the profile and the effect
+of each change and is copied under the table.
+"""
+
+import argparse
+import dataclasses
+import gc
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from typing import Any
+
+import frostfork
+import frostfork.json as ffjson
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import wrkparse  # noqa: E402
+
+N_OBJECTS = 1000
+
+
+# ---- the data, one definition per library ----
+
+class FFAddress(frostfork.Model):
+    street: str
+    city: str
+    zip: str
+
+
+class FFUser(frostfork.Model):
+    id: int
+    name: str
+    email: str
+    score: float
+    active: bool
+    address: FFAddress
+    tags: list[str]
+
+
+@dataclasses.dataclass
+class DCAddress:
+    street: str
+    city: str
+    zip: str
+
+
+@dataclasses.dataclass
+class DCUser:
+    id: int
+    name: str
+    email: str
+    score: float
+    active: bool
+    address: DCAddress
+    tags: list[str]
+
+
+def make_plain() -> list[dict[str, Any]]:
+    """The 1,000 objects as dicts; deterministic."""
+    rng = random.Random(13)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+             "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"]
+    cities = ["Amsterdam", "Berlin", "Lisbon", "Oslo", "Prague", "Vienna", "Zurich"]
+    out = []
+    for i in range(N_OBJECTS):
+        first, last = rng.choice(words), rng.choice(words)
+        out.append({
+            "id": 100000 + i * 7,
+            "name": f"{first.title()} {last.title()}",
+            "email": f"{first}.{last}{i}@example.com",
+            "score": round(rng.uniform(0, 1000), 3),
+            "active": rng.random() < 0.7,
+            "address": {"street": f"{rng.randint(1, 999)} {rng.choice(words).title()} Street",
+                        "city": rng.choice(cities), "zip": f"{rng.randint(1000, 99999):05d}"},
+            "tags": rng.sample(words, rng.randint(0, 4)),
+        })
+    return out
+
+
+def plain(x: Any) -> Any:
+    """Any library's decoded value as dicts/lists/scalars, for comparing results."""
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, (str, int, float, bool)) or x is None:
+        return x
+    if hasattr(x, "model_dump"):  # pydantic
+        return plain(x.model_dump())
+    if hasattr(x, "__struct_fields__"):  # msgspec.Struct
+        return {f: plain(getattr(x, f)) for f in x.__struct_fields__}
+    if dataclasses.is_dataclass(x):
+        return {f.name: plain(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    if getattr(type(x), "__frostfork_model__", False):
+        return {f: plain(getattr(x, f)) for f in type(x).__frostfork_fields__}
+    raise TypeError(f"cannot compare {type(x).__name__}")
+
+
+def peers() -> dict[str, Any]:
+    """The peer libraries, or {name: None} where one is not installed."""
+    mods: dict[str, Any] = {}
+    for name in ("msgspec", "orjson", "pydantic"):
+        try:
+            mods[name] = __import__(name)
+        except ImportError:
+            mods[name] = None
+    return mods
+
+
+def build_rows() -> tuple[list[tuple[str, list[tuple[str, Any, Any]]]], list[str]]:
+    """[(row title, [(label, fn, expected-check), ...])], plus notes on missing peers.
+
+    A check is ('decode', plain value) or ('encode', plain value): the result of fn(),
+    made plain or parsed, must equal it."""
+    data = make_plain()
+    buf = json.dumps(data, separators=(",", ":")).encode()
+    missing = []
+    m = peers()
+    msgspec, orjson, pydantic = m["msgspec"], m["orjson"], m["pydantic"]
+    for k, v in m.items():
+        if v is None:
+            missing.append(f"{k} is not installed: its rows are left out")
+
+    typed: list[tuple[str, Any, Any]] = []
+    ff_model = ffjson.schema_of(list[FFUser])  # compile once, outside the timing
+    ff_dc = ffjson.schema_of(list[DCUser])
+    typed.append(("frostfork Model", lambda: ffjson.decode(buf, type=list[FFUser]), None))
+    typed.append(("frostfork dataclass", lambda: ffjson.decode(buf, type=list[DCUser]), None))
+    del ff_model, ff_dc
+    if msgspec:
+        class MAddress(msgspec.Struct):
+            street: str
+            city: str
+            zip: str
+
+        class MUser(msgspec.Struct):
+            id: int
+            name: str
+            email: str
+            score: float
+            active: bool
+            address: MAddress
+            tags: list[str]
+
+        mdec = msgspec.json.Decoder(list[MUser])
+        typed.append(("msgspec Struct", lambda: mdec.decode(buf), None))
+    if pydantic:
+        class PAddress(pydantic.BaseModel):
+            street: str
+            city: str
+            zip: str
+
+        class PUser(pydantic.BaseModel):
+            id: int
+            name: str
+            email: str
+            score: float
+            active: bool
+            address: PAddress
+            tags: list[str]
+
+        adapter = pydantic.TypeAdapter(list[PUser])
+        typed.append(("pydantic TypeAdapter", lambda: adapter.validate_json(buf), None))
+
+    untyped = [("frostfork", lambda: ffjson.decode(buf), None)]
+    if msgspec:
+        untyped.append(("msgspec", lambda: msgspec.json.decode(buf), None))
+    if orjson:
+        untyped.append(("orjson", lambda: orjson.loads(buf), None))
+    untyped.append(("json (stdlib)", lambda: json.loads(buf), None))
+
+    ff_objs = ffjson.decode(buf, type=list[FFUser])
+    dc_objs = ffjson.decode(buf, type=list[DCUser])
+    enc_models = [("frostfork Model", lambda: ffjson.encode(ff_objs), None),
+                  ("frostfork dataclass", lambda: ffjson.encode(dc_objs), None)]
+    if msgspec:
+        m_objs = mdec.decode(buf)
+        menc = msgspec.json.Encoder()
+        enc_models.append(("msgspec Struct", lambda: menc.encode(m_objs), None))
+        enc_models.append(("msgspec dataclass", lambda: menc.encode(dc_objs), None))
+    if orjson:
+        enc_models.append(("orjson dataclass", lambda: orjson.dumps(dc_objs), None))
+
+    enc_dicts = [("frostfork", lambda: ffjson.encode(data), None)]
+    if msgspec:
+        enc_dicts.append(("msgspec", lambda: menc.encode(data), None))
+    if orjson:
+        enc_dicts.append(("orjson", lambda: orjson.dumps(data), None))
+    enc_dicts.append(("json (stdlib)",
+                      lambda: json.dumps(data, separators=(",", ":")).encode(), None))
+
+    rows = [("decode + validate into models", [(a, f, ("decode", data)) for a, f, _ in typed]),
+            ("decode, no type", [(a, f, ("decode", data)) for a, f, _ in untyped]),
+            ("encode models / dataclasses", [(a, f, ("encode", data)) for a, f, _ in enc_models]),
+            ("encode dicts", [(a, f, ("encode", data)) for a, f, _ in enc_dicts])]
+    return rows, missing
+
+
+def check(rows: list[tuple[str, list[tuple[str, Any, Any]]]]) -> None:
+    """Every library must produce the same data before anything is timed."""
+    for title, fns in rows:
+        for label, fn, (kind, want) in fns:
+            got = fn()
+            got = plain(json.loads(got)) if kind == "encode" else plain(got)
+            if got != want:
+                sys.exit(f"{title}: {label} produced different data; nothing timed")
+
+
+def calibrate(fn: Any, target: float = 0.010) -> int:
+    """Calls per batch so one batch takes about `target` seconds."""
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= target / 4 or n >= 1 << 16:
+            return max(1, int(n * target / max(dt, 1e-9)))
+        n *= 2
+
+
+def measure(rows: list[tuple[str, list[tuple[str, Any, Any]]]], repeats: int
+            ) -> dict[tuple[str, str], list[float]]:
+    """Per-call seconds of each (row, label), `repeats` batches each, interleaved."""
+    fns = [(title, label, fn) for title, r in rows for label, fn, _ in r]
+    loops = {(t, lb): calibrate(fn) for t, lb, fn in fns}
+    times: dict[tuple[str, str], list[float]] = {(t, lb): [] for t, lb, _ in fns}
+    for rep in range(repeats):
+        order = fns if rep % 2 == 0 else fns[::-1]  # no library always goes first
+        for title, label, fn in order:
+            n = loops[(title, label)]
+            gc.collect()
+            gc.disable()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            dt = time.perf_counter() - t0
+            gc.enable()
+            times[(title, label)].append(dt / n)
+    return times
+
+
+PEERS = ("msgspec", "orjson")
+
+
+def table(rows: list[tuple[str, list[tuple[str, Any, Any]]]],
+          times: dict[tuple[str, str], list[float]]) -> tuple[list[str], dict[str, float]]:
+    """Markdown table lines, and {row/label: ratio to fastest peer} for frostfork rows."""
+    lines = ["| work | library | best | median | × fastest peer |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    ratios = {}
+    for title, fns in rows:
+        best = {label: min(times[(title, label)]) for label, _, _ in fns}
+        peer = [v for label, v in best.items() if label.split()[0] in PEERS]
+        fastest = min(peer) if peer else None
+        for label, _, _ in fns:
+            ts = times[(title, label)]
+            ratio = f"{best[label] / fastest:.2f}" if fastest else "—"
+            if fastest and label.startswith("frostfork"):
+                ratios[f"{title} / {label}"] = best[label] / fastest
+            lines.append(f"| {title} | {label} | {min(ts) * 1e3:.3f} ms | "
+                         f"{statistics.median(ts) * 1e3:.3f} ms | {ratio} |")
+    return lines, ratios
+
+
+def versions() -> str:
+    m = peers()
+    parts = [f"CPython {sys.version.split()[0]}"]
+    for name, mod in m.items():
+        if mod is not None:
+            parts.append(f"{name} {getattr(mod, '__version__', '?')}")
+    return ", ".join(parts)
+
+
+def run(a: argparse.Namespace) -> None:
+    rows, missing = build_rows()
+    check(rows)
+    times = measure(rows, a.repeats)
+    lines, ratios = table(rows, times)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(ratios, f, indent=1)
+    body = wrkparse.header("JSON codec", a.command)[:-1]
+    body += [f"- Versions: {versions()}; frostfork: {a.frostfork}",
+             f"- Input: {N_OBJECTS:,} objects of 7 fields (nested object + list of str), "
+             f"{len(json.dumps(make_plain(), separators=(',', ':'))):,} bytes, the same bytes "
+             "for every library; every library's result checked equal before timing",
+             f"- Each row side by side in one process, {a.repeats} interleaved batches of "
+             "~10 ms per library; ratios from the best batch, to the fastest of msgspec / orjson",
+             *[f"- {m}" for m in missing], ""]
+    body += lines
+    notes = os.path.join(HERE, "json_codec_notes.md")
+    if os.path.exists(notes):
+        body += ["", open(notes).read().rstrip()]
+    text = "\n".join(body)
+    if a.results:
+        wrkparse.replace_section(a.results, "json codec", text)
+    print(text)
+
+
+def profile(a: argparse.Namespace) -> None:
+    """Runs one frostfork function in a loop: a driver for valgrind/perf."""
+    rows, _ = build_rows()
+    for title, fns in rows:
+        for label, fn, _ in fns:
+            if label == a.row or f"{title} / {label}" == a.row:
+                for _ in range(a.loops):
+                    fn()
+                return
+    sys.exit(f"no row {a.row!r}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--results")
+    r.add_argument("--command", default="python bench/json_codec.py run")
+    r.add_argument("--frostfork", default="as installed")
+    r.add_argument("--repeats", type=int, default=int(os.environ.get("REPEATS", 30)))
+    r.add_argument("--json", help="also write frostfork's ratios here")
+    pr = sub.add_parser("profile")
+    pr.add_argument("row", help="e.g. 'decode, no type / frostfork'")
+    pr.add_argument("--loops", type=int, default=50)
+    a = p.parse_args()
+    run(a) if a.cmd == "run" else profile(a)
+
+
+if __name__ == "__main__":
+    main()
