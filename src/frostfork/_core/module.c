@@ -297,6 +297,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->time_type);
     Py_CLEAR(st->enc_fields);
     Py_CLEAR(st->fields_for);
+    for (size_t i = 0; i < FF_KEY_CACHE_SIZE; i++)
+        Py_CLEAR(st->key_cache[i]);
     return 0;
 }
 

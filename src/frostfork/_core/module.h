@@ -7,6 +7,9 @@
 
 #include "compat.h" /* Python.h, and what differs between CPython versions */
 
+#define FF_KEY_CACHE_SIZE 512 /* a power of two */
+#define FF_KEY_CACHE_MAXLEN 32
+
 /* A list of live finalizers (life/finalize.c). */
 typedef struct ff_fin_list {
     struct ff_Finalizer *head;
@@ -33,6 +36,9 @@ typedef struct {
     PyObject *UUID;
     PyObject *datetime_fromiso, *date_fromiso, *time_fromiso;
     PyObject *b64decode;       /* binascii.a2b_base64(strict_mode=True) */
+    /* object keys recently decoded (json/decode.c): short ASCII str by a hash of their
+     * bytes, so a key repeated over a document is one str with its hash cached */
+    PyObject *key_cache[FF_KEY_CACHE_SIZE];
     /* encoding */
     PyObject *b64encode;       /* binascii.b2a_base64(newline=False) */
     PyObject *Enum, *date_type, *time_type;

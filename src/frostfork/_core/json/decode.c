@@ -6,7 +6,9 @@
 #include "json/decode.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 
 #define FATAL(d) ((d)->in.err || PyErr_Occurred())
 
@@ -109,18 +111,126 @@ static int str_token(ff_dec *d, const char **s, size_t *n)
     return lexed(d, ff_json_string(&d->in, s, n, 0));
 }
 
-static PyObject *parse_str(ff_dec *d)
+/* A string token's bytes as a str. When the lexer saw only ASCII the str
+ * is filled with one memcpy, skipping the general UTF-8 decoder. */
+static PyObject *str_object(ff_dec *d, const char *s, size_t n)
 {
-    const char *s;
-    size_t n;
-    if (str_token(d, &s, &n) < 0)
-        return NULL;
+    if (d->in.ascii) {
+        PyObject *r = PyUnicode_New((Py_ssize_t)n, 127);
+        if (r && n)
+            memcpy(PyUnicode_1BYTE_DATA(r), s, n);
+        return r;
+    }
     PyObject *r = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
     if (!r && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
         PyErr_Clear();
         ff_json_fail(&d->in, "invalid UTF-8 in string");
     }
     return r;
+}
+
+static PyObject *parse_str(ff_dec *d)
+{
+    const char *s;
+    size_t n;
+    if (str_token(d, &s, &n) < 0)
+        return NULL;
+    return str_object(d, s, n);
+}
+
+/* A cheap mix of a key's bytes, only to pick a key-cache slot. */
+static size_t key_slot(const char *s, size_t n)
+{
+    size_t h = n * 0x9E3779B1u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x01000193u;
+    return (h ^ (h >> 15)) & (FF_KEY_CACHE_SIZE - 1);
+}
+
+/* An object key. Documents repeat the same few keys, so short ASCII keys
+ * come from a small cache in module state (one slot per hash, the newest
+ * key wins): no new str and, because a cached str keeps its hash, no
+ * rehash when it goes into a dict. Keys below a Sensitive type are not
+ * kept. */
+static PyObject *parse_key(ff_dec *d)
+{
+    const char *s;
+    size_t n;
+    if (str_token(d, &s, &n) < 0)
+        return NULL;
+    if (!d->in.ascii || n > FF_KEY_CACHE_MAXLEN || d->sensitive)
+        return str_object(d, s, n);
+    PyObject **slot = &d->st->key_cache[key_slot(s, n)];
+    PyObject *k = *slot;
+    if (k && (size_t)PyUnicode_GET_LENGTH(k) == n && memcmp(PyUnicode_1BYTE_DATA(k), s, n) == 0)
+        return Py_NewRef(k);
+    if (!(k = str_object(d, s, n)))
+        return NULL;
+    if (PyObject_Hash(k) == -1) {
+        Py_DECREF(k);
+        return NULL;
+    }
+    Py_XSETREF(*slot, Py_NewRef(k));
+    return k;
+}
+
+/* Integers of up to 18 digits fit an int64 as they are read. */
+static PyObject *small_int(const char *s, size_t n)
+{
+    int neg = *s == '-';
+    long long v = 0;
+    for (size_t i = (size_t)neg; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return PyLong_FromLongLong(neg ? -v : v);
+}
+
+/* Decimal numbers with at most 15 significant digits and a power of ten
+ * within 1e22 convert exactly with one IEEE multiply or divide: both
+ * operands are exact doubles and the operation rounds correctly once.
+ * Returns 0 and *out, or -1 when the number needs the full algorithm. The
+ * token was already checked by the lexer. */
+static int exact_double(const char *s, size_t n, double *out)
+{
+#if FLT_EVAL_METHOD == 0
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char *p = s, *e = s + n;
+    int neg = *p == '-';
+    p += neg;
+    uint64_t m = 0;
+    int digits = 0, scale = 0;
+    for (; p < e && *p >= '0' && *p <= '9'; p++, digits++)
+        m = m * 10 + (uint64_t)(*p - '0');
+    if (p < e && *p == '.')
+        for (p++; p < e && *p >= '0' && *p <= '9'; p++, digits++, scale--)
+            m = m * 10 + (uint64_t)(*p - '0');
+    if (digits > 15)
+        return -1;
+    if (p < e) { /* exponent */
+        int eneg = 0, ev = 0, edig = 0;
+        p++;
+        if (*p == '+' || *p == '-')
+            eneg = *p++ == '-';
+        for (; p < e; p++)
+            if (++edig > 3)
+                return -1;
+            else
+                ev = ev * 10 + (*p - '0');
+        scale += eneg ? -ev : ev;
+    }
+    if (scale < -22 || scale > 22)
+        return -1;
+    double v = (double)m;
+    v = scale < 0 ? v / pow10[-scale] : v * pow10[scale];
+    *out = neg ? -v : v;
+    return 0;
+#else
+    (void)s;
+    (void)n;
+    (void)out;
+    return -1;
+#endif
 }
 
 #define INT_SIZE_MSG "Unable to parse input string as an integer, exceeded maximum size"
@@ -133,6 +243,11 @@ static PyObject *parse_str(ff_dec *d)
  * rejected value) the body is refused as a 400 that names the limit. */
 static PyObject *number_object(ff_dec *d, const char *s, size_t n, int is_int, int typed)
 {
+    if (is_int && n <= 18)
+        return small_int(s, n);
+    double fast;
+    if (!is_int && exact_double(s, n, &fast) == 0)
+        return PyFloat_FromDouble(fast);
     char stack[64];
     char *tmp = n < sizeof stack ? stack : PyMem_Malloc(n + 1);
     if (!tmp)
@@ -140,9 +255,7 @@ static PyObject *number_object(ff_dec *d, const char *s, size_t n, int is_int, i
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     PyObject *r;
-    if (is_int && n <= 18) {
-        r = PyLong_FromLongLong(strtoll(tmp, NULL, 10));
-    } else if (is_int) {
+    if (is_int) {
         r = PyLong_FromString(tmp, NULL, 10);
         if (!r && PyErr_ExceptionMatches(PyExc_ValueError)) {
             PyErr_Clear();
@@ -217,7 +330,7 @@ static PyObject *parse_any(ff_dec *d)
                 Py_CLEAR(dict);
                 break;
             }
-            PyObject *k = parse_str(d);
+            PyObject *k = parse_key(d);
             PyObject *v = k && ff_json_expect(&d->in, ':', "expected ':'") == 0 ? parse_any(d) : NULL;
             if (!v || PyDict_SetItem(dict, k, v) < 0)
                 Py_CLEAR(dict);
@@ -658,7 +771,7 @@ static PyObject *dec_dict(ff_dec *d, const ff_type *t)
             ff_json_fail(&d->in, "expected a string key");
             goto fail;
         }
-        PyObject *k = parse_str(d);
+        PyObject *k = parse_key(d);
         if (!k || ff_json_expect(&d->in, ':', "expected ':'") < 0) {
             Py_XDECREF(k);
             goto fail;

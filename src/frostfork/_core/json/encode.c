@@ -3,7 +3,9 @@
  * No intermediate str objects: ASCII strings are escaped straight from the
  * object's storage, others from their cached UTF-8. */
 #include "json/encode.h"
+#include "json/scan.h"
 
+#include <float.h>
 #include <math.h>
 
 
@@ -37,6 +39,16 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
     out->data[out->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
+        /* most text needs no escape: skip whole words that have none */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (ff_json_special_bytes(w))
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char ch = s[i];
         unsigned char kind = ch < 0x60 ? escape_kind[ch] : 0;
         if (!kind)
@@ -92,8 +104,11 @@ static int put_long(ff_buf *out, PyObject *o)
         return -1;
     if (!overflow) {
         char tmp[24];
-        int n = snprintf(tmp, sizeof tmp, "%lld", v);
-        return put(out, tmp, (size_t)n);
+        size_t n = 0;
+        if (v < 0)
+            tmp[n++] = '-';
+        n += ff_fmt_u64(tmp + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+        return put(out, tmp, n);
     }
     PyObject *s = PyLong_Type.tp_repr(o); /* exact digits, ignoring subclass reprs */
     if (!s)
@@ -105,6 +120,57 @@ static int put_long(ff_buf *out, PyObject *o)
     return rc;
 }
 
+/* Writes what repr() would for the common float that is a short decimal,
+ * without dtoa's bignum arithmetic; returns the length, or 0 to leave it to
+ * repr. For |d| in [1e-4, 1e15) repr is plain notation with the fewest
+ * digits that read back as d. This looks for the fewest decimals k such that
+ * some integer m < 1e15 has m / 10^k == d: that division of two exact
+ * doubles rounds once, so it is exactly what reading "m*10^-k" yields, and
+ * below 1e15 two values of m cannot both land on d (their spacing is four
+ * times an ulp), so the digits are the ones repr picks. m is d * 10^k
+ * rounded, off by at most one, so its neighbours are tried too. */
+static size_t short_float(char buf[40], double d)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double a = fabs(d);
+    size_t n = 0;
+    if (a == 0) {
+        if (signbit(d))
+            buf[n++] = '-';
+        memcpy(buf + n, "0.0", 3);
+        return n + 3;
+    }
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int k = 0; k < 16; k++) {
+        double scaled = a * pow10[k];
+        if (scaled >= 1e15)
+            return 0;
+        double m0 = nearbyint(scaled);
+        for (int delta = -1; delta <= 1; delta++) {
+            double m = m0 + delta;
+            if (m < 0 || m / pow10[k] != a)
+                continue;
+            unsigned long long mi = (unsigned long long)m, p = (unsigned long long)pow10[k];
+            if (d < 0)
+                buf[n++] = '-';
+            n += ff_fmt_u64(buf + n, mi / p);
+            buf[n++] = '.';
+            if (k == 0) {
+                buf[n++] = '0';
+            } else {
+                unsigned long long frac = mi % p;
+                for (int i = k - 1; i >= 0; i--, frac /= 10)
+                    buf[n + (size_t)i] = (char)('0' + frac % 10);
+                n += (size_t)k;
+            }
+            return n;
+        }
+    }
+    return 0;
+}
+
 static int put_float(ff_buf *out, PyObject *o)
 {
     double d = PyFloat_AS_DOUBLE(o);
@@ -112,6 +178,12 @@ static int put_float(ff_buf *out, PyObject *o)
         PyErr_SetString(PyExc_ValueError, "Out of range float values are not JSON compliant");
         return -1;
     }
+#if FLT_EVAL_METHOD == 0
+    char fast[40];
+    size_t fn = short_float(fast, d);
+    if (fn)
+        return put(out, fast, fn);
+#endif
     char *s = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (!s)
         return -1;

@@ -116,20 +116,51 @@ static int put_utf8(ff_buf *b, unsigned cp)
 
 static inline int plain(unsigned char c) { return c != '"' && c != '\\' && c >= 0x20; }
 
+/* Past the plain bytes from p, eight at a time while a whole word is
+ * plain, then one by one; *high collects the bytes' top bits (non-ASCII). */
+static inline const char *plain_run(const char *p, const char *end, uint64_t *high)
+{
+    uint64_t h = 0;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t sp = ff_json_special_bytes(w);
+        if (sp) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* the lowest flagged byte is the first special one */
+            unsigned at = (unsigned)__builtin_ctzll(sp) / 8;
+            *high |= (h | (at ? w & (~0ULL >> (64 - 8 * at)) : 0)) & FF_JSON_HIGHS;
+            return p + at;
+#else
+            break;
+#endif
+        }
+        h |= w;
+        p += 8;
+    }
+    while (p < end && plain((unsigned char)*p)) {
+        h |= (unsigned char)*p;
+        p++;
+    }
+    *high |= h & FF_JSON_HIGHS;
+    return p;
+}
+
 /* The common string has no escape: it is returned in place after one scan.
  * Otherwise the bytes are copied into s->tmp with escapes resolved; a \u
  * surrogate must come as a high-low pair. */
 static int string_bytes(ff_json_scan *s, const char **out, size_t *n)
 {
-    const char *p = ++s->p;
-    while (p < s->end && plain((unsigned char)*p))
-        p++;
+    uint64_t high = 0;
+    const char *p = plain_run(++s->p, s->end, &high);
     if (p < s->end && *p == '"') {
         *out = s->p;
         *n = (size_t)(p - s->p);
         s->p = p + 1;
+        s->ascii = high == 0;
         return 0;
     }
+    s->ascii = 0;
     ff_buf *b = &s->tmp;
     b->off = b->len = 0;
     int oom = ff_buf_append(b, s->p, (size_t)(p - s->p));
@@ -147,9 +178,7 @@ static int string_bytes(ff_json_scan *s, const char **out, size_t *n)
             return -1;
         }
         if (c != '\\') {
-            const char *q = p;
-            while (q < s->end && plain((unsigned char)*q))
-                q++;
+            const char *q = plain_run(p, s->end, &high);
             oom = ff_buf_append(b, p, (size_t)(q - p));
             p = q;
             continue;

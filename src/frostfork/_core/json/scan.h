@@ -17,12 +17,31 @@
 #include "util/buf.h"
 
 #include <stddef.h>
+#include <stdint.h>
+
+#define FF_JSON_ONES 0x0101010101010101ULL
+#define FF_JSON_HIGHS 0x8080808080808080ULL
+
+/* Nonzero when some byte of the word w is '"', '\\' or below 0x20: the
+ * bytes a JSON string cannot hold as they are. Each test is the "a byte is
+ * zero" bit trick: (x - 1) borrows into a byte's high bit only through a
+ * zero byte, so a false hit can only sit above (at a higher address on a
+ * little-endian machine than) a true one, and "any", like "the lowest", is
+ * exact. Bytes >= 0x80 never count. Shared by the lexer and the encoder. */
+static inline uint64_t ff_json_special_bytes(uint64_t w)
+{
+    uint64_t q = w ^ (FF_JSON_ONES * '"'), b = w ^ (FF_JSON_ONES * '\\');
+    uint64_t zero_q = (q - FF_JSON_ONES) & ~q, zero_b = (b - FF_JSON_ONES) & ~b;
+    uint64_t ctl = (w - FF_JSON_ONES * 0x20) & ~w;
+    return (zero_q | zero_b | ctl) & FF_JSON_HIGHS;
+}
 
 typedef struct {
     const char *buf, *p, *end;
     const char *err; /* first syntax error, or NULL */
     size_t err_pos;
     int oom;
+    int ascii; /* 1 when the last string token came back in place and all < 0x80 */
     ff_buf tmp; /* unescaped bytes of the last string that had escapes */
 } ff_json_scan;
 
@@ -45,7 +64,9 @@ int ff_json_utf8_valid(const char *b, size_t n);
 
 /* A string token, s->p at its opening quote. On success points *out, *n at
  * its bytes (the input itself when it has no escapes, else s->tmp), leaves
- * s->p after the closing quote and returns 0. The bytes' UTF-8 is checked
+ * s->p after the closing quote and returns 0. s->ascii tells whether the
+ * bytes are all ASCII (then they are valid UTF-8 and the caller may copy
+ * them as they are); it is 0 for a string with escapes, whatever it held. The bytes' UTF-8 is checked
  * only when check_utf8 is set (the decoder's str constructor checks it
  * anyway). */
 int ff_json_string(ff_json_scan *s, const char **out, size_t *n, int check_utf8);
