@@ -6,6 +6,7 @@
 #include "json/scan.h"
 
 #include <float.h>
+#include <structmember.h>
 #include <math.h>
 
 
@@ -30,25 +31,41 @@ static int put(ff_buf *out, const char *s, size_t n)
     return ff_buf_append(out, s, n) < 0 ? oom() : 0;
 }
 
+static int put_char(ff_buf *out, char c)
+{
+    if (out->cap == out->len && ff_buf_reserve(out, 1) < 0)
+        return oom();
+    out->data[out->len++] = c;
+    return 0;
+}
+
 /* Escapes one run of UTF-8 (or ASCII) bytes. Bytes >= 0x80 pass through:
- * the output is UTF-8, which RFC 8259 requires anyway. */
+ * the output is UTF-8, which RFC 8259 requires anyway. Most strings need
+ * no escape at all: they are found so a word at a time and copied whole. */
 static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
 {
+    size_t clean = 0;
+    while (n - clean >= 8) {
+        uint64_t w;
+        memcpy(&w, s + clean, 8);
+        if (ff_json_special_bytes(w))
+            break;
+        clean += 8;
+    }
+    while (clean < n && !(s[clean] < 0x60 && escape_kind[s[clean]]))
+        clean++;
     if (ff_buf_reserve(out, n + 2) < 0)
         return oom();
     out->data[out->len++] = '"';
+    if (clean == n) {
+        if (n)
+            memcpy(out->data + out->len, s, n);
+        out->len += n;
+        out->data[out->len++] = '"';
+        return 0;
+    }
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* most text needs no escape: skip whole words that have none */
-        while (n - i >= 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (ff_json_special_bytes(w))
-                break;
-            i += 8;
-        }
-        if (i >= n)
-            break;
+    for (size_t i = clean; i < n; i++) {
         unsigned char ch = s[i];
         unsigned char kind = ch < 0x60 ? escape_kind[ch] : 0;
         if (!kind)
@@ -80,7 +97,7 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
             return -1;
         run = i + 1;
     }
-    if (put(out, (const char *)s + run, n - run) < 0 || put(out, "\"", 1) < 0)
+    if (put(out, (const char *)s + run, n - run) < 0 || put_char(out, '"') < 0)
         return -1;
     return 0;
 }
@@ -203,20 +220,20 @@ static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     PyObject **items = PySequence_Fast_ITEMS(o);
     Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
-    if (put(out, "[", 1) < 0)
+    if (put_char(out, '[') < 0)
         return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if ((i && put(out, ",", 1) < 0) || encode(out, items[i], depth + 1, e) < 0)
+        if ((i && put_char(out, ',') < 0) || encode(out, items[i], depth + 1, e) < 0)
             return -1;
     }
-    return put(out, "]", 1);
+    return put_char(out, ']');
 }
 
 static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     Py_ssize_t pos = 0, i = 0;
     PyObject *k, *v;
-    if (put(out, "{", 1) < 0)
+    if (put_char(out, '{') < 0)
         return -1;
     while (PyDict_Next(o, &pos, &k, &v)) {
         if (!PyUnicode_Check(k)) {
@@ -224,18 +241,42 @@ static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
                          Py_TYPE(k)->tp_name);
             return -1;
         }
-        if (i++ && put(out, ",", 1) < 0)
+        if (i++ && put_char(out, ',') < 0)
             return -1;
         /* v is borrowed from a dict a __str__/__repr__-free encoder cannot
          * mutate, so no extra reference is needed. */
-        if (put_str(out, k) < 0 || put(out, ":", 1) < 0 || encode(out, v, depth + 1, e) < 0)
+        if (put_str(out, k) < 0 || put_char(out, ':') < 0 || encode(out, v, depth + 1, e) < 0)
             return -1;
     }
-    return put(out, "}", 1);
+    return put_char(out, '}');
 }
 
-/* The (name, sensitive) fields of a model class, or None for other
- * classes; asked of frostfork.json once per class and cached. */
+/* The slot offset of attribute `name` when reading the slot is exactly what
+ * getattr would do (a plain object slot reached through the generic
+ * getattr), else -1. */
+static Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name)
+{
+    if (tp->tp_getattro != PyObject_GenericGetAttr)
+        return -1;
+    PyObject *descr = PyObject_GetAttr((PyObject *)tp, name);
+    if (!descr) {
+        PyErr_Clear(); /* no class attribute: an instance-dict field */
+        return -1;
+    }
+    Py_ssize_t off = -1;
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *m = ((PyMemberDescrObject *)descr)->d_member;
+        if (m->type == T_OBJECT_EX && !(m->flags & PY_AUDIT_READ))
+            off = m->offset;
+    }
+    Py_DECREF(descr);
+    return off;
+}
+
+/* The (name, sensitive, slot offset or -1) fields of a model class, or None
+ * for other classes; the names are asked of frostfork.json once per class,
+ * the offsets found here, and the result cached. Slots are then read
+ * directly instead of through getattr. */
 static PyObject *fields_of(enc *e, PyTypeObject *tp)
 {
     ff_state *st = e->st;
@@ -247,6 +288,24 @@ static PyObject *fields_of(enc *e, PyTypeObject *tp)
     PyObject *fields = PyObject_CallOneArg(st->fields_for, (PyObject *)tp);
     if (!fields)
         return NULL;
+    if (fields != Py_None) {
+        Py_ssize_t n = PyTuple_GET_SIZE(fields);
+        PyObject *withoff = PyTuple_New(n);
+        for (Py_ssize_t i = 0; withoff && i < n; i++) {
+            PyObject *f = PyTuple_GET_ITEM(fields, i);
+            PyObject *name = PyTuple_GET_ITEM(f, 0);
+            PyObject *off = PyLong_FromSsize_t(slot_offset(tp, name));
+            PyObject *item = off ? PyTuple_Pack(3, name, PyTuple_GET_ITEM(f, 1), off) : NULL;
+            Py_XDECREF(off);
+            if (!item)
+                Py_CLEAR(withoff);
+            else
+                PyTuple_SET_ITEM(withoff, i, item);
+        }
+        Py_SETREF(fields, withoff);
+        if (!fields)
+            return NULL;
+    }
     int rc = PyDict_SetItem(st->enc_fields, (PyObject *)tp, fields);
     Py_DECREF(fields);
     return rc < 0 ? NULL : fields; /* borrowed from the cache */
@@ -255,28 +314,33 @@ static PyObject *fields_of(enc *e, PyTypeObject *tp)
 static int put_model(ff_buf *out, PyObject *o, PyObject *fields, int depth, enc *e)
 {
     int first = 1;
-    if (put(out, "{", 1) < 0)
+    if (put_char(out, '{') < 0)
         return -1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
         PyObject *f = PyTuple_GET_ITEM(fields, i);
         PyObject *name = PyTuple_GET_ITEM(f, 0);
         if (PyTuple_GET_ITEM(f, 1) == Py_True && !(e->flags & FF_ENC_SENSITIVE))
             continue; /* write-only */
-        PyObject *v = PyObject_GetAttr(o, name);
-        if (!v) {
+        Py_ssize_t off = PyLong_AsSsize_t(PyTuple_GET_ITEM(f, 2));
+        PyObject *v;
+        if (off >= 0) {
+            v = Py_XNewRef(*(PyObject **)((char *)o + off));
+            if (!v)
+                continue; /* an unset slot */
+        } else if (!(v = PyObject_GetAttr(o, name))) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError))
                 return -1;
             PyErr_Clear(); /* an unset slot */
             continue;
         }
-        int rc = (!first && put(out, ",", 1) < 0) || put_str(out, name) < 0 ||
-                 put(out, ":", 1) < 0 || encode(out, v, depth + 1, e) < 0;
+        int rc = (!first && put_char(out, ',') < 0) || put_str(out, name) < 0 ||
+                 put_char(out, ':') < 0 || encode(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
         if (rc)
             return -1;
         first = 0;
     }
-    return put(out, "}", 1);
+    return put_char(out, '}');
 }
 
 /* Types that go out as a JSON string made by a method (isoformat, str). */
