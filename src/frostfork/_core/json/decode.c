@@ -842,6 +842,23 @@ static Py_ssize_t find_field(const ff_type *t, const char *k, size_t n, Py_ssize
     return -1;
 }
 
+/* Objects usually list their keys in declaration order: when the input
+ * at s->p is exactly the next field's key in quotes, it is taken without
+ * scanning the string (a key with nothing to escape is its own JSON text,
+ * so no other spelling can be meant). Returns the field, or -1 with s->p
+ * unmoved. */
+static Py_ssize_t expected_key(const ff_type *t, ff_json_scan *s, Py_ssize_t hint)
+{
+    if (hint >= t->nfields || !t->fields[hint].key_plain)
+        return -1;
+    const ff_field *f = &t->fields[hint];
+    size_t n = (size_t)f->key_len;
+    if ((size_t)(s->end - s->p) < n + 2 || s->p[n + 1] != '"' || memcmp(s->p + 1, f->key, n) != 0)
+        return -1;
+    s->p += n + 2;
+    return hint;
+}
+
 static PyObject *dec_model(ff_dec *d, const ff_type *t)
 {
     if (enter(d) < 0)
@@ -871,12 +888,18 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
             ff_json_fail(&d->in, "expected a string key");
             goto done;
         }
-        const char *ks;
-        size_t kn;
         const char *key_at = d->in.p;
-        if (str_token(d, &ks, &kn) < 0 || ff_json_expect(&d->in, ':', "expected ':'") < 0)
-            goto done;
-        Py_ssize_t i = find_field(t, ks, kn, hint);
+        Py_ssize_t i = expected_key(t, &d->in, hint);
+        if (i >= 0) {
+            if (ff_json_expect(&d->in, ':', "expected ':'") < 0)
+                goto done;
+        } else {
+            const char *ks;
+            size_t kn;
+            if (str_token(d, &ks, &kn) < 0 || ff_json_expect(&d->in, ':', "expected ':'") < 0)
+                goto done;
+            i = find_field(t, ks, kn, hint);
+        }
         if (i < 0) {
             if (!t->forbid_extra) {
                 /* one level down, like a declared field's value */

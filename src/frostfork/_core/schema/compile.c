@@ -231,6 +231,12 @@ static int compile_fields(compiler *c, ff_type *t, PyObject *node)
         if (fd->name && PyUnicode_Check(fd->name)) {
             PyUnicode_InternInPlace(&fd->name);
             fd->key = PyUnicode_AsUTF8AndSize(fd->name, &fd->key_len);
+            fd->key_plain = fd->key != NULL;
+            for (Py_ssize_t k = 0; fd->key && k < fd->key_len; k++) {
+                unsigned char ch = (unsigned char)fd->key[k];
+                if (ch == '"' || ch == '\\' || ch < 0x20)
+                    fd->key_plain = 0;
+            }
         }
         if (fd->key) {
             PyObject *req = PyObject_GetAttrString(f, "required");

@@ -30,6 +30,7 @@ typedef struct {
     PyObject *name;      /* str: attribute / dict key */
     const char *key;     /* its UTF-8, for matching JSON keys without objects */
     Py_ssize_t key_len;
+    int key_plain;       /* key has no '"', '\\' or control byte: it is its own JSON text */
     ff_type *type;
     PyObject *default_value;   /* NULL when none */
     PyObject *default_factory; /* NULL when none */
