@@ -138,13 +138,27 @@ static PyObject *parse_str(ff_dec *d)
     return str_object(d, s, n);
 }
 
-/* A cheap mix of a key's bytes, only to pick a key-cache slot. */
-static size_t key_slot(const char *s, size_t n)
+/* A cheap mix of a key's bytes, only to pick a key-cache slot (a lookup
+ * compares the whole key, so the mix need not be exact: it reads the first
+ * and last eight bytes as words when the input has room, else each byte). */
+static size_t key_slot(const char *s, size_t n, const char *end)
 {
-    size_t h = n * 0x9E3779B1u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 0x01000193u;
-    return (h ^ (h >> 15)) & (FF_KEY_CACHE_SIZE - 1);
+    uint64_t h;
+    if (end - s >= 8) {
+        uint64_t a, b = 0;
+        memcpy(&a, s, 8);
+        if (n < 8) /* only the key's own bytes (on a little-endian machine) */
+            a = n ? a & (~0ULL >> (64 - 8 * n)) : 0;
+        else
+            memcpy(&b, s + n - 8, 8);
+        h = (a ^ (b * 0x9E3779B97F4A7C15ULL) ^ n) * 0xFF51AFD7ED558CCDULL;
+    } else {
+        h = n;
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (unsigned char)s[i]) * 0x100000001B3ULL;
+        h *= 0xFF51AFD7ED558CCDULL;
+    }
+    return (size_t)(h >> 40) & (FF_KEY_CACHE_SIZE - 1);
 }
 
 /* An object key. Documents repeat the same few keys, so short ASCII keys
@@ -160,7 +174,7 @@ static PyObject *parse_key(ff_dec *d)
         return NULL;
     if (!d->in.ascii || n > FF_KEY_CACHE_MAXLEN || d->sensitive)
         return str_object(d, s, n);
-    PyObject **slot = &d->st->key_cache[key_slot(s, n)];
+    PyObject **slot = &d->st->key_cache[key_slot(s, n, d->in.end)];
     PyObject *k = *slot;
     if (k && (size_t)PyUnicode_GET_LENGTH(k) == n && memcmp(PyUnicode_1BYTE_DATA(k), s, n) == 0)
         return Py_NewRef(k);

@@ -52,6 +52,12 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
             break;
         clean += 8;
     }
+    if (clean < n && n >= 8) { /* the short tail, as the (overlapping) last word */
+        uint64_t w;
+        memcpy(&w, s + n - 8, 8);
+        if (!ff_json_special_bytes(w))
+            clean = n;
+    }
     while (clean < n && !(s[clean] < 0x60 && escape_kind[s[clean]]))
         clean++;
     if (ff_buf_reserve(out, n + 2) < 0)
@@ -273,7 +279,18 @@ static Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name)
     return off;
 }
 
-/* The (name, sensitive, slot offset or -1) fields of a model class, or None
+/* `"name":` as bytes, written once per class instead of once per object. */
+static PyObject *key_text(PyObject *name)
+{
+    ff_buf b = {0};
+    PyObject *r = NULL;
+    if (put_str(&b, name) == 0 && put_char(&b, ':') == 0)
+        r = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+    ff_buf_free(&b);
+    return r;
+}
+
+/* The (name, sensitive, slot offset or -1, `"name":`) fields of a model class, or None
  * for other classes; the names are asked of frostfork.json once per class,
  * the offsets found here, and the result cached. Slots are then read
  * directly instead of through getattr. */
@@ -295,8 +312,10 @@ static PyObject *fields_of(enc *e, PyTypeObject *tp)
             PyObject *f = PyTuple_GET_ITEM(fields, i);
             PyObject *name = PyTuple_GET_ITEM(f, 0);
             PyObject *off = PyLong_FromSsize_t(slot_offset(tp, name));
-            PyObject *item = off ? PyTuple_Pack(3, name, PyTuple_GET_ITEM(f, 1), off) : NULL;
+            PyObject *key = off ? key_text(name) : NULL;
+            PyObject *item = key ? PyTuple_Pack(4, name, PyTuple_GET_ITEM(f, 1), off, key) : NULL;
             Py_XDECREF(off);
+            Py_XDECREF(key);
             if (!item)
                 Py_CLEAR(withoff);
             else
@@ -333,8 +352,10 @@ static int put_model(ff_buf *out, PyObject *o, PyObject *fields, int depth, enc 
             PyErr_Clear(); /* an unset slot */
             continue;
         }
-        int rc = (!first && put_char(out, ',') < 0) || put_str(out, name) < 0 ||
-                 put_char(out, ':') < 0 || encode(out, v, depth + 1, e) < 0;
+        PyObject *key = PyTuple_GET_ITEM(f, 3);
+        int rc = (!first && put_char(out, ',') < 0) ||
+                 put(out, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key)) < 0 ||
+                 encode(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
         if (rc)
             return -1;
