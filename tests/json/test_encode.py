@@ -39,3 +39,38 @@ def test_depth_limit():
         cur = nxt
     with pytest.raises(ValueError, match="nesting"):
         json_encode(deep)
+
+
+def test_escapes_at_every_offset_of_a_word():
+    # the encoder and the lexer look at strings eight bytes at a time: put each kind of
+    # byte at every offset of strings of 0-24 bytes, both ways through the codec
+    from frostfork.json import decode
+    for n in range(1, 25):
+        for pos in range(n):
+            for ch in ['"', "\\", "\n", "\x00", "\x1f", "\x7f", "é", "😀"]:
+                s = "a" * pos + ch + "b" * (n - pos - 1)
+                encoded = json_encode([s, {s: s}])
+                assert encoded == json.dumps([s, {s: s}], ensure_ascii=False,
+                                             separators=(",", ":")).encode()
+                assert decode(encoded) == [s, {s: s}]
+                assert decode(json.dumps(s).encode()) == s  # \u escapes
+
+
+def test_floats_are_written_as_repr_and_read_back_exactly():
+    import random
+    import struct
+
+    from frostfork.json import decode
+    rng = random.Random(13)
+    values = [0.0, -0.0, 0.0001, 0.00009999, 1e15, 999999999999999.9, 123.456, 1 / 3, 0.1 + 0.2]
+    for _ in range(20000):
+        values.append(round(rng.uniform(-1e6, 1e6), rng.randint(0, 12)))
+        values.append(rng.uniform(-1, 1) * 10 ** rng.randint(-8, 18))
+        bits = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+        if bits == bits and abs(bits) != float("inf"):
+            values.append(bits)
+    for v in values:
+        encoded = json_encode(v)
+        assert encoded == repr(v).encode()
+        back = decode(encoded)
+        assert back == v and repr(back) == repr(v)

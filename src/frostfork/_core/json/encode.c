@@ -52,7 +52,7 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
             break;
         clean += 8;
     }
-    if (clean < n && n >= 8) { /* the short tail, as the (overlapping) last word */
+    if (n - clean < 8 && n >= 8) { /* a short tail after clean words: the overlapping last word */
         uint64_t w;
         memcpy(&w, s + n - 8, 8);
         if (!ff_json_special_bytes(w))
