@@ -161,7 +161,9 @@ def build_rows() -> tuple[list[tuple[str, list[tuple[str, Any, Any]]]], list[str
             tags: list[str]
 
         mdec = msgspec.json.Decoder(list[MUser])
+        mdec_dc = msgspec.json.Decoder(list[DCUser])
         typed.append(("msgspec Struct", lambda: mdec.decode(buf), None))
+        typed.append(("msgspec dataclass", lambda: mdec_dc.decode(buf), None))
     if pydantic:
         class PAddress(pydantic.BaseModel):
             street: str
