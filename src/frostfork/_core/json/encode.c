@@ -440,12 +440,14 @@ static int encode(ff_buf *out, PyObject *o, int depth, enc *e)
         return put(out, "false", 5);
     if (PyLong_Check(o))
         return put_long(out, o);
-    if (PyFloat_Check(o))
+    if (PyFloat_CheckExact(o))
         return put_float(out, o);
     if (PyDict_Check(o))
         return put_dict(out, o, depth, e);
     if (PyList_Check(o) || PyTuple_Check(o))
         return put_seq(out, o, depth, e);
+    if (PyFloat_Check(o)) /* a float subclass: a subtype walk, so after the flag checks */
+        return put_float(out, o);
     return encode_other(out, o, depth, e);
 }
 
