@@ -39,6 +39,36 @@ static int put_char(ff_buf *out, char c)
     return 0;
 }
 
+/* Copies n bytes; the short strings most keys and values are get two
+ * fixed-size word moves or a byte loop instead of a call to memcpy. */
+static inline void copy_small(char *dst, const unsigned char *src, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (char)src[i];
+    } else {
+        memcpy(dst, src, n);
+    }
+}
+
+/* The decimal digits of v, written at p (at least 20 bytes of room);
+ * returns how many. */
+static size_t write_u64(char *p, unsigned long long v)
+{
+    size_t n = 1;
+    for (unsigned long long t = v; t >= 10; t /= 10)
+        n++;
+    for (size_t i = n; i-- > 0; v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return n;
+}
+
 /* Escapes one run of UTF-8 (or ASCII) bytes. Bytes >= 0x80 pass through:
  * the output is UTF-8, which RFC 8259 requires anyway. Most strings need
  * no escape at all: they are found so a word at a time and copied whole. */
@@ -64,8 +94,7 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
         return oom();
     out->data[out->len++] = '"';
     if (clean == n) {
-        if (n)
-            memcpy(out->data + out->len, s, n);
+        copy_small(out->data + out->len, s, n);
         out->len += n;
         out->data[out->len++] = '"';
         return 0;
@@ -126,12 +155,15 @@ static int put_long(ff_buf *out, PyObject *o)
     if (v == -1 && PyErr_Occurred())
         return -1;
     if (!overflow) {
-        char tmp[24];
+        if (ff_buf_reserve(out, 24) < 0)
+            return oom();
+        char *p = out->data + out->len;
         size_t n = 0;
         if (v < 0)
-            tmp[n++] = '-';
-        n += ff_fmt_u64(tmp + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
-        return put(out, tmp, n);
+            p[n++] = '-';
+        n += write_u64(p + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+        out->len += n;
+        return 0;
     }
     PyObject *s = PyLong_Type.tp_repr(o); /* exact digits, ignoring subclass reprs */
     if (!s)
@@ -178,7 +210,7 @@ static size_t short_float(char buf[40], double d)
             unsigned long long mi = (unsigned long long)m, p = (unsigned long long)pow10[k];
             if (d < 0)
                 buf[n++] = '-';
-            n += ff_fmt_u64(buf + n, mi / p);
+            n += write_u64(buf + n, mi / p);
             buf[n++] = '.';
             if (k == 0) {
                 buf[n++] = '0';
@@ -202,10 +234,13 @@ static int put_float(ff_buf *out, PyObject *o)
         return -1;
     }
 #if FLT_EVAL_METHOD == 0
-    char fast[40];
-    size_t fn = short_float(fast, d);
-    if (fn)
-        return put(out, fast, fn);
+    if (ff_buf_reserve(out, 40) < 0)
+        return oom();
+    size_t fn = short_float(out->data + out->len, d);
+    if (fn) {
+        out->len += fn;
+        return 0;
+    }
 #endif
     char *s = PyOS_double_to_string(d, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (!s)
