@@ -162,13 +162,6 @@ static void same(verdict a, verdict b, const char *what)
              a.err ? a.err : "-", b.err ? b.err : "-");
 }
 
-static char *put2(char *p, int v, int k)
-{
-    for (int i = k - 1; i >= 0; i--, v /= 10)
-        p[i] = (char)('0' + v % 10);
-    return p + k;
-}
-
 static void check_datetime(const char *text, size_t size, enum ff_datetime_kind kind)
 {
     ff_datetime v, again;
@@ -180,35 +173,10 @@ static void check_datetime(const char *text, size_t size, enum ff_datetime_kind 
         v.offset >= 86400 || (kind != FF_DT_TIME && (v.year < 1 || v.month < 1 || v.day < 1)))
         FAIL("a field out of range: %d-%d-%d %d:%d:%d.%d %d", v.year, v.month, v.day, v.hour,
              v.minute, v.second, v.microsecond, v.offset);
-    char buf[40], *p = buf;
-    if (kind != FF_DT_TIME) {
-        p = put2(p, v.year, 4);
-        *p++ = '-';
-        p = put2(p, v.month, 2);
-        *p++ = '-';
-        p = put2(p, v.day, 2);
-        if (kind == FF_DT_DATETIME)
-            *p++ = 'T';
-    }
-    if (kind != FF_DT_DATE) {
-        p = put2(p, v.hour, 2);
-        *p++ = ':';
-        p = put2(p, v.minute, 2);
-        *p++ = ':';
-        p = put2(p, v.second, 2);
-        *p++ = '.';
-        p = put2(p, v.microsecond, 6);
-        if (v.has_offset) {
-            int off = v.offset < 0 ? -v.offset : v.offset;
-            *p++ = v.offset < 0 ? '-' : '+';
-            p = put2(p, off / 3600, 2);
-            *p++ = ':';
-            p = put2(p, off / 60 % 60, 2);
-        }
-    }
-    if (ff_parse_datetime(buf, (size_t)(p - buf), kind, &again) < 0 ||
-        memcmp(&v, &again, sizeof v) != 0)
-        FAIL("the canonical spelling %.*s does not read back the same", (int)(p - buf), buf);
+    char buf[FF_DATETIME_TEXT_MAX];
+    size_t len = ff_format_datetime(&v, kind, buf);
+    if (ff_parse_datetime(buf, len, kind, &again) < 0 || memcmp(&v, &again, sizeof v) != 0)
+        FAIL("the canonical spelling %.*s does not read back the same", (int)len, buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -504,14 +504,6 @@ static int uuid_form_ok(const char *s, size_t n)
     return 1;
 }
 
-/* Writes v as `k` digits at p; returns the end. */
-static char *put_digits(char *p, int v, int k)
-{
-    for (int i = k - 1; i >= 0; i--, v /= 10)
-        p[i] = (char)('0' + v % 10);
-    return p + k;
-}
-
 /* 1 when RFC 3339 text that ff_parse_datetime accepted is also read the same
  * by every datetime.fromisoformat since 3.11: upper-case T and Z, '.' for
  * the fraction, at most 6 fraction digits (the usual spelling). */
@@ -566,30 +558,9 @@ static PyObject *datetime_from_text(ff_dec *d, const ff_type *t, PyObject *s)
                                                       : st->datetime_fromiso;
     if (kinds[k].kind == FF_DT_DATE || iso_plain(text, (size_t)n)) /* a date always is */
         return PyObject_CallOneArg(fromiso, s);
-    char buf[40], *p = buf;
-    if (kinds[k].kind == FF_DT_DATETIME) {
-        p = put_digits(p, v.year, 4);
-        *p++ = '-';
-        p = put_digits(p, v.month, 2);
-        *p++ = '-';
-        p = put_digits(p, v.day, 2);
-        *p++ = 'T';
-    }
-    p = put_digits(p, v.hour, 2);
-    *p++ = ':';
-    p = put_digits(p, v.minute, 2);
-    *p++ = ':';
-    p = put_digits(p, v.second, 2);
-    *p++ = '.';
-    p = put_digits(p, v.microsecond, 6);
-    if (v.has_offset) {
-        int off = v.offset < 0 ? -v.offset : v.offset;
-        *p++ = v.offset < 0 ? '-' : '+';
-        p = put_digits(p, off / 3600, 2);
-        *p++ = ':';
-        p = put_digits(p, off / 60 % 60, 2);
-    }
-    PyObject *canon = PyUnicode_FromStringAndSize(buf, p - buf);
+    char buf[FF_DATETIME_TEXT_MAX];
+    size_t len = ff_format_datetime(&v, kinds[k].kind, buf);
+    PyObject *canon = PyUnicode_FromStringAndSize(buf, (Py_ssize_t)len);
     PyObject *r = canon ? PyObject_CallOneArg(fromiso, canon) : NULL;
     Py_XDECREF(canon);
     return r;

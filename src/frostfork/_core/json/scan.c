@@ -493,3 +493,42 @@ int ff_parse_datetime(const char *s, size_t n, enum ff_datetime_kind kind, ff_da
     }
     return parse_time(p, e, out);
 }
+
+/* Writes v as `k` digits at p; returns the end. */
+static char *put_digits(char *p, int v, int k)
+{
+    for (int i = k - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + k;
+}
+
+size_t ff_format_datetime(const ff_datetime *v, enum ff_datetime_kind kind,
+                          char out[FF_DATETIME_TEXT_MAX])
+{
+    char *p = out;
+    if (kind != FF_DT_TIME) {
+        p = put_digits(p, v->year, 4);
+        *p++ = '-';
+        p = put_digits(p, v->month, 2);
+        *p++ = '-';
+        p = put_digits(p, v->day, 2);
+        if (kind == FF_DT_DATE)
+            return (size_t)(p - out);
+        *p++ = 'T';
+    }
+    p = put_digits(p, v->hour, 2);
+    *p++ = ':';
+    p = put_digits(p, v->minute, 2);
+    *p++ = ':';
+    p = put_digits(p, v->second, 2);
+    *p++ = '.';
+    p = put_digits(p, v->microsecond, 6);
+    if (v->has_offset) {
+        int off = v->offset < 0 ? -v->offset : v->offset;
+        *p++ = v->offset < 0 ? '-' : '+';
+        p = put_digits(p, off / 3600, 2);
+        *p++ = ':';
+        p = put_digits(p, off / 60 % 60, 2);
+    }
+    return (size_t)(p - out);
+}

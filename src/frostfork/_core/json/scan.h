@@ -119,4 +119,12 @@ enum ff_datetime_kind { FF_DT_DATE, FF_DT_TIME, FF_DT_DATETIME };
 /* 0 with *out filled when s[0..n) is exactly a `kind`, else -1. */
 int ff_parse_datetime(const char *s, size_t n, enum ff_datetime_kind kind, ff_datetime *out);
 
+/* The longest text ff_format_datetime writes: "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM". */
+#define FF_DATETIME_TEXT_MAX 32
+/* Writes v as the one spelling every reader takes (and ff_parse_datetime
+ * reads back the same): YYYY-MM-DD, HH:MM:SS.ffffff[+HH:MM] or both joined
+ * by 'T'. Returns the length written to out (no NUL). */
+size_t ff_format_datetime(const ff_datetime *v, enum ff_datetime_kind kind,
+                          char out[FF_DATETIME_TEXT_MAX]);
+
 #endif
