@@ -9,6 +9,7 @@ cleanly. On 3.11 the option is refused with a message that says why."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -38,8 +39,7 @@ def test_refused_before_3_12_with_the_reason():
     out = subprocess.run([sys.executable, "-m", "frostfork", "serve", "immortal_app:app",
                           "--freeze", "immortal", "--bind", "127.0.0.1:0"],
                          capture_output=True, text=True, timeout=30 * SLOW, cwd=ROOT,
-                         env={"PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'apps'}",
-                              "PATH": "/usr/bin:/bin"})
+                         env=dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}"))
     assert out.returncode == 2
     assert "--freeze immortal needs CPython 3.12 or newer" in out.stderr
     assert "serving" not in out.stderr  # refused before binding or importing
