@@ -1,7 +1,8 @@
 # frostfork — the two commands a fresh machine needs:
 #   make serve   install everything and serve the example on 127.0.0.1:8000 (4 workers)
 #   make test    install everything and run every test: C unit tests, pytest,
-#                then both again with the extension built with ASan+UBSan
+#                then both again with the extension built with ASan+UBSan, pytest
+#                on each other CPython found, the allocation-failure sweep, fuzzing
 
 PYTHON ?= python3
 VENV := .venv
