@@ -58,9 +58,6 @@ class App:
 
     def route(self, path: str, methods: typing.Iterable[str] = ("GET",)) -> Callable[[F], F]:
         def register(fn: F) -> F:
-            if inspect.iscoroutinefunction(fn):
-                raise RouteError(f"{path}: {fn.__qualname__} is async; frostfork handlers are "
-                                 f"plain functions (each worker runs one request at a time)")
             for method in methods:
                 method = method.upper()
                 if method not in METHODS:

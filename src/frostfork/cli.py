@@ -18,7 +18,7 @@ import tempfile
 import traceback
 from typing import Any
 
-from frostfork import _core, sinks
+from frostfork import _core, aio, sinks
 from frostfork.app import App, RouteError
 
 
@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "in its file: request.stream() and wsgi.input read it in blocks, a "
                         "typed body is decoded from it mapped read-only, request.body copies "
                         "it into memory")
+    s.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+                   help="the event loop each worker runs when the app has async def handlers "
+                        "(auto: uvloop when installed, else asyncio); an all-sync app runs none")
+    s.add_argument("--max-concurrency", type=int, default=0, metavar="N",
+                   help="suspended async handlers per worker; a request for an async handler "
+                        "beyond that is answered 503 with Retry-After (0: no limit)")
     s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default=None,
                    help="collect: gc.collect()+gc.freeze() before fork; "
                         "immortal (CPython 3.12+): also make the startup heap's plain Python "
@@ -293,6 +299,13 @@ def serve(args: argparse.Namespace) -> int:
             table = app._compile()
         except RouteError as e:
             raise CLIError(str(e)) from None
+        if args.max_concurrency < 0:
+            raise CLIError("--max-concurrency must be 0 or more")
+        if aio.needs_loop([fn for _, _, fn in app._routes]):
+            try:
+                _core.aio_config(aio.loop_factory(args.loop), args.max_concurrency)
+            except ValueError as e:
+                raise CLIError(str(e)) from None
     access = getattr(app, "access_log", None)
     if args.access_log:
         access = sinks.stdout() if args.access_log == "-" else sinks.file(args.access_log)

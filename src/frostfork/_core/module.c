@@ -93,6 +93,9 @@ static PyMethodDef module_methods[] = {
     {"_match", ff_py_match, METH_VARARGS, "route matching, for tests"},
     {"_dispatch", (PyCFunction)(void (*)(void))ff_py_dispatch, METH_FASTCALL,
      "_dispatch(func, schema, payload) -> func(**validated payload keys)"},
+    {"aio_config", (PyCFunction)(void (*)(void))ff_py_aio_config, METH_VARARGS | METH_KEYWORDS,
+     "aio_config(loop_factory, max_concurrency=0): workers make an event loop after fork with\n"
+     "loop_factory() (None: no loop) and suspend at most max_concurrency requests (0: no limit)"},
     {"finalize", (PyCFunction)(void (*)(void))ff_py_finalize, METH_VARARGS | METH_KEYWORDS,
      "finalize(obj, fn, /, *args, **kwargs) -> Finalizer: run fn once, when obj is collected,\n"
      "when called, at the end of the current request, or at exit."},
@@ -178,6 +181,7 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_schema_spec, &st->Schema_type) < 0 ||
         add_type(m, &ff_plan_spec, &st->Plan_type) < 0 ||
         add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
+        !(st->Step_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_step_spec, NULL)) ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
         !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
@@ -248,6 +252,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
+    Py_VISIT(st->Step_type);
+    Py_VISIT(st->aio_loop_factory);
     Py_VISIT(st->Finalizer_type);
     Py_VISIT(st->FileSink_type);
     Py_VISIT(st->SQLiteSink_type);
@@ -285,6 +291,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->empty_tuple);
     Py_CLEAR(st->Schema_type);
     Py_CLEAR(st->Plan_type);
+    Py_CLEAR(st->Step_type);
+    Py_CLEAR(st->aio_loop_factory);
     Py_CLEAR(st->Finalizer_type);
     Py_CLEAR(st->FileSink_type);
     Py_CLEAR(st->SQLiteSink_type);

@@ -56,6 +56,11 @@ typedef struct {
     PyObject *secrets;         /* Sensitive values seen in the current request (list of str) */
     struct ff_logs *logs;      /* the worker's log buffers, NULL outside a worker */
     char request_id[72];       /* the current request's id ("" until asked for) */
+    /* async (server/aio.c): set by frostfork._core.aio_config() in the master */
+    ff_fin_list *task_fins;    /* a suspended request's own list while one of its steps runs */
+    PyObject *aio_loop_factory; /* makes the worker's event loop after fork, or NULL: no loop */
+    PyTypeObject *Step_type;   /* a suspended request's coroutine, as a Task runs it */
+    int aio_max_concurrency;   /* suspended requests per worker before 503 (0: no limit) */
 } ff_state;
 
 ff_state *ff_get_state(PyObject *module);
@@ -73,6 +78,8 @@ PyObject *ff_py_match(PyObject *module, PyObject *args);
 PyObject *ff_py_finalize(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_audit(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ff_py_aio_config(PyObject *module, PyObject *args, PyObject *kwargs);
+extern PyType_Spec ff_step_spec;
 /* Imports module.attr[.attr] — for the handful of stdlib objects cached at init. */
 PyObject *ff_import_attr(const char *module, const char *attr);
 

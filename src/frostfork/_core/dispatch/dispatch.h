@@ -47,6 +47,11 @@ typedef struct ff_env {
     unsigned long long req_seq;   /* request ids generated so far */
     int capture_errors;           /* keep a handler's exception in `error` (test client) */
     PyObject *error;              /* ... the first one of the current request, owned */
+    /* async handlers (dispatch/aio.c): where a coroutine that suspended goes, and
+     * whether that many are running that new ones are refused (--max-concurrency) */
+    int (*suspend)(struct ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded,
+                   PyObject *ctx, const char *label, struct ff_Finalizer *mark);
+    int busy;
     /* WSGI: the environ keys that never change, and cached short strings */
     PyObject *environ_base;
     ff_strcache strings;
@@ -71,6 +76,23 @@ void ff_dispatch_end(ff_env *e);
  * memory for the response itself (out may then hold part of it). */
 int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
 int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
+/* The status a dispatcher returns for a request whose async handler
+ * suspended: env->suspend took it, and its response is written later. */
+#define FF_STATUS_PENDING (-2)
+
+/* Writes what a native handler returned (bytes, str, a Response, or JSON).
+ * Returns the status, or -1 with a Python exception and nothing written. */
+int ff_native_write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res);
+/* dispatch/aio.c: runs an async handler's coroutine to its first suspension.
+ * Finished: its result is written. Suspended: handed to env->suspend (the
+ * finalizers pushed since `mark` are the request's), FF_STATUS_PENDING. */
+int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const char *label,
+                 struct ff_Finalizer *mark);
+/* Whether calling this handler makes a coroutine (an `async def`). */
+int ff_async_callable(PyObject *fn);
+/* 503 with Retry-After: the worker runs --max-concurrency async handlers. */
+int ff_async_busy(ff_env *e, const ff_req *r, ff_buf *out);
+
 /* The environ keys every request of this env shares (ff_env_init calls it). */
 int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port);
 

@@ -67,6 +67,11 @@ static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res)
     return status;
 }
 
+int ff_native_write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res)
+{
+    return write_result(e, r, out, res);
+}
+
 /* ---- dispatch ---- */
 
 /* Every binding and validation failure of the request, FastAPI's shape.
@@ -134,11 +139,17 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     if (m == FF_ROUTE_BAD_METHOD)
         return write_405(e, r, out, allow);
     const ff_route *rt = &app->routes[id];
+    if (e->busy && ff_async_callable(((ff_Plan *)rt->plan)->callable))
+        return ff_async_busy(e, r, out);
+    struct ff_Finalizer *mark = e->st->request_fins.head;
     ff_bind b;
     ff_bind_init(&b, e->st, r, caps, ncaps, rt->param_names);
     PyObject *res = ff_plan_call(&b, (ff_Plan *)rt->plan);
     int status;
-    if (res) {
+    if (res && PyCoro_CheckExact(res)) {
+        status = ff_async_run(e, r, out, res, rt->label, mark);
+        Py_DECREF(res);
+    } else if (res) {
         if ((status = write_result(e, r, out, res)) < 0)
             status = ff_fail_500(e, r, out, rt->label);
         Py_DECREF(res);

@@ -35,7 +35,7 @@ int ff_dispatch_run(ff_env *e, ff_req *r, ff_buf *out)
     e->st->in_request = 1; /* finalizers made now belong to this request */
     int status = e->wsgi_app ? ff_wsgi_dispatch(e, r, out) : ff_native_dispatch(e, r, out);
     e->st->in_request = 0;
-    if (status < 0) {
+    if (status < 0 && status != FF_STATUS_PENDING) {
         /* Out of memory for the response: cut off what part of it was
          * written, so a keep-alive client never reads half a response as a
          * whole one. The request is counted with status 0. */

@@ -205,6 +205,8 @@ static ff_Finalizer *make(ff_state *st, PyObject *fn, PyObject *args, PyObject *
 
 static ff_fin_list *current_list(ff_state *st)
 {
+    if (st->task_fins)
+        return st->task_fins;
     return st->in_request ? &st->request_fins : &st->process_fins;
 }
 
@@ -256,6 +258,22 @@ void ff_fin_run_list(ff_fin_list *l)
             PyErr_WriteUnraisable(f->fn ? f->fn : (PyObject *)f);
         Py_XDECREF(res);
         Py_DECREF(f);
+    }
+}
+
+void ff_fin_list_split(ff_fin_list *from, ff_Finalizer *mark, ff_fin_list *to)
+{
+    ff_Finalizer *f;
+    while ((f = from->head) && f != mark) {
+        from->head = f->next;
+        if (f->next)
+            f->next->prev = NULL;
+        f->list = to; /* the list's reference moves with it */
+        f->prev = NULL;
+        f->next = to->head;
+        if (to->head)
+            to->head->prev = f;
+        to->head = f;
     }
 }
 

@@ -31,6 +31,10 @@ int ff_defer(ff_state *st, PyObject *fn, PyObject *args);
 /* Runs every finalizer on the list, newest first; errors are reported as
  * unraisable and do not stop the others. */
 void ff_fin_run_list(ff_fin_list *l);
+/* Moves the finalizers pushed onto `from` since its head was `mark` (the
+ * newest ones) to `to`: a request that suspends takes its own with it, so
+ * another request's cleanup does not run them. */
+void ff_fin_list_split(ff_fin_list *from, ff_Finalizer *mark, ff_fin_list *to);
 /* Forgets a list without running it: a forked worker does not own the
  * master's process-scope finalizers. */
 void ff_fin_forget_list(ff_fin_list *l);

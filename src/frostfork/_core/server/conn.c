@@ -67,10 +67,35 @@ static void http_error(ff_worker *w, ff_conn *c, enum ff_http_error err)
 
 /* ---- answering ---- */
 
+void ff_conn_request_done(ff_worker *w, ff_conn *c, const ff_req *r, int status, size_t bytes_out,
+                          int64_t us)
+{
+    ff_slot_count(w->slot, status, us);
+    if (w->logs.sink[FF_LOG_ACCESS]) {
+        ff_access a = {.http = r->http, .peer_host = c->peer_host, .bytes_in = r->body_len,
+                       .bytes_out = bytes_out, .status = status,
+                       .duration_us = us, .request_id = ff_request_id(&w->env, r)};
+        ff_logs_access(&w->logs, &a, w->now);
+    }
+    ff_dispatch_end(&w->env);
+    if (!r->keep_alive)
+        c->closing = 1;
+    w->served++;
+    __atomic_store_n(&w->slot->requests, w->served, __ATOMIC_RELAXED);
+    if (w->max_requests > 0 && w->served >= (uint64_t)w->max_requests)
+        ff_worker_begin_drain(w);
+}
+
+size_t ff_conn_req_end(const ff_conn *c)
+{
+    return c->req_end;
+}
+
 /* Answers one complete request: the internal paths, else the app through
  * ff_dispatch_run; then counts it, logs it, and starts the drain when the
- * worker has served its quota. */
-static void run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const char *body,
+ * worker has served its quota. Returns FF_STATUS_PENDING when an async
+ * handler suspended: its task finishes the request (ff_conn_task_done). */
+static int run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const char *body,
                         size_t body_len, PyObject *spool)
 {
     ff_req r;
@@ -103,6 +128,7 @@ static void run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const c
     w->slot->current[ml + 1 + pl] = '\0';
     if (w->logs.sink[FF_LOG_ACCESS] || w->logs.sink[FF_LOG_AUDIT])
         ff_request_id(&w->env, &r); /* logs and audit records carry it */
+    w->running = c;
     if ((status = ff_serve_internal(w, c, &r, &c->out)) == 0)
         status = ff_dispatch_run(&w->env, &r, &c->out);
     else if (status < 0) {
@@ -110,23 +136,16 @@ static void run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const c
         r.keep_alive = 0;
         status = 0;
     }
+    w->running = NULL;
     w->slot->current[0] = '\0';
+    if (status == FF_STATUS_PENDING) {
+        ff_dispatch_end(&w->env);
+        return status;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
-    ff_slot_count(w->slot, status, us);
-    if (w->logs.sink[FF_LOG_ACCESS]) {
-        ff_access a = {.http = http, .peer_host = c->peer_host, .bytes_in = body_len,
-                       .bytes_out = ff_buf_used(&c->out) - mark, .status = status,
-                       .duration_us = us, .request_id = ff_request_id(&w->env, &r)};
-        ff_logs_access(&w->logs, &a, w->now);
-    }
-    ff_dispatch_end(&w->env);
-    if (!r.keep_alive)
-        c->closing = 1;
-    w->served++;
-    __atomic_store_n(&w->slot->requests, w->served, __ATOMIC_RELAXED);
-    if (w->max_requests > 0 && w->served >= (uint64_t)w->max_requests)
-        ff_worker_begin_drain(w);
+    ff_conn_request_done(w, c, &r, status, ff_buf_used(&c->out) - mark, us);
+    return status;
 }
 
 /* Writes as much pending output as the socket takes. Returns -1 when the
@@ -436,6 +455,12 @@ static void settle(ff_worker *w, ff_conn *c)
 void ff_conn_process(ff_worker *w, ff_conn *c)
 {
     ff_http_request req;
+    if (c->task) {
+        /* a task runs this connection's request: only earlier answers go out */
+        if (conn_flush(w, c) == 0)
+            ff_conn_watch(w, c, ff_buf_used(&c->out) ? FF_WRITE : FF_READ);
+        return;
+    }
 again:
     while (!c->closing && ff_buf_used(&c->out) < OUT_HIGH_WATER) {
         size_t avail = ff_buf_used(&c->in);
@@ -459,8 +484,11 @@ again:
                 break;
             }
         }
-        run_request(w, c, &req, b.data, b.len, b.spool);
+        c->req_end = b.req_end;
+        int pending = run_request(w, c, &req, b.data, b.len, b.spool) == FF_STATUS_PENDING;
         body_release(&b);
+        if (pending)
+            break; /* the request's bytes stay until its task has answered */
         ff_buf_consume(&c->in, b.req_end);
         c->head_len = 0;
         c->prev_len = 0;
@@ -473,14 +501,51 @@ again:
 #endif
     if (gone)
         return;
+    if (c->task) {
+        c->state = FF_C_TASK;
+        ff_tl_push(&w->tasks, c, w->now);
+        ff_conn_watch(w, c, ff_buf_used(&c->out) ? FF_WRITE : FF_READ);
+        return;
+    }
     if (ff_buf_used(&c->out) == 0 && !c->closing && c->head_len == 0 && c->prev_len == 0 &&
         ff_buf_used(&c->in) > 0)
         goto again; /* stopped at the high-water mark with whole requests left */
     settle(w, c);
 }
 
+void ff_conn_task_done(ff_worker *w, ff_conn *c, size_t req_end)
+{
+    ff_buf_consume(&c->in, req_end);
+    c->head_len = 0;
+    c->prev_len = 0;
+    ff_conn_process(w, c);
+}
+
+/* While a task runs the connection's request, its input buffer holds that
+ * request (its head is read in place) and is not touched: readable means
+ * the client left (then the task is cancelled), or sent more (pipelined; it
+ * is read once the task has answered). Either way the socket is not watched
+ * until then. */
+static void task_readable(ff_worker *w, ff_conn *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (ff_loop_del(&w->loop, c->fd) == 0)
+        c->watching = 0;
+    if (n <= 0) {
+        c->gone = 1;
+        ff_aio_cancel(w, c, 0);
+    }
+}
+
 void ff_conn_readable(ff_worker *w, ff_conn *c)
 {
+    if (c->task) {
+        task_readable(w, c);
+        return;
+    }
     if (c->state == FF_C_LINGER) {
         char sink[4096];
         for (int i = 0; i < 16; i++) {

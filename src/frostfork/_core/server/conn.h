@@ -23,6 +23,7 @@ enum ff_conn_state {
     FF_C_BODY,   /* head complete, body arriving */
     FF_C_WRITE,  /* response bytes waiting for the socket to drain */
     FF_C_LINGER, /* response sent before close: read and discard until EOF */
+    FF_C_TASK,   /* its request's async handler suspended: a Task runs it (server/aio.c) */
 };
 
 struct ff_conn {
@@ -35,6 +36,7 @@ struct ff_conn {
     ff_buf out;
     size_t prev_len;      /* bytes the head parser saw on its last -2 */
     size_t head_len;      /* 0 while the head is incomplete */
+    size_t req_end;       /* bytes of the input the request being answered uses */
     size_t body_len;      /* body bytes available (decoded, for chunked) */
     int64_t content_length;
     unsigned flags;       /* FF_HTTP_F_* of the current request */
@@ -47,6 +49,8 @@ struct ff_conn {
     unsigned watching;    /* FF_READ / FF_WRITE currently registered */
     int peer_port;
     char peer_host[48];   /* the peer's address as text ("" for a unix socket) */
+    struct ff_Step *task; /* FF_C_TASK: the suspended request (server/aio.c) */
+    int gone;             /* the client left while the task ran: close when it ends */
 };
 
 typedef struct ff_worker {
@@ -68,6 +72,18 @@ typedef struct ff_worker {
     ff_env env;              /* what the dispatchers see */
     ff_logs logs;            /* access log and audit buffers */
     char tag_listen, tag_metrics, tag_signal; /* addresses used as loop pointers */
+    /* async (server/aio.c): the event loop made after fork, or NULL */
+    PyObject *aio_loop;
+    PyObject *aio_task_type; /* asyncio.Task */
+    PyObject *aio_tick;      /* the loop's reader callback: one turn of this worker */
+    ff_tlist tasks;          /* connections whose handler runs as a Task (--timeout) */
+    int ntasks;
+    struct ff_Step *steps;   /* every Step still alive, to let go of at exit */
+    int timerfd;             /* wakes the loop at the next deadline */
+    int64_t timer_at;
+    int aio_stop;
+    ff_conn *running;        /* the connection whose request is being dispatched */
+    char tag_timer;
 } ff_worker;
 
 /* ---- timeout lists ---- */
@@ -109,6 +125,31 @@ void ff_worker_begin_drain(ff_worker *w);
 void ff_conn_close(ff_worker *w, ff_conn *c);
 void ff_conn_watch(ff_worker *w, ff_conn *c, unsigned ev);
 
+/* One turn of the worker: clock, heartbeat, expiry, log flush; then n ready
+ * events. Returns 1 when the worker should stop. */
+int ff_worker_turn_begin(ff_worker *w);
+int ff_worker_turn_events(ff_worker *w, int n);
+int ff_worker_next_wait_ms(ff_worker *w);
+
+/* aio.c: the worker's event loop (when the app has async handlers) */
+int ff_aio_start(ff_worker *w);     /* after fork: the loop, the timer; -1 with an exception */
+int ff_aio_run(ff_worker *w);       /* runs the loop until the worker stops */
+void ff_aio_stop(ff_worker *w);     /* cancels what runs, lets it end, closes the loop */
+void ff_aio_detach(ff_worker *w, ff_conn *c); /* the connection closes: cancel its task */
+void ff_aio_cancel(ff_worker *w, ff_conn *c, int timed_out);
+int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
+                   const char *label, struct ff_Finalizer *mark);
+
+/* conn.c: the request cycle of one connection */
+/* The end of one request (now, or when its task ended): counted, logged,
+ * the quota checked. */
+void ff_conn_request_done(ff_worker *w, ff_conn *c, const ff_req *r, int status, size_t bytes_out,
+                          int64_t us);
+/* The task of the connection's current request wrote its response: the
+ * request's bytes are let go, the next ones (pipelined) are answered. */
+void ff_conn_task_done(ff_worker *w, ff_conn *c, size_t req_end);
+/* Where the current request ends in the input buffer (set while it runs). */
+size_t ff_conn_req_end(const ff_conn *c);
 /* conn.c: the request cycle of one connection */
 void ff_conn_readable(ff_worker *w, ff_conn *c);
 /* Parses and answers every complete request buffered, writes what the

@@ -55,13 +55,18 @@ static void listen_off(ff_worker *w)
 
 void ff_conn_watch(ff_worker *w, ff_conn *c, unsigned ev)
 {
-    if (c->watching != ev && ff_loop_mod(&w->loop, c->fd, ev, c) == 0)
+    if (c->watching == ev)
+        return;
+    /* 0: taken off the loop while its task ran (conn.c task_readable) */
+    if ((c->watching ? ff_loop_mod(&w->loop, c->fd, ev, c) : ff_loop_add(&w->loop, c->fd, ev, c)) == 0)
         c->watching = ev;
 }
 
 void ff_conn_close(ff_worker *w, ff_conn *c)
 {
     int counted = c->state != FF_C_LINGER; /* lingering ones left the count already */
+    if (c->task)
+        ff_aio_detach(w, c);
     ff_conn_spool_end(c);
     ff_tl_remove(c);
     close(c->fd);
@@ -181,13 +186,17 @@ void ff_worker_begin_drain(ff_worker *w)
  * ready ones; the rest are due at once, so the next wait does not sleep. */
 static void expire(ff_worker *w)
 {
-    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks};
     int budget = EXPIRE_BATCH;
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         ff_conn *c;
         while (budget > 0 && (c = lists[i]->head) && c->deadline <= w->now) {
             budget--;
-            if ((c->state == FF_C_HEAD && ff_buf_used(&c->in) > 0) || c->state == FF_C_BODY) {
+            if (c->task) {
+                /* --timeout: the handler's task is cancelled and answered 504 */
+                ff_tl_remove(c);
+                ff_aio_cancel(w, c, 1);
+            } else if ((c->state == FF_C_HEAD && ff_buf_used(&c->in) > 0) || c->state == FF_C_BODY) {
                 ff_conn_error_close(w, c, 408, "Request Timeout");
                 c->head_len = 0;
                 ff_tl_remove(c);
@@ -203,13 +212,13 @@ static void expire(ff_worker *w)
     }
 }
 
-static int next_wait_ms(ff_worker *w)
+int ff_worker_next_wait_ms(ff_worker *w)
 {
     int64_t next = w->now + 1000; /* heartbeat at least once a second */
     if ((ff_buf_used(&w->logs.buf[0]) || ff_buf_used(&w->logs.buf[1])) &&
         w->logs.next_flush_ms < next)
         next = w->logs.next_flush_ms;
-    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         if (lists[i]->head && lists[i]->head->deadline < next)
             next = lists[i]->head->deadline;
@@ -238,10 +247,48 @@ static int handle_signals(ff_worker *w)
 
 static void close_all(ff_worker *w)
 {
-    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger};
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         while (lists[i]->head)
             ff_conn_close(w, lists[i]->head);
+}
+
+/* The start of a turn: the clock, the heartbeat, expiry and the log flush.
+ * Returns 1 once a drain is over. */
+int ff_worker_turn_begin(ff_worker *w)
+{
+    w->now = ff_now_ms();
+    ff_date_update(&w->date, time(NULL));
+    __atomic_store_n(&w->slot->heartbeat_ms, w->now, __ATOMIC_RELAXED);
+    expire(w);
+    ff_logs_flush(&w->logs, w->now, 0);
+    return w->draining && (w->nconns == 0 || w->now >= w->drain_deadline);
+}
+
+/* The ready events of a wait. Returns 1 when a signal said stop now. */
+int ff_worker_turn_events(ff_worker *w, int n)
+{
+    w->now = ff_now_ms();
+    int stop = 0;
+    for (int i = 0; i < n; i++) {
+        ff_event *ev = &w->loop.ready[i];
+        if (ev->ptr == &w->tag_listen)
+            accept_ready(w, w->srv->cfg.listen_fd, 0);
+        else if (ev->ptr == &w->tag_metrics)
+            accept_ready(w, w->srv->cfg.metrics_fd, 1);
+        else if (ev->ptr == &w->tag_signal)
+            stop |= handle_signals(w);
+        else if (ev->ptr == &w->tag_timer) {
+            uint64_t ticks;
+            ssize_t ignored = read(w->timerfd, &ticks, sizeof ticks);
+            (void)ignored;
+            w->timer_at = 0;
+        } else if (ev->events & FF_WRITE)
+            ff_conn_process(w, ev->ptr);
+        else
+            ff_conn_readable(w, ev->ptr);
+    }
+    return stop;
 }
 
 /* The worker's life: serve until SIGTERM (drain), SIGINT/SIGQUIT (stop now)
@@ -261,6 +308,9 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     w.body.timeout_ms = srv->cfg.body_timeout_ms;
     w.write.timeout_ms = srv->cfg.body_timeout_ms;
     w.linger.timeout_ms = LINGER_MS;
+    /* --timeout for an async handler's task (0: never) */
+    w.tasks.timeout_ms = srv->cfg.timeout_ms > 0 ? srv->cfg.timeout_ms : INT64_MAX / 4;
+    w.timerfd = -1;
     w.now = ff_now_ms();
     ff_date_update(&w.date, time(NULL));
     int rc = 1;
@@ -295,6 +345,10 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
         PyErr_Print();
         goto done;
     }
+    if (srv->st->aio_loop_factory && !cfg->wsgi && ff_aio_start(&w) < 0) {
+        PyErr_Print();
+        goto done;
+    }
     ff_worker_listen_on(&w);
     if (!w.listening) {
         fprintf(stderr, "[frostfork] worker %d: cannot watch the listening socket: %s\n",
@@ -305,42 +359,27 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     ff_fault_worker_start();
 #endif
 
-    for (;;) {
-        w.now = ff_now_ms();
-        ff_date_update(&w.date, time(NULL));
-        __atomic_store_n(&w.slot->heartbeat_ms, w.now, __ATOMIC_RELAXED);
-        expire(&w);
-        ff_logs_flush(&w.logs, w.now, 0);
-        if (w.draining && (w.nconns == 0 || w.now >= w.drain_deadline))
-            break;
-        int n;
-        int wait = next_wait_ms(&w);
-        Py_BEGIN_ALLOW_THREADS
-        n = ff_loop_wait(&w.loop, wait);
-        Py_END_ALLOW_THREADS
-        if (n < 0)
-            break;
-        w.now = ff_now_ms();
-        int stop = 0;
-        for (int i = 0; i < n; i++) {
-            ff_event *ev = &w.loop.ready[i];
-            if (ev->ptr == &w.tag_listen)
-                accept_ready(&w, srv->cfg.listen_fd, 0);
-            else if (ev->ptr == &w.tag_metrics)
-                accept_ready(&w, srv->cfg.metrics_fd, 1);
-            else if (ev->ptr == &w.tag_signal)
-                stop |= handle_signals(&w);
-            else if (ev->events & FF_WRITE)
-                ff_conn_process(&w, ev->ptr);
-            else
-                ff_conn_readable(&w, ev->ptr);
+    if (w.aio_loop) {
+        if (ff_aio_run(&w) < 0)
+            goto done;
+    } else {
+        for (;;) {
+            if (ff_worker_turn_begin(&w))
+                break;
+            int n;
+            int wait = ff_worker_next_wait_ms(&w);
+            Py_BEGIN_ALLOW_THREADS
+            n = ff_loop_wait(&w.loop, wait);
+            Py_END_ALLOW_THREADS
+            if (n < 0 || ff_worker_turn_events(&w, n))
+                break;
         }
-        if (stop)
-            break;
     }
     rc = 0;
 done:
     close_all(&w);
+    if (w.aio_loop)
+        ff_aio_stop(&w);
     ff_logs_close(&w.logs);
     ff_fin_run_list(&srv->st->request_fins);
     ff_fin_run_list(&srv->st->process_fins); /* worker exit */

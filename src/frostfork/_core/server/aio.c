@@ -1,0 +1,563 @@
+/* server/aio.c — the worker's event loop, for async handlers.
+ *
+ * The coupling (measured in bench/aio_coupling.py): the asyncio loop (uvloop
+ * when installed) runs the worker, and the worker's own epoll set is one fd
+ * the loop watches with add_reader. When it is readable the loop calls one
+ * C turn (accept, read, parse, dispatch, write — all as without a loop);
+ * a timerfd in the same set wakes it at the worker's next deadline. Sync
+ * handlers are still called straight from that turn. An async handler's
+ * coroutine runs inline to its first suspension (dispatch/aio.c); one that
+ * suspends is handed to a Task through a Step, and the Task's completion
+ * writes the response from C (step_done).
+ *
+ * A worker makes a loop only when the app has async handlers (the CLI
+ * calls aio_config()): an all-sync app keeps the plain C loop. */
+#include "server/conn.h"
+#include "life/finalize.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A suspended request: the coroutine as the Task sees it, and what the
+ * response needs once the Task is done. */
+typedef struct ff_Step {
+    PyObject_HEAD
+    ff_state *st;
+    PyObject *coro;
+    PyObject *first;          /* what the coroutine yielded inline, for the Task's first step */
+    int started;
+    int timed_out;
+    PyObject *task;
+    ff_worker *w;             /* NULL once the worker let go of it */
+    ff_conn *c;               /* NULL once the connection closed */
+    struct ff_Step *prev, *next; /* the worker's live steps */
+    ff_fin_list fins;         /* the request's finalizers */
+    ff_http_request http;     /* the head, pointing into c->in, which waits */
+    ff_http_header *headers;
+    ff_req r;
+    const char *label;
+    size_t req_end;
+    struct timespec t0;
+} ff_Step;
+
+static ff_worker *env_worker(ff_env *e)
+{
+    return (ff_worker *)((char *)e - offsetof(ff_worker, env));
+}
+
+static void update_busy(ff_worker *w)
+{
+    int max = w->srv->st->aio_max_concurrency;
+    w->env.busy = max > 0 && w->ntasks >= max;
+}
+
+/* ---- the Step: a coroutine the Task drives ---- */
+
+/* While a step of the request runs, finalizers it makes are its own. */
+typedef struct {
+    ff_fin_list *fins;
+    int in_request;
+} step_ctx;
+
+static step_ctx step_enter(ff_Step *s)
+{
+    step_ctx saved = {s->st->task_fins, s->st->in_request};
+    s->st->task_fins = &s->fins;
+    s->st->in_request = 1;
+    return saved;
+}
+
+static void step_leave(ff_Step *s, step_ctx saved)
+{
+    s->st->task_fins = saved.fins;
+    s->st->in_request = saved.in_request;
+}
+
+/* The Task's first step gets what the coroutine already yielded inline
+ * (the future it waits on), as if the Task had run that step itself. */
+static PySendResult step_am_send(PyObject *self, PyObject *arg, PyObject **result)
+{
+    ff_Step *s = (ff_Step *)self;
+    if (!s->started) {
+        s->started = 1;
+        *result = s->first ? s->first : Py_NewRef(Py_None);
+        s->first = NULL;
+        return PYGEN_NEXT;
+    }
+    step_ctx saved = step_enter(s);
+    PySendResult r = PyIter_Send(s->coro, arg, result);
+    step_leave(s, saved);
+    return r;
+}
+
+static PyObject *stop_iteration(PyObject *value)
+{
+    PyObject *e = PyObject_CallOneArg(PyExc_StopIteration, value);
+    Py_DECREF(value);
+    if (e) {
+        PyErr_SetObject(PyExc_StopIteration, e);
+        Py_DECREF(e);
+    }
+    return NULL;
+}
+
+static PyObject *step_send(PyObject *self, PyObject *arg)
+{
+    PyObject *res = NULL;
+    PySendResult r = step_am_send(self, arg, &res);
+    if (r == PYGEN_RETURN)
+        return stop_iteration(res);
+    return r == PYGEN_NEXT ? res : NULL;
+}
+
+static PyObject *step_next(PyObject *self)
+{
+    return step_send(self, Py_None);
+}
+
+static PyObject *step_throw(PyObject *self, PyObject *args)
+{
+    ff_Step *s = (ff_Step *)self;
+    s->started = 1;
+    Py_CLEAR(s->first);
+    PyObject *throw = PyObject_GetAttrString(s->coro, "throw");
+    if (!throw)
+        return NULL;
+    step_ctx saved = step_enter(s);
+    PyObject *res = PyObject_Call(throw, args, NULL);
+    step_leave(s, saved);
+    Py_DECREF(throw);
+    return res;
+}
+
+static PyObject *step_close(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    ff_Step *s = (ff_Step *)self;
+    Py_CLEAR(s->first);
+    return PyObject_CallMethod(s->coro, "close", NULL);
+}
+
+static PyObject *step_await(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static void step_unlink(ff_Step *s)
+{
+    ff_worker *w = s->w;
+    if (!w)
+        return;
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->steps = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+    s->w = NULL;
+}
+
+/* The Task is done: its response (result, 500 for an exception, 504 when
+ * --timeout cancelled it, nothing when the client left) is written, the
+ * request is counted and logged, the connection goes on with what it has
+ * buffered, and the request's finalizers run. Called by the loop as the
+ * Task's done callback. */
+static PyObject *step_done(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    (void)args;
+    (void)kwargs;
+    ff_Step *s = (ff_Step *)self;
+    ff_worker *w = s->w;
+    ff_conn *c = s->c;
+    PyObject *task = s->task;
+    s->task = NULL; /* the Task and the Step let go of each other */
+    step_unlink(s);
+    if (w && c) {
+        c->task = NULL;
+        s->c = NULL;
+        w->ntasks--;
+        update_busy(w);
+        w->now = ff_now_ms();
+        ff_env *e = &w->env;
+        ff_req *r = &s->r;
+        if (r->keep_alive && w->draining)
+            r->keep_alive = 0;
+        size_t mark = ff_buf_used(&c->out);
+        int status = 0;
+        if (c->gone) {
+            status = 499; /* nginx's "client closed request", for the log */
+        } else if (!task) {
+            status = 0;
+        } else {
+            PyObject *cancelled = PyObject_CallMethod(task, "cancelled", NULL);
+            int was_cancelled = cancelled ? PyObject_IsTrue(cancelled) : -1;
+            Py_XDECREF(cancelled);
+            if (was_cancelled > 0) {
+                status = s->timed_out ? 504 : 503;
+                const char *msg = s->timed_out ? "Gateway Timeout: the handler ran longer than --timeout"
+                                               : "Service Unavailable: the handler was cancelled";
+                if (ff_response_error(&c->out, status, msg, e->date, r->keep_alive, r->http10,
+                                      r->head_only) < 0)
+                    status = -1;
+            } else if (was_cancelled == 0) {
+                PyObject *res = PyObject_CallMethod(task, "result", NULL);
+                if (!res || (status = ff_native_write_result(e, r, &c->out, res)) < 0)
+                    status = ff_fail_500(e, r, &c->out, s->label);
+                Py_XDECREF(res);
+            } else {
+                status = ff_fail_500(e, r, &c->out, s->label);
+            }
+            if (status < 0) { /* out of memory for the response: close without one */
+                c->out.len = c->out.off + mark;
+                r->keep_alive = 0;
+                status = 0;
+            }
+        }
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        int64_t us = (t1.tv_sec - s->t0.tv_sec) * 1000000 + (t1.tv_nsec - s->t0.tv_nsec) / 1000;
+        ff_conn_request_done(w, c, r, status, ff_buf_used(&c->out) - mark, us);
+        if (c->gone)
+            ff_conn_close(w, c);
+        else
+            ff_conn_task_done(w, c, s->req_end);
+    }
+    Py_XDECREF(task);
+    ff_fin_run_list(&s->fins); /* request.defer, request-scoped dependencies, temp files */
+    if (PyErr_Occurred())
+        PyErr_WriteUnraisable(self);
+    Py_RETURN_NONE;
+}
+
+static int step_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    ff_Step *s = (ff_Step *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(s->coro);
+    Py_VISIT(s->first);
+    Py_VISIT(s->task);
+    return 0;
+}
+
+static int step_clear(PyObject *self)
+{
+    ff_Step *s = (ff_Step *)self;
+    Py_CLEAR(s->coro);
+    Py_CLEAR(s->first);
+    Py_CLEAR(s->task);
+    return 0;
+}
+
+static void step_dealloc(PyObject *self)
+{
+    ff_Step *s = (ff_Step *)self;
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    step_unlink(s);
+    if (s->c) { /* not reached while its connection waits: the connection holds no reference */
+        s->c->task = NULL;
+        s->c = NULL;
+    }
+    ff_fin_run_list(&s->fins);
+    step_clear(self);
+    PyMem_Free(s->headers);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef step_methods[] = {
+    {"send", step_send, METH_O, NULL},
+    {"throw", step_throw, METH_VARARGS, NULL},
+    {"close", step_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot step_slots[] = {
+    {Py_tp_dealloc, step_dealloc},
+    {Py_tp_traverse, step_traverse},
+    {Py_tp_clear, step_clear},
+    {Py_tp_call, step_done},
+    {Py_tp_iter, step_await},
+    {Py_tp_iternext, step_next},
+    {Py_am_await, step_await},
+    {Py_am_send, step_am_send},
+    {Py_tp_methods, step_methods},
+    {Py_tp_doc, "an async handler's request, suspended: the coroutine a Task runs"},
+    {0, NULL},
+};
+
+PyType_Spec ff_step_spec = {
+    .name = "frostfork._core.Step",
+    .basicsize = sizeof(ff_Step),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = step_slots,
+};
+
+/* ---- suspending ---- */
+
+/* The dispatcher's hook: the coroutine suspended. Its request is copied out
+ * of the worker's scratch (the head's fields stay in the connection's
+ * input, which waits untouched), its finalizers move to it, and a Task of
+ * the loop takes over. */
+int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
+                   const char *label, struct ff_Finalizer *mark)
+{
+    ff_worker *w = env_worker(e);
+    ff_conn *c = w->running;
+    ff_state *st = e->st;
+    ff_Step *s = c ? PyObject_GC_New(ff_Step, st->Step_type) : NULL;
+    if (!s)
+        goto fail_close;
+    memset((char *)s + sizeof(PyObject), 0, sizeof *s - sizeof(PyObject));
+    s->st = st;
+    s->coro = Py_NewRef(coro);
+    s->first = Py_XNewRef(yielded);
+    s->label = label;
+    s->http = *r->http;
+    s->r = *r;
+    s->r.http = &s->http;
+    s->r.body = NULL; /* the body was read (bound, decoded) before the first await */
+    s->r.spool = NULL;
+    s->req_end = c->req_end;
+    clock_gettime(CLOCK_MONOTONIC, &s->t0);
+    PyObject_GC_Track(s);
+    if (r->http->num_headers) {
+        s->headers = PyMem_Malloc(r->http->num_headers * sizeof(ff_http_header));
+        if (!s->headers)
+            goto fail;
+        memcpy(s->headers, r->http->headers, r->http->num_headers * sizeof(ff_http_header));
+        s->http.headers = s->headers;
+    }
+    PyObject *kwnames = Py_BuildValue("(ss)", "loop", "context");
+    PyObject *argv[] = {NULL, (PyObject *)s, w->aio_loop, ctx};
+    s->task = kwnames ? PyObject_Vectorcall(w->aio_task_type, argv + 1,
+                                            1 | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames)
+                      : NULL;
+    Py_XDECREF(kwnames);
+    PyObject *added = s->task ? PyObject_CallMethod(s->task, "add_done_callback", "O", s) : NULL;
+    if (!added)
+        goto fail;
+    Py_DECREF(added);
+    ff_fin_list_split(&st->request_fins, mark, &s->fins);
+    s->w = w;
+    s->c = c;
+    s->next = w->steps;
+    if (w->steps)
+        w->steps->prev = s;
+    w->steps = s;
+    c->task = s;
+    w->ntasks++;
+    update_busy(w);
+    Py_DECREF(s); /* the Task holds it now, until its done callback ran */
+    return FF_STATUS_PENDING;
+fail:
+    if (s->task) {
+        PyObject *res = PyObject_CallMethod(s->task, "cancel", NULL);
+        Py_XDECREF(res);
+    }
+    Py_DECREF(s);
+fail_close:
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_RuntimeError, "cannot hand the suspended handler to a Task");
+    {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        PyObject *res = PyObject_CallMethod(coro, "close", NULL);
+        Py_XDECREF(res);
+        PyErr_Clear();
+        PyErr_Restore(t, v, tb);
+    }
+    return -1;
+}
+
+void ff_aio_cancel(ff_worker *w, ff_conn *c, int timed_out)
+{
+    (void)w;
+    ff_Step *s = c->task;
+    if (!s || !s->task)
+        return;
+    s->timed_out = timed_out;
+    PyObject *res = PyObject_CallMethod(s->task, "cancel", NULL);
+    if (!res)
+        PyErr_WriteUnraisable(s->task);
+    Py_XDECREF(res);
+}
+
+void ff_aio_detach(ff_worker *w, ff_conn *c)
+{
+    ff_Step *s = c->task;
+    ff_aio_cancel(w, c, 0);
+    c->task = NULL;
+    if (s) {
+        s->c = NULL;
+        s->r.peer_host = "";
+        w->ntasks--;
+        update_busy(w);
+    }
+}
+
+/* ---- the loop ---- */
+
+/* Arms the timerfd for the worker's next deadline (expiry, log flush,
+ * heartbeat, drain), unless it is armed for that time already. */
+static void arm_timer(ff_worker *w)
+{
+    int wait = ff_worker_next_wait_ms(w);
+    int64_t at = w->now + wait;
+    if (at == w->timer_at)
+        return;
+    struct itimerspec its = {{0, 0}, {wait / 1000, (long)(wait % 1000) * 1000000L}};
+    if (wait <= 0)
+        its.it_value.tv_nsec = 1000; /* 0 would disarm it */
+    if (timerfd_settime(w->timerfd, 0, &its, NULL) == 0)
+        w->timer_at = at;
+}
+
+/* The loop's reader callback on the worker's epoll fd: one turn of the
+ * worker without waiting. Never raises (the loop would only log it). */
+static PyObject *tick(PyObject *cap, PyObject *unused)
+{
+    (void)unused;
+    ff_worker *w = PyCapsule_GetPointer(cap, NULL);
+    if (!w || w->aio_stop)
+        Py_RETURN_NONE;
+    int stop = ff_worker_turn_begin(w);
+    if (!stop) {
+        int n = ff_loop_wait(&w->loop, 0);
+        stop = n < 0 || ff_worker_turn_events(w, n);
+    }
+    if (stop) {
+        w->aio_stop = 1;
+        PyObject *res = PyObject_CallMethod(w->aio_loop, "stop", NULL);
+        Py_XDECREF(res);
+    } else {
+        arm_timer(w);
+    }
+    if (PyErr_Occurred())
+        PyErr_WriteUnraisable(cap);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef tick_def = {"_frostfork_worker_turn", tick, METH_NOARGS, NULL};
+
+int ff_aio_start(ff_worker *w)
+{
+    ff_state *st = w->srv->st;
+    PyObject *set_loop = ff_import_attr("asyncio", "set_event_loop");
+    w->aio_task_type = ff_import_attr("asyncio", "Task");
+    w->aio_loop = set_loop && w->aio_task_type ? PyObject_CallNoArgs(st->aio_loop_factory) : NULL;
+    PyObject *res = w->aio_loop ? PyObject_CallOneArg(set_loop, w->aio_loop) : NULL;
+    Py_XDECREF(set_loop);
+    if (!res)
+        goto fail;
+    Py_DECREF(res);
+    PyObject *cap = PyCapsule_New(w, NULL, NULL);
+    w->aio_tick = cap ? PyCFunction_New(&tick_def, cap) : NULL;
+    Py_XDECREF(cap);
+    if (!w->aio_tick)
+        goto fail;
+    w->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->timerfd < 0 || ff_loop_add(&w->loop, w->timerfd, FF_READ, &w->tag_timer) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto fail;
+    }
+    w->env.suspend = ff_aio_suspend;
+    return 0;
+fail:
+    Py_CLEAR(w->aio_loop);
+    Py_CLEAR(w->aio_task_type);
+    Py_CLEAR(w->aio_tick);
+    return -1;
+}
+
+int ff_aio_run(ff_worker *w)
+{
+    PyObject *res = PyObject_CallMethod(w->aio_loop, "add_reader", "iO", w->loop.epfd, w->aio_tick);
+    if (!res) {
+        PyErr_Print();
+        return -1;
+    }
+    Py_DECREF(res);
+    w->now = ff_now_ms();
+    arm_timer(w);
+    res = PyObject_CallMethod(w->aio_loop, "run_forever", NULL);
+    if (!res)
+        PyErr_Print();
+    Py_XDECREF(res);
+    res = PyObject_CallMethod(w->aio_loop, "remove_reader", "i", w->loop.epfd);
+    Py_XDECREF(res);
+    PyErr_Clear();
+    return 0;
+}
+
+/* After every connection closed (their tasks were cancelled): lets the
+ * cancelled tasks end — their finally blocks and the requests' finalizers
+ * run — for a bounded number of loop iterations, then closes the loop. */
+void ff_aio_stop(ff_worker *w)
+{
+    PyObject *sleep = ff_import_attr("asyncio", "sleep");
+    for (int i = 0; i < 100 && w->steps && sleep; i++) {
+        PyObject *delay = PyFloat_FromDouble(i < 10 ? 0 : 0.01);
+        PyObject *coro = delay ? PyObject_CallOneArg(sleep, delay) : NULL;
+        Py_XDECREF(delay);
+        PyObject *res = coro ? PyObject_CallMethod(w->aio_loop, "run_until_complete", "O", coro) : NULL;
+        Py_XDECREF(coro);
+        if (!res) {
+            PyErr_Clear();
+            break;
+        }
+        Py_DECREF(res);
+    }
+    Py_XDECREF(sleep);
+    while (w->steps) { /* never ended: their cleanup runs now, at exit */
+        ff_Step *s = w->steps;
+        step_unlink(s);
+        ff_fin_run_list(&s->fins);
+    }
+    PyObject *res = PyObject_CallMethod(w->aio_loop, "close", NULL);
+    Py_XDECREF(res);
+    PyErr_Clear();
+    if (w->timerfd >= 0)
+        close(w->timerfd);
+    w->timerfd = -1;
+    w->env.suspend = NULL;
+    Py_CLEAR(w->aio_loop);
+    Py_CLEAR(w->aio_task_type);
+    Py_CLEAR(w->aio_tick);
+}
+
+/* frostfork._core.aio_config(loop_factory, max_concurrency=0), in the
+ * master before fork. The Step type is registered as a Coroutine, which is
+ * what asyncio.Task asks of what it runs. */
+PyObject *ff_py_aio_config(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"loop_factory", "max_concurrency", NULL};
+    PyObject *factory;
+    int maxc = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:aio_config", kwlist, &factory, &maxc))
+        return NULL;
+    if (factory != Py_None && !PyCallable_Check(factory)) {
+        PyErr_SetString(PyExc_TypeError, "aio_config: loop_factory must be callable or None");
+        return NULL;
+    }
+    if (maxc < 0) {
+        PyErr_SetString(PyExc_ValueError, "aio_config: max_concurrency must be >= 0");
+        return NULL;
+    }
+    ff_state *st = ff_get_state(module);
+    PyObject *coroutine = ff_import_attr("collections.abc", "Coroutine");
+    PyObject *res = coroutine ? PyObject_CallMethod(coroutine, "register", "O", st->Step_type) : NULL;
+    Py_XDECREF(coroutine);
+    if (!res)
+        return NULL;
+    Py_DECREF(res);
+    Py_XSETREF(st->aio_loop_factory, factory == Py_None ? NULL : Py_NewRef(factory));
+    st->aio_max_concurrency = maxc;
+    Py_RETURN_NONE;
+}

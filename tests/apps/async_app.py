@@ -1,0 +1,111 @@
+"""async def handlers: inline, suspending, slow, failing, with every binding source."""
+
+import asyncio
+import contextvars
+import os
+from dataclasses import dataclass
+from typing import Annotated
+
+import frostfork as ff
+from frostfork import Header
+
+app = ff.App()
+events: list[str] = []  # per worker: what cleanup ran, read back through /events
+var = contextvars.ContextVar("var", default="unset")
+
+
+@dataclass
+class Item:
+    name: str
+    qty: int
+
+
+class Resource:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def close(self) -> None:
+        events.append("resource closed")
+
+
+app.provide(Resource, Resource, scope="request")
+
+
+@app.get("/")
+async def hello() -> dict:
+    return {"message": "Hello, World!"}
+
+
+@app.get("/sleep")
+async def sleep(ms: int = 10) -> dict:
+    await asyncio.sleep(ms / 1000)
+    return {"slept": ms, "pid": os.getpid()}
+
+
+@app.get("/yield0")
+async def yield0() -> str:
+    await asyncio.sleep(0)
+    return "after a bare yield"
+
+
+@app.post("/items/{group}")
+async def items(group: str, item: Item, tag: str = "-",
+                x_trace: Annotated[str, Header("X-Trace")] = "none",
+                request: ff.Request = None) -> dict:
+    await asyncio.sleep(0.001)
+    return {"group": group, "name": item.name, "qty": item.qty, "tag": tag,
+            "trace": x_trace, "path": request.path if request else None}
+
+
+@app.get("/fail")
+async def fail() -> dict:
+    await asyncio.sleep(0.001)
+    raise RuntimeError("async boom")
+
+
+@app.get("/fail-inline")
+async def fail_inline() -> dict:
+    raise RuntimeError("inline boom")
+
+
+@app.get("/forever")
+async def forever(request: ff.Request, res: Resource) -> dict:
+    request.defer(events.append, "forever deferred")
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        events.append("forever cancelled")
+        raise
+    return {}
+
+
+@app.get("/cleanup")
+async def cleanup(request: ff.Request, res: Resource) -> dict:
+    request.defer(events.append, "deferred before await")
+    await asyncio.sleep(0.01)
+    request.defer(events.append, "deferred after await")
+    return {"ok": True}
+
+
+@app.get("/ctx")
+async def ctx(v: str) -> dict:
+    before = var.get()
+    var.set(v)
+    await asyncio.sleep(0.005)
+    return {"before": before, "after": var.get()}
+
+
+@app.get("/events")
+def get_events() -> list:
+    return events
+
+
+@app.get("/sync")
+def sync() -> dict:
+    return {"sync": True}
+
+
+@app.get("/response")
+async def response() -> ff.Response:
+    await asyncio.sleep(0.001)
+    return ff.Response(201, b"made", {"X-Made": "yes"})
