@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from frostfork import _core
+from frostfork import _core, aio
 from frostfork import typenode as tn
 from frostfork.openapi import ParamDoc
 from frostfork.params import Body, Cookie, Header, Query
@@ -91,6 +91,7 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
     dep_docs: list[ParamDoc] = []  # what the dependencies read, documented unless fn reads it too
     bodies: list[tuple[inspect.Parameter, tn.Node, bool]] = []
     embed = False
+    async_deps: list[str] = []  # parameters given an async dependency (frostfork.aio)
     for p in inspect.signature(fn).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
@@ -108,6 +109,8 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
         if base in providers:
             dep = _dependency(base, providers, chain + (label,), path_names)
             args.append((p.name, DEP, p.name, -1, None, False, None, False, dep.plan))
+            if aio.is_async_factory(providers[base].factory):
+                async_deps.append(p.name)
             dep_docs.extend(dep.params)
             continue
         if is_factory and marker is None and isinstance(base, type) and base not in _PLAIN:
@@ -170,7 +173,12 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
                 args[i] = (p.name, BODY_FIELD, p.name, -1, None, req,
                            None if req else p.default, False, None)
     assert None not in args, "every body slot is filled above"
-    plan = _core.Plan(fn, typing.cast(list[tuple[Any, ...]], args), body_schema, app_scope, label)
+    try:
+        call = aio.plan_callable(fn, tuple(async_deps), factory=is_factory, app_scope=app_scope,
+                                 label=label)
+    except TypeError as e:
+        raise BindingError(str(e)) from None
+    plan = _core.Plan(call, typing.cast(list[tuple[Any, ...]], args), body_schema, app_scope, label)
     for d in dep_docs:
         if all((d.name, d.location) != (o.name, o.location) for o in docs):
             docs.append(d)

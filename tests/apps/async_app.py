@@ -109,3 +109,72 @@ def sync() -> dict:
 async def response() -> ff.Response:
     await asyncio.sleep(0.001)
     return ff.Response(201, b"made", {"X-Made": "yes"})
+
+
+# ---- async dependency factories --------------------------------------------------------
+
+class Conn:
+    """What an async-generator dependency opens and closes."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+
+
+class Settings:
+    pass
+
+
+class Session:
+    def __init__(self, conn: Conn, user: str) -> None:
+        self.conn, self.user = conn, user
+
+
+async def open_conn(request: ff.Request, x_db: Annotated[str, Header("X-Db")] = "main"):
+    await asyncio.sleep(0.001)
+    events.append(f"conn opened {x_db} for {request.path}")
+    try:
+        yield Conn(x_db)
+    finally:
+        await asyncio.sleep(0.001)
+        events.append(f"conn closed {x_db}")
+
+
+async def make_settings() -> Settings:
+    await asyncio.sleep(0.001)
+    events.append("settings made")
+    return Settings()
+
+
+async def make_session(conn: Conn, user: Annotated[str, ff.Query()] = "anon") -> Session:
+    return Session(conn, user)
+
+
+app.provide(Conn, open_conn)
+app.provide(Settings, make_settings, scope="app")
+app.provide(Session, make_session)
+
+
+@app.get("/dep/{item_id}")
+async def with_deps(item_id: int, session: Session, conn: Conn, settings: Settings) -> dict:
+    events.append(f"handler {item_id}")
+    return {"item": item_id, "db": conn.who, "user": session.user,
+            "same_conn": session.conn is conn, "settings": type(settings).__name__}
+
+
+state = {"now": 0, "peak": 0}
+
+
+@app.get("/loop")
+async def loop_kind() -> dict:
+    return {"loop": type(asyncio.get_running_loop()).__module__}
+
+
+@app.get("/inflight")
+async def inflight(ms: int = 200) -> dict:
+    state["now"] += 1
+    state["peak"] = max(state["peak"], state["now"])
+    try:
+        await asyncio.sleep(ms / 1000)
+    finally:
+        state["now"] -= 1
+    return {"peak": state["peak"]}
