@@ -18,7 +18,7 @@ import tempfile
 import traceback
 from typing import Any
 
-from frostfork import _core, aio, sinks
+from frostfork import _core, aio, asgi, sinks
 from frostfork.app import App, RouteError
 
 
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"worker processes, at most {_core.LIMITS['workers']} "
                         "(default %(default)s)")
     s.add_argument("--wsgi", action="store_true", help="the target is a PEP 3333 WSGI callable")
+    s.add_argument("--asgi", action="store_true",
+                   help="the target is an ASGI 3 app (found on its own when it is an async "
+                        "callable of (scope, receive, send))")
+    s.add_argument("--root-path", default="", metavar="PATH",
+                   help="ASGI: the scope's root_path (the prefix a proxy mounts the app under)")
     s.add_argument("--timeout", type=float, default=30,
                    help="kill a worker whose heartbeat stops for this many seconds (default %(default)s)")
     s.add_argument("--graceful-timeout", type=float, default=30,
@@ -283,14 +288,26 @@ def serve(args: argparse.Namespace) -> int:
         gc.disable()  # the CPython docs' recipe: no collections until the fork
     sock = _bind(args.bind)
     app = _load(args.target)
-    if args.wsgi:
+    if not args.wsgi and not isinstance(app, App) and (args.asgi or asgi.is_asgi_app(app)):
+        if not callable(app):
+            raise CLIError(f"{args.target} is not callable, so it is not an ASGI app")
+        args.asgi = True
+        if args.max_concurrency < 0:
+            raise CLIError("--max-concurrency must be 0 or more")
+        try:
+            _core.aio_config(aio.loop_factory(args.loop), args.max_concurrency)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        _core.asgi_config(app, args.root_path)
+        table: Any = []
+    elif args.wsgi:
         if not callable(app):
             raise CLIError(f"{args.target} is not callable, so it is not a WSGI app")
-        table: Any = app
+        table = app
     else:
         if not isinstance(app, App):
             raise CLIError(f"{args.target} is a {type(app).__name__}, not a frostfork.App "
-                           f"(use --wsgi to serve a WSGI callable)")
+                           f"(use --wsgi to serve a WSGI callable, --asgi for an ASGI app)")
         try:
             app.run_startup()
         except Exception as e:

@@ -96,6 +96,8 @@ static PyMethodDef module_methods[] = {
     {"aio_config", (PyCFunction)(void (*)(void))ff_py_aio_config, METH_VARARGS | METH_KEYWORDS,
      "aio_config(loop_factory, max_concurrency=0): workers make an event loop after fork with\n"
      "loop_factory() (None: no loop) and suspend at most max_concurrency requests (0: no limit)"},
+    {"asgi_config", (PyCFunction)(void (*)(void))ff_py_asgi_config, METH_VARARGS | METH_KEYWORDS,
+     "asgi_config(app, root_path=''): the workers host this ASGI 3 app (serve() with no routes)"},
     {"finalize", (PyCFunction)(void (*)(void))ff_py_finalize, METH_VARARGS | METH_KEYWORDS,
      "finalize(obj, fn, /, *args, **kwargs) -> Finalizer: run fn once, when obj is collected,\n"
      "when called, at the end of the current request, or at exit."},
@@ -182,6 +184,8 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_plan_spec, &st->Plan_type) < 0 ||
         add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
         !(st->Step_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_step_spec, NULL)) ||
+        !(st->Asgi_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_asgi_spec, NULL)) ||
+        !(st->Ready_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_ready_spec, NULL)) ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
         !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
@@ -254,6 +258,10 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Plan_type);
     Py_VISIT(st->Step_type);
     Py_VISIT(st->aio_loop_factory);
+    Py_VISIT(st->Asgi_type);
+    Py_VISIT(st->Ready_type);
+    Py_VISIT(st->asgi_app);
+    Py_VISIT(st->asgi_root_path);
     Py_VISIT(st->Finalizer_type);
     Py_VISIT(st->FileSink_type);
     Py_VISIT(st->SQLiteSink_type);
@@ -293,6 +301,10 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->Plan_type);
     Py_CLEAR(st->Step_type);
     Py_CLEAR(st->aio_loop_factory);
+    Py_CLEAR(st->Asgi_type);
+    Py_CLEAR(st->Ready_type);
+    Py_CLEAR(st->asgi_app);
+    Py_CLEAR(st->asgi_root_path);
     Py_CLEAR(st->Finalizer_type);
     Py_CLEAR(st->FileSink_type);
     Py_CLEAR(st->SQLiteSink_type);

@@ -60,7 +60,11 @@ typedef struct {
     ff_fin_list *task_fins;    /* a suspended request's own list while one of its steps runs */
     PyObject *aio_loop_factory; /* makes the worker's event loop after fork, or NULL: no loop */
     PyTypeObject *Step_type;   /* a suspended request's coroutine, as a Task runs it */
-    int aio_max_concurrency;   /* suspended requests per worker before 503 (0: no limit) */
+    int aio_max_concurrency;
+    PyTypeObject *Asgi_type;   /* one ASGI request's receive/send (dispatch/asgi.c) */
+    PyTypeObject *Ready_type;  /* an awaitable that is already done */
+    PyObject *asgi_app;        /* set by asgi_config(): the ASGI app the workers host */
+    PyObject *asgi_root_path;   /* suspended requests per worker before 503 (0: no limit) */
 } ff_state;
 
 ff_state *ff_get_state(PyObject *module);
@@ -80,6 +84,9 @@ PyObject *ff_py_audit(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_dispatch(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ff_py_aio_config(PyObject *module, PyObject *args, PyObject *kwargs);
 extern PyType_Spec ff_step_spec;
+extern PyType_Spec ff_asgi_spec;
+extern PyType_Spec ff_ready_spec;
+PyObject *ff_py_asgi_config(PyObject *module, PyObject *args, PyObject *kwargs);
 /* Imports module.attr[.attr] — for the handful of stdlib objects cached at init. */
 PyObject *ff_import_attr(const char *module, const char *attr);
 

@@ -7,6 +7,7 @@
  * worker's event loop, server/aio.c) with the request's finalizers, and the
  * dispatcher reports FF_STATUS_PENDING. */
 #include "dispatch/dispatch.h"
+#include "dispatch/asgi.h"
 #include "life/finalize.h"
 
 #include <stdio.h>
@@ -38,7 +39,7 @@ int ff_async_busy(ff_env *e, const ff_req *r, ff_buf *out)
  * give it: a ContextVar the handler sets stays with this request (the Task
  * that takes over a suspended coroutine is given the same copy). */
 int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const char *label,
-                 struct ff_Finalizer *mark)
+                 struct ff_Finalizer *mark, ff_Asgi *asgi)
 {
     PyObject *ctx = PyContext_CopyCurrent();
     if (!ctx || PyContext_Enter(ctx) < 0) {
@@ -52,13 +53,15 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
         sr = PYGEN_ERROR;
     }
     int status;
-    if (sr == PYGEN_RETURN) {
+    if (asgi && sr != PYGEN_NEXT) {
+        status = ff_asgi_finish(asgi, (ff_req *)r, label, sr == PYGEN_ERROR, 0);
+    } else if (sr == PYGEN_RETURN) {
         if ((status = ff_native_write_result(e, r, out, v)) < 0)
             status = ff_fail_500(e, r, out, label);
     } else if (sr == PYGEN_ERROR) {
         status = ff_fail_500(e, r, out, label);
     } else if (e->suspend) {
-        status = e->suspend(e, r, coro, v, ctx, label, mark);
+        status = e->suspend(e, r, coro, v, ctx, label, mark, asgi);
     } else {
         PyObject *res = PyObject_CallMethod(coro, "close", NULL);
         Py_XDECREF(res);
@@ -67,7 +70,8 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
                         "this async handler awaited something, and there is no event loop to "
                         "wait on here (the in-process engine runs async handlers that finish "
                         "without suspending only)");
-        status = ff_fail_500(e, r, out, label);
+        status = asgi ? ff_asgi_finish(asgi, (ff_req *)r, label, 1, 0)
+                      : ff_fail_500(e, r, out, label);
     }
     Py_XDECREF(v);
     Py_DECREF(ctx);

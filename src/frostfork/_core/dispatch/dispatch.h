@@ -36,6 +36,8 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
                  size_t errlen);
 void ff_app_free(ff_app *app);
 
+struct ff_Asgi; /* dispatch/asgi.h */
+
 /* Everything a dispatcher may use besides the request itself. */
 typedef struct ff_env {
     ff_state *st;
@@ -50,8 +52,18 @@ typedef struct ff_env {
     /* async handlers (dispatch/aio.c): where a coroutine that suspended goes, and
      * whether that many are running that new ones are refused (--max-concurrency) */
     int (*suspend)(struct ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded,
-                   PyObject *ctx, const char *label, struct ff_Finalizer *mark);
+                   PyObject *ctx, const char *label, struct ff_Finalizer *mark,
+                   struct ff_Asgi *asgi);
     int busy;
+    PyObject *loop;               /* the worker's event loop (borrowed), or NULL */
+    /* ASGI (dispatch/asgi.c): the app (borrowed), what every scope shares, and how a
+     * suspended request's output reaches its socket */
+    PyObject *asgi_app;
+    PyObject *asgi_state;         /* the lifespan state, copied into each scope, or NULL */
+    PyObject *asgi_version;       /* {"version": "3.0", "spec_version": "2.4"} */
+    PyObject *asgi_root_path;     /* str */
+    PyObject *asgi_server;        /* (host, port) or None */
+    void (*stream_flush)(void *stream);
     /* WSGI: the environ keys that never change, and cached short strings */
     PyObject *environ_base;
     ff_strcache strings;
@@ -87,7 +99,9 @@ int ff_native_write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *re
  * Finished: its result is written. Suspended: handed to env->suspend (the
  * finalizers pushed since `mark` are the request's), FF_STATUS_PENDING. */
 int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const char *label,
-                 struct ff_Finalizer *mark);
+                 struct ff_Finalizer *mark, struct ff_Asgi *asgi);
+/* dispatch/asgi.c: one request of the ASGI app (env->asgi_app). */
+int ff_asgi_dispatch(ff_env *e, ff_req *r, ff_buf *out);
 /* Whether calling this handler makes a coroutine (an `async def`). */
 int ff_async_callable(PyObject *fn);
 /* 503 with Retry-After: the worker runs --max-concurrency async handlers. */

@@ -147,7 +147,7 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     PyObject *res = ff_plan_call(&b, (ff_Plan *)rt->plan);
     int status;
     if (res && PyCoro_CheckExact(res)) {
-        status = ff_async_run(e, r, out, res, rt->label, mark);
+        status = ff_async_run(e, r, out, res, rt->label, mark, NULL);
         Py_DECREF(res);
     } else if (res) {
         if ((status = write_result(e, r, out, res)) < 0)

@@ -33,7 +33,9 @@ int ff_dispatch_run(ff_env *e, ff_req *r, ff_buf *out)
 {
     size_t mark = ff_buf_used(out);
     e->st->in_request = 1; /* finalizers made now belong to this request */
-    int status = e->wsgi_app ? ff_wsgi_dispatch(e, r, out) : ff_native_dispatch(e, r, out);
+    int status = e->asgi_app   ? ff_asgi_dispatch(e, r, out)
+                 : e->wsgi_app ? ff_wsgi_dispatch(e, r, out)
+                               : ff_native_dispatch(e, r, out);
     e->st->in_request = 0;
     if (status < 0 && status != FF_STATUS_PENDING) {
         /* Out of memory for the response: cut off what part of it was

@@ -13,6 +13,7 @@
  * A worker makes a loop only when the app has async handlers (the CLI
  * calls aio_config()): an all-sync app keeps the plain C loop. */
 #include "server/conn.h"
+#include "dispatch/asgi.h"
 #include "life/finalize.h"
 
 #include <errno.h>
@@ -43,6 +44,7 @@ typedef struct ff_Step {
     const char *label;
     size_t req_end;
     struct timespec t0;
+    ff_Asgi *asgi;            /* an ASGI request: its response is written by send() */
 } ff_Step;
 
 static ff_worker *env_worker(ff_env *e)
@@ -163,6 +165,26 @@ static void step_unlink(ff_Step *s)
     s->w = NULL;
 }
 
+/* An ASGI app's Task ended: what it did not answer is answered (asgi.c). */
+static int asgi_done(ff_Step *s, PyObject *task, ff_req *r)
+{
+    PyObject *cancelled = PyObject_CallMethod(task, "cancelled", NULL);
+    int was_cancelled = cancelled ? PyObject_IsTrue(cancelled) : -1;
+    Py_XDECREF(cancelled);
+    int failed = 0;
+    if (was_cancelled == 0) {
+        PyObject *exc = PyObject_CallMethod(task, "exception", NULL);
+        if (exc && exc != Py_None) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            failed = 1;
+        }
+        Py_XDECREF(exc);
+    }
+    if (was_cancelled < 0 || (was_cancelled == 0 && PyErr_Occurred()))
+        failed = 1;
+    return ff_asgi_finish(s->asgi, r, s->label, failed, was_cancelled > 0 && s->timed_out);
+}
+
 /* The Task is done: its response (result, 500 for an exception, 504 when
  * --timeout cancelled it, nothing when the client left) is written, the
  * request is counted and logged, the connection goes on with what it has
@@ -192,8 +214,12 @@ static PyObject *step_done(PyObject *self, PyObject *args, PyObject *kwargs)
         int status = 0;
         if (c->gone) {
             status = 499; /* nginx's "client closed request", for the log */
+            if (s->asgi)
+                ff_asgi_gone(s->asgi);
         } else if (!task) {
             status = 0;
+        } else if (s->asgi) {
+            status = asgi_done(s, task, r);
         } else {
             PyObject *cancelled = PyObject_CallMethod(task, "cancelled", NULL);
             int was_cancelled = cancelled ? PyObject_IsTrue(cancelled) : -1;
@@ -242,6 +268,7 @@ static int step_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(s->coro);
     Py_VISIT(s->first);
     Py_VISIT(s->task);
+    Py_VISIT(s->asgi);
     return 0;
 }
 
@@ -251,6 +278,7 @@ static int step_clear(PyObject *self)
     Py_CLEAR(s->coro);
     Py_CLEAR(s->first);
     Py_CLEAR(s->task);
+    Py_CLEAR(s->asgi);
     return 0;
 }
 
@@ -306,7 +334,7 @@ PyType_Spec ff_step_spec = {
  * input, which waits untouched), its finalizers move to it, and a Task of
  * the loop takes over. */
 int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
-                   const char *label, struct ff_Finalizer *mark)
+                   const char *label, struct ff_Finalizer *mark, ff_Asgi *asgi)
 {
     ff_worker *w = env_worker(e);
     ff_conn *c = w->running;
@@ -352,6 +380,11 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
         w->steps->prev = s;
     w->steps = s;
     c->task = s;
+    if (asgi) {
+        s->asgi = (ff_Asgi *)Py_NewRef(asgi);
+        asgi->stream = s;
+        ff_asgi_drained(asgi); /* a send() that waits on the output may go on already */
+    }
     w->ntasks++;
     update_busy(w);
     Py_DECREF(s); /* the Task holds it now, until its done callback ran */
@@ -394,12 +427,41 @@ void ff_aio_detach(ff_worker *w, ff_conn *c)
     ff_Step *s = c->task;
     ff_aio_cancel(w, c, 0);
     c->task = NULL;
+    if (s && s->asgi)
+        ff_asgi_gone(s->asgi);
     if (s) {
         s->c = NULL;
         s->r.peer_host = "";
         w->ntasks--;
         update_busy(w);
     }
+}
+
+/* The client left while the task ran: a native handler's task is
+ * cancelled; an ASGI app is told (http.disconnect, send() raises) and ends
+ * on its own, or at --timeout. */
+void ff_aio_client_gone(ff_worker *w, ff_conn *c)
+{
+    ff_Step *s = c->task;
+    if (s && s->asgi)
+        ff_asgi_gone(s->asgi);
+    else
+        ff_aio_cancel(w, c, 0);
+}
+
+/* The connection's output was flushed while its task runs. */
+void ff_aio_flushed(ff_worker *w, ff_conn *c)
+{
+    (void)w;
+    if (c->task && c->task->asgi)
+        ff_asgi_drained(c->task->asgi);
+}
+
+static void stream_flush(void *stream)
+{
+    ff_Step *s = stream;
+    if (s->w && s->c)
+        ff_conn_process(s->w, s->c);
 }
 
 /* ---- the loop ---- */
@@ -446,6 +508,51 @@ static PyObject *tick(PyObject *cap, PyObject *unused)
 
 static PyMethodDef tick_def = {"_frostfork_worker_turn", tick, METH_NOARGS, NULL};
 
+/* An ASGI app's worker: what every scope shares, and the lifespan startup
+ * (frostfork.asgi), before the worker accepts. A lifespan.startup.failed
+ * ends the worker with FF_EXIT_LIFESPAN, which stops the server. */
+static int asgi_start(ff_worker *w)
+{
+    ff_state *st = w->srv->st;
+    ff_env *e = &w->env;
+    e->asgi_version = Py_BuildValue("{s:s,s:s}", "version", "3.0", "spec_version", "2.4");
+    e->asgi_root_path = st->asgi_root_path ? Py_NewRef(st->asgi_root_path) : PyUnicode_FromString("");
+    e->asgi_server = w->srv->cfg.server_port ? Py_BuildValue("(si)", w->srv->cfg.server_name,
+                                                             w->srv->cfg.server_port)
+                                             : Py_NewRef(Py_None);
+    PyObject *startup = ff_import_attr("frostfork.asgi", "worker_startup");
+    w->aio_lifespan = startup && e->asgi_version && e->asgi_server && e->asgi_root_path
+                          ? PyObject_CallFunctionObjArgs(startup, st->asgi_app, w->aio_loop, NULL)
+                          : NULL;
+    Py_XDECREF(startup);
+    if (!w->aio_lifespan) {
+        PyObject *failed = ff_import_attr("frostfork.asgi", "StartupFailed");
+        if (failed && PyErr_ExceptionMatches(failed)) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyObject *msg = v ? PyObject_Str(v) : NULL;
+            const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
+            fprintf(stderr, "[frostfork] worker %d: ASGI lifespan startup failed: %s\n",
+                    (int)w->pid, m ? m : "?");
+            PyErr_Clear();
+            Py_XDECREF(msg);
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            Py_XDECREF(tb);
+            w->exit_code = FF_EXIT_LIFESPAN;
+            PyErr_SetString(PyExc_RuntimeError, "lifespan startup failed");
+        }
+        Py_XDECREF(failed);
+        return -1;
+    }
+    PyObject *state = PyObject_GetAttrString(w->aio_lifespan, "state");
+    if (!state)
+        return -1;
+    e->asgi_state = state;
+    e->asgi_app = st->asgi_app;
+    return 0;
+}
+
 int ff_aio_start(ff_worker *w)
 {
     ff_state *st = w->srv->st;
@@ -468,6 +575,10 @@ int ff_aio_start(ff_worker *w)
         goto fail;
     }
     w->env.suspend = ff_aio_suspend;
+    w->env.loop = w->aio_loop;
+    w->env.stream_flush = stream_flush;
+    if (st->asgi_app && asgi_start(w) < 0)
+        goto fail;
     return 0;
 fail:
     Py_CLEAR(w->aio_loop);
@@ -515,6 +626,16 @@ void ff_aio_stop(ff_worker *w)
         Py_DECREF(res);
     }
     Py_XDECREF(sleep);
+    if (w->aio_lifespan) { /* lifespan.shutdown, bounded by --graceful-timeout */
+        PyObject *shutdown = ff_import_attr("frostfork.asgi", "worker_shutdown");
+        PyObject *res = shutdown ? PyObject_CallFunction(shutdown, "OOd", w->aio_lifespan, w->aio_loop,
+                                                         (double)w->srv->cfg.graceful_ms / 1000.0)
+                                 : NULL;
+        if (!res)
+            PyErr_Print();
+        Py_XDECREF(res);
+        Py_XDECREF(shutdown);
+    }
     while (w->steps) { /* never ended: their cleanup runs now, at exit */
         ff_Step *s = w->steps;
         step_unlink(s);
@@ -527,6 +648,13 @@ void ff_aio_stop(ff_worker *w)
         close(w->timerfd);
     w->timerfd = -1;
     w->env.suspend = NULL;
+    w->env.loop = NULL;
+    w->env.asgi_app = NULL;
+    Py_CLEAR(w->env.asgi_state);
+    Py_CLEAR(w->env.asgi_version);
+    Py_CLEAR(w->env.asgi_root_path);
+    Py_CLEAR(w->env.asgi_server);
+    Py_CLEAR(w->aio_lifespan);
     Py_CLEAR(w->aio_loop);
     Py_CLEAR(w->aio_task_type);
     Py_CLEAR(w->aio_tick);
@@ -559,5 +687,22 @@ PyObject *ff_py_aio_config(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_DECREF(res);
     Py_XSETREF(st->aio_loop_factory, factory == Py_None ? NULL : Py_NewRef(factory));
     st->aio_max_concurrency = maxc;
+    Py_RETURN_NONE;
+}
+
+/* frostfork._core.asgi_config(app, root_path=""), in the master before fork. */
+PyObject *ff_py_asgi_config(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"app", "root_path", NULL};
+    PyObject *app, *root = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|U:asgi_config", kwlist, &app, &root))
+        return NULL;
+    if (app != Py_None && !PyCallable_Check(app)) {
+        PyErr_SetString(PyExc_TypeError, "asgi_config: the app must be callable");
+        return NULL;
+    }
+    ff_state *st = ff_get_state(module);
+    Py_XSETREF(st->asgi_app, app == Py_None ? NULL : Py_NewRef(app));
+    Py_XSETREF(st->asgi_root_path, Py_XNewRef(root));
     Py_RETURN_NONE;
 }

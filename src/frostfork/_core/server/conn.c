@@ -457,8 +457,10 @@ void ff_conn_process(ff_worker *w, ff_conn *c)
     ff_http_request req;
     if (c->task) {
         /* a task runs this connection's request: only earlier answers go out */
-        if (conn_flush(w, c) == 0)
+        if (conn_flush(w, c) == 0) {
             ff_conn_watch(w, c, ff_buf_used(&c->out) ? FF_WRITE : FF_READ);
+            ff_aio_flushed(w, c);
+        }
         return;
     }
 again:
@@ -536,7 +538,7 @@ static void task_readable(ff_worker *w, ff_conn *c)
         c->watching = 0;
     if (n <= 0) {
         c->gone = 1;
-        ff_aio_cancel(w, c, 0);
+        ff_aio_client_gone(w, c);
     }
 }
 

@@ -82,6 +82,8 @@ typedef struct ff_worker {
     int timerfd;             /* wakes the loop at the next deadline */
     int64_t timer_at;
     int aio_stop;
+    PyObject *aio_lifespan;  /* an ASGI app's lifespan (frostfork.asgi), or NULL */
+    int exit_code;           /* non-zero: the worker's exit status (FF_EXIT_*) */
     ff_conn *running;        /* the connection whose request is being dispatched */
     char tag_timer;
 } ff_worker;
@@ -137,8 +139,10 @@ int ff_aio_run(ff_worker *w);       /* runs the loop until the worker stops */
 void ff_aio_stop(ff_worker *w);     /* cancels what runs, lets it end, closes the loop */
 void ff_aio_detach(ff_worker *w, ff_conn *c); /* the connection closes: cancel its task */
 void ff_aio_cancel(ff_worker *w, ff_conn *c, int timed_out);
+void ff_aio_client_gone(ff_worker *w, ff_conn *c); /* cancel, or tell the ASGI app */
+void ff_aio_flushed(ff_worker *w, ff_conn *c);     /* output went out: backpressure eases */
 int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
-                   const char *label, struct ff_Finalizer *mark);
+                   const char *label, struct ff_Finalizer *mark, struct ff_Asgi *asgi);
 
 /* conn.c: the request cycle of one connection */
 /* The end of one request (now, or when its task ended): counted, logged,

@@ -49,6 +49,7 @@ typedef struct {
     int sigfd;
     int stats_fd;
     int stopping;          /* 1 graceful, 2 fast */
+    int failed;            /* a worker could not start the app (FF_EXIT_LIFESPAN): exit 1 */
     int64_t stop_deadline;
     int crash_streak;
     int64_t next_spawn_ms;
@@ -209,6 +210,17 @@ static void reap(ff_master *m, int64_t now)
         ff_rmtree(dir); /* what a killed worker left behind, before its replacement starts */
         int self_retired = __atomic_load_n(&m->srv->slots[i].retiring, __ATOMIC_RELAXED);
         int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == FF_EXIT_LIFESPAN && !m->stopping) {
+            /* the app said it cannot start (its message is in the log): stop */
+            log_line("[frostfork] worker %d: the app's startup failed; stopping", (int)pid);
+            m->failed = 1;
+            m->stopping = 1;
+            m->stop_deadline = now + m->srv->cfg.graceful_ms;
+            ff_fd_release(m->srv->cfg.listen_fd);
+            ff_fd_release(m->srv->cfg.metrics_fd);
+            signal_all(m, SIGTERM);
+            continue;
+        }
         if (m->stopping || k.retiring || (clean && self_retired))
             continue;
         m->srv->shared->hdr.restarts++;
@@ -521,7 +533,7 @@ static int master_run(ff_server *srv)
     if (srv->spool[0])
         ff_rmtree(srv->spool);
     log_line("[frostfork] master %d: all workers stopped", (int)getpid());
-    return 0;
+    return m.failed ? 1 : 0;
 }
 
 /* serve(listen_fd, app, **options) — the whole server lifetime. `app` is the

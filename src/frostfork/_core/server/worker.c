@@ -390,5 +390,5 @@ done:
     ff_loop_close(&w.loop);
     free(w.headers);
     ff_env_clear(&w.env);
-    return rc;
+    return w.exit_code ? w.exit_code : rc;
 }

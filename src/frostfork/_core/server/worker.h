@@ -15,6 +15,10 @@
 #include "http/parse.h"
 #include "server/stats.h"
 
+/* A worker's exit status that stops the server: an ASGI app's
+ * lifespan.startup.failed (the message is in the log). */
+#define FF_EXIT_LIFESPAN 3
+
 enum ff_freeze { FF_FREEZE_COLLECT, FF_FREEZE_EARLY, FF_FREEZE_OFF, FF_FREEZE_IMMORTAL };
 
 

@@ -1,0 +1,37 @@
+/* dispatch/asgi.h — one ASGI http request (dispatch/asgi.c), as the server
+ * sees it while the app's Task runs: where its response goes, and the calls
+ * that tell it the client left or the socket drained. */
+#ifndef FF_DISPATCH_ASGI_H
+#define FF_DISPATCH_ASGI_H
+
+#include "dispatch/dispatch.h"
+
+enum { FF_ASGI_NONE, FF_ASGI_STARTED, FF_ASGI_BODY, FF_ASGI_DONE };
+
+typedef struct ff_Asgi {
+    PyObject_HEAD
+    ff_env *e;
+    ff_buf *out;          /* the response buffer; NULL once the connection is gone */
+    void *stream;         /* the server's handle once the app suspended (env->stream_flush) */
+    PyObject *body;       /* the request body, handed out in chunks */
+    Py_ssize_t body_off;
+    int body_done;
+    PyObject *disconnect; /* Future of receive() after the body, or NULL */
+    PyObject *drain;      /* Future of send() while the output is above its mark, or NULL */
+    PyObject *headers;    /* from http.response.start until the head is written */
+    int state;            /* FF_ASGI_* */
+    int status;
+    int chunked, no_body, keep_alive, http10, head_only, gone;
+} ff_Asgi;
+
+extern PyType_Spec ff_asgi_spec;
+extern PyType_Spec ff_ready_spec;
+
+/* The client left: receive() says http.disconnect, send() raises OSError. */
+void ff_asgi_gone(ff_Asgi *a);
+/* The socket took enough of the output: a send() waiting on it goes on. */
+void ff_asgi_drained(ff_Asgi *a);
+/* The app's coroutine ended; see asgi.c. Returns the status answered. */
+int ff_asgi_finish(ff_Asgi *a, ff_req *r, const char *label, int failed, int timed_out);
+
+#endif
