@@ -6,6 +6,7 @@ import json
 import os
 
 events: list[str] = []
+IMPORT_PID = os.getpid()
 
 
 async def raw(scope, receive, send):
@@ -96,6 +97,10 @@ async def raw(scope, receive, send):
         await asyncio.sleep(float(scope["query_string"] or b"3600"))
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"slept"})
+    elif path == "/import-pid":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body",
+                    "body": json.dumps({"import_pid": IMPORT_PID}).encode()})
     elif path == "/events":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": json.dumps(events).encode()})

@@ -526,11 +526,13 @@ static int asgi_start(ff_worker *w)
                           : NULL;
     Py_XDECREF(startup);
     if (!w->aio_lifespan) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        PyErr_NormalizeException(&t, &v, &tb);
         PyObject *failed = ff_import_attr("frostfork.asgi", "StartupFailed");
-        if (failed && PyErr_ExceptionMatches(failed)) {
-            PyObject *t, *v, *tb;
-            PyErr_Fetch(&t, &v, &tb);
-            PyObject *msg = v ? PyObject_Str(v) : NULL;
+        PyErr_Clear();
+        if (failed && v && PyErr_GivenExceptionMatches(v, failed)) {
+            PyObject *msg = PyObject_Str(v);
             const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
             fprintf(stderr, "[frostfork] worker %d: ASGI lifespan startup failed: %s\n",
                     (int)w->pid, m ? m : "?");
@@ -540,7 +542,9 @@ static int asgi_start(ff_worker *w)
             Py_XDECREF(v);
             Py_XDECREF(tb);
             w->exit_code = FF_EXIT_LIFESPAN;
-            PyErr_SetString(PyExc_RuntimeError, "lifespan startup failed");
+            PyErr_SetString(PyExc_RuntimeError, "the ASGI app's lifespan startup failed");
+        } else {
+            PyErr_Restore(t, v, tb);
         }
         Py_XDECREF(failed);
         return -1;

@@ -507,6 +507,7 @@ again:
         c->state = FF_C_TASK;
         ff_tl_push(&w->tasks, c, w->now);
         ff_conn_watch(w, c, ff_buf_used(&c->out) ? FF_WRITE : FF_READ);
+        ff_aio_flushed(w, c); /* an ASGI send() may wait on this output */
         return;
     }
     if (ff_buf_used(&c->out) == 0 && !c->closing && c->head_len == 0 && c->prev_len == 0 &&
