@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define BODY_CHUNK (64 * 1024)
 #define OUT_HIGH (256 * 1024)
@@ -571,12 +572,25 @@ static PyObject *build_scope(ff_env *e, const ff_req *r)
     return scope;
 }
 
+static int wants_websocket(const ff_http_request *h)
+{
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const ff_http_header *f = &h->headers[i];
+        if (f->name_len == 7 && strncasecmp(f->name, "upgrade", 7) == 0 && f->value_len >= 9)
+            for (size_t k = 0; k + 9 <= f->value_len; k++)
+                if (strncasecmp(f->value + k, "websocket", 9) == 0)
+                    return 1;
+    }
+    return 0;
+}
+
 int ff_asgi_dispatch(ff_env *e, ff_req *r, ff_buf *out)
 {
     ff_state *st = e->st;
-    if (r->method == FF_M_OTHER && r->http->method_len == 0)
-        return ff_response_error(out, 400, "Bad Request", e->date, 0, r->http10, 0) < 0 ? -1 : 400;
     struct ff_Finalizer *mark = st->request_fins.head;
+    if (wants_websocket(r->http)) /* no websocket scope yet: refused, the app is not called */
+        return ff_response_error(out, 400, "WebSocket is not supported by this server",
+                                 e->date, 0, r->http10, r->head_only) < 0 ? -1 : 400;
     if (e->busy)
         return ff_async_busy(e, r, out);
     ff_Asgi *a = PyObject_GC_New(ff_Asgi, st->Asgi_type);
