@@ -29,7 +29,7 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
                 raise ValueError("--loop uvloop: uvloop is not installed "
                                  "(pip install uvloop)") from None
         else:
-            return uvloop.new_event_loop  # type: ignore[no-any-return]
+            return uvloop.new_event_loop
     return asyncio.new_event_loop
 
 
