@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-concurrency", type=int, default=0, metavar="N",
                    help="suspended async handlers per worker; a request for an async handler "
                         "beyond that is answered 503 with Retry-After (0: no limit)")
+    s.add_argument("--no-inline-step", action="store_true",
+                   help="run every async def handler in an asyncio Task from its start, instead "
+                        "of running it inline until it first suspends (code that looks up "
+                        "asyncio.current_task() on its first call, e.g. anyio or httpx, needs it)")
     s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default=None,
                    help="collect: gc.collect()+gc.freeze() before fork; "
                         "immortal (CPython 3.12+): also make the startup heap's plain Python "
@@ -320,7 +324,8 @@ def serve(args: argparse.Namespace) -> int:
             raise CLIError("--max-concurrency must be 0 or more")
         if aio.needs_loop([fn for _, _, fn in app._routes]):
             try:
-                _core.aio_config(aio.loop_factory(args.loop), args.max_concurrency)
+                _core.aio_config(aio.loop_factory(args.loop), args.max_concurrency,
+                                 not args.no_inline_step)
             except ValueError as e:
                 raise CLIError(str(e)) from None
     access = getattr(app, "access_log", None)

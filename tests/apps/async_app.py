@@ -178,3 +178,8 @@ async def inflight(ms: int = 200) -> dict:
     finally:
         state["now"] -= 1
     return {"peak": state["peak"]}
+
+
+@app.get("/task")
+async def has_task() -> dict:
+    return {"task": asyncio.current_task() is not None}

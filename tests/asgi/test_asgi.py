@@ -185,7 +185,7 @@ class Uvicorn:
             [sys.executable, "-m", "uvicorn", target, "--port", str(self.port), "--host",
              "127.0.0.1", "--log-level", "warning", "--lifespan", "on"],
             cwd=ROOT / "tests" / "apps", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._up, what="uvicorn up")
+        wait_until(self._up, timeout=60, what="uvicorn up")  # importing the app is slow
 
     def _up(self) -> bool:
         try:
@@ -203,20 +203,23 @@ class Uvicorn:
 
 
 REQUESTS = {
-    "starlette_app": [("GET", "/items/3?q=x", None), ("GET", "/items/abc", None),
+    "asgi_starlette:starlette_app": [("GET", "/items/3?q=x", None), ("GET", "/items/abc", None),
                       ("POST", "/items", {"name": "a", "qty": 2}), ("GET", "/stream", None),
                       ("GET", "/fail", None), ("GET", "/nope", None), ("HEAD", "/items/3", None)],
-    "fastapi_app": [("GET", "/items/3?q=x", None), ("GET", "/items/abc", None),
+    "asgi_fastapi:fastapi_app": [("GET", "/items/3?q=x", None), ("GET", "/items/abc", None),
                     ("POST", "/items", {"name": "a", "qty": 2}), ("POST", "/items", {"name": 1}),
                     ("GET", "/stream", None), ("GET", "/teapot", None), ("GET", "/sync", None),
                     ("GET", "/nope", None), ("GET", "/openapi.json", None)],
+    "asgi_litestar:litestar_app": [("GET", "/items/3?q=x", None), ("GET", "/items/abc", None),
+                     ("POST", "/items", {"name": "a", "qty": 2}), ("POST", "/items", {"name": 1}),
+                     ("GET", "/stream", None), ("GET", "/teapot", None), ("GET", "/nope", None)],
 }
 
 
 @pytest.mark.parametrize("app_name", sorted(REQUESTS))
 def test_same_answers_as_uvicorn(serve, app_name):
-    ours = serve(f"asgi_apps:{app_name}", "--workers", "1")
-    ref = Uvicorn(f"asgi_apps:{app_name}")
+    ours = serve(app_name, "--workers", "1")
+    ref = Uvicorn(app_name)
     try:
         for method, path, body in REQUESTS[app_name]:
             a = httpx.request(method, ours.url(path), json=body, timeout=10)
@@ -229,7 +232,8 @@ def test_same_answers_as_uvicorn(serve, app_name):
         # the background task ran after the response, on both
         for srv in (ours, ref):
             wait_until(lambda: any("background a" in e for e in
-                                   httpx.get(srv.url("/events"), timeout=10).json()))
+                                   httpx.get(srv.url("/events"), timeout=10).json()),
+                       what=f"the background task under {srv}")
     finally:
         ref.stop()
     assert "startup" in ours.output()

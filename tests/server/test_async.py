@@ -199,3 +199,11 @@ def test_engine_answers_inline_coroutines_only():
     assert (status, body) == (200, b'{"message":"Hello, World!"}')
     status, _, _ = eng.handle(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
     assert status == 500
+
+
+def test_inline_step_has_no_task_unless_asked(serve):
+    srv = serve("async_app:app", "--workers", "1")
+    assert get(srv, "/task").json() == {"task": False}  # answered inline: no Task was made
+    srv2 = serve("async_app:app", "--workers", "1", "--no-inline-step")
+    assert get(srv2, "/task").json() == {"task": True}
+    assert get(srv2, "/sleep?ms=1").json()["slept"] == 1

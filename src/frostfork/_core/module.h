@@ -60,11 +60,12 @@ typedef struct {
     ff_fin_list *task_fins;    /* a suspended request's own list while one of its steps runs */
     PyObject *aio_loop_factory; /* makes the worker's event loop after fork, or NULL: no loop */
     PyTypeObject *Step_type;   /* a suspended request's coroutine, as a Task runs it */
-    int aio_max_concurrency;
+    int aio_max_concurrency;   /* suspended requests per worker before 503 (0: no limit) */
+    int aio_inline;            /* run a native coroutine's first step inline, without a Task */
     PyTypeObject *Asgi_type;   /* one ASGI request's receive/send (dispatch/asgi.c) */
     PyTypeObject *Ready_type;  /* an awaitable that is already done */
     PyObject *asgi_app;        /* set by asgi_config(): the ASGI app the workers host */
-    PyObject *asgi_root_path;   /* suspended requests per worker before 503 (0: no limit) */
+    PyObject *asgi_root_path;  /* the scopes' root_path (--root-path), or NULL for "" */
 } ff_state;
 
 ff_state *ff_get_state(PyObject *module);

@@ -42,9 +42,21 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
                  struct ff_Finalizer *mark, ff_Asgi *asgi)
 {
     PyObject *ctx = PyContext_CopyCurrent();
-    if (!ctx || PyContext_Enter(ctx) < 0) {
-        Py_XDECREF(ctx);
-        return ff_fail_500(e, r, out, label);
+    if (!ctx)
+        return asgi ? ff_asgi_finish(asgi, (ff_req *)r, label, 1, 0) : ff_fail_500(e, r, out, label);
+    if (e->suspend && (asgi || !e->inline_step)) {
+        /* straight to a Task: its first step already runs with a current task, which
+         * anyio-based code (Starlette, FastAPI, httpx) looks up on its first call */
+        int status = e->suspend(e, r, coro, NULL, ctx, label, mark, asgi);
+        Py_DECREF(ctx);
+        if (status == -1)
+            status = asgi ? ff_asgi_finish(asgi, (ff_req *)r, label, 1, 0)
+                          : ff_fail_500(e, r, out, label);
+        return status;
+    }
+    if (PyContext_Enter(ctx) < 0) {
+        Py_DECREF(ctx);
+        return asgi ? ff_asgi_finish(asgi, (ff_req *)r, label, 1, 0) : ff_fail_500(e, r, out, label);
     }
     PyObject *v = NULL;
     PySendResult sr = PyIter_Send(coro, Py_None, &v);

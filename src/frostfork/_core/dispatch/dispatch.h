@@ -55,6 +55,7 @@ typedef struct ff_env {
                    PyObject *ctx, const char *label, struct ff_Finalizer *mark,
                    struct ff_Asgi *asgi);
     int busy;
+    int inline_step;              /* run a native coroutine's first step inline (no Task) */
     PyObject *loop;               /* the worker's event loop (borrowed), or NULL */
     /* ASGI (dispatch/asgi.c): the app (borrowed), what every scope shares, and how a
      * suspended request's output reaches its socket */

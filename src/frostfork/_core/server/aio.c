@@ -346,6 +346,7 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
     s->st = st;
     s->coro = Py_NewRef(coro);
     s->first = Py_XNewRef(yielded);
+    s->started = yielded == NULL; /* not run inline: the Task's first step starts it */
     s->label = label;
     s->http = *r->http;
     s->r = *r;
@@ -580,6 +581,7 @@ int ff_aio_start(ff_worker *w)
     }
     w->env.suspend = ff_aio_suspend;
     w->env.loop = w->aio_loop;
+    w->env.inline_step = st->aio_inline;
     w->env.stream_flush = stream_flush;
     if (st->asgi_app && asgi_start(w) < 0)
         goto fail;
@@ -669,10 +671,11 @@ void ff_aio_stop(ff_worker *w)
  * what asyncio.Task asks of what it runs. */
 PyObject *ff_py_aio_config(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"loop_factory", "max_concurrency", NULL};
+    static char *kwlist[] = {"loop_factory", "max_concurrency", "inline", NULL};
     PyObject *factory;
-    int maxc = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|i:aio_config", kwlist, &factory, &maxc))
+    int maxc = 0, inline_step = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ip:aio_config", kwlist, &factory, &maxc,
+                                     &inline_step))
         return NULL;
     if (factory != Py_None && !PyCallable_Check(factory)) {
         PyErr_SetString(PyExc_TypeError, "aio_config: loop_factory must be callable or None");
@@ -691,6 +694,7 @@ PyObject *ff_py_aio_config(PyObject *module, PyObject *args, PyObject *kwargs)
     Py_DECREF(res);
     Py_XSETREF(st->aio_loop_factory, factory == Py_None ? NULL : Py_NewRef(factory));
     st->aio_max_concurrency = maxc;
+    st->aio_inline = inline_step;
     Py_RETURN_NONE;
 }
 
