@@ -214,7 +214,11 @@ static void expire(ff_worker *w)
 
 int ff_worker_next_wait_ms(ff_worker *w)
 {
-    int64_t next = w->now + 1000; /* heartbeat at least once a second */
+    /* heartbeat at least once a second, and four times per --timeout when that is shorter
+     * (a worker that only beats once per --timeout would be killed for being late) */
+    int64_t beat = w->srv->cfg.timeout_ms > 0 && w->srv->cfg.timeout_ms < 4000
+                       ? w->srv->cfg.timeout_ms / 4 : 1000;
+    int64_t next = w->now + beat;
     if ((ff_buf_used(&w->logs.buf[0]) || ff_buf_used(&w->logs.buf[1])) &&
         w->logs.next_flush_ms < next)
         next = w->logs.next_flush_ms;
