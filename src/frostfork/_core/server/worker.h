@@ -16,8 +16,9 @@
 #include "server/stats.h"
 
 /* A worker's exit status that stops the server: an ASGI app's
- * lifespan.startup.failed (the message is in the log). */
-#define FF_EXIT_LIFESPAN 3
+ * lifespan.startup.failed (the message is in the log). sysexits.h's
+ * EX_CONFIG, a code an app's own os._exit() is unlikely to pick. */
+#define FF_EXIT_LIFESPAN 78
 
 enum ff_freeze { FF_FREEZE_COLLECT, FF_FREEZE_EARLY, FF_FREEZE_OFF, FF_FREEZE_IMMORTAL };
 
