@@ -8,7 +8,7 @@
  * handlers are still called straight from that turn. An async handler's
  * coroutine runs inline to its first suspension (dispatch/aio.c); one that
  * suspends is handed to a Task through a Step, and the Task's completion
- * writes the response from C (step_done).
+ * writes the response from C, in the Task's last step (step_end).
  *
  * A worker makes a loop only when the app has async handlers (the CLI
  * calls aio_config()): an all-sync app keeps the plain C loop. */
@@ -45,7 +45,12 @@ typedef struct ff_Step {
     size_t req_end;
     struct timespec t0;
     ff_Asgi *asgi;            /* an ASGI request: its response is written by send() */
+    PyObject *cancelled_error; /* asyncio.CancelledError */
+    int ended;                /* answered: the coroutine returned, raised or was cancelled */
 } ff_Step;
+
+enum { OUT_RESULT, OUT_ERROR, OUT_CANCELLED };
+static void step_end(ff_Step *s, int outcome, PyObject *value);
 
 static ff_worker *env_worker(ff_env *e)
 {
@@ -80,6 +85,29 @@ static void step_leave(ff_Step *s, step_ctx saved)
     s->st->in_request = saved.in_request;
 }
 
+/* The coroutine ended in this step (returned, or raised): the response is
+ * written now, in the Task's last step, rather than in a done callback one
+ * loop iteration later. An exception other than cancellation was answered
+ * (500) and logged, so the Task ends with None instead of keeping it (no
+ * "exception was never retrieved"); a cancellation goes on to the Task. */
+static PySendResult step_outcome(ff_Step *s, PySendResult r, PyObject **result)
+{
+    if (r == PYGEN_RETURN) {
+        step_end(s, OUT_RESULT, *result);
+        return r;
+    }
+    if (s->cancelled_error && PyErr_ExceptionMatches(s->cancelled_error)) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        step_end(s, OUT_CANCELLED, NULL);
+        PyErr_Restore(t, v, tb);
+        return PYGEN_ERROR;
+    }
+    step_end(s, OUT_ERROR, NULL);
+    *result = Py_NewRef(Py_None);
+    return PYGEN_RETURN;
+}
+
 /* The Task's first step gets what the coroutine already yielded inline
  * (the future it waits on), as if the Task had run that step itself. */
 static PySendResult step_am_send(PyObject *self, PyObject *arg, PyObject **result)
@@ -94,7 +122,7 @@ static PySendResult step_am_send(PyObject *self, PyObject *arg, PyObject **resul
     step_ctx saved = step_enter(s);
     PySendResult r = PyIter_Send(s->coro, arg, result);
     step_leave(s, saved);
-    return r;
+    return r == PYGEN_NEXT ? r : step_outcome(s, r, result);
 }
 
 static PyObject *stop_iteration(PyObject *value)
@@ -134,7 +162,23 @@ static PyObject *step_throw(PyObject *self, PyObject *args)
     PyObject *res = PyObject_Call(throw, args, NULL);
     step_leave(s, saved);
     Py_DECREF(throw);
-    return res;
+    if (res)
+        return res; /* it went on, and yielded again */
+    PyObject *value = NULL;
+    PySendResult r = PYGEN_ERROR;
+    if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        PyErr_NormalizeException(&t, &v, &tb);
+        value = v ? PyObject_GetAttrString(v, "value") : Py_NewRef(Py_None);
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        if (value)
+            r = PYGEN_RETURN;
+    }
+    r = step_outcome(s, r, &value);
+    return r == PYGEN_RETURN ? stop_iteration(value) : NULL;
 }
 
 static PyObject *step_close(PyObject *self, PyObject *unused)
@@ -165,41 +209,23 @@ static void step_unlink(ff_Step *s)
     s->w = NULL;
 }
 
-/* An ASGI app's Task ended: what it did not answer is answered (asgi.c). */
-static int asgi_done(ff_Step *s, PyObject *task, ff_req *r)
+/* The request's coroutine ended: its response (the result, 500 for an
+ * exception, 504 when --timeout cancelled it, nothing when the client left)
+ * is written, the request is counted and logged, the connection goes on
+ * with what it has buffered, and the request's finalizers run. This runs
+ * inside the Task's last step: a fresh copy of the worker's own context is
+ * entered, so the requests answered next (pipelined on the connection) do
+ * not see this one's context variables. */
+static void step_end(ff_Step *s, int outcome, PyObject *value)
 {
-    PyObject *cancelled = PyObject_CallMethod(task, "cancelled", NULL);
-    int was_cancelled = cancelled ? PyObject_IsTrue(cancelled) : -1;
-    Py_XDECREF(cancelled);
-    int failed = 0;
-    if (was_cancelled == 0) {
-        PyObject *exc = PyObject_CallMethod(task, "exception", NULL);
-        if (exc && exc != Py_None) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            failed = 1;
-        }
-        Py_XDECREF(exc);
-    }
-    if (was_cancelled < 0 || (was_cancelled == 0 && PyErr_Occurred()))
-        failed = 1;
-    return ff_asgi_finish(s->asgi, r, s->label, failed, was_cancelled > 0 && s->timed_out);
-}
-
-/* The Task is done: its response (result, 500 for an exception, 504 when
- * --timeout cancelled it, nothing when the client left) is written, the
- * request is counted and logged, the connection goes on with what it has
- * buffered, and the request's finalizers run. Called by the loop as the
- * Task's done callback. */
-static PyObject *step_done(PyObject *self, PyObject *args, PyObject *kwargs)
-{
-    (void)args;
-    (void)kwargs;
-    ff_Step *s = (ff_Step *)self;
+    if (s->ended)
+        return;
+    s->ended = 1;
     ff_worker *w = s->w;
     ff_conn *c = s->c;
-    PyObject *task = s->task;
-    s->task = NULL; /* the Task and the Step let go of each other */
     step_unlink(s);
+    PyObject *ctx = w && c && w->aio_ctx ? PyContext_Copy(w->aio_ctx) : NULL;
+    int entered = ctx && PyContext_Enter(ctx) == 0;
     if (w && c) {
         c->task = NULL;
         s->c = NULL;
@@ -216,34 +242,27 @@ static PyObject *step_done(PyObject *self, PyObject *args, PyObject *kwargs)
             status = 499; /* nginx's "client closed request", for the log */
             if (s->asgi)
                 ff_asgi_gone(s->asgi);
-        } else if (!task) {
-            status = 0;
+            PyErr_Clear();
         } else if (s->asgi) {
-            status = asgi_done(s, task, r);
-        } else {
-            PyObject *cancelled = PyObject_CallMethod(task, "cancelled", NULL);
-            int was_cancelled = cancelled ? PyObject_IsTrue(cancelled) : -1;
-            Py_XDECREF(cancelled);
-            if (was_cancelled > 0) {
-                status = s->timed_out ? 504 : 503;
-                const char *msg = s->timed_out ? "Gateway Timeout: the handler ran longer than --timeout"
-                                               : "Service Unavailable: the handler was cancelled";
-                if (ff_response_error(&c->out, status, msg, e->date, r->keep_alive, r->http10,
-                                      r->head_only) < 0)
-                    status = -1;
-            } else if (was_cancelled == 0) {
-                PyObject *res = PyObject_CallMethod(task, "result", NULL);
-                if (!res || (status = ff_native_write_result(e, r, &c->out, res)) < 0)
-                    status = ff_fail_500(e, r, &c->out, s->label);
-                Py_XDECREF(res);
-            } else {
+            status = ff_asgi_finish(s->asgi, r, s->label, outcome == OUT_ERROR,
+                                    outcome == OUT_CANCELLED && s->timed_out);
+        } else if (outcome == OUT_CANCELLED) {
+            status = s->timed_out ? 504 : 503;
+            const char *msg = s->timed_out ? "Gateway Timeout: the handler ran longer than --timeout"
+                                           : "Service Unavailable: the handler was cancelled";
+            if (ff_response_error(&c->out, status, msg, e->date, r->keep_alive, r->http10,
+                                  r->head_only) < 0)
+                status = -1;
+        } else if (outcome == OUT_RESULT) {
+            if ((status = ff_native_write_result(e, r, &c->out, value)) < 0)
                 status = ff_fail_500(e, r, &c->out, s->label);
-            }
-            if (status < 0) { /* out of memory for the response: close without one */
-                c->out.len = c->out.off + mark;
-                r->keep_alive = 0;
-                status = 0;
-            }
+        } else {
+            status = ff_fail_500(e, r, &c->out, s->label);
+        }
+        if (status < 0) { /* out of memory for the response: close without one */
+            c->out.len = c->out.off + mark;
+            r->keep_alive = 0;
+            status = 0;
         }
         struct timespec t1;
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -253,12 +272,16 @@ static PyObject *step_done(PyObject *self, PyObject *args, PyObject *kwargs)
             ff_conn_close(w, c);
         else
             ff_conn_task_done(w, c, s->req_end);
+    } else if (outcome == OUT_ERROR) {
+        PyErr_Clear(); /* nobody waits for this answer any more */
     }
-    Py_XDECREF(task);
     ff_fin_run_list(&s->fins); /* request.defer, request-scoped dependencies, temp files */
     if (PyErr_Occurred())
-        PyErr_WriteUnraisable(self);
-    Py_RETURN_NONE;
+        PyErr_WriteUnraisable((PyObject *)s);
+    if (entered)
+        PyContext_Exit(ctx);
+    Py_XDECREF(ctx);
+    Py_CLEAR(s->task); /* the loop holds the running Task: the cycle ends here */
 }
 
 static int step_traverse(PyObject *self, visitproc visit, void *arg)
@@ -269,6 +292,7 @@ static int step_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(s->first);
     Py_VISIT(s->task);
     Py_VISIT(s->asgi);
+    Py_VISIT(s->cancelled_error);
     return 0;
 }
 
@@ -279,6 +303,7 @@ static int step_clear(PyObject *self)
     Py_CLEAR(s->first);
     Py_CLEAR(s->task);
     Py_CLEAR(s->asgi);
+    Py_CLEAR(s->cancelled_error);
     return 0;
 }
 
@@ -310,7 +335,6 @@ static PyType_Slot step_slots[] = {
     {Py_tp_dealloc, step_dealloc},
     {Py_tp_traverse, step_traverse},
     {Py_tp_clear, step_clear},
-    {Py_tp_call, step_done},
     {Py_tp_iter, step_await},
     {Py_tp_iternext, step_next},
     {Py_am_await, step_await},
@@ -346,6 +370,7 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
     s->st = st;
     s->coro = Py_NewRef(coro);
     s->first = Py_XNewRef(yielded);
+    s->cancelled_error = Py_XNewRef(w->aio_cancelled);
     s->started = yielded == NULL; /* not run inline: the Task's first step starts it */
     s->label = label;
     s->http = *r->http;
@@ -369,10 +394,8 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
                                             1 | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames)
                       : NULL;
     Py_XDECREF(kwnames);
-    PyObject *added = s->task ? PyObject_CallMethod(s->task, "add_done_callback", "O", s) : NULL;
-    if (!added)
+    if (!s->task)
         goto fail;
-    Py_DECREF(added);
     ff_fin_list_split(&st->request_fins, mark, &s->fins);
     s->w = w;
     s->c = c;
@@ -388,7 +411,7 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
     }
     w->ntasks++;
     update_busy(w);
-    Py_DECREF(s); /* the Task holds it now, until its done callback ran */
+    Py_DECREF(s); /* the Task holds it now; it holds the Task until the coroutine ends */
     return FF_STATUS_PENDING;
 fail:
     if (s->task) {
@@ -563,7 +586,10 @@ int ff_aio_start(ff_worker *w)
     ff_state *st = w->srv->st;
     PyObject *set_loop = ff_import_attr("asyncio", "set_event_loop");
     w->aio_task_type = ff_import_attr("asyncio", "Task");
-    w->aio_loop = set_loop && w->aio_task_type ? PyObject_CallNoArgs(st->aio_loop_factory) : NULL;
+    w->aio_cancelled = ff_import_attr("asyncio", "CancelledError");
+    w->aio_ctx = PyContext_CopyCurrent();
+    w->aio_loop = set_loop && w->aio_task_type && w->aio_cancelled && w->aio_ctx
+                      ? PyObject_CallNoArgs(st->aio_loop_factory) : NULL;
     PyObject *res = w->aio_loop ? PyObject_CallOneArg(set_loop, w->aio_loop) : NULL;
     Py_XDECREF(set_loop);
     if (!res)
@@ -589,6 +615,8 @@ int ff_aio_start(ff_worker *w)
 fail:
     Py_CLEAR(w->aio_loop);
     Py_CLEAR(w->aio_task_type);
+    Py_CLEAR(w->aio_cancelled);
+    Py_CLEAR(w->aio_ctx);
     Py_CLEAR(w->aio_tick);
     return -1;
 }
@@ -661,6 +689,8 @@ void ff_aio_stop(ff_worker *w)
     Py_CLEAR(w->env.asgi_root_path);
     Py_CLEAR(w->env.asgi_server);
     Py_CLEAR(w->aio_lifespan);
+    Py_CLEAR(w->aio_cancelled);
+    Py_CLEAR(w->aio_ctx);
     Py_CLEAR(w->aio_loop);
     Py_CLEAR(w->aio_task_type);
     Py_CLEAR(w->aio_tick);

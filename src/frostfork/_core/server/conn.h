@@ -75,6 +75,8 @@ typedef struct ff_worker {
     /* async (server/aio.c): the event loop made after fork, or NULL */
     PyObject *aio_loop;
     PyObject *aio_task_type; /* asyncio.Task */
+    PyObject *aio_cancelled; /* asyncio.CancelledError */
+    PyObject *aio_ctx;       /* the worker's own context, copied for each request's end */
     PyObject *aio_tick;      /* the loop's reader callback: one turn of this worker */
     ff_tlist tasks;          /* connections whose handler runs as a Task (--timeout) */
     int ntasks;
