@@ -80,6 +80,7 @@ typedef struct ff_worker {
     PyObject *aio_tick;      /* the loop's reader callback: one turn of this worker */
     ff_tlist tasks;          /* connections whose handler runs as a Task (--timeout) */
     int ntasks;
+    unsigned long steps_made; /* requests suspended so far */
     struct ff_Step *steps;   /* every Step still alive, to let go of at exit */
     int timerfd;             /* wakes the loop at the next deadline */
     int64_t timer_at;
