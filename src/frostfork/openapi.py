@@ -25,7 +25,8 @@ import enum
 import math
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, cast
 
 from frostfork import typenode as tn
@@ -60,6 +61,13 @@ class RouteDoc:
     body: Node | None
     body_required: bool
     response: Node | None
+    status_code: int = 200
+    tags: list[str] = field(default_factory=list)
+    deprecated: bool = False
+    # more responses: status -> {"description": str, "node": Node | None, ...Response Object}
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # security schemes read (frostfork.security); each also lands in components
+    security: list[Any] = field(default_factory=list)
 
 
 def json_schema(hint_or_node: Any) -> dict[str, Any]:
@@ -76,8 +84,11 @@ def openapi_document(title: str, version: str, routes: list[RouteDoc]) -> dict[s
     """An OpenAPI 3.1.0 document; models shared by routes appear once in components."""
     writer = _SchemaWriter("#/components/schemas/", reserved=_VALIDATION_SCHEMAS)
     paths: dict[str, dict[str, Any]] = {}
+    schemes: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, writer)
+        for scheme in route.security:
+            _add_scheme(schemes, scheme)
     schemas = dict(writer.defs)
     if any(_validates(route) for route in routes):
         schemas.update(_VALIDATION_SCHEMAS)
@@ -86,9 +97,23 @@ def openapi_document(title: str, version: str, routes: list[RouteDoc]) -> dict[s
         "info": {"title": title, "version": version},
         "paths": paths,
     }
+    components: dict[str, Any] = {}
     if schemas:
-        document["components"] = {"schemas": schemas}
+        components["schemas"] = schemas
+    if schemes:
+        components["securitySchemes"] = schemes
+    if components:
+        document["components"] = components
     return document
+
+
+def _add_scheme(schemes: dict[str, dict[str, Any]], scheme: Any) -> None:
+    """Two different schemes may not share a name: the routes' security lists
+    refer to them by it."""
+    name, spec = scheme.scheme_name, scheme.openapi()
+    if schemes.setdefault(name, spec) != spec:
+        raise ValueError(f"two different security schemes are named {name!r}: "
+                         f"give one a scheme_name=")
 
 
 # FastAPI's 422 body, so clients written against FastAPI read frostfork's errors unchanged.
@@ -138,10 +163,16 @@ def _validates(route: RouteDoc) -> bool:
 def _operation(route: RouteDoc, writer: _SchemaWriter) -> dict[str, Any]:
     """One Operation Object."""
     operation: dict[str, Any] = {"operationId": route.operation_id}
+    if route.tags:
+        operation["tags"] = list(route.tags)
     if route.summary:
         operation["summary"] = route.summary
     if route.description:
         operation["description"] = route.description
+    if route.deprecated:
+        operation["deprecated"] = True
+    if route.security:
+        operation["security"] = [{s.scheme_name: []} for s in route.security]
     if route.params:
         operation["parameters"] = [_parameter(p, writer) for p in route.params]
     if route.body is not None:
@@ -150,13 +181,32 @@ def _operation(route: RouteDoc, writer: _SchemaWriter) -> dict[str, Any]:
             "content": {"application/json": {"schema": writer.schema(route.body)}},
         }
     response = {} if route.response is None else writer.schema(route.response)
-    operation["responses"] = {
-        "200": {"description": "Successful Response",
-                "content": {"application/json": {"schema": response}}},
-    }
+    success: dict[str, Any] = {"description": "Successful Response"}
+    if route.status_code not in (204, 304) and route.status_code >= 200:
+        success["content"] = {"application/json": {"schema": response}}
+    operation["responses"] = {str(route.status_code): success}
     if _validates(route):
         operation["responses"]["422"] = _VALIDATION_RESPONSE
+    if route.security:
+        operation["responses"]["401"] = {"description": "Not authenticated"}
+    for status, extra in route.responses.items():
+        operation["responses"][status] = _response(status, extra, writer)
     return operation
+
+
+def _response(status: str, extra: dict[str, Any], writer: _SchemaWriter) -> dict[str, Any]:
+    """A Response Object from a route's responses={...} entry: its own keys,
+    a description (the reason phrase unless given) and the model's schema."""
+    out = {k: v for k, v in extra.items() if k != "node"}
+    if "description" not in out:
+        try:
+            out["description"] = HTTPStatus(int(status)).phrase
+        except ValueError:
+            out["description"] = "Response"
+    node = extra.get("node")
+    if node is not None:
+        out.setdefault("content", {})["application/json"] = {"schema": writer.schema(node)}
+    return out
 
 
 def _parameter(param: ParamDoc, writer: _SchemaWriter) -> dict[str, Any]:
