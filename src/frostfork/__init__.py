@@ -10,13 +10,15 @@
 Serve it with ``frostfork serve module:app --workers 4``.
 """
 
-from frostfork._core import JSONDecodeError, Request, Response, ValidationError
+from frostfork._core import JSONDecodeError, Request, ValidationError
 from frostfork import json, life, openapi, sinks, sql
 from frostfork._core import audit
 from frostfork.app import App
 from frostfork.routing import Route, RouteError, Router
 from frostfork.errors import HTTPError
 from frostfork import security
+from frostfork.responses import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse,
+                                 Response)
 from frostfork.constraints import (
     Description, Examples, Ge, Gt, Le, Len, Lt, MaxLen, MinLen, MultipleOf, Pattern, Sensitive,
     Title,
@@ -32,6 +34,7 @@ __all__ = [
     "finalize", "sinks", "audit", "DataSink", "life", "openapi", "sql", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
     "Le", "Len", "Lt", "MaxLen", "MinLen", "Model", "MultipleOf", "Pattern", "Query", "Request",
     "Response", "Sensitive", "Title", "ValidationError", "field",
-    "Route", "RouteError", "Router", "HTTPError", "security",
+    "Route", "RouteError", "Router", "HTTPError", "security", "HTMLResponse", "JSONResponse",
+    "PlainTextResponse", "RedirectResponse",
 ]
 __version__ = "0.1.0"

@@ -277,6 +277,7 @@ def serve(args: argparse.Namespace) -> int:
         gc.disable()  # the CPython docs' recipe: no collections until the fork
     sock = _bind(args.bind)
     app = _load(args.target)
+    runtime = None
     if args.wsgi:
         if not callable(app):
             raise CLIError(f"{args.target} is not callable, so it is not a WSGI app")
@@ -291,8 +292,9 @@ def serve(args: argparse.Namespace) -> int:
             raise CLIError(f"a startup hook raised {type(e).__name__}: {e}") from None
         try:
             table = app._compile()
-        except RouteError as e:
+        except (RouteError, ValueError) as e:
             raise CLIError(str(e)) from None
+        runtime = app.runtime()
     access = getattr(app, "access_log", None)
     if args.access_log:
         access = sinks.stdout() if args.access_log == "-" else sinks.file(args.access_log)
@@ -311,7 +313,7 @@ def serve(args: argparse.Namespace) -> int:
           f" with {args.workers} worker(s), freeze={args.freeze}", file=sys.stderr, flush=True)
     sys.stdout.flush()
     try:
-        return _core.serve(
+        rc = _core.serve(
             sock.fileno(), table, wsgi=args.wsgi, workers=args.workers, timeout=args.timeout,
             graceful_timeout=args.graceful_timeout, keepalive=args.keepalive,
             header_timeout=args.header_timeout, body_timeout=args.body_timeout,
@@ -325,7 +327,15 @@ def serve(args: argparse.Namespace) -> int:
             stats_interval=args.stats_interval, max_worker_uss=args.max_worker_uss,
             spool_dir=args.spool_dir, spool_threshold=args.spool_threshold,
             access_log=access, access_format=access_format, audit=getattr(app, "audit", None),
-            mask=mask)
+            mask=mask, runtime=runtime)
+        if isinstance(app, App):  # in the master, once every worker has stopped
+            try:
+                app.run_shutdown()
+            except Exception as e:
+                print(f"[frostfork] master {os.getpid()}: a shutdown hook raised "
+                      f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                rc = rc or 1
+        return rc
     finally:
         if unix_path and args.bind.startswith("unix:"):  # ours to remove, not an inherited one
             with contextlib.suppress(OSError):

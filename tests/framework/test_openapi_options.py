@@ -25,10 +25,16 @@ class Message:
     detail: str
 
 
+key = APIKeyHeader("X-API-Key", description="the key")
+query_key = APIKeyQuery("api_key")
+basic = HTTPBasic()
+KeyA = Annotated[str, APIKeyHeader("X-A")]
+KeyB = Annotated[str, APIKeyHeader("X-B")]
+
+
 def build() -> App:
     app = App(title="t")
     users = Router(prefix="/users", tags=["users"])
-    key = APIKeyHeader("X-API-Key", description="the key")
 
     @users.get("/{id}", summary="One user", description="By id.", operation_id="getUser",
                responses={404: Message, 409: {"description": "taken", "model": Message},
@@ -51,7 +57,7 @@ def build() -> App:
     admin = Router(prefix="/admin", tags=["admin"])
 
     @admin.get("/stats")
-    def stats(q: Annotated[str, APIKeyQuery("api_key")], who: Annotated[object, HTTPBasic()]):
+    def stats(q: Annotated[str, query_key], who: Annotated[object, basic]):
         """Summary line.
 
         Longer description."""
@@ -116,7 +122,7 @@ def test_two_different_schemes_with_one_name_are_refused():
     app = App()
 
     @app.get("/a")
-    def a(k: Annotated[str, APIKeyHeader("X-A")], j: Annotated[str, APIKeyHeader("X-B")]):
+    def a(k: KeyA, j: KeyB):
         return {}
 
     with pytest.raises(ValueError, match="two different security schemes are named"):

@@ -176,6 +176,8 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_start_response_spec, &st->StartResponse_type) < 0 ||
         add_type(m, &ff_schema_spec, &st->Schema_type) < 0 ||
         add_type(m, &ff_plan_spec, &st->Plan_type) < 0 ||
+        !(st->CallNext_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_callnext_spec,
+                                                                       NULL)) ||
         add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
@@ -242,6 +244,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
+    Py_VISIT(st->CallNext_type);
     Py_VISIT(st->Finalizer_type);
     Py_VISIT(st->FileSink_type);
     Py_VISIT(st->SQLiteSink_type);
@@ -279,6 +282,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->empty_tuple);
     Py_CLEAR(st->Schema_type);
     Py_CLEAR(st->Plan_type);
+    Py_CLEAR(st->CallNext_type);
     Py_CLEAR(st->Finalizer_type);
     Py_CLEAR(st->FileSink_type);
     Py_CLEAR(st->SQLiteSink_type);

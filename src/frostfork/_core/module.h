@@ -30,6 +30,7 @@ typedef struct {
     /* typed decoding */
     PyTypeObject *Schema_type;
     PyTypeObject *Plan_type;
+    PyTypeObject *CallNext_type; /* middleware's call_next (dispatch/native.c) */
     PyObject *ValidationError; /* frostfork.ValidationError(errors) */
     PyObject *JSONDecodeError; /* frostfork.JSONDecodeError */
     PyObject *Decimal;
@@ -65,6 +66,7 @@ extern PyType_Spec ff_request_spec;
 extern PyType_Spec ff_response_spec;
 extern PyType_Spec ff_start_response_spec;
 extern PyType_Spec ff_plan_spec;
+extern PyType_Spec ff_callnext_spec;
 extern PyType_Spec ff_finalizer_spec;
 
 PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs);

@@ -20,20 +20,38 @@
 typedef struct {
     PyObject *plan;        /* frostfork.Plan */
     PyObject *param_names; /* tuple: the pattern's {names}, in order */
+    PyObject *record;      /* the frostfork.routing.Route, or NULL */
     char *label;           /* "GET /users/{id}" for logs */
+    int status;            /* of a plain return value: the route's status_code, else 200 */
 } ff_route;
 
-/* The native app: the route trie and, per route id, its plan. */
+/* The native app: the route trie and, per route id, its plan; and what
+ * App.runtime() gave (each NULL when the app does not use it, so an unused
+ * feature costs one pointer test per request at most). */
 typedef struct {
     ff_router router;
     ff_route *routes;
     size_t nroutes;
+    PyObject *exc_handlers; /* dict: exception class -> fn(request, exc) */
+    PyObject *middleware;   /* tuple of fn(request, call_next), outermost first */
+    PyObject *http_error;   /* frostfork.HTTPError, rendered {"detail": ...} */
+    PyObject *worker_start; /* run in each worker after fork */
+    PyObject *worker_stop;  /* run in each worker as it stops */
+    int worker_started;     /* worker_start ran and returned */
 } ff_app;
 
 /* Builds the C route table from App._compile()'s list of
- * (method, pattern, plan, param_names). Returns 0, or -1 with err set. */
+ * (method, pattern, plan, param_names[, route record]). Returns 0, or -1
+ * with err set. */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err,
                  size_t errlen);
+/* Takes App.runtime()'s dict (or None): exception handlers, middleware,
+ * HTTPError, worker hooks. Returns 0, or -1 with a Python exception. */
+int ff_app_runtime(ff_app *app, PyObject *runtime);
+/* In a worker: worker_start after fork, worker_stop as it stops (only if
+ * worker_start returned). Each returns 0, or -1 after printing what raised. */
+int ff_app_worker_start(ff_app *app);
+void ff_app_worker_stop(ff_app *app);
 void ff_app_free(ff_app *app);
 
 /* Everything a dispatcher may use besides the request itself. */

@@ -535,7 +535,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                              "server_name", "server_port", "metrics", "metrics_fd",
                              "stats_path", "stats_interval", "max_worker_uss", "spool_dir",
                              "spool_threshold", "access_log", "access_format", "audit", "mask",
-                             NULL};
+                             "runtime", NULL};
     ff_server srv;
     memset(&srv, 0, sizeof srv);
     ff_config *c = &srv.cfg;
@@ -551,9 +551,9 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->max_connections = 1000;
     c->metrics_fd = -1;
     unsigned long long spool_threshold = 1 << 20;
-    PyObject *access = Py_None, *audit = Py_None, *mask = NULL;
+    PyObject *access = Py_None, *audit = Py_None, *mask = NULL, *runtime = Py_None;
     const char *access_format = "json";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!:serve",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!O:serve",
                                      kwlist,
                                      &c->listen_fd, &app, &wsgi, &c->workers, &timeout,
                                      &graceful, &keepalive, &header_to, &body_to,
@@ -563,7 +563,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                                      &c->server_port, &c->metrics, &c->metrics_fd,
                                      &c->stats_path, &stats_interval, &max_uss_mb,
                                      &c->spool_root, &spool_threshold, &access, &access_format,
-                                     &audit, &PyTuple_Type, &mask))
+                                     &audit, &PyTuple_Type, &mask, &runtime))
         return NULL;
     c->stats_interval_ms = (int64_t)(stats_interval * 1000);
     c->spool_threshold = spool_threshold;
@@ -630,6 +630,10 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         if (ff_app_build(&srv.app, app, srv.st->Plan_type, err, sizeof err) < 0) {
             ff_app_free(&srv.app);
             PyErr_SetString(PyExc_ValueError, err);
+            return NULL;
+        }
+        if (ff_app_runtime(&srv.app, runtime) < 0) {
+            ff_app_free(&srv.app);
             return NULL;
         }
     }

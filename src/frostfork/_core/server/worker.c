@@ -295,6 +295,10 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
         PyErr_Print();
         goto done;
     }
+    /* the app's worker hooks (database pools, threads: what must not cross
+     * a fork) run before the first request is accepted */
+    if (!cfg->wsgi && ff_app_worker_start(&srv->app) < 0)
+        goto done;
     ff_worker_listen_on(&w);
     if (!w.listening) {
         fprintf(stderr, "[frostfork] worker %d: cannot watch the listening socket: %s\n",
@@ -341,8 +345,10 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     rc = 0;
 done:
     close_all(&w);
-    ff_logs_close(&w.logs);
     ff_fin_run_list(&srv->st->request_fins);
+    if (!srv->cfg.wsgi)
+        ff_app_worker_stop(&srv->app);
+    ff_logs_close(&w.logs);
     ff_fin_run_list(&srv->st->process_fins); /* worker exit */
     if (srv->st->spool_dir[0])
         ff_rmtree(srv->st->spool_dir);
