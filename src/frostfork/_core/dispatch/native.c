@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 /* ---- writing the result ---- */
@@ -161,16 +162,30 @@ static PyObject *find_handler(const ff_app *app, PyObject *exc, int *builtin)
     return NULL;
 }
 
+/* A frostfork.Response (the Python subclass, whose headers middleware can
+ * change) built from Py_BuildValue's format and arguments. Error paths and
+ * middleware only. */
+static PyObject *make_response(const char *fmt, ...)
+{
+    va_list va;
+    va_start(va, fmt);
+    PyObject *args = Py_VaBuildValue(fmt, va);
+    va_end(va);
+    PyObject *cls = args ? ff_import_attr("frostfork.responses", "Response") : NULL;
+    PyObject *res = cls ? PyObject_CallObject(cls, args) : NULL;
+    Py_XDECREF(cls);
+    Py_XDECREF(args);
+    return res;
+}
+
 /* A Response for an HTTPError: {"detail": exc.detail}, exc.status, exc.headers. */
-static PyObject *http_error_response(ff_env *e, PyObject *exc)
+static PyObject *http_error_response(PyObject *exc)
 {
     PyObject *status = PyObject_GetAttrString(exc, "status");
     PyObject *detail = status ? PyObject_GetAttrString(exc, "detail") : NULL;
     PyObject *headers = detail ? PyObject_GetAttrString(exc, "headers") : NULL;
     PyObject *body = headers ? Py_BuildValue("{s:O}", "detail", detail) : NULL;
-    PyObject *res = body ? PyObject_CallFunction((PyObject *)e->st->Response_type, "OOO", status,
-                                                 body, headers)
-                         : NULL;
+    PyObject *res = body ? make_response("(OOO)", status, body, headers) : NULL;
     Py_XDECREF(status);
     Py_XDECREF(detail);
     Py_XDECREF(headers);
@@ -194,18 +209,17 @@ static PyObject *handle_exception(ff_env *e, ff_bind *b, PyObject *exc)
         return res;
     }
     if (builtin)
-        return http_error_response(e, exc);
+        return http_error_response(exc);
     restore_exception(exc);
     return NULL;
 }
 
 /* The 401 of a missing or malformed credential. */
-static PyObject *unauthorized_response(ff_env *e, ff_bind *b)
+static PyObject *unauthorized_response(ff_bind *b)
 {
-    return PyObject_CallFunction((PyObject *)e->st->Response_type, "i{ss}[(sO)]", 401, "detail",
-                                 b->unauth == 1 ? "Not authenticated"
-                                                : "Invalid authentication credentials",
-                                 "WWW-Authenticate", b->challenge);
+    return make_response("(i{ss}[(sO)])", 401, "detail",
+                         b->unauth == 1 ? "Not authenticated" : "Invalid authentication credentials",
+                         "WWW-Authenticate", b->challenge);
 }
 
 /* A 422 through the user's ValidationError handler (only that class: an
@@ -258,27 +272,23 @@ static PyObject *run_handler(ff_chain *c)
     if (res) {
         if (PyObject_TypeCheck(res, e->st->Response_type))
             return res;
-        PyObject *cls = ff_import_attr("frostfork.responses", "Response");
-        PyObject *wrapped = cls ? PyObject_CallFunction(cls, "iO", c->rt->status, res) : NULL;
-        Py_XDECREF(cls);
+        PyObject *wrapped = make_response("(iO)", c->rt->status, res);
         Py_DECREF(res);
         return wrapped;
     }
     if (b->unauth)
-        return unauthorized_response(e, b);
+        return unauthorized_response(b);
     if (b->dec.in.err) {
         char msg[160];
         snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", b->dec.in.err_pos, b->dec.in.err);
-        return PyObject_CallFunction((PyObject *)e->st->Response_type, "i{ss}", 400, "detail",
-                                     msg);
+        return make_response("(i{ss})", 400, "detail", msg);
     }
     if (!PyErr_Occurred() && b->dec.errors) {
         int found;
         res = validation_handler(e, b, &found);
         if (found)
             return res;
-        return PyObject_CallFunction((PyObject *)e->st->Response_type, "i{sO}", 422, "detail",
-                                     b->dec.errors);
+        return make_response("(i{sO})", 422, "detail", b->dec.errors);
     }
     PyObject *exc = take_exception();
     if (!exc)
@@ -443,7 +453,7 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
             status = ff_fail_500(e, r, out, rt->label);
         Py_DECREF(res);
     } else if (b.unauth) {
-        res = unauthorized_response(e, &b);
+        res = unauthorized_response(&b);
         status = res ? write_result(e, r, out, res, 401) : -1;
         Py_XDECREF(res);
         if (status < 0)
