@@ -110,7 +110,8 @@ class Routes:
             if method not in METHODS:
                 raise RouteError(f"{method} {path}: unsupported method")
         if path and not path.startswith("/"):
-            raise RouteError(f"{path}: path must start with '/'")
+            raise RouteError(f"{methods[0] if methods else 'GET'} {path}: path must start "
+                             f"with '/'")
         options = dict(status_code=status_code, tags=list(tags or ()), summary=summary,
                        description=description, deprecated=deprecated,
                        include_in_schema=include_in_schema, responses=dict(responses or {}),

@@ -1,0 +1,25 @@
+"""Worker start/stop hooks and worker-scoped values run in each worker after
+fork; shutdown hooks in the master after the workers stopped."""
+
+from __future__ import annotations
+
+from framework_support import events, framework  # noqa: F401 (fixtures)
+
+
+def test_worker_hooks_and_worker_scope_per_worker_then_shutdown_in_master(framework, events):
+    srv = framework("--workers", "2")
+    workers = srv.wait_workers(2)
+    events.wait("worker start")
+    starts = {ln.split()[0] for ln in events.lines() if ln.endswith("worker start")}
+    opens = {ln.split()[0] for ln in events.lines() if ln.endswith("pool open")}
+    assert starts == opens == {str(p) for p in workers}
+    r = srv.get("/pool").json()
+    assert r["pid"] == r["me"] and r["me"] in workers  # made in the worker that serves
+    master = srv.proc.pid
+    assert srv.stop() == 0
+    lines = events.lines()
+    for pid in workers:
+        mine = [ln.split(" ", 1)[1] for ln in lines if ln.startswith(f"{pid} ")]
+        assert mine == ["pool open", "worker start", "worker stop", "pool close"], lines
+    assert lines[-1] == f"{master} shutdown"  # after every worker's stop
+    assert lines.count(f"{master} shutdown") == 1
