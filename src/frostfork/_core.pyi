@@ -1,27 +1,44 @@
 from collections.abc import Callable, Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any, BinaryIO, final
+
+from typing_extensions import Self, disjoint_base
+
+from frostfork.datastructures import URL, Headers, QueryParams
 
 # The fixed limits compiled into the core (docs/configuration.md, "Limits").
 LIMITS: Mapping[str, int]
 
-@final
+@disjoint_base
 class Response:
+    """The C base of frostfork.Response (frostfork/responses.py), subclassable."""
     status: int
     body: Any
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
+    headers: Any
+    _headers: Any
     def __new__(
         cls,
         status: int = 200,
         body: Any = None,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-    ) -> Response: ...
+    ) -> Self: ...
 
 @final
 class Request:
     method: str
     path: str
     query_string: str
-    headers: dict[str, str]
+    raw_headers: list[tuple[str, str]]
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def query(self) -> QueryParams: ...
+    @property
+    def cookies(self) -> dict[str, str]: ...
+    @property
+    def url(self) -> URL: ...
+    @property
+    def state(self) -> SimpleNamespace: ...
     @property
     def body(self) -> bytes:
         """The whole body as bytes. A spooled body (over --spool-threshold) is copied
@@ -102,6 +119,7 @@ def serve(
     access_format: str = "json",
     audit: Any = None,
     mask: tuple[str, ...] = ...,
+    runtime: dict[str, Any] | None = None,
 ) -> int: ...
 def finalize(obj: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Finalizer: ...
 def spool_dir() -> str: ...
@@ -133,6 +151,7 @@ class Plan:
         body_schema: Schema | None = None,
         app_scope: bool = False,
         label: str | None = None,
+        generator: bool = False,
     ) -> Plan: ...
 
 def compile(node: Any, /) -> Schema: ...

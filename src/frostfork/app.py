@@ -60,6 +60,7 @@ class App(Routes):
         self._worker_stop: list[Callable[[], Any]] = []
         self._providers: dict[Any, Provider] = {}
         self._worker_values: dict[Any, Any] = {}
+        self._worker_gens: list[tuple[Any, Any]] = []
         self.exception_handlers: dict[type[BaseException], ExceptionHandler] = {}
         self.middleware_stack: list[Middleware] = []
 
@@ -74,10 +75,15 @@ class App(Routes):
         value and its code after the yield runs then (and sees the handler's exception).
         scope="app": made once per worker, on first use. scope="worker": made in each
         worker when it starts (before it serves), closed (if it has close()) when the
-        worker stops; its factory may ask only for other worker-scoped types.
+        worker stops; its factory may ask only for other worker-scoped types, and may be a
+        generator (the code after its yield runs when the worker stops). A generator
+        factory is refused for scope="app", which has no end to run its teardown at.
         """
         if scope not in ("request", "app", "worker"):
             raise ValueError(f"scope must be 'request', 'app' or 'worker', not {scope!r}")
+        if scope == "app" and inspect.isgeneratorfunction(factory):
+            raise ValueError(f"{_name(tp)}: a generator factory needs scope='request' or "
+                             f"'worker' (its teardown runs after the request / at worker stop)")
         prov = Provider(factory or tp, scope)
         if scope == "worker":
             prov.worker_value = functools.partial(self._worker_value, tp)
@@ -144,9 +150,14 @@ class App(Routes):
     def run_worker_start(self) -> None:
         """In a new worker: worker-scoped values in registration order, then the hooks."""
         self._worker_values.clear()
+        self._worker_gens.clear()
         for tp, prov in self._providers.items():
             if prov.scope == "worker":
-                self._worker_values[tp] = self._call_worker_factory(tp, prov.factory)
+                value = self._call_worker_factory(tp, prov.factory)
+                if inspect.isgenerator(value):  # yields the value; the rest runs at stop
+                    self._worker_gens.append((value, tp))
+                    value = next(value)
+                self._worker_values[tp] = value
         for fn in self._worker_start:
             fn()
 
@@ -160,19 +171,30 @@ class App(Routes):
                 fn()
             except Exception as e:
                 errors.append(e)
-        for value in reversed(list(self._worker_values.values())):
+        from_gen = {tp for _, tp in self._worker_gens}  # their generator tears them down
+        for gen, _ in reversed(self._worker_gens):
+            try:
+                next(gen)
+            except StopIteration:
+                pass
+            except Exception as e:
+                errors.append(e)
+            else:
+                errors.append(RuntimeError("a worker-scoped generator yielded more than once"))
+        for tp, value in reversed(list(self._worker_values.items())):
             close = getattr(value, "close", None)
-            if callable(close):
+            if callable(close) and tp not in from_gen:
                 try:
                     close()
                 except Exception as e:
                     errors.append(e)
         self._worker_values.clear()
+        self._worker_gens.clear()
         if errors:
             raise errors[0]
 
     def _call_worker_factory(self, tp: Any, factory: Callable[..., Any]) -> Any:
-        target = factory.__init__ if isinstance(factory, type) else factory
+        target = getattr(factory, "__init__") if isinstance(factory, type) else factory
         hints = typing.get_type_hints(target)
         kwargs = {}
         for name, p in inspect.signature(factory).parameters.items():

@@ -84,7 +84,7 @@ class Headers(_Multi):
         return values[0] if len(values) == 1 else ", ".join(values)
 
 
-class MutableHeaders(Headers, MutableMapping[str, str]):  # type: ignore[misc]
+class MutableHeaders(Headers, MutableMapping[str, str]):
     """Response headers: as Headers, and settable. `h[k] = v` replaces every
     value of k; append(k, v) adds one (Set-Cookie is sent once per value)."""
 

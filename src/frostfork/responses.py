@@ -34,7 +34,7 @@ class Response(_core.Response):
     __slots__ = ()
 
     @property
-    def headers(self) -> MutableHeaders:  # type: ignore[override]
+    def headers(self) -> MutableHeaders:
         """The headers as a MutableHeaders (made from what was passed, on first use)."""
         h = self._headers
         if not isinstance(h, MutableHeaders):

@@ -123,7 +123,7 @@ class Routes:
                 raise RouteError(f"{path}: {fn.__qualname__} is async; frostfork handlers are "
                                  f"plain functions (each worker runs one request at a time)")
             for method in methods:
-                self._routes.append(Route(method, path, fn, **options))  # type: ignore[arg-type]
+                self._routes.append(Route(method, path, fn, **options))
             return fn
 
         return register

@@ -23,3 +23,42 @@ def test_worker_hooks_and_worker_scope_per_worker_then_shutdown_in_master(framew
         assert mine == ["pool open", "worker start", "worker stop", "pool close"], lines
     assert lines[-1] == f"{master} shutdown"  # after every worker's stop
     assert lines.count(f"{master} shutdown") == 1
+
+
+log: list[str] = []
+
+
+class Conn:
+    def close(self):
+        log.append("conn close")
+
+
+class Pool:
+    pass
+
+
+def pool(conn: Conn):
+    log.append("pool open")
+    yield Pool()
+    log.append("pool teardown")
+
+
+def test_worker_scope_in_process_generator_and_errors():
+    """App.run_worker_start / run_worker_stop, as a worker runs them."""
+    import pytest
+
+    import frostfork
+
+    log.clear()
+    app = frostfork.App()
+    app.provide(Conn, scope="worker")
+    app.provide(Pool, pool, scope="worker")
+    app.on_worker_stop(lambda: log.append("hook"))
+    app.run_worker_start()
+    assert isinstance(app._worker_value(Pool), Pool)
+    app.run_worker_stop()
+    assert log == ["pool open", "hook", "pool teardown", "conn close"]
+    with pytest.raises(RuntimeError, match="outside a worker"):
+        app._worker_value(Pool)
+    with pytest.raises(ValueError, match="generator factory needs scope"):
+        app.provide(Pool, pool, scope="app")
