@@ -165,8 +165,10 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 def _request_attr(request: Any, name: str, scheme: str = "http") -> Any:
     """Builds the lazily made attributes of a Request (called once each, from C)."""
-    if name == "headers":
-        return Headers(request.raw_headers)
+    if name == "headers":  # the C core lower-cased the names already
+        headers = Headers.__new__(Headers)
+        headers.raw = request.raw_headers
+        return headers
     if name == "query":
         return QueryParams(request.query_string)
     if name == "cookies":

@@ -12,8 +12,8 @@ from typing import Annotated
 import frostfork
 from frostfork import (HTTPError, HTMLResponse, JSONResponse, PlainTextResponse,
                        RedirectResponse, Request, Response, Router)
-from frostfork.security import (APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials,
-                                HTTPBearer, HTTPAuthorizationCredentials)
+from frostfork.security import (APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic,
+                                HTTPBasicCredentials, HTTPBearer, HTTPAuthorizationCredentials)
 
 EVENTS = Path(os.environ.get("FRAMEWORK_EVENTS", "/tmp/framework-events"))
 
@@ -281,6 +281,12 @@ query_key = APIKeyQuery("key")
 bearer = HTTPBearer()
 basic = HTTPBasic(realm="frost")
 optional_bearer = HTTPBearer(auto_error=False, scheme_name="OptionalBearer")
+cookie_key = APIKeyCookie("sid")
+
+
+@app.get("/secure/cookie")
+def secure_cookie(sid: Annotated[str, cookie_key]) -> dict:
+    return {"sid": sid}
 
 
 @app.get("/secure/key")

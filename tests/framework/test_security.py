@@ -38,6 +38,8 @@ def test_credentials_reach_the_handler(framework):
     cred = base64.b64encode("bob:pä:ss".encode()).decode()
     assert srv.get("/secure/basic", headers={"Authorization": f"Basic {cred}"}).json() == {
         "user": "bob", "password_len": 5}
+    assert srv.get("/secure/cookie").status_code == 401
+    assert srv.get("/secure/cookie", headers={"Cookie": "a=1; sid=s-1"}).json() == {"sid": "s-1"}
     assert srv.get("/secure/optional").json() == {"token": None}
     assert srv.get("/secure/optional",
                    headers={"Authorization": "Bearer abc"}).json() == {"token": "abc"}
