@@ -18,7 +18,8 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping
 from email.utils import format_datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
+
 
 from frostfork import _core
 from frostfork.datastructures import MutableHeaders
@@ -104,37 +105,36 @@ def _with_type(headers: HeadersArg, ctype: str) -> MutableHeaders:
     return h
 
 
-class JSONResponse(Response):
+class _MediaResponse(Response):
+    """A Response whose Content-Type is the class's media_type unless headers set one."""
+
+    __slots__ = ()
+    media_type = ""
+
+    def __new__(cls, content: Any = None, status_code: int = 200,
+                headers: HeadersArg = None) -> Self:
+        return super().__new__(cls, status_code, content, _with_type(headers, cls.media_type))
+
+
+class JSONResponse(_MediaResponse):
     """JSONResponse(content, status_code=200, headers=None): content JSON-encoded in C."""
 
     __slots__ = ()
-
-    def __new__(cls, content: Any = None, status_code: int = 200,
-                headers: HeadersArg = None) -> JSONResponse:
-        return super().__new__(cls, status_code, content,
-                               _with_type(headers, "application/json"))
+    media_type = "application/json"
 
 
-class HTMLResponse(Response):
+class HTMLResponse(_MediaResponse):
     """HTMLResponse(content, status_code=200, headers=None): text/html; charset=utf-8."""
 
     __slots__ = ()
-
-    def __new__(cls, content: str | bytes = "", status_code: int = 200,
-                headers: HeadersArg = None) -> HTMLResponse:
-        return super().__new__(cls, status_code, content,
-                               _with_type(headers, "text/html; charset=utf-8"))
+    media_type = "text/html; charset=utf-8"
 
 
-class PlainTextResponse(Response):
+class PlainTextResponse(_MediaResponse):
     """PlainTextResponse(content, status_code=200, headers=None): text/plain; charset=utf-8."""
 
     __slots__ = ()
-
-    def __new__(cls, content: str | bytes = "", status_code: int = 200,
-                headers: HeadersArg = None) -> PlainTextResponse:
-        return super().__new__(cls, status_code, content,
-                               _with_type(headers, "text/plain; charset=utf-8"))
+    media_type = "text/plain; charset=utf-8"
 
 
 class RedirectResponse(Response):
