@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping
 from email.utils import format_datetime
 from typing import Any, Literal, Self
 
-
 from frostfork import _core
 from frostfork.datastructures import MutableHeaders
 
