@@ -19,7 +19,7 @@ import traceback
 from typing import Any
 
 from frostfork import _core, sinks
-from frostfork.app import App, RouteError
+from frostfork.app import App
 
 
 class CLIError(Exception):
@@ -180,7 +180,7 @@ def openapi(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.target} is a {type(app).__name__}, not a frostfork.App")
     try:
         document = app.openapi()
-    except RouteError as e:
+    except ValueError as e:  # RouteError, or two security schemes sharing a name
         raise CLIError(str(e)) from None
     print(json.dumps(document, indent=2))
     return 0
@@ -292,7 +292,7 @@ def serve(args: argparse.Namespace) -> int:
             raise CLIError(f"a startup hook raised {type(e).__name__}: {e}") from None
         try:
             table = app._compile()
-        except (RouteError, ValueError) as e:
+        except ValueError as e:  # RouteError, or two security schemes sharing a name
             raise CLIError(str(e)) from None
         runtime = app.runtime()
     access = getattr(app, "access_log", None)
