@@ -478,6 +478,8 @@ static int ensure_body(ff_bind *b, PyObject *schema, int embedded)
 static PyObject *resolve_dep(ff_bind *b, ff_Plan *p);
 static int grow_deps(ff_bind *b);
 
+/* Made once per request, on first use (a handler, a dependency, middleware
+ * or an exception handler may ask), with the path parameters decoded. */
 PyObject *ff_bind_request(ff_bind *b)
 {
     if (!b->request) {
