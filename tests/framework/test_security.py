@@ -65,3 +65,21 @@ def test_credentials_are_masked_in_tracebacks_and_the_access_log(framework, tmp_
     text = wait_until(lambda: log.read_text() if log.exists() and "/secure/query" in
                       log.read_text() else "", what="access log line")
     assert "query-secret-value" not in text and "hunter2" not in text
+
+
+def test_malformed_credentials_are_401_never_5xx(framework):
+    from conftest import exchange, parse_responses
+    srv = framework()
+    values = [b"Basic", b"Basic =", b"Basic \xff\xfe", b"Basic " + base64.b64encode(b"\xff:\xfe"),
+              b"Bearer \xff", b"bearer  spaced", b"Digest x", b"basic " + base64.b64encode(b":")]
+    for value in values:
+        for path in ("/secure/basic", "/secure/bearer"):
+            data, _ = exchange(srv.port, b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\n"
+                               b"Authorization: " + value + b"\r\nConnection: close\r\n\r\n")
+            (status, _, body), = parse_responses(data)
+            assert status in (200, 401), (path, value, status, body)
+    data, _ = exchange(srv.port, b"GET /secure/query?key=%FF HTTP/1.1\r\nHost: t\r\n"
+                                 b"Connection: close\r\n\r\n")
+    (status, headers, body), = parse_responses(data)
+    assert status == 401 and b"Invalid authentication credentials" in body
+    assert srv.get("/secure/key", headers={"X-Key": "right"}).status_code == 200
