@@ -168,6 +168,7 @@ class Engine:
         max_headers: int = 100,
         max_header_bytes: int = 65536,
         max_request_line: int = 8192,
+        runtime: dict[str, Any] | None = None,
     ) -> None: ...
     def handle(
         self,

@@ -40,20 +40,24 @@ static void engine_release(ff_Engine *self)
 }
 
 /* Engine(routes=None, wsgi_app=None, *, server_name="testserver", server_port=80,
- *        max_body=..., max_headers=100, max_header_bytes=65536, max_request_line=8192):
- * routes as App._compile() returns them, or a WSGI callable. */
+ *        max_body=..., max_headers=100, max_header_bytes=65536, max_request_line=8192,
+ *        runtime=None):
+ * routes as App._compile() returns them, or a WSGI callable; runtime as
+ * App.runtime() returns it (exception handlers, middleware, HTTPError). */
 static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"routes", "wsgi_app", "server_name", "server_port", "max_body",
-                             "max_headers", "max_header_bytes", "max_request_line", NULL};
-    PyObject *routes = Py_None, *wsgi_app = Py_None;
+                             "max_headers", "max_header_bytes", "max_request_line", "runtime",
+                             NULL};
+    PyObject *routes = Py_None, *wsgi_app = Py_None, *runtime = Py_None;
     const char *server_name = "testserver";
     int server_port = 80;
     unsigned long long max_body = 1ull << 30;
     Py_ssize_t max_headers = 100, max_header_bytes = 65536, max_request_line = 8192;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$siKnnn:Engine", kwlist, &routes,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$siKnnnO:Engine", kwlist, &routes,
                                      &wsgi_app, &server_name, &server_port, &max_body,
-                                     &max_headers, &max_header_bytes, &max_request_line))
+                                     &max_headers, &max_header_bytes, &max_request_line,
+                                     &runtime))
         return -1;
     if ((routes == Py_None) == (wsgi_app == Py_None)) {
         PyErr_SetString(PyExc_TypeError, "Engine takes either routes or wsgi_app");
@@ -79,6 +83,10 @@ static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
         ff_app_free(&self->app);
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_ValueError, err);
+        return -1;
+    }
+    if (routes != Py_None && ff_app_runtime(&self->app, runtime) < 0) {
+        ff_app_free(&self->app);
         return -1;
     }
     if (wsgi_app != Py_None)
