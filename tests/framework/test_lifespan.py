@@ -62,3 +62,18 @@ def test_worker_scope_in_process_generator_and_errors():
         app._worker_value(Pool)
     with pytest.raises(ValueError, match="generator factory needs scope"):
         app.provide(Pool, pool, scope="app")
+
+
+def test_a_failing_worker_start_hook_is_reported_and_backed_off(serve, tmp_path):
+    (tmp_path / "badstart_app.py").write_text(
+        "import frostfork\n"
+        "app = frostfork.App()\n"
+        "@app.on_worker_start\n"
+        "def connect():\n"
+        "    raise RuntimeError('database unreachable')\n"
+        "@app.get('/')\n"
+        "def index():\n"
+        "    return {}\n")
+    srv = serve("badstart_app:app", env={"PYTHONPATH": str(tmp_path)}, wait=False)
+    srv.wait_output("RuntimeError: database unreachable")
+    srv.wait_output("workers keep crashing; next spawn in")
