@@ -217,3 +217,20 @@ def test_every_decorator_takes_the_options():
     validate(doc)
     assert doc["paths"]["/head"]["head"]["operationId"] == "op_head"
     assert doc["paths"]["/both"]["post"]["responses"]["202"]
+
+
+def test_the_framework_apps_document_is_valid(tmp_path, monkeypatch):
+    import sys
+    from pathlib import Path
+    monkeypatch.setenv("FRAMEWORK_EVENTS", str(tmp_path / "events"))
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "apps"))
+    import framework_app
+    doc = framework_app.app.openapi()
+    validate(doc)
+    assert doc["paths"]["/api/v1/items"]["post"]["responses"]["201"]
+    assert doc["paths"]["/secure/optional"]["get"]["security"] == [{"OptionalBearer": []}]
+    assert {"APIKeyHeader", "APIKeyQuery", "APIKeyCookie", "HTTPBearer", "HTTPBasic",
+            "OptionalBearer"} <= set(doc["components"]["securitySchemes"])
+    # the side-effect dependency's header is documented on the route it guards
+    params = doc["paths"]["/admin/panel"]["get"]["parameters"]
+    assert [p["in"] for p in params if p["name"] == "x-role"] == ["header"]
