@@ -493,10 +493,12 @@ def check(args: argparse.Namespace) -> int:
 def serve(args: argparse.Namespace, argv: list[str]) -> int:
     validate(args)
     generation = os.environ.get(RELOAD_GENERATION) == "1"
-    if args.reload and not generation:
+    if args.reload or generation:
         from frostfork import reload
 
-        return reload.run(args, argv)
+        if not generation:
+            return reload.run(args, argv)
+        reload.die_with_parent()
     start_dir = os.getcwd()
     if args.chdir:
         try:
