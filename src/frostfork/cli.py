@@ -459,6 +459,11 @@ def validate(args: argparse.Namespace) -> None:
     if args.chdir and not os.path.isdir(args.chdir):
         raise CLIError(f"--chdir {args.chdir}: no such directory")
     _ids(args.user, args.group)
+    if args.pid:
+        where = os.path.dirname(os.path.join(args.chdir or "", args.pid)) or "."
+        if not os.path.isdir(where) or not os.access(where, os.W_OK | os.X_OK):
+            raise CLIError(f"cannot write pid file {args.pid}: cannot create files in "
+                           f"{os.path.abspath(where)}")
     if args.reload and args.workers > RELOAD_MAX_WORKERS and not args.reload_force:
         raise CLIError(f"--reload is for development: it restarts the server on every save, "
                        f"and is refused with more than {RELOAD_MAX_WORKERS} workers "
@@ -576,6 +581,9 @@ def serve(args: argparse.Namespace, argv: list[str]) -> int:
             mask=mask, pid_path=os.path.abspath(args.pid) if args.pid and not generation else None,
             upgrade_argv=upgrade_argv, upgrade_cwd=start_dir,
             ready_fd=int(ready_fd) if ready_fd.isdigit() else -1)
+    except OSError as e:  # the pid file, when --user may not write where root could
+        raise CLIError(str(e)) from None
+    else:
         os.environ.pop(UPGRADE_PIPE, None)  # the core has answered on it, and closed it
         handed_over = rc is None
         return 0 if rc is None else rc

@@ -1,0 +1,229 @@
+"""SIGUSR2: a new master with new code on the same socket (server/upgrade.c).
+
+Each test serves a module written into tmp_path, changes it, sends SIGUSR2 to
+the master and follows the pid file to the new one."""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SLOW, children, stop_process, wait_until
+
+APP = """\
+import frostfork
+app = frostfork.App()
+
+@app.get("/")
+def index():
+    return {{"version": {version!r}}}
+"""
+
+
+def write_app(where: Path, version: str, extra: str = "") -> None:
+    (where / "upgrade_app.py").write_text(APP.format(version=version) + extra)
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+@pytest.fixture
+def upgradable(serve, tmp_path):
+    """(start(*args) -> Server, pid file). Teardown stops whichever master the
+    pid file names (the one the test process started may have handed over)."""
+    pid_file = tmp_path / "api.pid"
+    write_app(tmp_path, "v1")
+    masters = []
+
+    def start(*args, **kw):
+        srv = serve("upgrade_app:app", "--pid", str(pid_file), *args,
+                    env={"PYTHONPATH": f"{tmp_path}:{ROOT}",
+                          # v1 and v2 have the same size: a .pyc from the same second
+                          # would be taken for the new source
+                          "PYTHONDONTWRITEBYTECODE": "1"}, **kw)
+        wait_until(pid_file.exists, what="the pid file")
+        masters.append(srv)
+        return srv
+
+    yield start, pid_file
+    for pid in {int(pid_file.read_text())} if pid_file.exists() else set():
+        if pid != os.getpid() and alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            wait_until(lambda: not alive(pid), 20, what=f"master {pid} stopped")
+
+
+def version(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
+    try:
+        conn.request("GET", "/")
+        return json.loads(conn.getresponse().read())["version"]
+    finally:
+        conn.close()
+
+
+def upgrade(srv, pid_file: Path) -> int:
+    """SIGUSR2, then the new master's pid once it has taken the pid file."""
+    old = int(pid_file.read_text())
+    os.kill(old, signal.SIGUSR2)
+    new = wait_until(lambda: (lambda p: p if p != old else 0)(int(pid_file.read_text())), 30,
+                     what=lambda: f"a new pid in the pid file:\n{srv.output()}")
+    return new
+
+
+def test_usr2_serves_new_code_from_a_new_master(upgradable, tmp_path):
+    start, pid_file = upgradable
+    srv = start("--workers", "2")
+    old = srv.proc.pid
+    assert version(srv.port) == "v1"
+    write_app(tmp_path, "v2")
+    new = upgrade(srv, pid_file)
+    assert srv.wait_exit() == 0  # the old master drained and left, status 0
+    assert version(srv.port) == "v2"
+    assert len(children(new)) == 2 and alive(new)
+    out = srv.output()
+    assert f"new master {new} is serving; master {old} drains" in out
+    assert f"taking over from {old}" in out
+    # the stats socket is the new master's now
+    stats = subprocess.run([sys.executable, "-m", "frostfork", "stats", "--bind",
+                            f"127.0.0.1:{srv.port}", "--json"], capture_output=True, text=True,
+                           timeout=30, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert json.loads(stats.stdout)["master"]["pid"] == new, stats.stderr
+    # and the new master can be upgraded in turn
+    write_app(tmp_path, "v3")
+    newer = upgrade(srv, pid_file)
+    wait_until(lambda: not alive(new), 20, what="the second master gone")
+    assert version(srv.port) == "v3" and alive(newer)
+
+
+def test_failed_upgrade_keeps_the_old_master_serving_and_says_why(upgradable, tmp_path):
+    start, pid_file = upgradable
+    srv = start()
+    old = srv.proc.pid
+    write_app(tmp_path, "v2", extra="\nraise RuntimeError('database unreachable')\n")
+    srv.signal(signal.SIGUSR2)
+    out = srv.wait_output("still serving with the old code", 30)
+    assert "failed (exit code 2: importing upgrade_app:app raised RuntimeError: " \
+           "database unreachable" in out, out
+    assert int(pid_file.read_text()) == old and srv.proc.poll() is None
+    assert version(srv.port) == "v1"
+    # fixed: the next SIGUSR2 goes through
+    write_app(tmp_path, "v2")
+    upgrade(srv, pid_file)
+    assert srv.wait_exit() == 0 and version(srv.port) == "v2"
+
+
+def test_bad_config_of_the_new_master_is_reported(upgradable, tmp_path):
+    start, pid_file = upgradable
+    cfg = tmp_path / "frostfork.toml"
+    cfg.write_text("workers = 1\n")
+    srv = start("--config", str(cfg))
+    cfg.write_text("workers = 1\nthreads = 8\n")  # an option frostfork does not have
+    srv.signal(signal.SIGUSR2)
+    out = srv.wait_output("still serving with the old code", 30)
+    assert "unknown key 'threads'" in out.split("SIGUSR2: new master")[-1]
+    assert version(srv.port) == "v1" and srv.proc.poll() is None
+
+
+def test_pid_file_is_left_to_the_new_master(upgradable, tmp_path):
+    start, pid_file = upgradable
+    srv = start()
+    write_app(tmp_path, "v2")
+    new = upgrade(srv, pid_file)
+    assert srv.wait_exit() == 0
+    assert int(pid_file.read_text()) == new  # the old master did not remove it
+    os.kill(new, signal.SIGTERM)
+    wait_until(lambda: not alive(new), 20, what="the new master stopped")
+    assert not pid_file.exists()
+
+
+def test_unix_socket_file_stays_with_the_new_master(upgradable, tmp_path):
+    start, pid_file = upgradable
+    path = tmp_path / "api.sock"
+    srv = start(bind=f"unix:{path}", wait=False)
+    srv.wait_output("serving upgrade_app:app on unix:")
+
+    def get() -> str:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10 * SLOW)
+            s.connect(str(path))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b"".join(iter(lambda: s.recv(65536), b""))
+        return json.loads(data.partition(b"\r\n\r\n")[2])["version"]
+
+    wait_until(lambda: path.exists() and get() == "v1", what="the unix socket answering")
+    write_app(tmp_path, "v2")
+    upgrade(srv, pid_file)
+    assert srv.wait_exit() == 0
+    assert path.exists() and get() == "v2"
+
+
+def test_usr2_under_load_fails_no_request(upgradable, tmp_path):
+    """Keep-alive clients hammer the server across an upgrade that changes the
+    response: every request gets a 200, every request sent once the old
+    master is gone is answered by the new code, and both versions answered."""
+    start, pid_file = upgradable
+    srv = start("--workers", "2")
+    results: list[tuple[float, str]] = []  # (time sent, version or error)
+    lock = threading.Lock()
+    stop_at = time.monotonic() + 30 * SLOW
+    done = threading.Event()
+
+    def client():
+        conn = None
+        for _ in range(100_000):  # bounded: the clock or this count ends it
+            if done.is_set() or time.monotonic() > stop_at:
+                break
+            sent = time.monotonic()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10 * SLOW)
+                conn.request("GET", "/")
+                resp = conn.getresponse()
+                body = resp.read()
+                got = json.loads(body)["version"] if resp.status == 200 else f"status {resp.status}"
+                if resp.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                got = f"error {type(e).__name__}: {e}"
+                if conn is not None:
+                    conn.close()
+                conn = None
+            with lock:
+                results.append((sent, got))
+        if conn is not None:
+            conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: len(results) > 200, 10, what="load running")
+        write_app(tmp_path, "v2")
+        upgrade(srv, pid_file)
+        assert srv.wait_exit() == 0
+        old_gone = time.monotonic()
+        wait_until(lambda: sum(1 for t, _ in list(results) if t > old_gone) > 200, 10,
+                   what="load after the upgrade")
+    finally:
+        done.set()
+        for t in threads:
+            t.join(timeout=30 * SLOW)
+    failures = [r for r in results if r[1] not in ("v1", "v2")]
+    assert not failures, failures[:10]
+    assert {v for _, v in results} == {"v1", "v2"}
+    late_old = [r for r in results if r[0] > old_gone and r[1] != "v2"]
+    assert not late_old, late_old[:10]
