@@ -1,0 +1,161 @@
+"""serve --reload (frostfork/reload.py): a change to a watched file brings up a
+new master generation on the same socket; the old one drains only once the
+new one serves."""
+
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SLOW, children, wait_until
+
+APP = """\
+import frostfork
+app = frostfork.App()
+
+@app.get("/")
+def index():
+    return {{"version": {version!r}}}
+"""
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def version(port: int) -> str:
+    """The version answering one request on a fresh connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b"".join(iter(lambda: s.recv(65536), b""))
+    m = re.search(rb'"version":"([^"]*)"', data)
+    assert m, data
+    return m.group(1).decode()
+
+
+@pytest.fixture
+def dev(serve, tmp_path):
+    """start(*args) -> Server running reload_app.py from tmp_path with --reload."""
+    write(tmp_path / "reload_app.py", APP.format(version="v1"))
+
+    def start(*args, **kw):
+        srv = serve("reload_app:app", "--reload", *args,
+                    env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"},
+                    **kw)
+        assert version(srv.port) == "v1"
+        return srv
+
+    return start
+
+
+def test_an_edit_is_served_within_two_seconds(dev, tmp_path):
+    srv = dev()
+    out = srv.output()
+    assert "(development mode) watching " + str(tmp_path) in out
+    write(tmp_path / "reload_app.py", APP.format(version="v2"))
+    t0 = time.monotonic()
+    wait_until(lambda: version(srv.port) == "v2", 2, what="v2 answering", interval=0.02)
+    took = time.monotonic() - t0
+    assert took < 2 * SLOW
+    srv.wait_output("generation 1 drains")
+
+
+def test_a_syntax_error_keeps_the_old_code_and_prints_its_traceback_once(dev, tmp_path):
+    srv = dev()
+    write(tmp_path / "reload_app.py", APP.format(version="v2") + "\ndef broken(:\n")
+    out = srv.wait_output("did not start", 20)
+    assert "generation 1 keeps serving the old code" in out
+    assert out.count("Traceback (most recent call last)") == 1, out
+    assert out.count("SyntaxError: invalid syntax") == 2  # the traceback, and the error line
+    assert version(srv.port) == "v1"
+    write(tmp_path / "reload_app.py", APP.format(version="v3"))
+    wait_until(lambda: version(srv.port) == "v3", 10, what="the fixed code answering")
+    assert srv.output().count("Traceback (most recent call last)") == 1
+
+
+def test_ten_swaps_under_paced_load_refuse_no_connection(dev, tmp_path):
+    """A client opens a new connection every 5 ms through ten reloads: every one
+    is accepted and answered 200 by one version or the next."""
+    srv = dev()
+    outcomes: list[str] = []
+    done = threading.Event()
+
+    def paced():
+        for _ in range(20_000):  # bounded by count and by the done flag
+            if done.is_set():
+                break
+            try:
+                outcomes.append(version(srv.port))
+            except (OSError, AssertionError) as e:
+                outcomes.append(f"error {type(e).__name__}: {e}")
+            time.sleep(0.005)  # the pace
+
+    client = threading.Thread(target=paced)
+    client.start()
+    try:
+        for n in range(2, 12):
+            write(tmp_path / "reload_app.py", APP.format(version=f"v{n}"))
+            wait_until(lambda: outcomes and outcomes[-1] == f"v{n}", 20,
+                       what=lambda: f"v{n} answering:\n{srv.output()[-2000:]}")
+    finally:
+        done.set()
+        client.join(timeout=30 * SLOW)
+    errors = [o for o in outcomes if o.startswith("error")]
+    assert not errors, errors[:5]
+    assert len(outcomes) > 100
+    assert srv.output().count("serves; generation") == 10
+
+
+def test_include_and_exclude_patterns(dev, tmp_path):
+    srv = dev("--reload-include", "*.py", "--reload-include", "*.toml",
+              "--reload-exclude", "scratch_*")
+    (tmp_path / "notes.txt").write_text("not watched")
+    (tmp_path / "scratch_1.py").write_text("x = 1\n")
+    (tmp_path / "settings.toml").write_text("a = 1\n")
+    srv.wait_output("settings.toml changed")
+    srv.wait_output("generation 2 (master")
+    out = srv.output()
+    assert "notes.txt" not in out and "scratch_1.py" not in out
+
+
+def test_reload_dir_and_new_subdirectories_are_watched(dev, tmp_path):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    srv = dev("--reload-dir", str(other))
+    (other / "pkg").mkdir()
+    assert f"watching {other} for" in srv.output()
+    # the new directory is watched once the reloader has read its creation:
+    # write until a write is noticed
+    deadline = time.monotonic() + 10 * SLOW
+    for n in range(200):
+        if "mod.py changed" in srv.output() or time.monotonic() > deadline:
+            break
+        (other / "pkg" / "mod.py").write_text(f"x = {n}\n")
+        time.sleep(0.05)
+    assert "pkg/mod.py changed" in srv.output()
+
+
+def test_refused_with_many_workers_unless_forced(tmp_path):
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'tests' / 'apps'}")
+    proc = subprocess.run([sys.executable, "-m", "frostfork", "serve", "native_basic:app",
+                           "--reload", "--workers", "4", "--bind", "127.0.0.1:0"],
+                          capture_output=True, text=True, timeout=30, env=env)
+    assert proc.returncode == 2
+    assert "--reload is for development" in proc.stderr and "--reload-force" in proc.stderr
+    help_text = subprocess.run([sys.executable, "-m", "frostfork", "serve", "--help"],
+                               capture_output=True, text=True, timeout=30, env=env).stdout
+    assert "development" in " ".join(help_text.split())
+
+
+def test_forced_with_many_workers(dev):
+    srv = dev("--workers", "3", "--reload-force")
+    wait_until(lambda: len(srv.workers()) == 1, what="one generation")
+    (master,) = srv.workers()
+    wait_until(lambda: len(children(master)) == 3, what="three workers")
