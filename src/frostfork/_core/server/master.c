@@ -10,6 +10,7 @@
  * code on the same socket and drains once it serves (server/upgrade.c). */
 #include "server/worker.h"
 #include "server/upgrade.h"
+#include "loop/loop.h"
 #include "life/finalize.h"
 #include "life/immortal.h"
 #include "life/sinks.h"
