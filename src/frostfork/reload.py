@@ -153,7 +153,8 @@ class Generation:
         self.n = n
         r, w = os.pipe()
         env = dict(os.environ)
-        for key in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", cli.UPGRADE_METRICS_FD):
+        for key in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
+                    cli.UPGRADE_METRICS_FD):
             env.pop(key, None)
         env.update({cli.UPGRADE_LISTEN_FD: str(fds[0]), cli.UPGRADE_PIPE: str(w),
                     cli.UPGRADE_FROM: str(os.getpid()), cli.RELOAD_GENERATION: "1",

@@ -48,12 +48,12 @@ def upgradable(serve, tmp_path):
     write_app(tmp_path, "v1")
     masters = []
 
-    def start(*args, **kw):
+    def start(*args, env=None, **kw):
         srv = serve("upgrade_app:app", "--pid", str(pid_file), *args,
-                    env={"PYTHONPATH": f"{tmp_path}:{ROOT}",
-                          # v1 and v2 have the same size: a .pyc from the same second
-                          # would be taken for the new source
-                          "PYTHONDONTWRITEBYTECODE": "1"}, **kw)
+                    env=env or {"PYTHONPATH": f"{tmp_path}:{ROOT}",
+                                # v1 and v2 have the same size: a .pyc from the same
+                                # second would be taken for the new source
+                                "PYTHONDONTWRITEBYTECODE": "1"}, **kw)
         wait_until(pid_file.exists, what="the pid file")
         masters.append(srv)
         return srv
@@ -227,3 +227,24 @@ def test_usr2_under_load_fails_no_request(upgradable, tmp_path):
     assert {v for _, v in results} == {"v1", "v2"}
     late_old = [r for r in results if r[0] > old_gone and r[1] != "v2"]
     assert not late_old, late_old[:10]
+
+
+def test_systemd_is_told_the_new_main_pid(upgradable, tmp_path):
+    """Playing systemd (Type=notify, NotifyAccess=all): the master says READY=1
+    with its pid once its workers serve, and the new master says MAINPID=<its
+    pid> once it has taken over, so systemd follows the upgrade instead of
+    taking the old master's exit for the service's."""
+    start, pid_file = upgradable
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(20 * SLOW)
+    try:
+        srv = start(env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PYTHONDONTWRITEBYTECODE": "1",
+                         "NOTIFY_SOCKET": str(tmp_path / "notify")})
+        assert notify.recv(4096).decode() == f"MAINPID={srv.proc.pid}\nREADY=1"
+        write_app(tmp_path, "v2")
+        new = upgrade(srv, pid_file)
+        assert notify.recv(4096).decode() == f"MAINPID={new}\nREADY=1"
+        assert srv.wait_exit() == 0 and version(srv.port) == "v2"
+    finally:
+        notify.close()

@@ -60,6 +60,7 @@ typedef struct {
     int ready_fd;          /* as a new master: where to say "ready", or -1 */
     ff_upgrade up;         /* a new master this one started (SIGUSR2) */
     int handed_over;       /* a new master serves: this one drains and leaves it all */
+    int announced;         /* told systemd (and an old master) that the workers serve */
     sigset_t old_mask;     /* the signal mask before the signalfd's */
 } ff_master;
 
@@ -531,10 +532,18 @@ static void freeze_heap(ff_server *srv, ff_shared_header *hdr)
     Py_XDECREF(r);
 }
 
-/* As a new master: every worker serves, so take the pid file and the stats
- * socket over and tell the old master to drain. */
+/* Every worker serves: tell systemd which process is the master now (it
+ * changes with each SIGUSR2 upgrade; NotifyAccess=all lets this one say so)
+ * and, as a new master, take the pid file and the stats socket over and tell
+ * the old master to drain. */
 static void announce_ready(ff_master *m)
 {
+    char state[48];
+    snprintf(state, sizeof state, "MAINPID=%d\nREADY=1", (int)getpid());
+    m->announced = 1;
+    ff_sd_notify(state);
+    if (m->ready_fd < 0)
+        return;
     if (m->pid_path && ff_pidfile_write(m->pid_path, getpid()) < 0)
         log_line("[frostfork] cannot write pid file %s: %s", m->pid_path, strerror(errno));
     if (m->srv->cfg.stats_path && m->stats_fd < 0) {
@@ -626,7 +635,7 @@ static int master_run(ff_server *srv, ff_master *mp)
                 sample(&m, now);
                 next_sample = now + srv->cfg.stats_interval_ms;
             }
-            if (m.ready_fd >= 0 && workers_ready(&m))
+            if (!m.announced && workers_ready(&m))
                 announce_ready(&m);
         }
         struct pollfd pfd[3] = {{.fd = m.sigfd, .events = POLLIN},

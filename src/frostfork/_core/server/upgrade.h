@@ -46,6 +46,11 @@ const char *ff_upgrade_reason(ff_upgrade *u);
 /* Closes the pipe and frees argv and cwd. */
 void ff_upgrade_free(ff_upgrade *u);
 
+/* Tells systemd (a Type=notify unit) about this master: `state` is sent as
+ * one datagram to $NOTIFY_SOCKET, as sd_notify(3) sends it. Without that
+ * variable, nothing happens. */
+void ff_sd_notify(const char *state);
+
 /* Writes "<pid>\n" to path through a temporary file and rename, so a reader
  * never sees it half-written. Returns 0, or -1 with errno set. */
 int ff_pidfile_write(const char *path, pid_t pid);
