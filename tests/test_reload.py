@@ -12,21 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SLOW, children, wait_until
-
-APP = """\
-import frostfork
-app = frostfork.App()
-
-@app.get("/")
-def index():
-    return {{"version": {version!r}}}
-"""
-
-
-def write(path: Path, text: str) -> None:
-    path.write_text(text)
-
+from conftest import ROOT, SLOW, children, wait_until, write_versioned_app
 
 def version(port: int) -> str:
     """The version answering one request on a fresh connection."""
@@ -41,7 +27,7 @@ def version(port: int) -> str:
 @pytest.fixture
 def dev(serve, tmp_path):
     """start(*args) -> Server running reload_app.py from tmp_path with --reload."""
-    write(tmp_path / "reload_app.py", APP.format(version="v1"))
+    write_versioned_app(tmp_path / "reload_app.py", "v1")
 
     def start(*args, **kw):
         srv = serve("reload_app:app", "--reload", *args,
@@ -57,7 +43,7 @@ def test_an_edit_is_served_within_two_seconds(dev, tmp_path):
     srv = dev()
     out = srv.output()
     assert "(development mode) watching " + str(tmp_path) in out
-    write(tmp_path / "reload_app.py", APP.format(version="v2"))
+    write_versioned_app(tmp_path / "reload_app.py", "v2")
     t0 = time.monotonic()
     wait_until(lambda: version(srv.port) == "v2", 2, what="v2 answering", interval=0.02)
     took = time.monotonic() - t0
@@ -67,13 +53,13 @@ def test_an_edit_is_served_within_two_seconds(dev, tmp_path):
 
 def test_a_syntax_error_keeps_the_old_code_and_prints_its_traceback_once(dev, tmp_path):
     srv = dev()
-    write(tmp_path / "reload_app.py", APP.format(version="v2") + "\ndef broken(:\n")
+    write_versioned_app(tmp_path / "reload_app.py", "v2", "\ndef broken(:\n")
     out = srv.wait_output("did not start", 20)
     assert "generation 1 keeps serving the old code" in out
     assert out.count("Traceback (most recent call last)") == 1, out
     assert out.count("SyntaxError: invalid syntax") == 2  # the traceback, and the error line
     assert version(srv.port) == "v1"
-    write(tmp_path / "reload_app.py", APP.format(version="v3"))
+    write_versioned_app(tmp_path / "reload_app.py", "v3")
     wait_until(lambda: version(srv.port) == "v3", 10, what="the fixed code answering")
     assert srv.output().count("Traceback (most recent call last)") == 1
 
@@ -99,7 +85,7 @@ def test_ten_swaps_under_paced_load_refuse_no_connection(dev, tmp_path):
     client.start()
     try:
         for n in range(2, 12):
-            write(tmp_path / "reload_app.py", APP.format(version=f"v{n}"))
+            write_versioned_app(tmp_path / "reload_app.py", f"v{n}")
             wait_until(lambda: outcomes and outcomes[-1] == f"v{n}", 20,
                        what=lambda: f"v{n} answering:\n{srv.output()[-2000:]}")
     finally:

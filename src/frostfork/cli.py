@@ -16,7 +16,7 @@ import stat
 import sys
 import tempfile
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 from frostfork import _core, sinks
 from frostfork.app import App, RouteError
@@ -43,7 +43,7 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     CLIError instead of printing the usage and exiting (config files)."""
 
     class Parser(argparse.ArgumentParser):
-        def error(self, message: str):  # type: ignore[override]
+        def error(self, message: str) -> NoReturn:
             if raise_errors:
                 raise CLIError(message)
             super().error(message)
@@ -70,7 +70,8 @@ def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     """The parser of one subcommand (serve, check, ...)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return action.choices[name]
+            sub: argparse.ArgumentParser = action.choices[name]
+            return sub
     raise KeyError(name)
 
 

@@ -24,6 +24,7 @@ import importlib.util
 import os
 import select
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -87,7 +88,7 @@ class Watcher:
 
     def changed(self) -> list[str]:
         """The matching paths named by the events waiting now (may be [])."""
-        paths = []
+        paths: list[str] = []
         while True:
             try:
                 data = os.read(self.fd, 65536)
@@ -210,7 +211,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     dirs = [os.path.abspath(d) for d in args.reload_dir] or default_dirs(args.target)
     include = args.reload_include or ["*.py"]
     watcher = Watcher(dirs, include, args.reload_exclude)
-    if sock.family == cli.socket.AF_UNIX:
+    if sock.family == socket.AF_UNIX:
         where = f"unix:{sock.getsockname()}"
     else:
         host, port = sock.getsockname()[:2]
@@ -309,7 +310,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         signal.set_wakeup_fd(-1)
         os.close(wake_r)
         os.close(wake_w)
-        if sock.family == cli.socket.AF_UNIX and args.bind.startswith("unix:"):
+        if sock.family == socket.AF_UNIX and args.bind.startswith("unix:"):
             with contextlib.suppress(OSError):
                 os.unlink(sock.getsockname())
         if pid_path:

@@ -16,28 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SLOW, children, stop_process, wait_until
-
-APP = """\
-import frostfork
-app = frostfork.App()
-
-@app.get("/")
-def index():
-    return {{"version": {version!r}}}
-"""
-
+from conftest import ROOT, SLOW, alive, children, wait_until, write_versioned_app
 
 def write_app(where: Path, version: str, extra: str = "") -> None:
-    (where / "upgrade_app.py").write_text(APP.format(version=version) + extra)
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    write_versioned_app(where / "upgrade_app.py", version, extra)
 
 
 @pytest.fixture
@@ -51,8 +33,6 @@ def upgradable(serve, tmp_path):
     def start(*args, env=None, **kw):
         srv = serve("upgrade_app:app", "--pid", str(pid_file), *args,
                     env=env or {"PYTHONPATH": f"{tmp_path}:{ROOT}",
-                                # v1 and v2 have the same size: a .pyc from the same
-                                # second would be taken for the new source
                                 "PYTHONDONTWRITEBYTECODE": "1"}, **kw)
         wait_until(pid_file.exists, what="the pid file")
         masters.append(srv)
