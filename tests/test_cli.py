@@ -127,6 +127,7 @@ def test_check_compiles_every_route_and_exits_0():
     (["native_basic:app", "--bind", "localhost"], "expected HOST:PORT"),
     (["native_basic:app", "--user", "no-such-user-here"], "--user no-such-user-here: no such user"),
     (["native_basic:app", "--group", "no-such-group-here"], "no such group"),
+    (["native_basic:app", "--user", "54321"], "no group to go with it: add --group"),
     (["native_basic:app", "--chdir", "/no/such/dir"], "--chdir /no/such/dir: no such directory"),
     (["native_basic:app", "--umask", "8"], "not an octal mode"),
 ])

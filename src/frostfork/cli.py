@@ -283,9 +283,8 @@ def _bind(spec: str) -> socket.socket:
     elif spec.startswith("unix:"):
         sock = _bind_unix(spec[5:])
     else:
-        host, sep, port = spec.rpartition(":")
-        if not sep or not port.isdigit():
-            raise CLIError(f"--bind {spec!r}: expected HOST:PORT")
+        _check_bind(spec)
+        host, _, port = spec.rpartition(":")
         host = host.strip("[]") or "0.0.0.0"
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
@@ -394,6 +393,9 @@ def _ids(user: str | None, group: str | None) -> tuple[int | None, int | None, s
         except KeyError:
             if not user.isdigit():
                 raise CLIError(f"--user {user}: no such user") from None
+            if not group:  # else it would keep root's groups
+                raise CLIError(f"--user {user}: no such user in the password database, so "
+                               f"no group to go with it: add --group")
             uid = int(user)
     if group:
         try:
