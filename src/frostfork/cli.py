@@ -191,7 +191,8 @@ def serve_options(s: argparse.ArgumentParser) -> None:
                         f"{RELOAD_MAX_WORKERS} workers unless --reload-force")
     s.add_argument("--reload-dir", action="append", default=[], metavar="DIR",
                    help="a directory to watch, recursively (repeatable; default: the "
-                        "directory the app's module is found in)")
+                        "directory on sys.path the app's top-level module is found in, "
+                        "usually the current one)")
     s.add_argument("--reload-include", action="append", default=[], metavar="GLOB",
                    help="file names to watch (repeatable; default *.py)")
     s.add_argument("--reload-exclude", action="append", default=[], metavar="GLOB",

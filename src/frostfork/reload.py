@@ -122,8 +122,10 @@ class Watcher:
 
 
 def default_dirs(target: str) -> list[str]:
-    """Where the app's source is: the directory of its top-level module (the
-    package's own directory for a package), found without importing it."""
+    """Where the app's source is: the directory on sys.path its top-level
+    module or package is found in (usually the current one), found without
+    importing it. An installed package is watched alone, not the whole
+    site-packages it is in (an installed single module: the current directory)."""
     top = target.partition(":")[0].split(".")[0]
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
@@ -133,9 +135,10 @@ def default_dirs(target: str) -> list[str]:
         spec = None
     if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
         return [os.getcwd()]
-    if spec.submodule_search_locations:
-        return [os.path.dirname(spec.origin)]
-    return [os.path.dirname(os.path.abspath(spec.origin))]
+    own = os.path.dirname(os.path.abspath(spec.origin))  # the package's, or the module's
+    if any(part in ("site-packages", "dist-packages") for part in Path(own).parts):
+        return [own] if spec.submodule_search_locations else [os.getcwd()]
+    return [os.path.dirname(own) if spec.submodule_search_locations else own]
 
 
 def die_with_parent() -> None:
