@@ -145,3 +145,26 @@ def test_forced_with_many_workers(dev):
     wait_until(lambda: len(srv.workers()) == 1, what="one generation")
     (master,) = srv.workers()
     wait_until(lambda: len(children(master)) == 3, what="three workers")
+
+
+def test_unix_socket_file_outlives_the_generations(serve, tmp_path):
+    path = tmp_path / "dev.sock"
+    write_versioned_app(tmp_path / "reload_app.py", "v1")
+    srv = serve("reload_app:app", "--reload", bind=f"unix:{path}", wait=False,
+                env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"})
+
+    def get() -> str:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10 * SLOW)
+            s.connect(str(path))
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data = b"".join(iter(lambda: s.recv(65536), b""))
+        return re.search(rb'"version":"([^"]*)"', data).group(1).decode()
+
+    wait_until(lambda: path.exists() and srv.output().count("serves") == 1 and get() == "v1",
+               what="generation 1 on the unix socket")
+    write_versioned_app(tmp_path / "reload_app.py", "v2")
+    wait_until(lambda: "all workers stopped" in srv.output(), 20, what="generation 1 gone")
+    assert path.exists() and get() == "v2"
+    assert srv.stop() == 0
+    assert not path.exists()  # the reloader's to remove, at its exit

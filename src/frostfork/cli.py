@@ -592,8 +592,9 @@ def serve(args: argparse.Namespace, argv: list[str]) -> int:
         handed_over = rc is None
         return 0 if rc is None else rc
     finally:
-        # ours to remove, unless inherited or handed to the master that took over
-        if unix_path and args.bind.startswith("unix:") and not handed_over:
+        # ours to remove, unless inherited, handed to the master that took over,
+        # or the reloader's (which outlives every generation)
+        if unix_path and args.bind.startswith("unix:") and not handed_over and not generation:
             with contextlib.suppress(OSError):
                 os.unlink(unix_path)
 
