@@ -168,3 +168,19 @@ def test_unix_socket_file_outlives_the_generations(serve, tmp_path):
     assert path.exists() and get() == "v2"
     assert srv.stop() == 0
     assert not path.exists()  # the reloader's to remove, at its exit
+
+
+def test_frostfork_stats_reads_the_serving_generation(dev, tmp_path):
+    import json
+    import subprocess
+
+    srv = dev()
+    write_versioned_app(tmp_path / "reload_app.py", "v2")
+    out = srv.wait_output(re.compile(r"generation 2 \(master \d+\) serves"), 20)
+    new = int(re.search(r"generation 2 \(master (\d+)\) serves", out).group(1))
+    wait_until(lambda: "all workers stopped" in srv.output(), 20, what="generation 1 gone")
+    stats = subprocess.run([sys.executable, "-m", "frostfork", "stats", "--bind",
+                            f"127.0.0.1:{srv.port}", "--json"], capture_output=True, text=True,
+                           timeout=30, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["master"]["pid"] == new

@@ -62,6 +62,7 @@ typedef struct {
     int handed_over;       /* a new master serves: this one drains and leaves it all */
     int announced;         /* told systemd (and an old master) that the workers serve */
     sigset_t old_mask;     /* the signal mask before the signalfd's */
+    struct stat stats_file; /* the stats socket's file as this master bound it */
 } ff_master;
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -306,8 +307,11 @@ static void sample(ff_master *m, int64_t now)
     sh->hdr.sampled_ms = now;
 }
 
-/* `frostfork stats` connects to this unix socket and reads one JSON snapshot. */
-static int stats_listen(const char *path)
+/* `frostfork stats` connects to this unix socket and reads one JSON snapshot.
+ * `file` records which file this master bound, so that it removes the path
+ * at exit only while it is still its own: a successor (SIGUSR2, --reload)
+ * binds its own socket at the same path. */
+static int stats_listen(const char *path, struct stat *file)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path)
@@ -317,11 +321,19 @@ static int stats_listen(const char *path)
     if (fd < 0)
         return -1;
     unlink(path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0) {
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0 ||
+        stat(path, file) < 0) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+static void stats_unlink_own(const char *path, const struct stat *file)
+{
+    struct stat now;
+    if (stat(path, &now) == 0 && now.st_ino == file->st_ino && now.st_dev == file->st_dev)
+        unlink(path);
 }
 
 static void stats_answer(ff_master *m, int lfd)
@@ -547,7 +559,7 @@ static void announce_ready(ff_master *m)
     if (m->pid_path && ff_pidfile_write(m->pid_path, getpid()) < 0)
         log_line("[frostfork] cannot write pid file %s: %s", m->pid_path, strerror(errno));
     if (m->srv->cfg.stats_path && m->stats_fd < 0) {
-        m->stats_fd = stats_listen(m->srv->cfg.stats_path);
+        m->stats_fd = stats_listen(m->srv->cfg.stats_path, &m->stats_file);
         if (m->stats_fd < 0)
             log_line("[frostfork] cannot listen on stats socket %s: %s", m->srv->cfg.stats_path,
                      strerror(errno));
@@ -611,7 +623,9 @@ static int master_run(ff_server *srv, ff_master *mp)
     Py_XDECREF(frozen);
     PyErr_Clear();
     /* a new master takes the stats socket over from the old one once it serves */
-    m.stats_fd = srv->cfg.stats_path && m.ready_fd < 0 ? stats_listen(srv->cfg.stats_path) : -1;
+    m.stats_fd = srv->cfg.stats_path && m.ready_fd < 0
+                     ? stats_listen(srv->cfg.stats_path, &m.stats_file)
+                     : -1;
     if (srv->cfg.stats_path && m.ready_fd < 0 && m.stats_fd < 0)
         log_line("[frostfork] cannot listen on stats socket %s: %s", srv->cfg.stats_path,
                  strerror(errno));
@@ -656,8 +670,7 @@ static int master_run(ff_server *srv, ff_master *mp)
     close(m.sigfd);
     if (m.stats_fd >= 0) {
         close(m.stats_fd);
-        if (!m.handed_over) /* else the path is the new master's socket now */
-            unlink(srv->cfg.stats_path);
+        stats_unlink_own(srv->cfg.stats_path, &m.stats_file);
     }
     if (m.ready_fd >= 0) /* stopped before its workers were ready */
         close(m.ready_fd);
