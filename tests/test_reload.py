@@ -184,3 +184,19 @@ def test_frostfork_stats_reads_the_serving_generation(dev, tmp_path):
                            timeout=30, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout)["master"]["pid"] == new
+
+
+def test_broken_at_start_waits_for_a_fix(serve, tmp_path):
+    """Nothing to keep serving: the reloader waits (connections queue in the
+    backlog, none is refused) and the first save that imports serves."""
+    write_versioned_app(tmp_path / "reload_app.py", "v1", "\nraise ImportError('not yet')\n")
+    srv = serve("reload_app:app", "--reload", wait=False,
+                env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"})
+    srv.wait_banner()
+    srv.wait_output("nothing serves yet; waiting for a change", 20)
+    waiting = socket.create_connection(("127.0.0.1", srv.port), timeout=20 * SLOW)
+    waiting.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    write_versioned_app(tmp_path / "reload_app.py", "v1")
+    with waiting:
+        answer = b"".join(iter(lambda: waiting.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200") and b'"v1"' in answer
