@@ -39,16 +39,15 @@ def dev(serve, tmp_path):
     return start
 
 
-def test_an_edit_is_served_within_two_seconds(dev, tmp_path):
+def test_an_edit_is_served_and_the_old_generation_drains(dev, tmp_path):
+    """(How fast: bench/upgrade_reload.py reload, in bench/RESULTS.md.)"""
     srv = dev()
     out = srv.output()
     assert "(development mode) watching " + str(tmp_path) in out
     write_versioned_app(tmp_path / "reload_app.py", "v2")
-    t0 = time.monotonic()
-    wait_until(lambda: version(srv.port) == "v2", 2, what="v2 answering", interval=0.02)
-    took = time.monotonic() - t0
-    assert took < 2 * SLOW
+    wait_until(lambda: version(srv.port) == "v2", 20, what="v2 answering")
     srv.wait_output("generation 1 drains")
+    wait_until(lambda: "all workers stopped" in srv.output(), 20, what="generation 1 gone")
 
 
 def test_a_syntax_error_keeps_the_old_code_and_prints_its_traceback_once(dev, tmp_path):
