@@ -170,7 +170,8 @@ def serve_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--pid", default=None, metavar="FILE",
                    help="write the master's pid to FILE (replaced atomically; removed at exit "
                         "by the master it names). After a SIGUSR2 upgrade it names the new "
-                        "master, written once its workers are ready")
+                        "master, written once its workers are ready; under --reload it names "
+                        "the reloader")
     s.add_argument("--user", default=None, metavar="USER",
                    help="switch to this user (name or uid) after binding, before importing "
                         "the app; also its primary group unless --group says otherwise")
@@ -187,8 +188,9 @@ def serve_options(s: argparse.ArgumentParser) -> None:
                    help="for development only: watch the source files and, when one changes, "
                         "start a new master generation with the new code on the same socket "
                         "and drain the old one; an app that fails to import leaves the old "
-                        "code serving. Refused with more than "
-                        f"{RELOAD_MAX_WORKERS} workers unless --reload-force")
+                        "code serving; SIGHUP or SIGUSR2 to the reloader reloads at once. "
+                        f"Refused with more than {RELOAD_MAX_WORKERS} workers unless "
+                        "--reload-force")
     s.add_argument("--reload-dir", action="append", default=[], metavar="DIR",
                    help="a directory to watch, recursively (repeatable; default: the "
                         "directory on sys.path the app's top-level module is found in, "
