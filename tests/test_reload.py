@@ -8,21 +8,10 @@ import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SLOW, children, wait_until, write_versioned_app
-
-def version(port: int) -> str:
-    """The version answering one request on a fresh connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW) as s:
-        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        data = b"".join(iter(lambda: s.recv(65536), b""))
-    m = re.search(rb'"version":"([^"]*)"', data)
-    assert m, data
-    return m.group(1).decode()
-
+from conftest import ROOT, SLOW, children, served_version, wait_until, write_versioned_app
 
 @pytest.fixture
 def dev(serve, tmp_path):
@@ -33,7 +22,7 @@ def dev(serve, tmp_path):
         srv = serve("reload_app:app", "--reload", *args,
                     env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"},
                     **kw)
-        assert version(srv.port) == "v1"
+        assert served_version(srv.port) == "v1"
         return srv
 
     return start
@@ -45,7 +34,7 @@ def test_an_edit_is_served_and_the_old_generation_drains(dev, tmp_path):
     out = srv.output()
     assert "(development mode) watching " + str(tmp_path) in out
     write_versioned_app(tmp_path / "reload_app.py", "v2")
-    wait_until(lambda: version(srv.port) == "v2", 20, what="v2 answering")
+    wait_until(lambda: served_version(srv.port) == "v2", 20, what="v2 answering")
     srv.wait_output("generation 1 drains")
     wait_until(lambda: "all workers stopped" in srv.output(), 20, what="generation 1 gone")
 
@@ -57,9 +46,9 @@ def test_a_syntax_error_keeps_the_old_code_and_prints_its_traceback_once(dev, tm
     assert "generation 1 keeps serving the old code" in out
     assert out.count("Traceback (most recent call last)") == 1, out
     assert out.count("SyntaxError: invalid syntax") == 2  # the traceback, and the error line
-    assert version(srv.port) == "v1"
+    assert served_version(srv.port) == "v1"
     write_versioned_app(tmp_path / "reload_app.py", "v3")
-    wait_until(lambda: version(srv.port) == "v3", 10, what="the fixed code answering")
+    wait_until(lambda: served_version(srv.port) == "v3", 10, what="the fixed code answering")
     assert srv.output().count("Traceback (most recent call last)") == 1
 
 
@@ -75,7 +64,7 @@ def test_ten_swaps_under_paced_load_refuse_no_connection(dev, tmp_path):
             if done.is_set():
                 break
             try:
-                outcomes.append(version(srv.port))
+                outcomes.append(served_version(srv.port))
             except (OSError, AssertionError) as e:
                 outcomes.append(f"error {type(e).__name__}: {e}")
             time.sleep(0.005)  # the pace
@@ -152,19 +141,11 @@ def test_unix_socket_file_outlives_the_generations(serve, tmp_path):
     srv = serve("reload_app:app", "--reload", bind=f"unix:{path}", wait=False,
                 env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PYTHONDONTWRITEBYTECODE": "1"})
 
-    def get() -> str:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(10 * SLOW)
-            s.connect(str(path))
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b"".join(iter(lambda: s.recv(65536), b""))
-        return re.search(rb'"version":"([^"]*)"', data).group(1).decode()
-
-    wait_until(lambda: path.exists() and srv.output().count("serves") == 1 and get() == "v1",
+    wait_until(lambda: path.exists() and srv.output().count("serves") == 1 and served_version(path) == "v1",
                what="generation 1 on the unix socket")
     write_versioned_app(tmp_path / "reload_app.py", "v2")
     wait_until(lambda: "all workers stopped" in srv.output(), 20, what="generation 1 gone")
-    assert path.exists() and get() == "v2"
+    assert path.exists() and served_version(path) == "v2"
     assert srv.stop() == 0
     assert not path.exists()  # the reloader's to remove, at its exit
 

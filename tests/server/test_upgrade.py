@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SLOW, alive, children, wait_until, write_versioned_app
+from conftest import (ROOT, SLOW, alive, children, served_version, wait_until,
+                      write_versioned_app)
 
 def write_app(where: Path, version: str, extra: str = "") -> None:
     write_versioned_app(where / "upgrade_app.py", version, extra)
@@ -45,15 +46,6 @@ def upgradable(serve, tmp_path):
             wait_until(lambda: not alive(pid), 20, what=f"master {pid} stopped")
 
 
-def version(port: int) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
-    try:
-        conn.request("GET", "/")
-        return json.loads(conn.getresponse().read())["version"]
-    finally:
-        conn.close()
-
-
 def upgrade(srv, pid_file: Path) -> int:
     """SIGUSR2, then the new master's pid once it has taken the pid file."""
     old = int(pid_file.read_text())
@@ -67,11 +59,11 @@ def test_usr2_serves_new_code_from_a_new_master(upgradable, tmp_path):
     start, pid_file = upgradable
     srv = start("--workers", "2")
     old = srv.proc.pid
-    assert version(srv.port) == "v1"
+    assert served_version(srv.port) == "v1"
     write_app(tmp_path, "v2")
     new = upgrade(srv, pid_file)
     assert srv.wait_exit() == 0  # the old master drained and left, status 0
-    assert version(srv.port) == "v2"
+    assert served_version(srv.port) == "v2"
     assert len(children(new)) == 2 and alive(new)
     out = srv.output()
     assert f"new master {new} is serving; master {old} drains" in out
@@ -85,7 +77,7 @@ def test_usr2_serves_new_code_from_a_new_master(upgradable, tmp_path):
     write_app(tmp_path, "v3")
     newer = upgrade(srv, pid_file)
     wait_until(lambda: not alive(new), 20, what="the second master gone")
-    assert version(srv.port) == "v3" and alive(newer)
+    assert served_version(srv.port) == "v3" and alive(newer)
 
 
 def test_failed_upgrade_keeps_the_old_master_serving_and_says_why(upgradable, tmp_path):
@@ -98,11 +90,11 @@ def test_failed_upgrade_keeps_the_old_master_serving_and_says_why(upgradable, tm
     assert "failed (exit code 2: importing upgrade_app:app raised RuntimeError: " \
            "database unreachable" in out, out
     assert int(pid_file.read_text()) == old and srv.proc.poll() is None
-    assert version(srv.port) == "v1"
+    assert served_version(srv.port) == "v1"
     # fixed: the next SIGUSR2 goes through
     write_app(tmp_path, "v2")
     upgrade(srv, pid_file)
-    assert srv.wait_exit() == 0 and version(srv.port) == "v2"
+    assert srv.wait_exit() == 0 and served_version(srv.port) == "v2"
 
 
 def test_bad_config_of_the_new_master_is_reported(upgradable, tmp_path):
@@ -114,7 +106,7 @@ def test_bad_config_of_the_new_master_is_reported(upgradable, tmp_path):
     srv.signal(signal.SIGUSR2)
     out = srv.wait_output("still serving with the old code", 30)
     assert "unknown key 'threads'" in out.split("SIGUSR2: new master")[-1]
-    assert version(srv.port) == "v1" and srv.proc.poll() is None
+    assert served_version(srv.port) == "v1" and srv.proc.poll() is None
 
 
 def test_pid_file_is_left_to_the_new_master(upgradable, tmp_path):
@@ -135,19 +127,11 @@ def test_unix_socket_file_stays_with_the_new_master(upgradable, tmp_path):
     srv = start(bind=f"unix:{path}", wait=False)
     srv.wait_output("serving upgrade_app:app on unix:")
 
-    def get() -> str:
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(10 * SLOW)
-            s.connect(str(path))
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data = b"".join(iter(lambda: s.recv(65536), b""))
-        return json.loads(data.partition(b"\r\n\r\n")[2])["version"]
-
-    wait_until(lambda: path.exists() and get() == "v1", what="the unix socket answering")
+    wait_until(lambda: path.exists() and served_version(path) == "v1", what="the unix socket answering")
     write_app(tmp_path, "v2")
     upgrade(srv, pid_file)
     assert srv.wait_exit() == 0
-    assert path.exists() and get() == "v2"
+    assert path.exists() and served_version(path) == "v2"
 
 
 def test_usr2_under_load_fails_no_request(upgradable, tmp_path):
@@ -225,6 +209,6 @@ def test_systemd_is_told_the_new_main_pid(upgradable, tmp_path):
         write_app(tmp_path, "v2")
         new = upgrade(srv, pid_file)
         assert notify.recv(4096).decode() == f"MAINPID={new}\nREADY=1"
-        assert srv.wait_exit() == 0 and version(srv.port) == "v2"
+        assert srv.wait_exit() == 0 and served_version(srv.port) == "v2"
     finally:
         notify.close()
