@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (ROOT, SLOW, alive, children, served_version, wait_until,
+from conftest import (ROOT, SLOW, alive, children, free_port, served_version, wait_until,
                       write_versioned_app)
 
 def write_app(where: Path, version: str, extra: str = "") -> None:
@@ -212,3 +212,43 @@ def test_systemd_is_told_the_new_main_pid(upgradable, tmp_path):
         assert srv.wait_exit() == 0 and served_version(srv.port) == "v2"
     finally:
         notify.close()
+
+
+def test_a_second_usr2_while_the_new_master_starts_is_ignored(upgradable, tmp_path):
+    start, pid_file = upgradable
+    srv = start()
+    gate = tmp_path / "gate"  # the new code's import waits for it
+    write_app(tmp_path, "v2", extra=f"\nimport os, time\nfor _ in range(2000):\n"
+                                    f"    if os.path.exists({str(gate)!r}): break\n"
+                                    f"    time.sleep(0.01)\n")
+    srv.signal(signal.SIGUSR2)
+    srv.wait_output("SIGUSR2: started new master")
+    srv.signal(signal.SIGUSR2)
+    srv.wait_output("is still starting; ignored")
+    gate.touch()
+    assert srv.wait_exit() == 0
+    assert served_version(srv.port) == "v2"
+    assert srv.output().count("SIGUSR2: started new master") == 1
+
+
+def test_the_metrics_listener_goes_over_too(upgradable, tmp_path):
+    start, pid_file = upgradable
+    port = free_port()
+    srv = start("--metrics-bind", f"127.0.0.1:{port}")
+
+    def metrics_master() -> int:
+        """The master whose figures the --metrics-bind listener serves."""
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
+        try:
+            conn.request("GET", "/_frostfork/stats.json")
+            resp = conn.getresponse()
+            assert resp.status == 200
+            return json.loads(resp.read())["master"]["pid"]
+        finally:
+            conn.close()
+
+    assert metrics_master() == srv.proc.pid
+    write_app(tmp_path, "v2")
+    new = upgrade(srv, pid_file)
+    assert srv.wait_exit() == 0
+    assert metrics_master() == new

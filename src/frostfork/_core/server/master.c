@@ -433,6 +433,8 @@ static void upgrade_poll(ff_master *m, int64_t now)
     /* on -1 the new master is leaving: reap() says why once it is gone */
 }
 
+/* The new master exited (reaped): unless it said ready first, the upgrade
+ * failed, and this master, still serving, says why in one line. */
 static void upgrade_failed(ff_master *m, int status)
 {
     if (m->up.rfd >= 0 && ff_upgrade_read(&m->up) == 1) /* ready, then died: not ours now */
