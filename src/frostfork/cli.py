@@ -625,6 +625,8 @@ def _config_file(path: str | None) -> tuple[str, dict[str, Any]] | None:
             if explicit:
                 raise CLIError(f"{path} has no [tool.frostfork] table")
             return None
+        if not isinstance(table, dict):
+            raise CLIError(f"{path}: tool.frostfork must be a table")
         return f"{path} [tool.frostfork]", table
     return path, data
 
