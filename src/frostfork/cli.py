@@ -53,8 +53,8 @@ def build_parser(raise_errors: bool = False) -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="serve an App (or a WSGI app with --wsgi)")
     serve_options(s)
     c = sub.add_parser("check", help="import an App, compile every route and validate the "
-                                     "serve options and config file; exit 0, or 2 naming "
-                                     "the problem")
+                                     "serve options and config file, without binding or "
+                                     "running startup hooks; exit 0, or 2 naming the problem")
     serve_options(c)
     t = sub.add_parser("stats", help="print memory and requests of a running server")
     t.add_argument("--bind", "-b", default="127.0.0.1:8000",
@@ -492,7 +492,6 @@ def check(args: argparse.Namespace) -> int:
                        f"(use --wsgi to check a WSGI callable)")
     try:
         routes = app._compile()
-        app.openapi()
     except RouteError as e:
         raise CLIError(str(e)) from None
     source = getattr(args, "config_source", None)
