@@ -180,7 +180,8 @@ def serve_options(s: argparse.ArgumentParser) -> None:
                         "the app")
     s.add_argument("--chdir", default=None, metavar="DIR",
                    help="change to DIR first: the app is imported from there and other "
-                        "relative paths (--pid, --access-log, unix:PATH) are relative to it")
+                        "relative paths (--pid, --access-log, unix:PATH) are relative to it "
+                        "(--config and ./pyproject.toml are read before)")
     s.add_argument("--umask", type=_octal, default=None, metavar="MODE",
                    help="set the process umask (octal, e.g. 027) before binding and creating "
                         "files")
@@ -199,7 +200,8 @@ def serve_options(s: argparse.ArgumentParser) -> None:
                    help="file names to watch (repeatable; default *.py)")
     s.add_argument("--reload-exclude", action="append", default=[], metavar="GLOB",
                    help="file or directory names not to watch (repeatable; hidden ones, "
-                        "__pycache__ and virtual environments are never watched)")
+                        "virtual environments, __pycache__, build, dist, node_modules and "
+                        "site-packages are never watched)")
     s.add_argument("--reload-force", action="store_true",
                    help=f"allow --reload with more than {RELOAD_MAX_WORKERS} workers")
 
