@@ -252,3 +252,22 @@ def test_the_metrics_listener_goes_over_too(upgradable, tmp_path):
     new = upgrade(srv, pid_file)
     assert srv.wait_exit() == 0
     assert metrics_master() == new
+
+
+def test_a_bind_problem_of_the_new_master_keeps_the_old_one(upgradable, tmp_path):
+    """The config now asks for a metrics listener on a port something else
+    holds: the new master cannot bind it, and the old one serves on."""
+    start, pid_file = upgradable
+    cfg = tmp_path / "frostfork.toml"
+    cfg.write_text("workers = 1\n")
+    srv = start("--config", str(cfg))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        cfg.write_text(f'workers = 1\nmetrics-bind = "127.0.0.1:{taken}"\n')
+        srv.signal(signal.SIGUSR2)
+        out = srv.wait_output("still serving with the old code", 30)
+    assert f"cannot bind 127.0.0.1:{taken}: Address already in use" in out
+    assert served_version(srv.port) == "v1" and srv.proc.poll() is None
+    assert int(pid_file.read_text()) == srv.proc.pid
