@@ -26,11 +26,29 @@ HEADER = """\
      frostfork._core.LIMITS; do not edit.
      Regenerate with: .venv/bin/python docs/gen_config.py -->
 
-frostfork is configured on the command line only: there is no configuration file
-and no environment variable besides `LISTEN_FDS` / `LISTEN_PID` for
-`--bind systemd` and `FROSTFORK_TRACEBACK=1` (print the full traceback when
-importing the app fails). Sizes such as `--max-body` accept `k`, `m` and `g`
-suffixes (`16m`). Every command is also `python -m frostfork COMMAND`.
+Options come from the command line and, for `serve` and `check`, from a TOML
+file: `--config FILE`, or without it the `[tool.frostfork]` table of
+`./pyproject.toml` when there is one. The file's keys are the long options
+without their dashes (`max-requests` or `max_requests`), plus `app` for
+`MODULE:APP`; the command line wins over the file, and an unknown key is an
+error naming it. A repeatable option takes a list (`mask = ["x-token"]`), a
+flag `true` or `false` (a flag the file sets cannot be unset on the command line).
+
+```toml
+# frostfork.toml, or [tool.frostfork] in pyproject.toml
+app = "myapi:app"
+bind = "0.0.0.0:8000"
+workers = 4
+max-requests = 10000
+pid = "/run/frostfork/api.pid"
+```
+
+The environment is read for `LISTEN_FDS` / `LISTEN_PID` (`--bind systemd`) and
+`FROSTFORK_TRACEBACK=1` (print the full traceback when importing the app fails);
+`FROSTFORK_UPGRADE_*` and `FROSTFORK_RELOAD_GENERATION` are set by frostfork
+itself for the master a SIGUSR2 upgrade or `--reload` starts. Sizes such as
+`--max-body` accept `k`, `m` and `g` suffixes (`16m`). Every command is also
+`python -m frostfork COMMAND`.
 """
 
 

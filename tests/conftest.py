@@ -423,3 +423,45 @@ def request(sock: socket.socket, path: str, method: str = "GET", head: bool = Fa
     """One request (no body) on an open keep-alive connection, and its response."""
     sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
     return read_response(sock, head=head or method == "HEAD", timeout=timeout)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (read from /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+VERSIONED_APP = """\
+import frostfork
+app = frostfork.App()
+
+@app.get("/")
+def index():
+    return {{"version": {version!r}}}
+"""
+
+
+def write_versioned_app(path: Path, version: str, extra: str = "") -> None:
+    """A module whose app answers GET / with {"version": version}: rewritten by
+    the upgrade and reload tests to see which code answers. Serve it with
+    PYTHONDONTWRITEBYTECODE=1: two versions of the same size written within a
+    second would otherwise be taken for one by the .pyc check."""
+    path.write_text(VERSIONED_APP.format(version=version) + extra)
+
+
+def served_version(where: "int | Path") -> str:
+    """The version a versioned app answers GET / with, over a fresh connection
+    to 127.0.0.1:`where` (a port) or to the Unix socket at `where` (a path)."""
+    family = socket.AF_INET if isinstance(where, int) else socket.AF_UNIX
+    address = ("127.0.0.1", where) if isinstance(where, int) else str(where)
+    with socket.socket(family) as s:
+        s.settimeout(10 * SLOW)
+        s.connect(address)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b"".join(iter(lambda: s.recv(65536), b""))
+    m = re.search(rb'"version":"([^"]*)"', data)
+    assert m, f"not a versioned app's answer: {data[:200]!r}"
+    return m.group(1).decode()
