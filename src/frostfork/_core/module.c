@@ -10,8 +10,8 @@
 #include "http/parse.h"
 #include "life/sinks.h"
 #include "schema/type.h"
-#include "server/body.h"
-#include "server/router.h"
+#include "obj/body.h"
+#include "http/router.h"
 #include "server/stats.h"
 #include "server/worker.h"
 

@@ -17,6 +17,7 @@
 #include "parse.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* Character classes of the 256 byte values, one bit each. */
 #define C_TCHAR 0x01  /* token character (RFC 9110 5.6.2) */
@@ -657,4 +658,21 @@ ssize_t ff_http_parse_request(const char *buf, size_t len, size_t prev_len,
     if ((e = parse_head(buf + start, lim, req, headers)) != FF_HTTP_OK)
         return fail(err, e);
     return (ssize_t)end;
+}
+
+void ff_http_use_target_host(ff_http_request *req)
+{
+    for (size_t i = 0; i < req->num_headers; i++) {
+        ff_http_header *f = &req->headers[i];
+        if (f->name_len == 4 && strncasecmp(f->name, "host", 4) == 0) {
+            f->value = req->authority;
+            f->value_len = req->authority_len;
+            return;
+        }
+    }
+    ff_http_header *f = &req->headers[req->num_headers++];
+    f->name = "Host";
+    f->name_len = 4;
+    f->value = req->authority;
+    f->value_len = req->authority_len;
 }
