@@ -18,6 +18,7 @@ from frostfork import _core
 from frostfork.binding import BindingError, Bound, Provider, plan_for
 from frostfork.openapi import RouteDoc, openapi_document
 from frostfork.schema import SchemaError, node_for
+from frostfork.shape import response_schema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +131,7 @@ class App:
             if missing:
                 raise RouteError(f"{label}: neither the handler nor its dependencies take path "
                                  f"parameter {missing[0]!r}")
-            table.append((method, path, bound.plan, names))
+            table.append((method, path, bound.plan, names, response_schema(fn)))
             docs.append(_doc(method, path, fn, bound))
         if self.openapi_url and not any(p == self.openapi_url for _, p, _ in self._routes):
             document = _core.json_encode(openapi_document(self.title, self.version, docs))

@@ -21,6 +21,7 @@ typedef struct {
     PyObject *plan;        /* frostfork.Plan */
     PyObject *param_names; /* tuple: the pattern's {names}, in order */
     char *label;           /* "GET /users/{id}" for logs */
+    PyObject *response;    /* the response model's Schema, or NULL: results encoded as they are */
 } ff_route;
 
 /* The native app: the route trie and, per route id, its plan. */
@@ -31,7 +32,9 @@ typedef struct {
 } ff_app;
 
 /* Builds the C route table from App._compile()'s list of
- * (method, pattern, plan, param_names). Returns 0, or -1 with err set. */
+ * (method, pattern, plan, param_names[, extra]). `extra`, when present, is the
+ * response model's Schema, or an object whose `response_schema` attribute is
+ * one (or None). Returns 0, or -1 with err set. */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err,
                  size_t errlen);
 void ff_app_free(ff_app *app);

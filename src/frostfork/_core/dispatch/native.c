@@ -5,6 +5,7 @@
 #include "obj/headers.h"
 #include "obj/objects.h"
 #include "json/encode.h"
+#include "json/shape.h"
 #include "bind/plan.h"
 
 #include <strings.h>
@@ -17,9 +18,12 @@
 /* ---- writing the result ---- */
 
 /* bytes -> octet-stream, str -> text/plain, a Response -> its status and
- * headers around the same rules, anything else -> JSON encoded in C.
+ * headers around the same rules, anything else -> JSON encoded in C: as the
+ * route's response model when it has one (only the model's fields; a value
+ * that does not fit is an exception, so a 500 and never part of a body).
  * Returns the status written, or -1 with nothing written. */
-static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res)
+static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res,
+                        const ff_route *rt)
 {
     int status = 200;
     PyObject *body = res, *headers = Py_None;
@@ -45,7 +49,10 @@ static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res)
     } else if (body == Py_None && is_response) {
         ctype = NULL;
     } else {
-        if (ff_json_encode(b, body, e->st, 0) < 0)
+        int rc = rt->response && !is_response
+                     ? ff_json_encode_as(b, body, ((ff_Schema *)rt->response)->root, e->st)
+                     : ff_json_encode(b, body, e->st, 0);
+        if (rc < 0)
             return -1;
         data = b->data;
         len = (Py_ssize_t)b->len;
@@ -139,7 +146,7 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     PyObject *res = ff_plan_call(&b, (ff_Plan *)rt->plan);
     int status;
     if (res) {
-        if ((status = write_result(e, r, out, res)) < 0)
+        if ((status = write_result(e, r, out, res, rt)) < 0)
             status = ff_fail_500(e, r, out, rt->label);
         Py_DECREF(res);
     } else if (b.dec.in.err) {
@@ -158,8 +165,24 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
 
 /* ---- the route table ---- */
 
+/* The response model of a route table entry's optional fifth item (see
+ * dispatch.h): a new reference to a Schema, Py_None when there is none, or
+ * NULL when the item is something else. */
+static PyObject *response_schema(PyObject *extra, PyTypeObject *schema_type)
+{
+    PyObject *s = Py_NewRef(extra);
+    if (s != Py_None && !PyObject_TypeCheck(s, schema_type)) {
+        Py_SETREF(s, PyObject_GetAttrString(extra, "response_schema"));
+        if (!s)
+            PyErr_Clear();
+        else if (s != Py_None && !PyObject_TypeCheck(s, schema_type))
+            Py_CLEAR(s);
+    }
+    return s;
+}
+
 /* Builds the C route table from App._compile()'s list of
- * (method, pattern, plan, param_names). */
+ * (method, pattern, plan, param_names[, extra]). */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err, size_t errlen)
 {
     memset(app, 0, sizeof *app);
@@ -179,9 +202,11 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *method, *pattern;
-        PyObject *plan, *pnames;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssO!O!", &method, &pattern, plan_type,
-                              &plan, &PyTuple_Type, &pnames)) {
+        PyObject *plan, *pnames, *extra = Py_None, *resp;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssO!O!|O", &method, &pattern,
+                              plan_type, &plan, &PyTuple_Type, &pnames, &extra) ||
+            !(resp = response_schema(extra, ((ff_state *)PyType_GetModuleState(plan_type))
+                                                ->Schema_type))) {
             PyErr_Clear();
             snprintf(err, errlen, "route %zd is malformed", i);
             return -1;
@@ -189,6 +214,10 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
         ff_route *rt = &app->routes[app->nroutes++];
         rt->plan = Py_NewRef(plan);
         rt->param_names = Py_NewRef(pnames);
+        if (resp != Py_None)
+            rt->response = resp;
+        else
+            Py_DECREF(resp);
         size_t ll = strlen(method) + strlen(pattern) + 2;
         if (!(rt->label = PyMem_Malloc(ll))) {
             snprintf(err, errlen, "out of memory");
@@ -207,6 +236,7 @@ void ff_app_free(ff_app *app)
     for (size_t i = 0; i < app->nroutes; i++) {
         Py_XDECREF(app->routes[i].plan);
         Py_XDECREF(app->routes[i].param_names);
+        Py_XDECREF(app->routes[i].response);
         PyMem_Free(app->routes[i].label);
     }
     PyMem_Free(app->routes);
