@@ -14,6 +14,7 @@ from frostfork._core import JSONDecodeError, Request, Response, ValidationError
 from frostfork import json, life, openapi, sinks, sql
 from frostfork._core import audit
 from frostfork.app import App
+from frostfork.cors import CORS
 from frostfork.constraints import (
     Description, Examples, Ge, Gt, Le, Len, Lt, MaxLen, MinLen, MultipleOf, Pattern, Sensitive,
     Title,
@@ -29,5 +30,6 @@ __all__ = [
     "finalize", "sinks", "audit", "DataSink", "life", "openapi", "sql", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
     "Le", "Len", "Lt", "MaxLen", "MinLen", "Model", "MultipleOf", "Pattern", "Query", "Request",
     "Response", "Sensitive", "Title", "ValidationError", "field",
+    "CORS",
 ]
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from frostfork import _core
+from frostfork.cors import CORS
 from frostfork.binding import BindingError, Bound, Provider, plan_for
 from frostfork.openapi import RouteDoc, openapi_document
 from frostfork.schema import SchemaError, node_for
@@ -37,7 +38,8 @@ class App:
     def __init__(self, *, title: str = "frostfork app", version: str = "0.1.0",
                  openapi_url: str | None = "/openapi.json", access_log: Any = None,
                  access_format: str = "json", audit: Any = None,
-                 mask: typing.Iterable[str] = ()) -> None:
+                 mask: typing.Iterable[str] = (), cors: Any = None, gzip: bool | int = False,
+                 forwarded_allow_ips: str | None = None) -> None:
         """access_log / audit: DataSinks (see frostfork.sinks); access_format: "json" lines or
         "common" (CLF); mask: more header/query names to mask in logs, on top of Authorization,
         Cookie, Set-Cookie and names containing password, token, secret or api-key."""
@@ -51,6 +53,18 @@ class App:
         self.title = title
         self.version = version
         self.openapi_url = openapi_url
+        # built-in middleware, done in C (frostfork.cors, dispatch/mw.c): cors=frostfork.CORS(...);
+        # gzip=True (bodies of 500 bytes and more) or a minimum size; forwarded_allow_ips: the
+        # trusted proxies whose X-Forwarded-For/-Proto are believed (--forwarded-allow-ips)
+        if cors is not None and not isinstance(cors, CORS):
+            raise TypeError(f"cors must be a frostfork.CORS, not {type(cors).__name__}")
+        if isinstance(gzip, bool) or gzip is None:
+            gzip = bool(gzip)
+        elif not isinstance(gzip, int) or gzip < 1:
+            raise ValueError(f"gzip must be True/False or a minimum body size, not {gzip!r}")
+        self.cors = cors
+        self.gzip = gzip
+        self.forwarded_allow_ips = forwarded_allow_ips
         self._routes: list[tuple[str, str, Callable[..., Any]]] = []
         self._startup: list[Callable[[], Any]] = []
         self._providers: dict[Any, Provider] = {}

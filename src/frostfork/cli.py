@@ -20,6 +20,7 @@ from typing import Any
 
 from frostfork import _core, sinks
 from frostfork.app import App, RouteError
+from frostfork.cors import middleware_config
 
 
 class CLIError(Exception):
@@ -101,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "in its file: request.stream() and wsgi.input read it in blocks, a "
                         "typed body is decoded from it mapped read-only, request.body copies "
                         "it into memory")
+    s.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS"),
+                   metavar="IPS",
+                   help="comma-separated addresses or networks (or '*') of trusted proxies: "
+                        "their X-Forwarded-For and X-Forwarded-Proto set request.client, the "
+                        "scheme and the access log's address (default: $FORWARDED_ALLOW_IPS, "
+                        "else none; gunicorn's default is 127.0.0.1,::1)")
     s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default=None,
                    help="collect: gc.collect()+gc.freeze() before fork; "
                         "immortal (CPython 3.12+): also make the startup heap's plain Python "
@@ -325,7 +332,7 @@ def serve(args: argparse.Namespace) -> int:
             stats_interval=args.stats_interval, max_worker_uss=args.max_worker_uss,
             spool_dir=args.spool_dir, spool_threshold=args.spool_threshold,
             access_log=access, access_format=access_format, audit=getattr(app, "audit", None),
-            mask=mask)
+            mask=mask, middleware=middleware_config(app, args.forwarded_allow_ips))
     finally:
         if unix_path and args.bind.startswith("unix:"):  # ours to remove, not an inherited one
             with contextlib.suppress(OSError):

@@ -55,6 +55,7 @@ typedef struct ff_env {
     ff_strcache strings;
     const char *server_name;
     int server_port;
+    struct ff_mw *mw;             /* built-in middleware (dispatch/mw.h), NULL when none; borrowed */
 } ff_env;
 
 /* Sets the env up (the WSGI environ base when wsgi_app is set). Returns 0,

@@ -8,6 +8,7 @@
  * TERM drains, INT/QUIT stop fast, HUP replaces every worker, TTIN/TTOU add
  * or remove one. */
 #include "server/worker.h"
+#include "dispatch/mw.h"
 #include "loop/loop.h"
 #include "life/finalize.h"
 #include "life/immortal.h"
@@ -535,7 +536,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                              "server_name", "server_port", "metrics", "metrics_fd",
                              "stats_path", "stats_interval", "max_worker_uss", "spool_dir",
                              "spool_threshold", "access_log", "access_format", "audit", "mask",
-                             NULL};
+                             "middleware", NULL};
     ff_server srv;
     memset(&srv, 0, sizeof srv);
     ff_config *c = &srv.cfg;
@@ -551,9 +552,9 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->max_connections = 1000;
     c->metrics_fd = -1;
     unsigned long long spool_threshold = 1 << 20;
-    PyObject *access = Py_None, *audit = Py_None, *mask = NULL;
+    PyObject *access = Py_None, *audit = Py_None, *mask = NULL, *middleware = Py_None;
     const char *access_format = "json";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!:serve",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!O:serve",
                                      kwlist,
                                      &c->listen_fd, &app, &wsgi, &c->workers, &timeout,
                                      &graceful, &keepalive, &header_to, &body_to,
@@ -563,7 +564,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                                      &c->server_port, &c->metrics, &c->metrics_fd,
                                      &c->stats_path, &stats_interval, &max_uss_mb,
                                      &c->spool_root, &spool_threshold, &access, &access_format,
-                                     &audit, &PyTuple_Type, &mask))
+                                     &audit, &PyTuple_Type, &mask, &middleware))
         return NULL;
     c->stats_interval_ms = (int64_t)(stats_interval * 1000);
     c->spool_threshold = spool_threshold;
@@ -618,10 +619,14 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->limits.max_chunk_ext = FF_HTTP_MAX_CHUNK_EXT;
     c->server_name = server_name;
     srv.st = ff_get_state(module);
+    srv.mw = ff_mw_new(middleware);
+    if (!srv.mw && PyErr_Occurred())
+        return NULL;
 
     if (wsgi) {
         if (!PyCallable_Check(app)) {
             PyErr_SetString(PyExc_TypeError, "a WSGI application must be callable");
+            ff_mw_free(srv.mw);
             return NULL;
         }
         srv.wsgi_app = app;
@@ -629,6 +634,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         char err[256];
         if (ff_app_build(&srv.app, app, srv.st->Plan_type, err, sizeof err) < 0) {
             ff_app_free(&srv.app);
+            ff_mw_free(srv.mw);
             PyErr_SetString(PyExc_ValueError, err);
             return NULL;
         }
@@ -637,6 +643,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                       -1, 0);
     if (srv.shared == MAP_FAILED) {
         ff_app_free(&srv.app);
+        ff_mw_free(srv.mw);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     srv.slots = srv.shared->slots;
@@ -644,6 +651,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     ff_fin_run_list(&srv.st->process_fins); /* the master's own, at its exit */
     munmap(srv.shared, sizeof(ff_shared));
     ff_app_free(&srv.app);
+    ff_mw_free(srv.mw);
     if (rc < 0)
         return NULL;
     return PyLong_FromLong(rc);

@@ -295,6 +295,7 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
         PyErr_Print();
         goto done;
     }
+    w.env.mw = srv->mw; /* this process's copy since the fork: its gzip stream is its own */
     ff_worker_listen_on(&w);
     if (!w.listening) {
         fprintf(stderr, "[frostfork] worker %d: cannot watch the listening socket: %s\n",
