@@ -53,8 +53,6 @@ typedef struct ff_env {
     /* WSGI: the environ keys that never change, and cached short strings */
     PyObject *environ_base;
     ff_strcache strings;
-    const char *server_name;
-    int server_port;
     struct ff_mw *mw;             /* built-in middleware (dispatch/mw.h), NULL when none; borrowed */
 } ff_env;
 
@@ -78,7 +76,7 @@ void ff_dispatch_end(ff_env *e);
 int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
 int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
 /* The environ keys every request of this env shares (ff_env_init calls it). */
-int ff_wsgi_env_init(ff_env *e);
+int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port);
 
 /* The current request's id: its X-Request-Id when that is a sane token,
  * else "<pid hex>-<counter hex>"; made on first use. */

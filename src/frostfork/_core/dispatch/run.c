@@ -19,11 +19,7 @@ int ff_env_init(ff_env *e, ff_state *st, const ff_app *app, PyObject *wsgi_app,
     e->wsgi_app = wsgi_app;
     e->date = date;
     e->pid = getpid();
-    e->server_name = server_name;
-    e->server_port = server_port;
-    if (!wsgi_app)
-        return 0;
-    return ff_wsgi_env_init(e);
+    return wsgi_app ? ff_wsgi_env_init(e, server_name, server_port) : 0;
 }
 
 void ff_env_clear(ff_env *e)

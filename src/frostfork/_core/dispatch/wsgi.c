@@ -114,16 +114,16 @@ PyType_Spec ff_start_response_spec = {
 };
 
 /* The keys every environ of this env shares. */
-int ff_wsgi_env_init(ff_env *e)
+int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port)
 {
     PyObject *errors = PySys_GetObject("stderr"); /* borrowed */
     char port[16];
-    snprintf(port, sizeof port, "%d", e->server_port);
+    snprintf(port, sizeof port, "%d", server_port);
     e->environ_base = Py_BuildValue(
         "{s:(ii),s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:s}", "wsgi.version", 1, 0, "wsgi.url_scheme",
         "http", "wsgi.errors", errors ? errors : Py_None, "wsgi.multithread", Py_False,
         "wsgi.multiprocess", Py_True, "wsgi.run_once", Py_False, "wsgi.input_terminated",
-        Py_True, "SCRIPT_NAME", "", "SERVER_NAME", e->server_name, "SERVER_PORT", port);
+        Py_True, "SCRIPT_NAME", "", "SERVER_NAME", server_name, "SERVER_PORT", port);
     return e->environ_base ? 0 : -1;
 }
 
