@@ -29,6 +29,10 @@ a real client would get. Set it False to see the 500.
 
 from __future__ import annotations
 
+import datetime
+import time
+import urllib.parse
+import zlib
 from typing import Any
 
 import httpx
@@ -121,8 +125,77 @@ class Transport(httpx.BaseTransport):
                               request=request, extensions={"http_version": b"HTTP/1.1"})
 
 
+_DEFAULT = httpx.USE_CLIENT_DEFAULT
+_FAST_KEYS = frozenset(("json", "content", "params", "headers"))
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_ZERO = datetime.timedelta(0)
+
+
+class _Response(httpx.Response):
+    """An httpx.Response made without httpx's per-response machinery: the body is
+    already whole (and decoded); its Headers, and the request it answers, are built
+    only when asked for (response.headers, response.request, .url, raise_for_status())."""
+
+    _lazy: tuple[Any, ...] | None
+    _raw_headers: list[tuple[bytes, bytes]] | None
+
+    @property  # type: ignore[override]
+    def headers(self) -> httpx.Headers:
+        if self._headers is None:
+            self._headers = httpx.Headers(self._raw_headers)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Any) -> None:
+        self._headers = value
+
+    @property  # type: ignore[override]
+    def request(self) -> httpx.Request:
+        if self._request is None and self._lazy is not None:
+            client, method, url, kwargs = self._lazy
+            self._request = client.build_request(method, url, **kwargs)
+        return super().request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+
+def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, coding: bytes,
+              lazy: tuple[Any, ...], elapsed: float) -> _Response:
+    r = _Response.__new__(_Response)
+    r.status_code = status
+    r._headers = None
+    r._raw_headers = headers
+    r._request = None
+    r._lazy = lazy
+    r.next_request = None
+    r.extensions = {"http_version": b"HTTP/1.1"}
+    r.history = []
+    r.is_closed = True
+    r.is_stream_consumed = True
+    r.default_encoding = "utf-8"
+    if coding and body:  # what httpx's decoders would have made of it
+        if coding == b"gzip":
+            body = zlib.decompress(body, 47)
+        elif coding == b"deflate":
+            body = zlib.decompress(body)
+    r._content = body
+    r.stream = httpx.ByteStream(body)
+    r._num_bytes_downloaded = len(body)
+    r._elapsed = datetime.timedelta(seconds=elapsed)
+    return r
+
+
 class Client(httpx.Client):
-    """An httpx.Client whose requests are answered by `app` in process (see the module)."""
+    """An httpx.Client whose requests are answered by `app` in process (see the module).
+
+    Plain requests (a relative URL with json=, content=, params= and headers=, no
+    auth, hooks or cookies in the jar) take a short path: the request bytes are
+    written straight from the arguments and the client's default headers, and the
+    answer becomes an httpx.Response without httpx's URL, request and stream
+    objects; everything else goes through httpx as usual. Both reach the same
+    engine, so the answers are the same."""
 
     def __init__(self, app: Any, base_url: str = "http://testserver", *,
                  raise_server_exceptions: bool = True,
@@ -133,3 +206,92 @@ class Client(httpx.Client):
                                    client=client)
         super().__init__(transport=self.transport, base_url=base_url,
                          follow_redirects=follow_redirects, **kwargs)
+        self._host = self.base_url.netloc or b"testserver"
+        self._defaults_of: list[Any] | None = None
+        self._default_lines: tuple[list[tuple[bytes, bytes]], bytes] = ([], b"")
+        self._prefix = self.base_url.raw_path.rstrip(b"/")
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:
+        given = {k: v for k, v in kwargs.items() if v is not None and v is not _DEFAULT}
+        if (type(url) is not str or not url.startswith("/") or not _FAST_KEYS.issuperset(given)
+                or self._auth is not None or self._cookies.jar or self._event_hooks["request"]
+                or self._event_hooks["response"] or self.transport._engine is None
+                or type(given.get("content", b"")) is not bytes):
+            return super().request(method, url, **kwargs)
+        return self._fast(method.upper(), url, given)
+
+    def _defaults(self) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """The client's default headers as (lower-case name, line) pairs and as one
+        block, remade only when client.headers changed."""
+        items = self.headers._list
+        if items != self._defaults_of:
+            self._defaults_of = list(items)
+            lines = [(lower, raw + b": " + value + b"\r\n") for raw, lower, value in items]
+            self._default_lines = (lines, b"".join(line for _, line in lines))
+        return self._default_lines
+
+    def _fast(self, method: str, url: str, kwargs: dict[str, Any]) -> httpx.Response:
+        """One request written as bytes and answered by the engine (see the class)."""
+        target = self._prefix + url.encode()
+        params = kwargs.get("params")
+        if params:
+            query = urllib.parse.urlencode(params, doseq=True).encode()
+            target += (b"&" if b"?" in target else b"?") + query
+        body = b""
+        extra: dict[bytes, bytes] = {}
+        if "json" in kwargs:
+            body = _core.json_encode(kwargs["json"])
+            extra[b"content-type"] = b"application/json"
+        elif "content" in kwargs:
+            body = kwargs["content"]
+        headers = kwargs.get("headers")
+        if headers:
+            for k, v in (headers.items() if hasattr(headers, "items") else headers):
+                kb = k.encode("latin-1") if isinstance(k, str) else k
+                extra[kb.lower()] = v.encode("latin-1") if isinstance(v, str) else v
+        lines = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nHost: ", self._host,
+                 b"\r\n"]
+        default_lines, default_block = self._defaults()
+        if extra:
+            lines += [line for lower, line in default_lines if lower not in extra]
+            for name, value in extra.items():
+                lines += (name, b": ", value, b"\r\n")
+        else:
+            lines.append(default_block)
+        if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            lines += (b"Content-Length: ", str(len(body)).encode(), b"\r\n")
+        lines += (b"\r\n", body)
+        t = self.transport
+        start = time.perf_counter()
+        status, rheaders, content = t._engine.handle(
+            b"".join(lines), client=t.client, raise_errors=t.raise_server_exceptions)
+        elapsed = time.perf_counter() - start
+        coding = b""
+        cookies = False
+        for k, v in rheaders:
+            if len(k) == 16 and k.lower() == b"content-encoding":
+                coding = v.lower()
+            elif len(k) == 10 and k.lower() == b"set-cookie":
+                cookies = True
+        response = _response(status, rheaders, content, coding, (self, method, url, kwargs),
+                             elapsed)
+        if cookies:
+            self.cookies.extract_cookies(response)
+        if status in _REDIRECTS and self.follow_redirects and "location" in response.headers:
+            return self._follow(method, response, kwargs)
+        return response
+
+    def _follow(self, method: str, response: httpx.Response,
+                kwargs: dict[str, Any]) -> httpx.Response:
+        """httpx's redirect rules: 303 (and 301/302 after a POST) become a GET
+        without a body; 307/308 repeat the request."""
+        location = response.headers["location"]
+        if response.status_code == 303 or (response.status_code in (301, 302)
+                                           and method == "POST"):
+            method, kwargs = "GET", {k: v for k, v in kwargs.items() if k == "headers"}
+        if len(response.history) >= self.max_redirects:
+            raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.",
+                                         request=response.request)
+        following = self.request(method, location, **kwargs)
+        following.history = [response] + response.history + following.history
+        return following

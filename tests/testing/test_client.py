@@ -135,3 +135,48 @@ def test_gzip_body_is_what_the_engine_wrote():
     resp = t.handle_request(req)
     raw = b"".join(resp.stream)
     assert gzip.decompress(raw).startswith(b'{"rows":')
+
+
+@pytest.mark.parametrize("method,url,kw", [
+    ("POST", "/users", {"json": {"name": "ann", "age": 3}}),
+    ("POST", "/users", {"json": {"name": "a", "age": 3}}),
+    ("GET", "/users/4", {"params": {"verbose": "1"}}),
+    ("GET", "/big", {}),
+    ("GET", "/big", {"headers": {"Accept-Encoding": "identity"}}),
+    ("GET", "/headers", {"headers": {"X-Token": "z"}}),
+    ("POST", "/raw", {"content": b"\x00\x01"}),
+    ("GET", "/redirect", {}),
+    ("GET", "/nowhere", {}),
+])
+def test_short_path_equals_httpx_path(method, url, kw):
+    """Client's short path gives what the same request through httpx's full
+    machinery and the Transport gives."""
+    with Client(app) as fast, httpx.Client(transport=Transport(app), base_url="http://testserver",
+                                           follow_redirects=True) as slow:
+        a = fast.request(method, url, **kw)
+        b = slow.request(method, url, **kw)
+    assert type(a).__name__ == "_Response"  # it did take the short path
+    assert isinstance(a, httpx.Response)
+    assert (a.status_code, a.content, a.text, a.http_version, a.reason_phrase) == \
+        (b.status_code, b.content, b.text, b.http_version, b.reason_phrase)
+    drop = {"date"}
+    assert [(k, v) for k, v in a.headers.items() if k not in drop] == \
+        [(k, v) for k, v in b.headers.items() if k not in drop]
+    assert a.request.method == b.request.method and a.url == b.url
+    assert [r.status_code for r in a.history] == [r.status_code for r in b.history]
+    assert a.is_success == b.is_success and a.elapsed.total_seconds() >= 0
+    if a.is_error:
+        with pytest.raises(httpx.HTTPStatusError):
+            a.raise_for_status()
+
+
+def test_short_path_keeps_client_headers_and_cookies():
+    with Client(app, headers={"X-Token": "from-client"}) as c:
+        assert c.get("/headers").json()["x-token"] == "from-client"
+        assert c.get("/headers", headers={"x-token": "per-request"}).json()["x-token"] == \
+            "per-request"
+        c.headers["X-Token"] = "changed"
+        assert c.get("/headers").json()["x-token"] == "changed"
+        c.get("/login")  # Set-Cookie on the short path goes into the jar
+        assert c.cookies.get("session") == "abc123"
+        assert c.get("/me").json() == {"session": "abc123"}
