@@ -102,12 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "in its file: request.stream() and wsgi.input read it in blocks, a "
                         "typed body is decoded from it mapped read-only, request.body copies "
                         "it into memory")
-    s.add_argument("--forwarded-allow-ips", default=os.environ.get("FORWARDED_ALLOW_IPS"),
+    s.add_argument("--forwarded-allow-ips", default=None,
                    metavar="IPS",
                    help="comma-separated addresses or networks (or '*') of trusted proxies: "
                         "their X-Forwarded-For and X-Forwarded-Proto set request.client, the "
-                        "scheme and the access log's address (default: $FORWARDED_ALLOW_IPS, "
-                        "else none; gunicorn's default is 127.0.0.1,::1)")
+                        "scheme and the access log's address (default: none, or "
+                        "App(forwarded_allow_ips=...); gunicorn's default is 127.0.0.1,::1)")
     s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default=None,
                    help="collect: gc.collect()+gc.freeze() before fork; "
                         "immortal (CPython 3.12+): also make the startup heap's plain Python "
