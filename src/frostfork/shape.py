@@ -22,7 +22,7 @@ from frostfork import typenode as tn
 from frostfork.json import schema_of
 from frostfork.schema import SchemaError, node_for
 
-__all__ = ["response_schema"]
+__all__ = ["for_route", "response_schema"]
 
 
 def _free(node: tn.Node) -> bool:
@@ -62,3 +62,15 @@ def response_schema(fn: Any, response_model: Any = None) -> Any:
     if _free(node):
         return None
     return schema_of(tp)
+
+
+def for_route(route: Any) -> Any:
+    """The response Schema of a route record (anything with `endpoint` and
+    `response_model`, or a precomputed `response_schema`); the C route table
+    asks this once per route, at startup."""
+    if hasattr(route, "response_schema"):
+        return route.response_schema
+    endpoint = getattr(route, "endpoint", None)
+    if endpoint is None:
+        return None
+    return response_schema(endpoint, getattr(route, "response_model", None))

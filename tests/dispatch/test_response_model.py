@@ -77,3 +77,30 @@ def test_response_model_argument_wins_over_the_annotation():
 
     assert response_schema(handler) is None
     assert response_schema(handler, Small) is not None
+
+
+def test_route_records_are_asked_for_their_model():
+    """A route table entry's fifth item may be a route record (endpoint +
+    response_model), as a router flattening routes makes them."""
+    import types
+
+    from frostfork import _core
+    from frostfork.binding import plan_for
+
+    @dataclasses.dataclass
+    class Small:
+        id: int
+
+    def handler() -> dict:
+        return {"id": 5, "secret": "s3cr3t"}
+
+    plan = plan_for(handler, label="GET /r").plan
+    record = types.SimpleNamespace(endpoint=handler, response_model=Small)
+    engine = _core.Engine([("GET", "/r", plan, (), record)])
+    status, _, body = engine.handle(b"GET /r HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert (status, body) == (200, b'{"id":5}')
+    plain = types.SimpleNamespace(endpoint=handler, response_model=None)
+    engine = _core.Engine([("GET", "/r", plan, (), plain)])
+    assert engine.handle(b"GET /r HTTP/1.1\r\nHost: t\r\n\r\n")[2] == b'{"id":5,"secret":"s3cr3t"}'
+    with pytest.raises(ValueError, match="route 0 is malformed: .*Schema"):
+        _core.Engine([("GET", "/r", plan, (), types.SimpleNamespace(response_schema=3))])

@@ -167,16 +167,18 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
 
 /* The response model of a route table entry's optional fifth item (see
  * dispatch.h): a new reference to a Schema, Py_None when there is none, or
- * NULL when the item is something else. */
+ * NULL with an exception. A route record (anything else) is asked of
+ * frostfork.shape.for_route, once, at startup. */
 static PyObject *response_schema(PyObject *extra, PyTypeObject *schema_type)
 {
-    PyObject *s = Py_NewRef(extra);
-    if (s != Py_None && !PyObject_TypeCheck(s, schema_type)) {
-        Py_SETREF(s, PyObject_GetAttrString(extra, "response_schema"));
-        if (!s)
-            PyErr_Clear();
-        else if (s != Py_None && !PyObject_TypeCheck(s, schema_type))
-            Py_CLEAR(s);
+    if (extra == Py_None || PyObject_TypeCheck(extra, schema_type))
+        return Py_NewRef(extra);
+    PyObject *fn = ff_import_attr("frostfork.shape", "for_route");
+    PyObject *s = fn ? PyObject_CallOneArg(fn, extra) : NULL;
+    Py_XDECREF(fn);
+    if (s && s != Py_None && !PyObject_TypeCheck(s, schema_type)) {
+        PyErr_SetString(PyExc_TypeError, "frostfork.shape.for_route must return a Schema or None");
+        Py_CLEAR(s);
     }
     return s;
 }
@@ -207,8 +209,17 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
                               plan_type, &plan, &PyTuple_Type, &pnames, &extra) ||
             !(resp = response_schema(extra, ((ff_state *)PyType_GetModuleState(plan_type))
                                                 ->Schema_type))) {
+            PyObject *type, *exc, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyObject *text = exc ? PyObject_Str(exc) : NULL;
+            const char *why = text ? PyUnicode_AsUTF8(text) : NULL;
+            snprintf(err, errlen, "route %zd is malformed%s%s", i, why ? ": " : "",
+                     why ? why : "");
             PyErr_Clear();
-            snprintf(err, errlen, "route %zd is malformed", i);
+            Py_XDECREF(text);
+            Py_XDECREF(type);
+            Py_XDECREF(exc);
+            Py_XDECREF(tb);
             return -1;
         }
         ff_route *rt = &app->routes[app->nroutes++];
