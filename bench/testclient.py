@@ -84,7 +84,7 @@ def main() -> None:
     lines = header("Test client (issue 11)", command)[:-1] + [
         "- The typed `POST /users` of bench/apps/native_app.py (sync handler; the FastAPI app "
         "declares the same constraints with pydantic), in one process; the clients alternate "
-        "round by round; req/s is the median over the rounds (min–max in brackets).",
+        "round by round; req/s is the median over the rounds (and its min–max).",
         "- Bar: frostfork.testing.Client ≥ 20,000 typed requests/s.", "",
         "| client | req/s (median) | min–max | × FastAPI TestClient |",
         "| --- | ---: | ---: | ---: |"]

@@ -1,7 +1,6 @@
 """The typed POST of bench/apps/native_app.py, once per framework, for
 bench/testclient.py: the same body, constraints, sync handler and answer."""
 
-from __future__ import annotations
 
 from typing import Annotated
 
