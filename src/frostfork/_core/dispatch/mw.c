@@ -123,6 +123,12 @@ fail:
     return NULL;
 }
 
+void ff_mw_process_end(ff_mw *m)
+{
+    ff_gzip_free(&m->gz);
+    ff_buf_free(&m->tmp);
+}
+
 void ff_mw_free(ff_mw *m)
 {
     if (!m)

@@ -34,6 +34,9 @@ typedef struct ff_mw {
  * NULL with a Python exception. */
 ff_mw *ff_mw_new(PyObject *config);
 void ff_mw_free(ff_mw *m);
+/* Releases what one process made for itself (the gzip stream, the rewrite
+ * buffer): a worker calls it on its way out; the configuration stays. */
+void ff_mw_process_end(ff_mw *m);
 
 /* Before dispatch: applies trusted forwarded headers to r (peer_host,
  * peer_port, scheme) and answers a CORS preflight. Returns 0 to dispatch,

@@ -4,6 +4,7 @@
  * Each connection is always on exactly one timeout list; the lists are FIFO
  * by deadline, so expiry is O(expired). */
 #include "server/conn.h"
+#include "dispatch/mw.h"
 #include "life/finalize.h"
 #include "life/sinks.h"
 #include "life/spool.h"
@@ -352,5 +353,7 @@ done:
     ff_loop_close(&w.loop);
     free(w.headers);
     ff_env_clear(&w.env);
+    if (srv->mw)
+        ff_mw_process_end(srv->mw); /* this process's gzip stream and buffer */
     return rc;
 }
