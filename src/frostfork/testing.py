@@ -128,7 +128,6 @@ class Transport(httpx.BaseTransport):
 _DEFAULT = httpx.USE_CLIENT_DEFAULT
 _FAST_KEYS = frozenset(("json", "content", "params", "headers"))
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
-_ZERO = datetime.timedelta(0)
 
 
 class _Response(httpx.Response):
@@ -138,8 +137,9 @@ class _Response(httpx.Response):
 
     _lazy: tuple[Any, ...] | None
     _raw_headers: list[tuple[bytes, bytes]] | None
+    _headers: httpx.Headers | None
 
-    @property  # type: ignore[override]
+    @property
     def headers(self) -> httpx.Headers:
         if self._headers is None:
             self._headers = httpx.Headers(self._raw_headers)
@@ -149,7 +149,7 @@ class _Response(httpx.Response):
     def headers(self, value: Any) -> None:
         self._headers = value
 
-    @property  # type: ignore[override]
+    @property
     def request(self) -> httpx.Request:
         if self._request is None and self._lazy is not None:
             client, method, url, kwargs = self._lazy
