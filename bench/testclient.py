@@ -70,6 +70,7 @@ def main() -> None:
     sizes["FastAPI TestClient"] = max(200, args.n // 50)
     sizes["httpx.Client + frostfork Transport"] = max(500, args.n // 10)
     sizes["_core.Engine.handle (bytes in, tuple out)"] = args.n * 5
+    load_before = open("/proc/loadavg").read().split()[:3]
     for name, fn in cases.items():  # warm-up
         rate(fn, max(50, sizes[name] // 20))
     rates: dict[str, list[float]] = {name: [] for name in cases}
@@ -85,7 +86,10 @@ def main() -> None:
         "- The typed `POST /users` of bench/apps/native_app.py (sync handler; the FastAPI app "
         "declares the same constraints with pydantic), in one process; the clients alternate "
         "round by round; req/s is the median over the rounds (and its min–max).",
-        "- Bar: frostfork.testing.Client ≥ 20,000 typed requests/s.", "",
+        "- Bar: frostfork.testing.Client ≥ 20,000 typed requests/s.",
+        f"- Load average (1/5/15 min) before and after: {' '.join(load_before)} / "
+        f"{' '.join(open('/proc/loadavg').read().split()[:3])} on 2 cores shared with other "
+        "agents' builds and tests: the spread of one client's rounds is that noise.", "",
         "| client | req/s (median) | min–max | × FastAPI TestClient |",
         "| --- | ---: | ---: | ---: |"]
     for name, r in rates.items():

@@ -282,3 +282,27 @@ def test_property_against_pydantic_from_attributes():
         theirs = adapter.dump_json(adapter.validate_python(source, from_attributes=True))
         assert json.loads(ours) == json.loads(theirs)
         assert decode(ours, type=Outer) is not None  # what we write reads back as the type
+
+
+def test_odd_mappings_are_misfits_not_crashes():
+    class Odd(dict):
+        pass
+
+    class Weird:
+        def keys(self):
+            return ["a"]
+
+        def __getitem__(self, k):
+            return 1
+
+        def __len__(self):
+            return 1
+
+        def items(self):
+            return [1, 2]
+
+    import collections.abc
+    collections.abc.Mapping.register(Weird)
+    assert json.loads(encode(Odd(a=1), type=dict[str, int])) == {"a": 1}
+    with pytest.raises(ValueError, match="not \\(key, value\\) pairs"):
+        encode(Weird(), type=dict[str, int])

@@ -354,6 +354,10 @@ static int shape_dict(shaper *s, ff_buf *out, PyObject *o, const ff_type *t)
         rc = put_raw(out, "{", 1);
     for (Py_ssize_t i = 0; !rc && i < n; i++) {
         PyObject *kv = PyList_GET_ITEM(items, i);
+        if (!PyTuple_Check(kv) || PyTuple_GET_SIZE(kv) != 2) { /* a mapping's odd items() */
+            rc = misfit_msg(s, "the mapping's items() are not (key, value) pairs");
+            break;
+        }
         PyObject *k = PyTuple_GET_ITEM(kv, 0);
         if (!PyUnicode_Check(k)) {
             rc = misfit_msg(s, "a key is not a str");
