@@ -137,7 +137,12 @@ class _Response(httpx.Response):
 
     _lazy: tuple[Any, ...] | None
     _raw_headers: list[tuple[bytes, bytes]] | None
-    _headers: httpx.Headers | None
+    _headers: httpx.Headers | None = None
+    # the same for every such response (instances only ever replace them)
+    next_request: httpx.Request | None = None
+    is_closed = True
+    is_stream_consumed = True
+    default_encoding = "utf-8"
 
     @property
     def headers(self) -> httpx.Headers:
@@ -165,16 +170,11 @@ def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, codi
               lazy: tuple[Any, ...], elapsed: float) -> _Response:
     r = _Response.__new__(_Response)
     r.status_code = status
-    r._headers = None
     r._raw_headers = headers
     r._request = None
     r._lazy = lazy
-    r.next_request = None
     r.extensions = {"http_version": b"HTTP/1.1"}
     r.history = []
-    r.is_closed = True
-    r.is_stream_consumed = True
-    r.default_encoding = "utf-8"
     if coding and body:  # what httpx's decoders would have made of it
         if coding == b"gzip":
             body = zlib.decompress(body, 47)
@@ -206,15 +206,22 @@ class Client(httpx.Client):
                                    client=client)
         super().__init__(transport=self.transport, base_url=base_url,
                          follow_redirects=follow_redirects, **kwargs)
-        self._host = self.base_url.netloc or b"testserver"
+        self._host_line = b" HTTP/1.1\r\nHost: " + (self.base_url.netloc or b"testserver") + b"\r\n"
         self._defaults_of: list[Any] | None = None
         self._default_lines: tuple[list[tuple[bytes, bytes]], bytes] = ([], b"")
         self._prefix = self.base_url.raw_path.rstrip(b"/")
 
     def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:
-        given = {k: v for k, v in kwargs.items() if v is not None and v is not _DEFAULT}
-        if (type(url) is not str or not url.startswith("/") or not _FAST_KEYS.issuperset(given)
-                or self._auth is not None or self._cookies.jar or self._event_hooks["request"]
+        given = {}
+        for k, v in kwargs.items():
+            if v is not None and v is not _DEFAULT:
+                if k not in _FAST_KEYS:
+                    return super().request(method, url, **kwargs)
+                given[k] = v
+        jar = self._cookies.jar
+        store: Any = getattr(jar, "_cookies", None)  # CookieJar's own dict: O(1) to test
+        if (type(url) is not str or not url.startswith("/") or self._auth is not None
+                or (store if store is not None else len(jar)) or self._event_hooks["request"]
                 or self._event_hooks["response"] or self.transport._engine is None
                 or type(given.get("content", b"")) is not bytes):
             return super().request(method, url, **kwargs)
@@ -249,8 +256,7 @@ class Client(httpx.Client):
             for k, v in (headers.items() if hasattr(headers, "items") else headers):
                 kb = k.encode("latin-1") if isinstance(k, str) else k
                 extra[kb.lower()] = v.encode("latin-1") if isinstance(v, str) else v
-        lines = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nHost: ", self._host,
-                 b"\r\n"]
+        lines = [method.encode("ascii"), b" ", target, self._host_line]
         default_lines, default_block = self._defaults()
         if extra:
             lines += [line for lower, line in default_lines if lower not in extra]
@@ -259,8 +265,10 @@ class Client(httpx.Client):
         else:
             lines.append(default_block)
         if body or method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
-            lines += (b"Content-Length: ", str(len(body)).encode(), b"\r\n")
-        lines += (b"\r\n", body)
+            lines.append(b"Content-Length: %d\r\n\r\n" % len(body))
+        else:
+            lines.append(b"\r\n")
+        lines.append(body)
         t = self.transport
         start = time.perf_counter()
         status, rheaders, content = t._engine.handle(
