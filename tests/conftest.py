@@ -423,3 +423,16 @@ def request(sock: socket.socket, path: str, method: str = "GET", head: bool = Fa
     """One request (no body) on an open keep-alive connection, and its response."""
     sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
     return read_response(sock, head=head or method == "HEAD", timeout=timeout)
+
+
+def served(target: str, *args: str):
+    """A module-scoped fixture: one server for every test of the module, stopped
+    and checked for sanitizer reports at teardown. `mine = served("app:app")`."""
+    @pytest.fixture(scope="module")
+    def fixture():
+        s = Server(target, *args)
+        yield s
+        s.stop()
+        s.check_clean()
+    return fixture
+

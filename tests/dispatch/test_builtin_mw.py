@@ -9,15 +9,10 @@ import json
 import httpx
 import pytest
 
-from conftest import Server, parse_responses, raw
+from conftest import Server, parse_responses, raw, served
 
 
-@pytest.fixture(scope="module")
-def mw():
-    s = Server("mw_builtin_app:app", "--workers", "1")
-    yield s
-    s.stop()
-    s.check_clean()
+mw = served("mw_builtin_app:app", "--workers", "1")
 
 
 def req(port: int, head: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:

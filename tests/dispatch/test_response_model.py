@@ -8,19 +8,14 @@ import sys
 
 import pytest
 
-from conftest import ROOT, Server
+from conftest import ROOT, served
 from frostfork.shape import response_schema
 
 sys.path.insert(0, str(ROOT / "tests" / "apps"))
 import shape_app  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = Server("shape_app:app", "--workers", "1")
-    yield s
-    s.stop()
-    s.check_clean()
+server = served("shape_app:app", "--workers", "1")
 
 
 def test_db_row_never_sends_what_the_model_omits(server):

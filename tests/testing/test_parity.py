@@ -10,7 +10,7 @@ import pytest
 
 import httpx
 
-from conftest import ROOT, Server, parse_responses, raw
+from conftest import ROOT, parse_responses, raw, served
 from frostfork.testing import Client, Transport
 
 sys.path.insert(0, str(ROOT / "tests" / "apps"))
@@ -49,12 +49,7 @@ REQUESTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = Server("client_app:app", "--workers", "1")
-    yield s
-    s.stop()
-    s.check_clean()
+server = served("client_app:app", "--workers", "1")
 
 
 def _without_date(response: bytes) -> bytes:
