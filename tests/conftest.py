@@ -465,3 +465,14 @@ def served_version(where: "int | Path") -> str:
     m = re.search(rb'"version":"([^"]*)"', data)
     assert m, f"not a versioned app's answer: {data[:200]!r}"
     return m.group(1).decode()
+def served(target: str, *args: str):
+    """A module-scoped fixture: one server for every test of the module, stopped
+    and checked for sanitizer reports at teardown. `mine = served("app:app")`."""
+    @pytest.fixture(scope="module")
+    def fixture():
+        s = Server(target, *args)
+        yield s
+        s.stop()
+        s.check_clean()
+    return fixture
+

@@ -19,6 +19,7 @@ from frostfork.errors import HTTPError
 from frostfork import security
 from frostfork.responses import (HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse,
                                  Response)
+from frostfork.cors import CORS
 from frostfork.constraints import (
     Description, Examples, Ge, Gt, Le, Len, Lt, MaxLen, MinLen, MultipleOf, Pattern, Sensitive,
     Title,
@@ -36,5 +37,6 @@ __all__ = [
     "Response", "Sensitive", "Title", "ValidationError", "field",
     "Route", "RouteError", "Router", "HTTPError", "security", "HTMLResponse", "JSONResponse",
     "PlainTextResponse", "RedirectResponse",
+    "CORS",
 ]
 __version__ = "0.1.0"

@@ -16,6 +16,7 @@ from typing import Any
 
 from frostfork import _core
 from frostfork.binding import BindingError, Bound, Provider, _name, plan_for
+from frostfork.cors import CORS
 from frostfork.docs import docs_routes
 from frostfork.errors import HTTPError
 from frostfork.openapi import RouteDoc, openapi_document
@@ -36,7 +37,8 @@ class App(Routes):
                  openapi_url: str | None = "/openapi.json", docs_url: str | None = "/docs",
                  access_log: Any = None, access_format: str = "json", audit: Any = None,
                  mask: typing.Iterable[str] = (),
-                 dependencies: typing.Iterable[Any] | None = None) -> None:
+                 dependencies: typing.Iterable[Any] | None = None, cors: Any = None,
+                 gzip: bool | int = False, forwarded_allow_ips: str | None = None) -> None:
         """access_log / audit: DataSinks (see frostfork.sinks); access_format: "json" lines or
         "common" (CLF); mask: more header/query names to mask in logs, on top of Authorization,
         Cookie, Set-Cookie and names containing password, token, secret or api-key.
@@ -54,6 +56,18 @@ class App(Routes):
         self.version = version
         self.openapi_url = openapi_url
         self.docs_url = docs_url
+        # built-in middleware, done in C (frostfork.cors, dispatch/mw.c): cors=frostfork.CORS(...);
+        # gzip=True (bodies of 500 bytes and more) or a minimum size; forwarded_allow_ips: the
+        # trusted proxies whose X-Forwarded-For/-Proto are believed (--forwarded-allow-ips)
+        if cors is not None and not isinstance(cors, CORS):
+            raise TypeError(f"cors must be a frostfork.CORS, not {type(cors).__name__}")
+        if isinstance(gzip, bool) or gzip is None:
+            gzip = bool(gzip)
+        elif not isinstance(gzip, int) or gzip < 1:
+            raise ValueError(f"gzip must be True/False or a minimum body size, not {gzip!r}")
+        self.cors = cors
+        self.gzip = gzip
+        self.forwarded_allow_ips = forwarded_allow_ips
         self._startup: list[Callable[[], Any]] = []
         self._shutdown: list[Callable[[], Any]] = []
         self._worker_start: list[Callable[[], Any]] = []

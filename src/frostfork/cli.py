@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from frostfork import _core, sinks
 from frostfork.app import App
+from frostfork.cors import middleware_config
 
 
 class CLIError(Exception):
@@ -160,6 +161,12 @@ def serve_options(s: argparse.ArgumentParser) -> None:
                         "in its file: request.stream() and wsgi.input read it in blocks, a "
                         "typed body is decoded from it mapped read-only, request.body copies "
                         "it into memory")
+    s.add_argument("--forwarded-allow-ips", default=None,
+                   metavar="IPS",
+                   help="comma-separated addresses or networks (or '*') of trusted proxies: "
+                        "their X-Forwarded-For and X-Forwarded-Proto set request.client, the "
+                        "scheme and the access log's address (default: none, or "
+                        "App(forwarded_allow_ips=...); gunicorn's default is 127.0.0.1,::1)")
     s.add_argument("--freeze", choices=("collect", "immortal", "early", "off"), default=None,
                    help="collect: gc.collect()+gc.freeze() before fork; "
                         "immortal (CPython 3.12+): also make the startup heap's plain Python "
@@ -588,6 +595,7 @@ def serve(args: argparse.Namespace, argv: list[str]) -> int:
             spool_dir=args.spool_dir, spool_threshold=args.spool_threshold,
             access_log=access, access_format=access_format, audit=getattr(app, "audit", None),
             mask=mask, runtime=runtime,
+            middleware=middleware_config(app, args.forwarded_allow_ips),
             pid_path=os.path.abspath(args.pid) if args.pid and not generation else None,
             upgrade_argv=upgrade_argv, upgrade_cwd=start_dir,
             ready_fd=int(ready_fd) if ready_fd.isdigit() else -1)

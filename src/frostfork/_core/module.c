@@ -6,6 +6,7 @@
 
 #include "json/decode.h"
 #include "json/encode.h"
+#include "json/shape.h"
 #include "http/parse.h"
 #include "life/sinks.h"
 #include "schema/type.h"
@@ -105,6 +106,8 @@ static PyMethodDef module_methods[] = {
     {"compile", ff_py_compile, METH_O, "compile(node) -> Schema: a type tree made a validator"},
     {"decode", (PyCFunction)(void (*)(void))ff_py_decode, METH_FASTCALL,
      "decode(buf, schema) -> value; raises ValidationError or JSONDecodeError"},
+    {"encode_as", (PyCFunction)(void (*)(void))ff_py_json_encode_as, METH_FASTCALL,
+     "encode_as(obj, schema) -> bytes: obj written as the schema's type (only its fields)"},
     {NULL, NULL, 0, NULL},
 };
 

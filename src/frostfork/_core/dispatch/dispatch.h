@@ -23,6 +23,7 @@ typedef struct {
     PyObject *record;      /* the frostfork.routing.Route, or NULL */
     char *label;           /* "GET /users/{id}" for logs */
     int status;            /* of a plain return value: the route's status_code, else 200 */
+    PyObject *response;    /* the response model's Schema, or NULL: results encoded as they are */
 } ff_route;
 
 /* The native app: the route trie and, per route id, its plan; and what
@@ -41,8 +42,9 @@ typedef struct {
 } ff_app;
 
 /* Builds the C route table from App._compile()'s list of
- * (method, pattern, plan, param_names[, route record]). Returns 0, or -1
- * with err set. */
+ * (method, pattern, plan, param_names[, route record]). The record's
+ * `response_schema` (frostfork.shape.for_route, asked once here) is the
+ * response model's Schema, or None. Returns 0, or -1 with err set. */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err,
                  size_t errlen);
 /* Takes App.runtime()'s dict (or None): exception handlers, middleware,
@@ -68,6 +70,7 @@ typedef struct ff_env {
     /* WSGI: the environ keys that never change, and cached short strings */
     PyObject *environ_base;
     ff_strcache strings;
+    struct ff_mw *mw;             /* built-in middleware (dispatch/mw.h), NULL when none; borrowed */
 } ff_env;
 
 /* Sets the env up (the WSGI environ base when wsgi_app is set). Returns 0,

@@ -5,6 +5,7 @@
 #include "obj/headers.h"
 #include "obj/objects.h"
 #include "json/encode.h"
+#include "json/shape.h"
 #include "bind/plan.h"
 
 #include <strings.h>
@@ -19,9 +20,12 @@
 
 /* bytes -> octet-stream, str -> text/plain, a Response (or a subclass, such
  * as frostfork.JSONResponse) -> its status and headers around the same
- * rules, anything else -> JSON encoded in C with the route's status.
- * Returns the status written, or -1 with nothing written. */
-static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res, int status)
+ * rules, anything else -> JSON encoded in C with the route's status: as the
+ * route's response model when it has one (`shape`: only the model's fields;
+ * a value that does not fit is an exception, so a 500 and never part of a
+ * body). Returns the status written, or -1 with nothing written. */
+static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res, int status,
+                        PyObject *shape)
 {
     PyObject *body = res, *headers = Py_None;
     int is_response = Py_IS_TYPE(res, e->st->Response_type) ||
@@ -47,7 +51,10 @@ static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res, 
     } else if (body == Py_None && (is_response || status == 204 || status == 304)) {
         ctype = NULL;
     } else {
-        if (ff_json_encode(b, body, e->st, 0) < 0)
+        int rc = shape && !is_response
+                     ? ff_json_encode_as(b, body, ((ff_Schema *)shape)->root, e->st)
+                     : ff_json_encode(b, body, e->st, 0);
+        if (rc < 0)
             return -1;
         data = b->data;
         len = (Py_ssize_t)b->len;
@@ -261,6 +268,25 @@ typedef struct {
 
 static PyObject *run_chain(ff_chain *c, Py_ssize_t index, PyObject *request);
 
+/* A handler's value written as its route's response model, for the
+ * middleware path, which hands middleware a Response: the model's JSON as a
+ * JSONResponse, so what middleware sees is what the client gets and a field
+ * the model leaves out never reaches either. NULL with the reason raised
+ * when the value does not fit. */
+static PyObject *shaped_json(ff_env *e, PyObject *shape, PyObject *value)
+{
+    ff_buf *b = &e->scratch;
+    b->off = b->len = 0;
+    if (ff_json_encode_as(b, value, ((ff_Schema *)shape)->root, e->st) < 0)
+        return NULL;
+    PyObject *body = PyBytes_FromStringAndSize(b->data, (Py_ssize_t)b->len);
+    PyObject *cls = body ? ff_import_attr("frostfork.responses", "JSONResponse") : NULL;
+    PyObject *res = cls ? PyObject_CallOneArg(cls, body) : NULL;
+    Py_XDECREF(cls);
+    Py_XDECREF(body);
+    return res;
+}
+
 /* The handler at the end of the chain, as a Response object the middleware
  * can read and change: every outcome but an unhandled exception (which
  * propagates out of call_next, as in Starlette) becomes one. */
@@ -272,8 +298,11 @@ static PyObject *run_handler(ff_chain *c)
     if (res) {
         if (PyObject_TypeCheck(res, e->st->Response_type))
             return res;
-        PyObject *wrapped = make_response("(iO)", c->rt->status, res);
-        Py_DECREF(res);
+        if (c->rt->response && !PyBytes_Check(res) && !PyUnicode_Check(res))
+            Py_SETREF(res, shaped_json(e, c->rt->response, res));
+        PyObject *wrapped =
+            res ? make_response("(iO)", c->rt->status, res) : NULL;
+        Py_XDECREF(res);
         return wrapped;
     }
     if (b->unauth)
@@ -388,7 +417,7 @@ static int dispatch_middleware(ff_env *e, const ff_req *r, ff_buf *out, const ff
             restore_exception(c.exc); /* for the generator dependencies, and logged below */
         status = ff_fail_500(e, r, out, rt->label);
     } else {
-        if ((status = write_result(e, r, out, res, rt->status)) < 0)
+        if ((status = write_result(e, r, out, res, rt->status, NULL)) < 0)
             status = ff_fail_500(e, r, out, rt->label);
         Py_DECREF(res);
     }
@@ -415,7 +444,7 @@ static int write_exception(ff_env *e, const ff_req *r, ff_buf *out, const ff_rou
     Py_DECREF(exc);
     if (!res)
         return ff_fail_500(e, r, out, rt->label); /* unhandled, or the handler raised */
-    int status = write_result(e, r, out, res, 200);
+    int status = write_result(e, r, out, res, 200, NULL);
     Py_DECREF(res);
     return status < 0 ? ff_fail_500(e, r, out, rt->label) : status;
 }
@@ -449,12 +478,12 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     PyObject *exc = NULL;
     int status;
     if (res) {
-        if ((status = write_result(e, r, out, res, rt->status)) < 0)
+        if ((status = write_result(e, r, out, res, rt->status, rt->response)) < 0)
             status = ff_fail_500(e, r, out, rt->label);
         Py_DECREF(res);
     } else if (b.unauth) {
         res = unauthorized_response(&b);
-        status = res ? write_result(e, r, out, res, 401) : -1;
+        status = res ? write_result(e, r, out, res, 401, NULL) : -1;
         Py_XDECREF(res);
         if (status < 0)
             status = ff_fail_500(e, r, out, rt->label);
@@ -468,7 +497,7 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
         res = app->exc_handlers ? validation_handler(e, &b, &found) : NULL;
         if (!found)
             status = write_422(e, r, out, b.dec.errors);
-        else if (!res || (status = write_result(e, r, out, res, 200)) < 0)
+        else if (!res || (status = write_result(e, r, out, res, 200, NULL)) < 0)
             status = ff_fail_500(e, r, out, rt->label);
         Py_XDECREF(res);
     } else if (app->exc_handlers || app->http_error || b.gens) {
@@ -485,8 +514,26 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
 
 /* ---- the route table ---- */
 
+/* The response model of a route table entry's optional fifth item (see
+ * dispatch.h): a new reference to a Schema, Py_None when there is none, or
+ * NULL with an exception. A route record (anything else) is asked of
+ * frostfork.shape.for_route, once, at startup. */
+static PyObject *response_schema(PyObject *extra, PyTypeObject *schema_type)
+{
+    if (extra == Py_None || PyObject_TypeCheck(extra, schema_type))
+        return Py_NewRef(extra);
+    PyObject *fn = ff_import_attr("frostfork.shape", "for_route");
+    PyObject *s = fn ? PyObject_CallOneArg(fn, extra) : NULL;
+    Py_XDECREF(fn);
+    if (s && s != Py_None && !PyObject_TypeCheck(s, schema_type)) {
+        PyErr_SetString(PyExc_TypeError, "frostfork.shape.for_route must return a Schema or None");
+        Py_CLEAR(s);
+    }
+    return s;
+}
+
 /* Builds the C route table from App._compile()'s list of
- * (method, pattern, plan, param_names). */
+ * (method, pattern, plan, param_names[, extra]). */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err, size_t errlen)
 {
     memset(app, 0, sizeof *app);
@@ -506,18 +553,30 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *method, *pattern;
-        PyObject *plan, *pnames, *record = Py_None;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssO!O!|O", &method, &pattern, plan_type,
-                              &plan, &PyTuple_Type, &pnames, &record)) {
+        PyObject *plan, *pnames, *record = Py_None, *resp;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssO!O!|O", &method, &pattern,
+                              plan_type, &plan, &PyTuple_Type, &pnames, &record) ||
+            !(resp = response_schema(record, ((ff_state *)PyType_GetModuleState(plan_type))
+                                                 ->Schema_type))) {
+            PyObject *type, *exc, *tb;
+            PyErr_Fetch(&type, &exc, &tb);
+            PyObject *text = exc ? PyObject_Str(exc) : NULL;
+            const char *why = text ? PyUnicode_AsUTF8(text) : NULL;
+            snprintf(err, errlen, "route %zd is malformed%s%s", i, why ? ": " : "",
+                     why ? why : "");
             PyErr_Clear();
-            snprintf(err, errlen, "route %zd is malformed", i);
+            Py_XDECREF(text);
+            Py_XDECREF(type);
+            Py_XDECREF(exc);
+            Py_XDECREF(tb);
             return -1;
         }
         ff_route *rt = &app->routes[app->nroutes++];
         rt->plan = Py_NewRef(plan);
         rt->param_names = Py_NewRef(pnames);
         rt->status = 200;
-        if (record != Py_None) {
+        if (record != Py_None &&
+            !PyObject_TypeCheck(record, ((ff_state *)PyType_GetModuleState(plan_type))->Schema_type)) {
             rt->record = Py_NewRef(record);
             PyObject *code = PyObject_GetAttrString(record, "status_code");
             long v = code && code != Py_None ? PyLong_AsLong(code) : 200;
@@ -529,6 +588,10 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
             }
             rt->status = (int)v;
         }
+        if (resp != Py_None)
+            rt->response = resp;
+        else
+            Py_DECREF(resp);
         size_t ll = strlen(method) + strlen(pattern) + 2;
         if (!(rt->label = PyMem_Malloc(ll))) {
             snprintf(err, errlen, "out of memory");
@@ -628,6 +691,7 @@ void ff_app_free(ff_app *app)
         Py_XDECREF(app->routes[i].plan);
         Py_XDECREF(app->routes[i].param_names);
         Py_XDECREF(app->routes[i].record);
+        Py_XDECREF(app->routes[i].response);
         PyMem_Free(app->routes[i].label);
     }
     PyMem_Free(app->routes);

@@ -1,6 +1,7 @@
 /* dispatch/run.c — running one request in an ff_env: the environment's
  * life, request ids, the 500 path, and the steps around either dispatcher. */
 #include "dispatch/dispatch.h"
+#include "dispatch/mw.h"
 #include "life/logs.h"
 
 #include <ctype.h>
@@ -32,9 +33,14 @@ void ff_env_clear(ff_env *e)
 int ff_dispatch_run(ff_env *e, ff_req *r, ff_buf *out)
 {
     size_t mark = ff_buf_used(out);
-    e->st->in_request = 1; /* finalizers made now belong to this request */
-    int status = e->wsgi_app ? ff_wsgi_dispatch(e, r, out) : ff_native_dispatch(e, r, out);
-    e->st->in_request = 0;
+    int status = e->mw ? ff_mw_before(e->mw, r, out, e->date) : 0; /* a CORS preflight answered */
+    if (status == 0) {
+        e->st->in_request = 1; /* finalizers made now belong to this request */
+        status = e->wsgi_app ? ff_wsgi_dispatch(e, r, out) : ff_native_dispatch(e, r, out);
+        e->st->in_request = 0;
+        if (status > 0 && e->mw && ff_mw_after(e->mw, r, out, mark) < 0)
+            status = -1;
+    }
     if (status < 0) {
         /* Out of memory for the response: cut off what part of it was
          * written, so a keep-alive client never reads half a response as a

@@ -228,7 +228,8 @@ static PyObject *build_environ(ff_env *e, const ff_req *r)
         set_str(e, env, "QUERY_STRING", h->query ? h->query : "", h->query_len, 0) < 0 ||
         set_str(e, env, "SERVER_PROTOCOL", r->http10 ? "HTTP/1.0" : "HTTP/1.1", 8, 1) < 0 ||
         set_str(e, env, "REMOTE_ADDR", r->peer_host, strlen(r->peer_host), 1) < 0 ||
-        set_str(e, env, "REMOTE_PORT", num, strlen(num), 0) < 0)
+        set_str(e, env, "REMOTE_PORT", num, strlen(num), 0) < 0 ||
+        (r->scheme && set_str(e, env, "wsgi.url_scheme", r->scheme, strlen(r->scheme), 1) < 0))
         goto fail;
     for (size_t i = 0; i < h->num_headers; i++)
         if (add_header(e, env, &h->headers[i]) < 0)

@@ -93,6 +93,7 @@ static void run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const c
     r.head_only = r.method == FF_M_HEAD;
     r.peer_host = c->peer_host;
     r.peer_port = c->peer_port;
+    r.scheme = NULL;
     /* what the master reports if this worker dies inside the handler */
     size_t ml = http->method_len < 16 ? http->method_len : 16;
     size_t pl = http->path_len < sizeof w->slot->current - ml - 2 ? http->path_len
@@ -115,7 +116,7 @@ static void run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const c
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
     ff_slot_count(w->slot, status, us);
     if (w->logs.sink[FF_LOG_ACCESS]) {
-        ff_access a = {.http = http, .peer_host = c->peer_host, .bytes_in = body_len,
+        ff_access a = {.http = http, .peer_host = r.peer_host, /* a trusted proxy's client */ .bytes_in = body_len,
                        .bytes_out = ff_buf_used(&c->out) - mark, .status = status,
                        .duration_us = us, .request_id = ff_request_id(&w->env, &r)};
         ff_logs_access(&w->logs, &a, w->now);

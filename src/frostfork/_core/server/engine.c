@@ -9,6 +9,7 @@
  * dependencies, request.defer, spooled files) run before the call returns. */
 #include "server/engine.h"
 #include "dispatch/dispatch.h"
+#include "dispatch/mw.h"
 #include "life/finalize.h"
 
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct {
     ff_http_limits limits;
     ff_http_header *headers; /* limits.max_headers + 1: room for an absolute-form Host */
     ff_buf out;
+    ff_mw *mw;               /* built-in middleware, or NULL */
     int ready;
 } ff_Engine;
 
@@ -36,28 +38,32 @@ static void engine_release(ff_Engine *self)
     PyMem_Free(self->headers);
     self->headers = NULL;
     ff_buf_free(&self->out);
+    ff_mw_free(self->mw);
+    self->mw = NULL;
     Py_CLEAR(self->wsgi_app);
 }
 
 /* Engine(routes=None, wsgi_app=None, *, server_name="testserver", server_port=80,
  *        max_body=..., max_headers=100, max_header_bytes=65536, max_request_line=8192,
- *        runtime=None):
+ *        runtime=None, middleware=None):
  * routes as App._compile() returns them, or a WSGI callable; runtime as
- * App.runtime() returns it (exception handlers, middleware, HTTPError). */
+ * App.runtime() returns it (exception handlers, middleware, HTTPError);
+ * middleware (the built-in CORS, gzip, proxy headers) as
+ * frostfork.cors.middleware_config() makes it (dispatch/mw.h). */
 static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"routes", "wsgi_app", "server_name", "server_port", "max_body",
                              "max_headers", "max_header_bytes", "max_request_line", "runtime",
-                             NULL};
-    PyObject *routes = Py_None, *wsgi_app = Py_None, *runtime = Py_None;
+                             "middleware", NULL};
+    PyObject *routes = Py_None, *wsgi_app = Py_None, *runtime = Py_None, *middleware = Py_None;
     const char *server_name = "testserver";
     int server_port = 80;
     unsigned long long max_body = 1ull << 30;
     Py_ssize_t max_headers = 100, max_header_bytes = 65536, max_request_line = 8192;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$siKnnnO:Engine", kwlist, &routes,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$siKnnnOO:Engine", kwlist, &routes,
                                      &wsgi_app, &server_name, &server_port, &max_body,
                                      &max_headers, &max_header_bytes, &max_request_line,
-                                     &runtime))
+                                     &runtime, &middleware))
         return -1;
     if ((routes == Py_None) == (wsgi_app == Py_None)) {
         PyErr_SetString(PyExc_TypeError, "Engine takes either routes or wsgi_app");
@@ -98,6 +104,13 @@ static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
         ff_app_free(&self->app);
         return -1;
     }
+    self->mw = ff_mw_new(middleware);
+    if (!self->mw && PyErr_Occurred()) {
+        ff_env_clear(&self->env);
+        ff_app_free(&self->app);
+        return -1;
+    }
+    self->env.mw = self->mw;
     self->ready = 1;
     return 0;
 }
@@ -266,6 +279,7 @@ static int engine_traverse(ff_Engine *self, visitproc visit, void *arg)
     for (size_t i = 0; self->ready && i < self->app.nroutes; i++) {
         Py_VISIT(self->app.routes[i].plan);
         Py_VISIT(self->app.routes[i].param_names);
+        Py_VISIT(self->app.routes[i].response);
     }
     return 0;
 }

@@ -10,6 +10,7 @@
  * code on the same socket and drains once it serves (server/upgrade.c). */
 #include "server/worker.h"
 #include "server/upgrade.h"
+#include "dispatch/mw.h"
 #include "loop/loop.h"
 #include "life/finalize.h"
 #include "life/immortal.h"
@@ -729,7 +730,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                              "stats_path", "stats_interval", "max_worker_uss", "spool_dir",
                              "spool_threshold", "access_log", "access_format", "audit", "mask",
                              "runtime", "pid_path", "upgrade_argv", "upgrade_cwd", "ready_fd",
-                             NULL};
+                             "middleware", NULL};
     ff_server srv;
     memset(&srv, 0, sizeof srv);
     ff_config *c = &srv.cfg;
@@ -746,6 +747,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->metrics_fd = -1;
     unsigned long long spool_threshold = 1 << 20;
     PyObject *access = Py_None, *audit = Py_None, *mask = NULL, *runtime = Py_None;
+    PyObject *middleware = Py_None;
     const char *access_format = "json";
     ff_master m;
     memset(&m, 0, sizeof m);
@@ -753,7 +755,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     m.up.rfd = -1;
     PyObject *upgrade_argv = Py_None;
     const char *upgrade_cwd = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!OzOzi:serve",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!OzOziO:serve",
                                      kwlist,
                                      &c->listen_fd, &app, &wsgi, &c->workers, &timeout,
                                      &graceful, &keepalive, &header_to, &body_to,
@@ -764,7 +766,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                                      &c->stats_path, &stats_interval, &max_uss_mb,
                                      &c->spool_root, &spool_threshold, &access, &access_format,
                                      &audit, &PyTuple_Type, &mask, &runtime, &m.pid_path,
-                                     &upgrade_argv, &upgrade_cwd, &m.ready_fd))
+                                     &upgrade_argv, &upgrade_cwd, &m.ready_fd, &middleware))
         return NULL;
     c->stats_interval_ms = (int64_t)(stats_interval * 1000);
     c->spool_threshold = spool_threshold;
@@ -819,10 +821,14 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->limits.max_chunk_ext = FF_HTTP_MAX_CHUNK_EXT;
     c->server_name = server_name;
     srv.st = ff_get_state(module);
+    srv.mw = ff_mw_new(middleware);
+    if (!srv.mw && PyErr_Occurred())
+        return NULL;
 
     if (wsgi) {
         if (!PyCallable_Check(app)) {
             PyErr_SetString(PyExc_TypeError, "a WSGI application must be callable");
+            ff_mw_free(srv.mw);
             return NULL;
         }
         srv.wsgi_app = app;
@@ -830,6 +836,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         char err[256];
         if (ff_app_build(&srv.app, app, srv.st->Plan_type, err, sizeof err) < 0) {
             ff_app_free(&srv.app);
+            ff_mw_free(srv.mw);
             PyErr_SetString(PyExc_ValueError, err);
             return NULL;
         }
@@ -847,6 +854,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     if (srv.shared == MAP_FAILED) {
         ff_app_free(&srv.app);
         ff_upgrade_free(&m.up);
+        ff_mw_free(srv.mw);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     srv.slots = srv.shared->slots;
@@ -855,6 +863,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     munmap(srv.shared, sizeof(ff_shared));
     ff_app_free(&srv.app);
     ff_upgrade_free(&m.up);
+    ff_mw_free(srv.mw);
     if (rc < 0)
         return NULL;
     if (rc == 1) /* handed over: the caller leaves the sockets' files to the new master */

@@ -4,6 +4,7 @@
  * Each connection is always on exactly one timeout list; the lists are FIFO
  * by deadline, so expiry is O(expired). */
 #include "server/conn.h"
+#include "dispatch/mw.h"
 #include "life/finalize.h"
 #include "life/sinks.h"
 #include "life/spool.h"
@@ -299,6 +300,7 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
      * a fork) run before the first request is accepted */
     if (!cfg->wsgi && ff_app_worker_start(&srv->app) < 0)
         goto done;
+    w.env.mw = srv->mw; /* this process's copy since the fork: its gzip stream is its own */
     ff_worker_listen_on(&w);
     if (!w.listening) {
         fprintf(stderr, "[frostfork] worker %d: cannot watch the listening socket: %s\n",
@@ -357,5 +359,7 @@ done:
     ff_loop_close(&w.loop);
     free(w.headers);
     ff_env_clear(&w.env);
+    if (srv->mw)
+        ff_mw_process_end(srv->mw); /* this process's gzip stream and buffer */
     return rc;
 }
