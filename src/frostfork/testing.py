@@ -66,7 +66,9 @@ class Transport(httpx.BaseTransport):
         app = self.app
         middleware = middleware_config(app, self._forwarded)
         if hasattr(app, "_compile"):
-            engine = _core.Engine(app._compile(), middleware=middleware)
+            routes = app._compile()
+            runtime = app.runtime() if hasattr(app, "runtime") else None
+            engine = _core.Engine(routes, runtime=runtime, middleware=middleware)
         elif callable(app):
             engine = _core.Engine(wsgi_app=app, middleware=middleware)
         else:

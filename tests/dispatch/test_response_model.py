@@ -99,3 +99,37 @@ def test_route_records_are_asked_for_their_model():
     assert engine.handle(b"GET /r HTTP/1.1\r\nHost: t\r\n\r\n")[2] == b'{"id":5,"secret":"s3cr3t"}'
     with pytest.raises(ValueError, match="route 0 is malformed: .*Schema"):
         _core.Engine([("GET", "/r", plan, (), types.SimpleNamespace(response_schema=3))])
+
+
+@dataclasses.dataclass
+class Public:
+    id: int
+    name: str
+
+
+def test_python_middleware_sees_and_sends_only_the_model():
+    """With a Python middleware the handler's value reaches call_next as a
+    Response: it is shaped first, so neither the middleware nor the client
+    ever gets what the model leaves out."""
+    import frostfork
+    from frostfork.testing import Client
+
+    app = frostfork.App()
+    seen: list[bytes] = []
+
+    @app.middleware
+    def keep_body(request, call_next):
+        response = call_next(request)
+        seen.append(bytes(response.body))
+        response.headers["X-Seen"] = "1"
+        return response
+
+    @app.get("/row")
+    def row() -> Public:
+        return {"id": 3, "name": "cy", "password_hash": "bcrypt$x"}  # type: ignore[return-value]
+
+    with Client(app) as client:
+        r = client.get("/row")
+    assert r.status_code == 200 and r.headers["x-seen"] == "1"
+    assert r.json() == {"id": 3, "name": "cy"}
+    assert seen and b"password_hash" not in seen[0] and b"bcrypt" not in r.content

@@ -273,7 +273,7 @@ static PyObject *run_chain(ff_chain *c, Py_ssize_t index, PyObject *request);
  * JSONResponse, so what middleware sees is what the client gets and a field
  * the model leaves out never reaches either. NULL with the reason raised
  * when the value does not fit. */
-static PyObject *shaped_json(ff_env *e, PyObject *shape, PyObject *value)
+static PyObject *shaped_json(ff_env *e, PyObject *shape, PyObject *value, int status)
 {
     ff_buf *b = &e->scratch;
     b->off = b->len = 0;
@@ -281,7 +281,7 @@ static PyObject *shaped_json(ff_env *e, PyObject *shape, PyObject *value)
         return NULL;
     PyObject *body = PyBytes_FromStringAndSize(b->data, (Py_ssize_t)b->len);
     PyObject *cls = body ? ff_import_attr("frostfork.responses", "JSONResponse") : NULL;
-    PyObject *res = cls ? PyObject_CallOneArg(cls, body) : NULL;
+    PyObject *res = cls ? PyObject_CallFunction(cls, "Oi", body, status) : NULL;
     Py_XDECREF(cls);
     Py_XDECREF(body);
     return res;
@@ -298,11 +298,10 @@ static PyObject *run_handler(ff_chain *c)
     if (res) {
         if (PyObject_TypeCheck(res, e->st->Response_type))
             return res;
-        if (c->rt->response && !PyBytes_Check(res) && !PyUnicode_Check(res))
-            Py_SETREF(res, shaped_json(e, c->rt->response, res));
-        PyObject *wrapped =
-            res ? make_response("(iO)", c->rt->status, res) : NULL;
-        Py_XDECREF(res);
+        PyObject *wrapped = c->rt->response && !PyBytes_Check(res) && !PyUnicode_Check(res)
+                                ? shaped_json(e, c->rt->response, res, c->rt->status)
+                                : make_response("(iO)", c->rt->status, res);
+        Py_DECREF(res);
         return wrapped;
     }
     if (b->unauth)
@@ -579,6 +578,8 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
             !PyObject_TypeCheck(record, ((ff_state *)PyType_GetModuleState(plan_type))->Schema_type)) {
             rt->record = Py_NewRef(record);
             PyObject *code = PyObject_GetAttrString(record, "status_code");
+            if (!code && PyErr_ExceptionMatches(PyExc_AttributeError))
+                PyErr_Clear(); /* a record without one: the default */
             long v = code && code != Py_None ? PyLong_AsLong(code) : 200;
             Py_XDECREF(code);
             if (PyErr_Occurred() || v < 100 || v > 999) {
