@@ -294,6 +294,9 @@ def versions() -> str:
 
 def run(a: argparse.Namespace) -> None:
     rows, missing = build_rows()
+    if a.rows:  # a quick look at some rows (never written to RESULTS.md)
+        rows = [r for r in rows if any(w in r[0] for w in a.rows)]
+        a.results = None
     check(rows)
     times = measure(rows, a.repeats)
     lines, ratios = table(rows, times)
@@ -324,6 +327,9 @@ def profile(a: argparse.Namespace) -> None:
     for title, fns in rows:
         for label, fn, _ in fns:
             if label == a.row or f"{title} / {label}" == a.row:
+                if not a.gc:  # as measure() runs a batch
+                    gc.collect()
+                    gc.disable()
                 for _ in range(a.loops):
                     fn()
                 return
@@ -339,9 +345,11 @@ def main() -> None:
     r.add_argument("--frostfork", default="as installed")
     r.add_argument("--repeats", type=int, default=int(os.environ.get("REPEATS", 30)))
     r.add_argument("--json", help="also write frostfork's ratios here")
+    r.add_argument("--rows", nargs="*", help="only the rows whose title holds one of these words")
     pr = sub.add_parser("profile")
     pr.add_argument("row", help="e.g. 'decode, no type / frostfork'")
     pr.add_argument("--loops", type=int, default=50)
+    pr.add_argument("--gc", action="store_true", help="leave gc on (the timed batches turn it off)")
     a = p.parse_args()
     run(a) if a.cmd == "run" else profile(a)
 

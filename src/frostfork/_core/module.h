@@ -42,7 +42,7 @@ typedef struct {
     /* encoding */
     PyObject *b64encode;       /* binascii.b2a_base64(newline=False) */
     PyObject *Enum, *date_type, *time_type;
-    PyObject *enc_fields;      /* type -> ((name, sensitive), ...) or None */
+    PyObject *enc_fields;      /* type -> field-table capsule (json/encode.c) or None */
     PyObject *fields_for;      /* frostfork.json._fields_for, imported on first need */
     /* cleanup */
     PyTypeObject *Finalizer_type;
