@@ -138,6 +138,35 @@ static PyObject *parse_str(ff_dec *d)
     return str_object(d, s, n);
 }
 
+/* a[0..n) == b[0..n) for the short keys of documents: up to 16 bytes are
+ * compared as two overlapping loads of each, not through a memcmp call. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* A cheap mix of a key's bytes, only to pick a key-cache slot (a lookup
  * compares the whole key, so the mix need not be exact: it reads the first
  * and last eight bytes as words when the input has room, else each byte). */
@@ -176,7 +205,7 @@ static PyObject *parse_key(ff_dec *d)
         return str_object(d, s, n);
     PyObject **slot = &d->st->key_cache[key_slot(s, n, d->in.end)];
     PyObject *k = *slot;
-    if (k && (size_t)PyUnicode_GET_LENGTH(k) == n && memcmp(PyUnicode_1BYTE_DATA(k), s, n) == 0)
+    if (k && (size_t)PyUnicode_GET_LENGTH(k) == n && same_bytes((const char *)PyUnicode_1BYTE_DATA(k), s, n))
         return Py_NewRef(k);
     if (!(k = str_object(d, s, n)))
         return NULL;
@@ -287,6 +316,28 @@ static PyObject *number_object(ff_dec *d, const char *s, size_t n, int is_int, i
     return r;
 }
 
+/* The usual number, an integer of up to 18 digits, read in the same pass
+ * that finds its end. Returns the int, or NULL with s->p unmoved and no
+ * error when the token is anything else (a fraction, an exponent, more
+ * digits, a malformed number): the general path then reads it. */
+static inline PyObject *quick_int(ff_json_scan *s)
+{
+    const char *p = s->p, *e = s->end;
+    int neg = p < e && *p == '-';
+    p += neg;
+    const char *digits = p;
+    unsigned long long v = 0; /* 19 digits are read to see there are more than 18: no overflow */
+    while (p < e && *p >= '0' && *p <= '9' && p - digits < 19)
+        v = v * 10 + (unsigned)(*p++ - '0');
+    size_t nd = (size_t)(p - digits);
+    if (nd == 0 || nd > 18 || (nd > 1 && *digits == '0'))
+        return NULL;
+    if (p < e && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
+        return NULL;
+    s->p = p;
+    return PyLong_FromLongLong(neg ? -(long long)v : (long long)v);
+}
+
 static int enter(ff_dec *d)
 {
     if (d->depth >= FF_JSON_MAX_DEPTH) {
@@ -357,6 +408,11 @@ static PyObject *parse_any(ff_dec *d)
         return dict;
     }
     default: {
+        PyObject *q = quick_int(&d->in);
+        if (q)
+            return q;
+        if (PyErr_Occurred())
+            return NULL;
         const char *s;
         size_t n;
         int is_int;
@@ -819,10 +875,10 @@ static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
 static Py_ssize_t find_field(const ff_type *t, const char *k, size_t n, Py_ssize_t hint)
 {
     if (hint < t->nfields && (size_t)t->fields[hint].key_len == n &&
-        memcmp(t->fields[hint].key, k, n) == 0)
+        same_bytes(t->fields[hint].key, k, n))
         return hint;
     for (Py_ssize_t i = 0; i < t->nfields; i++)
-        if ((size_t)t->fields[i].key_len == n && memcmp(t->fields[i].key, k, n) == 0)
+        if ((size_t)t->fields[i].key_len == n && same_bytes(t->fields[i].key, k, n))
             return i;
     return -1;
 }
@@ -838,7 +894,7 @@ static Py_ssize_t expected_key(const ff_type *t, ff_json_scan *s, Py_ssize_t hin
         return -1;
     const ff_field *f = &t->fields[hint];
     size_t n = (size_t)f->key_len;
-    if ((size_t)(s->end - s->p) < n + 2 || s->p[n + 1] != '"' || memcmp(s->p + 1, f->key, n) != 0)
+    if ((size_t)(s->end - s->p) < n + 2 || s->p[n + 1] != '"' || !same_bytes(s->p + 1, f->key, n))
         return -1;
     s->p += n + 2;
     return hint;
@@ -1059,6 +1115,13 @@ static PyObject *dec_value(ff_dec *d, const ff_type *t)
             return mismatch(d, t->kind == FF_T_INT ? "int_type" : "float_type",
                             t->kind == FF_T_INT ? "Input should be a valid integer"
                                                 : "Input should be a valid number");
+        }
+        if (t->kind == FF_T_INT) {
+            PyObject *q = quick_int(&d->in);
+            if (q)
+                return check_num(d, t, q);
+            if (PyErr_Occurred())
+                return NULL;
         }
         const char *s;
         size_t n;
