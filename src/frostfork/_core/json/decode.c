@@ -1093,6 +1093,8 @@ static PyObject *dec_value(ff_dec *d, const ff_type *t)
         return NULL;
     }
     char c = *d->in.p;
+    if (t->kind == FF_T_STR && !t->cons && c == '"')
+        return parse_str(d); /* the usual field: a plain str, no checks, not Sensitive */
     switch (t->kind) {
     case FF_T_ANY:
         return parse_any(d);
