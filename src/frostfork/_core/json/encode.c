@@ -323,11 +323,29 @@ typedef struct {
 typedef struct {
     Py_ssize_t n;
     char *keys;          /* every field's `"name":`, back to back */
+    /* The fields without a slot may be read from the instance __dict__ in
+     * order, instead of by getattr each: set when no field name is a data
+     * descriptor on the class (getattr would ask it first) and the class
+     * uses the generic getattr; valid while the class keeps `version`. */
+    int from_dict;
+    unsigned int version;
     enc_field f[];
 } enc_fields;
 
 #define ENC_FIELDS_CAPSULE "frostfork.json.enc_fields"
 #define ENC_CACHE 4
+
+#define KEY_SLOTS 64  /* a power of two */
+#define KEY_TEXT_MAX 30
+
+/* One dict key met in this call and its JSON text `"key":`. The entry holds
+ * a reference, so the str cannot be freed and its address reused by
+ * another key while the entry stands. */
+typedef struct {
+    PyObject *key;
+    unsigned char len;
+    char text[32]; /* read as two 16-byte halves */
+} key_entry;
 
 typedef struct {
     ff_state *st;
@@ -336,7 +354,18 @@ typedef struct {
     PyTypeObject *tp[ENC_CACHE];
     const enc_fields *fields[ENC_CACHE]; /* NULL: not a model class */
     unsigned next;
+    /* dict keys by address: lists of dicts repeat the same key objects */
+    uint64_t key_used; /* bit i: keys[i] is set */
+    key_entry keys[KEY_SLOTS];
 } enc;
+
+static void enc_release(enc *e)
+{
+    for (unsigned i = 0; i < KEY_SLOTS; i++)
+        if (e->key_used >> i & 1)
+            Py_DECREF(e->keys[i].key);
+    e->key_used = 0;
+}
 
 static int encode(ff_buf *out, PyObject *o, int depth, enc *e);
 
@@ -353,6 +382,36 @@ static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
     return put_char(out, ']');
 }
 
+/* A dict key and its ':'. A key met before in this call is copied from the
+ * text written then (no scan for escapes); the first time, it is written
+ * as any string and its text remembered if short. */
+static int put_key(ff_buf *out, PyObject *k, enc *e)
+{
+    unsigned slot = (unsigned)((uintptr_t)k >> 4) & (KEY_SLOTS - 1);
+    key_entry *ke = &e->keys[slot];
+    if ((e->key_used >> slot & 1) && ke->key == k) {
+        if (ff_buf_reserve(out, 32) < 0)
+            return oom();
+        memcpy(out->data + out->len, ke->text, 16); /* both halves: the text is at most 31 */
+        memcpy(out->data + out->len + 16, ke->text + 16, 16);
+        out->len += ke->len;
+        return 0;
+    }
+    size_t at = out->len;
+    if (put_str_then(out, k, ':') < 0)
+        return -1;
+    size_t n = out->len - at;
+    if (n <= KEY_TEXT_MAX) {
+        if (e->key_used >> slot & 1)
+            Py_DECREF(ke->key);
+        ke->key = Py_NewRef(k);
+        ke->len = (unsigned char)n;
+        memcpy(ke->text, out->data + at, n);
+        e->key_used |= 1ULL << slot;
+    }
+    return 0;
+}
+
 static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     Py_ssize_t pos = 0, i = 0;
@@ -367,9 +426,11 @@ static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
         }
         if (i++ && put_char(out, ',') < 0)
             return -1;
+        if (put_key(out, k, e) < 0)
+            return -1;
         /* v is borrowed from a dict a __str__/__repr__-free encoder cannot
          * mutate, so no extra reference is needed. */
-        if (put_str_then(out, k, ':') < 0 || encode(out, v, depth + 1, e) < 0)
+        if (encode(out, v, depth + 1, e) < 0)
             return -1;
     }
     return put_char(out, '}');
@@ -436,6 +497,19 @@ static PyObject *compile_fields(PyTypeObject *tp, PyObject *spec)
         fs->n = i + 1;
     }
     at[n] = keys.len;
+    fs->from_dict = tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_dictoffset != 0 &&
+                    PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
+    for (Py_ssize_t i = 0; fs->from_dict && i < n; i++) {
+        if (fs->f[i].offset >= 0)
+            continue;
+        PyObject *descr = PyObject_GetAttr((PyObject *)tp, fs->f[i].name);
+        if (!descr)
+            PyErr_Clear();
+        else if (Py_TYPE(descr)->tp_descr_set)
+            fs->from_dict = 0;
+        Py_XDECREF(descr);
+    }
+    fs->version = tp->tp_version_tag;
     fs->keys = PyMem_Malloc(keys.len ? keys.len : 1);
     if (!fs->keys) {
         PyErr_NoMemory();
@@ -501,41 +575,70 @@ static int fields_of(enc *e, PyTypeObject *tp, const enc_fields **out)
     return 0;
 }
 
+/* The value of a field without a slot from the instance dict: the entry at
+ * *pos when it is that field (instances usually hold their fields in
+ * declaration order), else looked up. NULL without an error when the
+ * instance does not hold it (getattr then decides: a class default). */
+static PyObject *dict_field(PyObject *dict, Py_ssize_t *pos, PyObject *name)
+{
+    PyObject *k, *v;
+    Py_ssize_t at = *pos;
+    if (PyDict_Next(dict, &at, &k, &v) && k == name) {
+        *pos = at;
+        return Py_NewRef(v);
+    }
+    return Py_XNewRef(PyDict_GetItemWithError(dict, name));
+}
+
 static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, enc *e)
 {
     int first = 1, all = (e->flags & FF_ENC_SENSITIVE) != 0;
-    if (put_char(out, '{') < 0)
+    PyObject *dict = NULL;
+    Py_ssize_t pos = 0;
+    if (fs->from_dict && Py_TYPE(o)->tp_version_tag == fs->version &&
+        PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_VALID_VERSION_TAG) &&
+        !(dict = PyObject_GenericGetDict(o, NULL)))
         return -1;
+    int rc = -1;
+    if (put_char(out, '{') < 0)
+        goto done;
     for (Py_ssize_t i = 0; i < fs->n; i++) {
         const enc_field *f = &fs->f[i];
         if (f->sensitive && !all)
             continue; /* write-only */
-        PyObject *v;
+        PyObject *v = NULL;
         if (f->offset >= 0) {
             v = Py_XNewRef(*(PyObject **)((char *)o + f->offset));
             if (!v)
                 continue; /* an unset slot */
-        } else if (!(v = PyObject_GetAttr(o, f->name))) {
+        } else if (dict && !(v = dict_field(dict, &pos, f->name)) && PyErr_Occurred()) {
+            goto done;
+        }
+        if (!v && f->offset < 0 && !(v = PyObject_GetAttr(o, f->name))) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-                return -1;
+                goto done;
             PyErr_Clear(); /* an unset slot */
             continue;
         }
         if (ff_buf_reserve(out, f->key_len + 1) < 0) {
             Py_DECREF(v);
-            return oom();
+            oom();
+            goto done;
         }
         if (!first)
             out->data[out->len++] = ',';
         memcpy(out->data + out->len, f->key, f->key_len);
         out->len += f->key_len;
-        int rc = encode(out, v, depth + 1, e);
+        int bad = encode(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
-        if (rc < 0)
-            return -1;
+        if (bad)
+            goto done;
         first = 0;
     }
-    return put_char(out, '}');
+    rc = put_char(out, '}');
+done:
+    Py_XDECREF(dict);
+    return rc;
 }
 
 /* Types that go out as a JSON string made by a method (isoformat, str). */
@@ -646,8 +749,15 @@ static int encode(ff_buf *out, PyObject *o, int depth, enc *e)
 
 int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags)
 {
-    enc e = {.st = st, .flags = flags};
-    return encode(out, obj, 0, &e);
+    enc e;
+    e.st = st;
+    e.flags = flags;
+    memset(e.tp, 0, sizeof e.tp);
+    e.next = 0;
+    e.key_used = 0; /* e.keys is read only where a bit says it was written */
+    int rc = encode(out, obj, 0, &e);
+    enc_release(&e);
+    return rc;
 }
 
 /* json_encode(obj, include_sensitive=False) -> bytes */
