@@ -12,6 +12,14 @@
 
 #define FATAL(d) ((d)->in.err || PyErr_Occurred())
 
+/* The per-token helpers below run for every string of a document: inlined
+ * into the loops that call them rather than called. */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
 void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix)
 {
     memset(d, 0, offsetof(ff_dec, path));
@@ -99,21 +107,21 @@ static PyObject *reject(ff_dec *d, PyObject *v, const char *type, PyObject *msg)
 
 /* The lexer knows nothing of Python: a failed allocation becomes MemoryError
  * here (a 500), where a syntax error stays in d->in.err (a 400). */
-static int lexed(ff_dec *d, int rc)
+HOT int lexed(ff_dec *d, int rc)
 {
     if (rc < 0 && d->in.oom && !PyErr_Occurred())
         PyErr_NoMemory();
     return rc;
 }
 
-static int str_token(ff_dec *d, const char **s, size_t *n)
+HOT int str_token(ff_dec *d, const char **s, size_t *n)
 {
     return lexed(d, ff_json_string(&d->in, s, n, 0));
 }
 
 /* A string token's bytes as a str. When the lexer saw only ASCII the str
  * is filled with one memcpy, skipping the general UTF-8 decoder. */
-static PyObject *str_object(ff_dec *d, const char *s, size_t n)
+HOT PyObject *str_object(ff_dec *d, const char *s, size_t n)
 {
     if (d->in.ascii) {
         PyObject *r = PyUnicode_New((Py_ssize_t)n, 127);
@@ -129,7 +137,7 @@ static PyObject *str_object(ff_dec *d, const char *s, size_t n)
     return r;
 }
 
-static PyObject *parse_str(ff_dec *d)
+HOT PyObject *parse_str(ff_dec *d)
 {
     const char *s;
     size_t n;
@@ -170,7 +178,7 @@ static inline int same_bytes(const char *a, const char *b, size_t n)
 /* A cheap mix of a key's bytes, only to pick a key-cache slot (a lookup
  * compares the whole key, so the mix need not be exact: it reads the first
  * and last eight bytes as words when the input has room, else each byte). */
-static size_t key_slot(const char *s, size_t n, const char *end)
+HOT size_t key_slot(const char *s, size_t n, const char *end)
 {
     uint64_t h;
     if (end - s >= 8) {
