@@ -38,6 +38,11 @@ void ff_dec_reset_input(ff_dec *d, const char *buf, size_t len, PyObject *prefix
 
 void ff_dec_free(ff_dec *d)
 {
+    for (int l = 0; l < FF_DEC_PRED_DEPTH; l++) {
+        for (int j = 0; j < d->npred[l]; j++)
+            Py_DECREF(d->pred[l][j]);
+        d->npred[l] = 0;
+    }
     Py_CLEAR(d->errors);
     ff_json_scan_free(&d->in);
 }
@@ -225,6 +230,39 @@ static PyObject *parse_key(ff_dec *d)
     return k;
 }
 
+/* The j-th key of an untyped object at level lvl. Records in an array
+ * usually spell the same keys in the same order: when the input at s->p is
+ * exactly the j-th key of the previous object at this level, quoted, that
+ * key is taken without scanning or hashing (such a key was stored only when
+ * its text had no escape, so no other spelling can be meant). Otherwise the
+ * key is read as usual and stored for the next object. */
+HOT PyObject *object_key(ff_dec *d, int lvl, unsigned j)
+{
+    int predict = lvl < FF_DEC_PRED_DEPTH && j < FF_DEC_PRED_KEYS && !d->sensitive;
+    ff_json_scan *s = &d->in;
+    if (predict && j < d->npred[lvl]) {
+        PyObject *k = d->pred[lvl][j];
+        size_t n = (size_t)PyUnicode_GET_LENGTH(k);
+        if ((size_t)(s->end - s->p) >= n + 2 && s->p[n + 1] == '"' &&
+            same_bytes(s->p + 1, (const char *)PyUnicode_1BYTE_DATA(k), n)) {
+            s->p += n + 2;
+            return Py_NewRef(k);
+        }
+    }
+    const char *at = s->p;
+    PyObject *k = parse_key(d);
+    if (k && predict && j <= d->npred[lvl] && PyUnicode_IS_COMPACT_ASCII(k) &&
+        (size_t)(s->p - at) == (size_t)PyUnicode_GET_LENGTH(k) + 2) { /* no escape in its text */
+        if (j < d->npred[lvl]) {
+            Py_SETREF(d->pred[lvl][j], Py_NewRef(k));
+        } else {
+            d->pred[lvl][j] = Py_NewRef(k);
+            d->npred[lvl]++;
+        }
+    }
+    return k;
+}
+
 /* Integers of up to 18 digits fit an int64 as they are read. */
 static PyObject *small_int(const char *s, size_t n)
 {
@@ -393,6 +431,8 @@ static PyObject *parse_any(ff_dec *d)
     case '{': {
         if (enter(d) < 0)
             return NULL;
+        int lvl = d->depth;
+        unsigned j = 0;
         d->path[d->depth++] = (ff_loc){NULL, 0};
         PyObject *dict = PyDict_New();
         int more = ff_json_open(&d->in, '}');
@@ -403,7 +443,7 @@ static PyObject *parse_any(ff_dec *d)
                 Py_CLEAR(dict);
                 break;
             }
-            PyObject *k = parse_key(d);
+            PyObject *k = object_key(d, lvl, j++);
             PyObject *v = k && ff_json_expect(&d->in, ':', "expected ':'") == 0 ? parse_any(d) : NULL;
             if (!v || PyDict_SetItem(dict, k, v) < 0)
                 Py_CLEAR(dict);
