@@ -44,6 +44,7 @@ typedef struct {
     PyObject *Enum, *date_type, *time_type;
     PyObject *enc_fields;      /* type -> field-table capsule (json/encode.c) or None */
     PyObject *fields_for;      /* frostfork.json._fields_for, imported on first need */
+    size_t enc_size_hint;      /* json.encode's last output size: its next buffer starts there */
     /* cleanup */
     PyTypeObject *Finalizer_type;
     int in_request;            /* a handler is running: new finalizers are request-scoped */

@@ -385,18 +385,23 @@ static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
 /* A dict key and its ':'. A key met before in this call is copied from the
  * text written then (no scan for escapes); the first time, it is written
  * as any string and its text remembered if short. */
-static int put_key(ff_buf *out, PyObject *k, enc *e)
+static int put_key(ff_buf *out, PyObject *k, int comma, enc *e)
 {
     unsigned slot = (unsigned)((uintptr_t)k >> 4) & (KEY_SLOTS - 1);
     key_entry *ke = &e->keys[slot];
     if ((e->key_used >> slot & 1) && ke->key == k) {
-        if (ff_buf_reserve(out, 32) < 0)
+        if (ff_buf_reserve(out, 33) < 0)
             return oom();
-        memcpy(out->data + out->len, ke->text, 16); /* both halves: the text is at most 31 */
-        memcpy(out->data + out->len + 16, ke->text + 16, 16);
-        out->len += ke->len;
+        char *d = out->data + out->len;
+        *d = ',';
+        d += comma;
+        memcpy(d, ke->text, 16); /* both halves: the text is at most 31 */
+        memcpy(d + 16, ke->text + 16, 16);
+        out->len += (size_t)comma + ke->len;
         return 0;
     }
+    if (comma && put_char(out, ',') < 0)
+        return -1;
     size_t at = out->len;
     if (put_str_then(out, k, ':') < 0)
         return -1;
@@ -424,9 +429,7 @@ static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
                          Py_TYPE(k)->tp_name);
             return -1;
         }
-        if (i++ && put_char(out, ',') < 0)
-            return -1;
-        if (put_key(out, k, e) < 0)
+        if (put_key(out, k, i++ > 0, e) < 0)
             return -1;
         /* v is borrowed from a dict a __str__/__repr__-free encoder cannot
          * mutate, so no extra reference is needed. */
@@ -768,10 +771,18 @@ PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs)
     int sensitive = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$p:json_encode", kwlist, &obj, &sensitive))
         return NULL;
+    ff_state *st = ff_get_state(module);
     ff_buf b = {0};
     PyObject *res = NULL;
-    if (ff_json_encode(&b, obj, ff_get_state(module), sensitive ? FF_ENC_SENSITIVE : 0) == 0)
+    /* A worker's output buffer keeps its size from one response to the next;
+     * this entry point has no such buffer, so it starts where the last call
+     * ended (up to 1 MiB) instead of growing through a copy per doubling. */
+    if (st->enc_size_hint > 1024 && ff_buf_reserve(&b, st->enc_size_hint) < 0)
+        return PyErr_NoMemory();
+    if (ff_json_encode(&b, obj, st, sensitive ? FF_ENC_SENSITIVE : 0) == 0) {
         res = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
+        st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
+    }
     ff_buf_free(&b);
     return res;
 }
