@@ -125,3 +125,16 @@ def test_many_distinct_dict_keys_and_keys_that_come_and_go():
     doc.append([{str(i) * (i % 7 + 1): i} for i in range(200)])
     assert json.loads(json_encode(doc)) == doc
     assert json_encode(doc) == json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_depth_limit_counts_the_innermost_scalar():
+    # 128 lists around a 0 encode; 129 do not (the scalar inside is level 129)
+    def nest(n):
+        v = 0
+        for _ in range(n):
+            v = [v]
+        return v
+
+    assert json_encode(nest(128)) == b"[" * 128 + b"0" + b"]" * 128
+    with pytest.raises(ValueError, match="nesting"):
+        json_encode(nest(129))

@@ -716,14 +716,14 @@ static int too_deep(void)
 static int encode(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     PyTypeObject *tp = Py_TYPE(o);
+    if (depth > FF_JSON_ENCODE_MAX_DEPTH) /* a scalar counts as a level too, as it always did */
+        return too_deep();
     if (tp == &PyUnicode_Type)
         return put_str(out, o);
     if (tp == &PyLong_Type)
         return put_long(out, o);
     if (tp == &PyFloat_Type)
         return put_float(out, o);
-    if (depth > FF_JSON_ENCODE_MAX_DEPTH)
-        return too_deep();
     if (tp == &PyDict_Type)
         return put_dict(out, o, depth, e);
     if (tp == &PyList_Type)
