@@ -283,6 +283,49 @@ def table(rows: list[tuple[str, list[tuple[str, Any, Any]]]],
     return lines, ratios
 
 
+def bar_lines(times: dict[tuple[str, str], list[float]]) -> list[str]:
+    """Issue 13's codec bars, each met or missed, from the best batches."""
+    best = {k: min(v) for k, v in times.items()}
+    D, U = "decode + validate into models", "decode, no type"
+    EM, ED = "encode models / dataclasses", "encode dicts"
+
+    def r(row: str, mine: str, *peers: str) -> tuple[float, str] | None:
+        have = [(best[(row, p)], p) for p in peers if (row, p) in best]
+        if (row, mine) not in best or not have:
+            return None
+        t, who = min(have)
+        return best[(row, mine)] / t, who
+
+    out = []
+    for text, got, limit in [
+        ("decode+validate into `frostfork.Model` ≤ 1.0× msgspec `Decoder(list[Struct])`",
+         r(D, "frostfork Model", "msgspec Struct"), 1.0),
+        ("decode+validate into dataclasses ≤ 1.1× msgspec `Decoder(list[Struct])`",
+         r(D, "frostfork dataclass", "msgspec Struct"), 1.1),
+        ("untyped decode ≤ 1.0× orjson.loads and msgspec.json.decode",
+         r(U, "frostfork", "orjson", "msgspec"), 1.0),
+        ("encode models ≤ 1.0× msgspec (Structs) and orjson (dataclasses)",
+         r(EM, "frostfork Model", "msgspec Struct", "orjson dataclass"), 1.0),
+        ("encode dataclasses ≤ 1.0× the row's fastest peer (msgspec encoding Structs)",
+         r(EM, "frostfork dataclass", "msgspec Struct", "orjson dataclass"), 1.0),
+        ("encode dicts ≤ 1.0× orjson.dumps and msgspec's encoder",
+         r(ED, "frostfork", "orjson", "msgspec"), 1.0),
+    ]:
+        if got is None:
+            out.append(f"- {text}: not measured (a peer is missing)")
+            continue
+        x, who = got
+        out.append(f"- {text}: {x:.2f}× ({who}) — **{'met' if x <= limit else 'missed'}**")
+    same = [("decode into dataclasses, over msgspec decoding the same dataclasses",
+             r(D, "frostfork dataclass", "msgspec dataclass")),
+            ("encode dataclasses, over orjson / msgspec encoding the same dataclasses",
+             r(EM, "frostfork dataclass", "orjson dataclass", "msgspec dataclass"))]
+    for text, got in same:
+        if got:
+            out.append(f"- (same input) {text}: {got[0]:.2f}× ({got[1]})")
+    return out
+
+
 def versions() -> str:
     m = peers()
     parts = [f"CPython {sys.version.split()[0]}"]
@@ -310,8 +353,11 @@ def run(a: argparse.Namespace) -> None:
              "for every library; every library's result checked equal before timing",
              f"- Each row side by side in one process, {a.repeats} interleaved batches of "
              "~10 ms per library; ratios from the best batch, to the fastest of msgspec / orjson",
+             "- The machine (2 cores) was shared with other jobs while this ran: medians "
+             "swing far more than best batches",
              *[f"- {m}" for m in missing], ""]
     body += lines
+    body += ["", "Bars (issue 13), from the best batches above:", "", *bar_lines(times)]
     notes = os.path.join(HERE, "json_codec_notes.md")
     if os.path.exists(notes):
         body += ["", open(notes).read().rstrip()]
