@@ -369,6 +369,23 @@ static void enc_release(enc *e)
 
 static int encode(ff_buf *out, PyObject *o, int depth, enc *e);
 
+/* An item of a list or dict at `depth`: an exact str, int or float within
+ * the depth limit is written here, without the call into encode; anything
+ * else (and a scalar past the limit, which encode refuses) goes there. */
+static inline int put_item(ff_buf *out, PyObject *v, int depth, enc *e)
+{
+    PyTypeObject *tp = Py_TYPE(v);
+    if (depth <= FF_JSON_ENCODE_MAX_DEPTH) {
+        if (tp == &PyUnicode_Type)
+            return put_str(out, v);
+        if (tp == &PyLong_Type)
+            return put_long(out, v);
+        if (tp == &PyFloat_Type)
+            return put_float(out, v);
+    }
+    return encode(out, v, depth, e);
+}
+
 static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
 {
     PyObject **items = PySequence_Fast_ITEMS(o);
@@ -376,7 +393,7 @@ static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
     if (put_char(out, '[') < 0)
         return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if ((i && put_char(out, ',') < 0) || encode(out, items[i], depth + 1, e) < 0)
+        if ((i && put_char(out, ',') < 0) || put_item(out, items[i], depth + 1, e) < 0)
             return -1;
     }
     return put_char(out, ']');
@@ -433,7 +450,7 @@ static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
             return -1;
         /* v is borrowed from a dict a __str__/__repr__-free encoder cannot
          * mutate, so no extra reference is needed. */
-        if (encode(out, v, depth + 1, e) < 0)
+        if (put_item(out, v, depth + 1, e) < 0)
             return -1;
     }
     return put_char(out, '}');
@@ -632,7 +649,7 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
             out->data[out->len++] = ',';
         memcpy(out->data + out->len, f->key, f->key_len);
         out->len += f->key_len;
-        int bad = encode(out, v, depth + 1, e) < 0;
+        int bad = put_item(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
         if (bad)
             goto done;
