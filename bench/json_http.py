@@ -15,6 +15,10 @@ Rounds alternate: every round starts each server afresh, in turn (the order reve
 odd rounds), warms both routes for 2 s, then measures GET and POST with
 `taskset -c 1 wrk -t1 -c50 -dDURATIONs` (POST through a generated wrk script). A cell's
 figure is the best round (the median is printed beside it); ratios come from best rounds.
+Beside req/s, each measurement reads the CPU time (user + system, /proc/PID/stat) the
+server's whole process tree used during it: requests per server CPU-second is what the
+server costs per request, which other jobs on a shared machine disturb far less than the
+rate. The bars are judged on req/s, as the issue states them.
 """
 
 import argparse
@@ -105,6 +109,27 @@ def verify(name: str, port: int) -> None:
         raise RuntimeError(f"{name}: POST /orders answered {status} {body[:80]!r}")
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by pid and all its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(d)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += stats[p][1]
+        todo += [c for c, (ppid, _) in stats.items() if ppid == p]
+    return total
+
+
 def post_script() -> str:
     path = os.path.join(WORK, "json_http_post.lua")
     with open(path, "w") as f:
@@ -132,6 +157,7 @@ def run(a: argparse.Namespace) -> None:
     names = list(SERVERS)
     rps: dict[tuple[str, str], list[float]] = {(n, r): [] for n in names for r in ROUTES}
     errors: dict[tuple[str, str], int] = {(n, r): 0 for n in names for r in ROUTES}
+    per_cpu: dict[tuple[str, str], list[float]] = {(n, r): [] for n in names for r in ROUTES}
     for rnd in range(a.rounds):
         for name in names if rnd % 2 == 0 else names[::-1]:
             port = free_port()
@@ -142,36 +168,45 @@ def run(a: argparse.Namespace) -> None:
                 for route in ROUTES:
                     wrk(port, route, 2, script)  # warm-up, discarded
                 for route in ROUTES if rnd % 2 == 0 else ROUTES[::-1]:
+                    cpu0 = tree_cpu(p.pid)
                     r = wrk(port, route, a.duration, script)
+                    cpu = tree_cpu(p.pid) - cpu0
                     if "status" in r:
                         raise RuntimeError(f"{name} {route}: {r['status']}")
                     rps[(name, route)].append(r["rps"])
+                    per_cpu[(name, route)].append(r["requests"] / cpu if cpu > 0 else 0.0)
                     errors[(name, route)] += r["non2xx"] + r["socket"]
-                    print(f"round {rnd + 1} {name:20} {route:13} {r['rps']:>10,.0f} req/s",
-                          file=sys.stderr)
+                    print(f"round {rnd + 1} {name:20} {route:13} {r['rps']:>10,.0f} req/s "
+                          f"{per_cpu[(name, route)][-1]:>10,.0f} req per CPU-s", file=sys.stderr)
             finally:
                 stop(p)
 
     best = {k: max(v) for k, v in rps.items()}
+    bcpu = {k: max(v) for k, v in per_cpu.items()}
     ff = "frostfork native"
-    lines = ["| server | route | best req/s | median req/s | rounds | errors | frostfork × this |",
-             "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
+    lines = ["| server | route | best req/s | median req/s | rounds (req/s) | errors | "
+             "frostfork × this (req/s) | req per server CPU-second, best | frostfork × this (CPU) |",
+             "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
     for name in names:
         for route in ROUTES:
             v = rps[(name, route)]
             ratio = "—" if name == ff else f"{best[(ff, route)] / best[(name, route)]:.1f}"
+            cratio = "—" if name == ff else f"{bcpu[(ff, route)] / bcpu[(name, route)]:.1f}"
             lines.append(f"| {name} | {route} | {best[(name, route)]:,.0f} | "
                          f"{statistics.median(v):,.0f} | {', '.join(f'{x:,.0f}' for x in v)} | "
-                         f"{errors[(name, route)]} | {ratio} |")
+                         f"{errors[(name, route)]} | {ratio} | {bcpu[(name, route)]:,.0f} | "
+                         f"{cratio} |")
     bars = []
     for peer, need in (("uvicorn + FastAPI", 15), ("granian + Litestar", 5)):
         for route in ROUTES:
             x = best[(ff, route)] / best[(peer, route)]
-            bars.append(f"- frostfork ≥ {need}× {peer} on `{route}`: {x:.1f}× — "
-                        f"**{'met' if x >= need else 'missed'}**")
+            c = bcpu[(ff, route)] / bcpu[(peer, route)]
+            bars.append(f"- frostfork ≥ {need}× {peer} on `{route}`: {x:.1f}× in req/s, {c:.1f}× "
+                        f"per server CPU-second — **{'met' if x >= need else 'missed'}**")
     g = best[(ff, "GET /users")] / best[(ff, "POST /orders")]
-    bars.append(f"- frostfork `GET /users` (20 models) ≥ 0.6× its typed `POST /orders`: {g:.2f}× — "
-                f"**{'met' if g >= 0.6 else 'missed'}**")
+    gc_ = bcpu[(ff, "GET /users")] / bcpu[(ff, "POST /orders")]
+    bars.append(f"- frostfork `GET /users` (20 models) ≥ 0.6× its typed `POST /orders`: {g:.2f}× in "
+                f"req/s, {gc_:.2f}× per CPU-second — **{'met' if g >= 0.6 else 'missed'}**")
 
     body = wrkparse.header("JSON over HTTP (issue 13)", a.command)[:-1]
     body += [f"- frostfork: {a.frostfork}; CPython {sys.version.split()[0]}",
