@@ -43,8 +43,9 @@ typedef struct {
     /* encoding */
     PyObject *b64encode;       /* binascii.b2a_base64(newline=False) */
     PyObject *Enum, *date_type, *time_type;
-    PyObject *enc_fields;      /* type -> ((name, sensitive), ...) or None */
+    PyObject *enc_fields;      /* type -> field-table capsule (json/encode.c) or None */
     PyObject *fields_for;      /* frostfork.json._fields_for, imported on first need */
+    size_t enc_size_hint;      /* json.encode's last output size: its next buffer starts there */
     /* cleanup */
     PyTypeObject *Finalizer_type;
     int in_request;            /* a handler is running: new finalizers are request-scoped */
