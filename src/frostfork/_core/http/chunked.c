@@ -10,35 +10,10 @@
  */
 #include "parse.h"
 
+#include "chars.h"
+
 #include <string.h>
 
-/* Character classes of the 256 byte values, one bit each. */
-#define C_TCHAR 0x01  /* token character (RFC 9110 5.6.2) */
-#define C_QDTEXT 0x02 /* quoted-string text: HTAB, SP, VCHAR except '"' '\\', obs-text */
-#define C_VALUE 0x04  /* field-value byte, also quoted-pair: HTAB, SP, VCHAR, obs-text */
-#define C_WS 0x08     /* BWS / OWS: SP, HTAB */
-#define C_HEX 0x10    /* HEXDIG, either case */
-
-static const unsigned char char_class[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  14, 0,  0,  0,  0,  0,  0,  /* 0x00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
-    14, 7,  4,  7,  7,  7,  7,  7,  6,  6,  7,  7,  6,  7,  7,  6,  /* 0x20 */
-    23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 6,  6,  6,  6,  6,  6,  /* 0x30 */
-    6,  23, 23, 23, 23, 23, 23, 7,  7,  7,  7,  7,  7,  7,  7,  7,  /* 0x40 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  6,  4,  6,  7,  7,  /* 0x50 */
-    7,  23, 23, 23, 23, 23, 23, 7,  7,  7,  7,  7,  7,  7,  7,  7,  /* 0x60 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  6,  7,  6,  7,  0,  /* 0x70 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0x80 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0x90 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xA0 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xB0 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xC0 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xD0 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xE0 */
-    6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  6,  /* 0xF0 */
-};
-
-#define IS(c, k) (char_class[(unsigned char)(c)] & (k))
 
 /* At most FF_HTTP_MAX_CHUNK_SIZE_DIGITS (16) hex digits: any such size fits
  * in 64 bits, so none overflows. */
@@ -84,22 +59,22 @@ static int step_ext(int state, unsigned char c, enum ff_http_error *e)
 {
     switch (state) {
     case S_EXT_WS:
-        if (IS(c, C_WS))
+        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
             return S_EXT_WS;
         if (c == ';')
             return S_EXT_NAME0;
         break;
     case S_EXT_NAME0:
-        if (IS(c, C_WS))
+        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
             return S_EXT_NAME0;
-        if (IS(c, C_TCHAR))
+        if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
             return S_EXT_NAME;
         break;
     case S_EXT_NAME:
     case S_EXT_NAME_WS:
-        if (state == S_EXT_NAME && IS(c, C_TCHAR))
+        if (state == S_EXT_NAME && FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
             return S_EXT_NAME;
-        if (IS(c, C_WS))
+        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
             return S_EXT_NAME_WS;
         if (c == '=')
             return S_EXT_VAL0;
@@ -107,18 +82,18 @@ static int step_ext(int state, unsigned char c, enum ff_http_error *e)
             return S_EXT_NAME0;
         break;
     case S_EXT_VAL0:
-        if (IS(c, C_WS))
+        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
             return S_EXT_VAL0;
         if (c == '"')
             return S_EXT_QVAL;
-        if (IS(c, C_TCHAR))
+        if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
             return S_EXT_VAL;
         break;
     case S_EXT_VAL:
     case S_EXT_QEND:
-        if (state == S_EXT_VAL && IS(c, C_TCHAR))
+        if (state == S_EXT_VAL && FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
             return S_EXT_VAL;
-        if (IS(c, C_WS))
+        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
             return S_EXT_WS;
         if (c == ';')
             return S_EXT_NAME0;
@@ -128,11 +103,11 @@ static int step_ext(int state, unsigned char c, enum ff_http_error *e)
             return S_EXT_QEND;
         if (c == '\\')
             return S_EXT_QESC;
-        if (IS(c, C_QDTEXT))
+        if (FF_HTTP_IS(c, FF_HTTP_C_QDTEXT))
             return S_EXT_QVAL;
         break;
     case S_EXT_QESC:
-        if (IS(c, C_VALUE))
+        if (FF_HTTP_IS(c, FF_HTTP_C_VALUE))
             return S_EXT_QVAL;
         break;
     default:
@@ -191,7 +166,7 @@ ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
 
         switch (st) {
         case S_SIZE:
-            if (IS(c, C_HEX)) {
+            if (FF_HTTP_IS(c, FF_HTTP_C_HEX)) {
                 if (d->hex_digits == FF_HTTP_MAX_CHUNK_SIZE_DIGITS) {
                     e = FF_HTTP_E_CHUNK_SIZE;
                     goto failed;
@@ -217,7 +192,7 @@ ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
                 st = S_SIZE_LF;
                 break;
             }
-            if (c != ';' && !IS(c, C_WS)) {
+            if (c != ';' && !FF_HTTP_IS(c, FF_HTTP_C_WS)) {
                 e = FF_HTTP_E_CHUNK_SIZE;
                 goto failed;
             }
@@ -294,7 +269,7 @@ ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
             } else if (c == '\n') {
                 e = FF_HTTP_E_CHUNK_FRAMING;
                 goto failed;
-            } else if (IS(c, C_TCHAR)) {
+            } else if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR)) {
                 st = S_TR_NAME;
             } else {
                 /* Includes a line starting with whitespace (obs-fold). */
@@ -304,7 +279,7 @@ ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
             break;
 
         case S_TR_NAME:
-            if (IS(c, C_TCHAR))
+            if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
                 break;
             if (c == ':') {
                 st = S_TR_VALUE;
@@ -314,7 +289,7 @@ ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
             goto failed;
 
         case S_TR_VALUE:
-            if (IS(c, C_VALUE))
+            if (FF_HTTP_IS(c, FF_HTTP_C_VALUE))
                 break;
             if (c == '\r') {
                 st = S_TR_LF;

@@ -16,35 +16,10 @@
  */
 #include "parse.h"
 
+#include "chars.h"
+
 #include <string.h>
 
-/* Character classes of the 256 byte values, one bit each. */
-#define C_TCHAR 0x01  /* token character (RFC 9110 5.6.2) */
-#define C_TARGET 0x02 /* request-target byte: VCHAR except '#' */
-#define C_VALUE 0x04  /* field-value byte: VCHAR, obs-text, SP, HTAB */
-#define C_WS 0x08     /* optional whitespace: SP, HTAB */
-#define C_EOL 0x10    /* CR, LF */
-
-static const unsigned char char_class[256] = {
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  12, 16, 0,  0,  16, 0,  0,  /* 0x00 */
-    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
-    12, 7,  6,  5,  7,  7,  7,  7,  6,  6,  7,  7,  6,  7,  7,  6,  /* 0x20 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  6,  6,  6,  6,  6,  6,  /* 0x30 */
-    6,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  /* 0x40 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  6,  6,  6,  7,  7,  /* 0x50 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  /* 0x60 */
-    7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  7,  6,  7,  6,  7,  0,  /* 0x70 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x80 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0x90 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xA0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xB0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xC0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xD0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xE0 */
-    4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  4,  /* 0xF0 */
-};
-
-#define IS(c, k) (char_class[(unsigned char)(c)] & (k))
 
 /* Empty lines (CRLF) skipped before a request line (RFC 9112 2.2 asks for at
  * least one, for clients that send an extra CRLF after a POST body). */
@@ -55,13 +30,13 @@ static const unsigned char char_class[256] = {
 static inline const char *skip_class(const char *p, unsigned k)
 {
     for (;;) {
-        if (!IS(p[0], k))
+        if (!FF_HTTP_IS(p[0], k))
             return p;
-        if (!IS(p[1], k))
+        if (!FF_HTTP_IS(p[1], k))
             return p + 1;
-        if (!IS(p[2], k))
+        if (!FF_HTTP_IS(p[2], k))
             return p + 2;
-        if (!IS(p[3], k))
+        if (!FF_HTTP_IS(p[3], k))
             return p + 3;
         p += 4;
     }
@@ -188,9 +163,9 @@ static int list_next(const char **cur, const char *end, const char **s, size_t *
     for (b = p; p < end && *p != ','; p++)
         ;
     t = p;
-    while (b < t && IS(*b, C_WS))
+    while (b < t && FF_HTTP_IS(*b, FF_HTTP_C_WS))
         b++;
-    while (t > b && IS(t[-1], C_WS))
+    while (t > b && FF_HTTP_IS(t[-1], FF_HTTP_C_WS))
         t--;
     *s = b;
     *n = (size_t)(t - b);
@@ -346,21 +321,21 @@ static enum ff_http_error parse_request_line(const char **pp, ff_http_request *r
     int i;
 
     s = p;
-    p = skip_class(p, C_TCHAR);
+    p = skip_class(p, FF_HTTP_C_TCHAR);
     if (p == s || *p != ' ') {
-        if (IS(*p, C_EOL))
+        if (FF_HTTP_IS(*p, FF_HTTP_C_EOL))
             return (e = line_end_error(p)) ? e : FF_HTTP_E_REQUEST_LINE;
-        return IS(*p, C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_METHOD;
+        return FF_HTTP_IS(*p, FF_HTTP_C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_METHOD;
     }
     req->method = s;
     req->method_len = (size_t)(p - s);
 
     s = ++p;
-    p = skip_class(p, C_TARGET);
+    p = skip_class(p, FF_HTTP_C_TARGET);
     if (p == s || *p != ' ') {
-        if (IS(*p, C_EOL))
+        if (FF_HTTP_IS(*p, FF_HTTP_C_EOL))
             return (e = line_end_error(p)) ? e : FF_HTTP_E_REQUEST_LINE;
-        return IS(*p, C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_TARGET;
+        return FF_HTTP_IS(*p, FF_HTTP_C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_TARGET;
     }
     req->target = s;
     req->target_len = (size_t)(p - s);
@@ -374,12 +349,12 @@ static enum ff_http_error parse_request_line(const char **pp, ff_http_request *r
         char c = s[i];
         int ok = version_pattern[i] == 'd' ? (c >= '0' && c <= '9') : c == version_pattern[i];
         if (!ok) {
-            if (IS(c, C_EOL) && (e = line_end_error(s + i)) != FF_HTTP_OK)
+            if (FF_HTTP_IS(c, FF_HTTP_C_EOL) && (e = line_end_error(s + i)) != FF_HTTP_OK)
                 return e;
             return FF_HTTP_E_REQUEST_LINE;
         }
     }
-    if (!IS(s[8], C_EOL))
+    if (!FF_HTTP_IS(s[8], FF_HTTP_C_EOL))
         return FF_HTTP_E_REQUEST_LINE;
     if ((e = line_end_error(s + 8)) != FF_HTTP_OK)
         return e;
@@ -462,7 +437,7 @@ static enum ff_http_error note_field(field_notes *st, const char *name, size_t n
                     st->te_chunked = 1;
                     st->te_last_chunked = 1;
                 } else {
-                    if (!IS(s[0], C_TCHAR))
+                    if (!FF_HTTP_IS(s[0], FF_HTTP_C_TCHAR))
                         return FF_HTTP_E_TRANSFER_ENCODING;
                     st->te_other = 1;
                     st->te_last_chunked = 0;
@@ -495,18 +470,18 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
             return p[1] == '\n' ? FF_HTTP_OK : FF_HTTP_E_BARE_CR;
         if (*p == '\n')
             return FF_HTTP_E_BARE_LF;
-        if (IS(*p, C_WS))
+        if (FF_HTTP_IS(*p, FF_HTTP_C_WS))
             return FF_HTTP_E_OBS_FOLD;
         if (req->num_headers == lim->max_headers)
             return FF_HTTP_E_TOO_MANY_HEADERS;
 
         name = p;
-        p = skip_class(p, C_TCHAR);
+        p = skip_class(p, FF_HTTP_C_TCHAR);
         if (p == name || *p != ':') {
-            if (IS(*p, C_EOL))
+            if (FF_HTTP_IS(*p, FF_HTTP_C_EOL))
                 return (e = line_end_error(p)) ? e : FF_HTTP_E_HEADER_NAME;
-            if (p > name && IS(*p, C_WS)) {
-                while (IS(*p, C_WS))
+            if (p > name && FF_HTTP_IS(*p, FF_HTTP_C_WS)) {
+                while (FF_HTTP_IS(*p, FF_HTTP_C_WS))
                     p++;
                 if (*p == ':')
                     return FF_HTTP_E_SPACE_BEFORE_COLON;
@@ -515,10 +490,10 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
         }
         t = p++;
 
-        while (IS(*p, C_WS))
+        while (FF_HTTP_IS(*p, FF_HTTP_C_WS))
             p++;
         v = p;
-        p = skip_class(p, C_VALUE);
+        p = skip_class(p, FF_HTTP_C_VALUE);
         if (*p != '\r')
             return *p == '\n' ? FF_HTTP_E_BARE_LF : FF_HTTP_E_HEADER_VALUE;
         if (p[1] != '\n')
@@ -527,7 +502,7 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
         h = &req->headers[req->num_headers++];
         h->name = name;
         h->name_len = (size_t)(t - name);
-        for (t = p; t > v && IS(t[-1], C_WS); t--)
+        for (t = p; t > v && FF_HTTP_IS(t[-1], FF_HTTP_C_WS); t--)
             ;
         h->value = v;
         h->value_len = (size_t)(t - v);
@@ -637,7 +612,7 @@ ssize_t ff_http_parse_request(const char *buf, size_t len, size_t prev_len,
         (prev_len <= start || prev_len - start <= lim->max_request_line)) {
         line_long = 1;
         for (i = 0; i <= lim->max_request_line; i++)
-            if (IS(buf[start + i], C_EOL)) {
+            if (FF_HTTP_IS(buf[start + i], FF_HTTP_C_EOL)) {
                 line_long = 0;
                 break;
             }
