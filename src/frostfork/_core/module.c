@@ -9,10 +9,11 @@
 #include "http/parse.h"
 #include "life/sinks.h"
 #include "schema/type.h"
-#include "server/body.h"
-#include "server/router.h"
+#include "obj/body.h"
+#include "http/router.h"
 #include "server/stats.h"
 #include "server/worker.h"
+#include "server/engine.h"
 
 ff_state *ff_get_state(PyObject *module) { return (ff_state *)PyModule_GetState(module); }
 
@@ -182,6 +183,11 @@ static int module_exec(PyObject *m)
         !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
         !(st->SpoolRaw_type =
               (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_raw_spec, NULL)))
+        return -1;
+    PyObject *engine = PyType_FromModuleAndSpec(m, &ff_engine_spec, NULL);
+    int added = engine ? PyModule_AddObjectRef(m, "Engine", engine) : -1;
+    Py_XDECREF(engine);
+    if (added < 0)
         return -1;
     st->ValidationError = PyErr_NewExceptionWithDoc(
         "frostfork.ValidationError",

@@ -21,7 +21,7 @@ typedef struct {
     PyTypeObject *StartResponse_type;
     PyObject *BytesIO;      /* io.BytesIO, for wsgi.input and request.stream() */
     PyObject *BufferedReader; /* io.BufferedReader, over spooled bodies */
-    PyTypeObject *Spool_type;    /* a spooled body's file (server/body.c) */
+    PyTypeObject *Spool_type;    /* a spooled body's file (obj/body.c) */
     PyTypeObject *SpoolRaw_type; /* the raw reader over one */
     PyObject *gc_module;
     PyObject *str_close;

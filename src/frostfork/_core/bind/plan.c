@@ -1,7 +1,7 @@
 /* bind/plan.c — the Plan type and binding a request to it (see plan.h). */
 #include "bind/plan.h"
 #include "util/hex.h"
-#include "server/conn.h"
+#include "obj/objects.h"
 #include "life/finalize.h"
 
 #include <limits.h>
@@ -150,15 +150,15 @@ PyType_Spec ff_plan_spec = {
 
 /* ---- per-request binding ---- */
 
-void ff_bind_init(ff_bind *b, ff_worker *w, const ff_req *r, const ff_slice *caps, size_t ncaps,
+void ff_bind_init(ff_bind *b, ff_state *st, const ff_req *r, const ff_slice *caps, size_t ncaps,
                   PyObject *path_names)
 {
-    b->w = w;
+    b->st = st;
     b->r = r;
     b->caps = caps;
     b->ncaps = ncaps;
-    ff_dec_init(&b->dec, w->srv->st, r->body, r->body_len, NULL);
-    b->dec.secrets = w->srv->st->secrets;
+    ff_dec_init(&b->dec, st, r->body, r->body_len, NULL);
+    b->dec.secrets = st->secrets;
     b->body = NULL;
     b->body_state = 0;
     b->request = NULL;
@@ -476,7 +476,7 @@ static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
                     Py_CLEAR(params);
                 Py_XDECREF(s);
             }
-            b->request = params ? ff_request_new(b->w, b->r, params) : NULL;
+            b->request = params ? ff_request_new(b->st, b->r, params) : NULL;
             Py_XDECREF(params);
         }
         return Py_XNewRef(b->request);
@@ -532,9 +532,9 @@ static PyObject *resolve_dep(ff_bind *b, ff_Plan *p)
     }
     b->deps[b->ndeps].plan = p;
     b->deps[b->ndeps++].value = Py_NewRef(v);
-    PyObject *close = PyObject_GetAttr(v, b->w->srv->st->str_close);
+    PyObject *close = PyObject_GetAttr(v, b->st->str_close);
     if (close) {
-        int rc = ff_defer(b->w->srv->st, close, b->w->srv->st->empty_tuple);
+        int rc = ff_defer(b->st, close, b->st->empty_tuple);
         Py_DECREF(close);
         if (rc < 0) {
             Py_DECREF(v);

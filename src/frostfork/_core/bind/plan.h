@@ -11,7 +11,8 @@
 #define FF_BIND_PLAN_H
 
 #include "json/decode.h"
-#include "server/router.h"
+#include "http/router.h"
+#include "obj/request.h"
 
 enum ff_src {
     FF_SRC_PATH, FF_SRC_QUERY, FF_SRC_HEADER, FF_SRC_COOKIE,
@@ -61,8 +62,8 @@ typedef struct { ff_Plan *plan; PyObject *value; } ff_bind_dep;
 
 /* Per-request binding state. */
 typedef struct {
-    struct ff_worker *w;
-    const struct ff_req_s *r;
+    ff_state *st;
+    const ff_req *r;
     const ff_slice *caps;
     size_t ncaps;
     ff_dec dec;             /* collects 422 errors across every source */
@@ -81,10 +82,8 @@ typedef struct {
     ff_bind_dep deps_inline[FF_BIND_DEPS_INLINE];
 } ff_bind;
 
-struct ff_worker;
-struct ff_req_s;
-void ff_bind_init(ff_bind *b, struct ff_worker *w, const struct ff_req_s *r, const ff_slice *caps,
-                  size_t ncaps, PyObject *path_names);
+void ff_bind_init(ff_bind *b, ff_state *st, const ff_req *r, const ff_slice *caps, size_t ncaps,
+                  PyObject *path_names);
 void ff_bind_free(ff_bind *b);
 /* Binds and calls the plan's callable. NULL means: b->dec.in.err set (400),
  * or errors in b->dec.errors (422), or a Python exception (500). */

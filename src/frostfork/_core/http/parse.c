@@ -19,6 +19,7 @@
 #include "chars.h"
 
 #include <string.h>
+#include <strings.h>
 
 
 /* Empty lines (CRLF) skipped before a request line (RFC 9112 2.2 asks for at
@@ -632,4 +633,21 @@ ssize_t ff_http_parse_request(const char *buf, size_t len, size_t prev_len,
     if ((e = parse_head(buf + start, lim, req, headers)) != FF_HTTP_OK)
         return fail(err, e);
     return (ssize_t)end;
+}
+
+void ff_http_use_target_host(ff_http_request *req)
+{
+    for (size_t i = 0; i < req->num_headers; i++) {
+        ff_http_header *f = &req->headers[i];
+        if (f->name_len == 4 && strncasecmp(f->name, "host", 4) == 0) {
+            f->value = req->authority;
+            f->value_len = req->authority_len;
+            return;
+        }
+    }
+    ff_http_header *f = &req->headers[req->num_headers++];
+    f->name = "Host";
+    f->name_len = 4;
+    f->value = req->authority;
+    f->value_len = req->authority_len;
 }

@@ -102,6 +102,13 @@ ssize_t ff_http_parse_request(const char *buf, size_t len, size_t prev_len,
                               const ff_http_limits *lim, ff_http_request *req,
                               ff_http_header *headers, enum ff_http_error *err);
 
+/* An absolute-form target replaces Host (RFC 9112 3.2.2): the Host field a
+ * handler and a WSGI app see is the target's authority. The field list is
+ * edited in place: the Host entry's value is pointed at the authority, or an
+ * entry is added when an HTTP/1.0 request came without one, so `headers`
+ * must have room for one entry more than the parser may fill. */
+void ff_http_use_target_host(ff_http_request *req);
+
 /* Resumable in-place chunked body decoder.
  *
  * Feed it the raw bytes after the head, in any splits: on each call buf[0..*len)

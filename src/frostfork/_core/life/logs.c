@@ -9,21 +9,26 @@
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FLUSH_MS 100
 #define FLUSH_BYTES (64 * 1024)
 
-int ff_logs_init(ff_logs *l, ff_worker *w)
+int ff_logs_init(ff_logs *l, ff_state *st, PyObject *access_sink, PyObject *audit_sink,
+                 int access_json, PyObject *mask_names)
 {
     memset(l, 0, sizeof *l);
-    const ff_config *cfg = &w->srv->cfg;
-    PyObject *sinks[2] = {cfg->access_sink, cfg->audit_sink};
+    l->st = st;
+    l->pid = getpid();
+    l->json = access_json;
+    l->mask_names = mask_names;
+    PyObject *sinks[2] = {access_sink, audit_sink};
     static const char *const roles[2] = {"access log", "audit"};
     for (int i = 0; i < 2; i++) {
         if (!sinks[i])
             continue;
         l->sink[i] = sinks[i];
-        if (ff_sink_write_c(w->srv->st, sinks[i], "", 0) != -2)
+        if (ff_sink_write_c(st, sinks[i], "", 0) != -2)
             continue; /* a C sink: written from here */
         PyObject *writer = ff_import_attr("frostfork.sinks", "_writer");
         l->put[i] = writer ? PyObject_CallFunction(writer, "Os", sinks[i], roles[i]) : NULL;
@@ -31,13 +36,13 @@ int ff_logs_init(ff_logs *l, ff_worker *w)
         if (!l->put[i])
             return -1;
     }
-    w->srv->st->logs = l;
+    st->logs = l;
     return 0;
 }
 
-void ff_logs_close(ff_logs *l, ff_worker *w)
+void ff_logs_close(ff_logs *l)
 {
-    ff_logs_flush(l, w, 1);
+    ff_logs_flush(l, 0, 1);
     int threads = 0;
     for (int i = 0; i < 2; i++) {
         if (l->put[i]) { /* None: the writer thread finishes its queue and stops */
@@ -58,20 +63,22 @@ void ff_logs_close(ff_logs *l, ff_worker *w)
         Py_XDECREF(r);
         Py_XDECREF(join);
     }
-    w->srv->st->logs = NULL;
+    ff_buf_free(&l->tmp);
+    if (l->st)
+        l->st->logs = NULL;
 }
 
-void ff_logs_flush(ff_logs *l, ff_worker *w, int force)
+void ff_logs_flush(ff_logs *l, int64_t now_ms, int force)
 {
-    if (!force && w->now < l->next_flush_ms)
+    if (!force && now_ms < l->next_flush_ms)
         return;
-    l->next_flush_ms = w->now + FLUSH_MS;
+    l->next_flush_ms = now_ms + FLUSH_MS;
     for (int i = 0; i < 2; i++) {
         ff_buf *b = &l->buf[i];
         if (!ff_buf_used(b))
             continue;
         if (!l->put[i]) {
-            ff_sink_write_c(w->srv->st, l->sink[i], b->data + b->off, ff_buf_used(b));
+            ff_sink_write_c(l->st, l->sink[i], b->data + b->off, ff_buf_used(b));
         } else {
             PyObject *data = PyBytes_FromStringAndSize(b->data + b->off,
                                                        (Py_ssize_t)ff_buf_used(b));
@@ -82,7 +89,7 @@ void ff_logs_flush(ff_logs *l, ff_worker *w, int force)
                     l->reported[i] = 1;
                     PySys_WriteStderr("[frostfork] worker %d: %s sink is not keeping up; "
                                       "dropping lines\n",
-                                      (int)w->pid, i == FF_LOG_ACCESS ? "access log" : "audit");
+                                      (int)l->pid, i == FF_LOG_ACCESS ? "access log" : "audit");
                 }
                 PyErr_Clear();
             }
@@ -106,7 +113,7 @@ static int has_ci(const char *s, size_t n, const char *needle)
 /* Names masked by default (exact: authorization, cookie, set-cookie; or
  * containing password, token, secret, api-key/api_key/apikey), plus the
  * names given with --mask / App(mask=...). */
-static int sensitive_name(const ff_config *cfg, const char *k, size_t n)
+static int sensitive_name(PyObject *mask_names, const char *k, size_t n)
 {
     static const char *const exact[] = {"authorization", "cookie", "set-cookie"};
     static const char *const parts[] = {"password", "token", "secret", "api-key", "api_key",
@@ -117,9 +124,9 @@ static int sensitive_name(const ff_config *cfg, const char *k, size_t n)
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
         if (has_ci(k, n, parts[i]))
             return 1;
-    for (Py_ssize_t i = 0; cfg->mask_names && i < PyTuple_GET_SIZE(cfg->mask_names); i++) {
+    for (Py_ssize_t i = 0; mask_names && i < PyTuple_GET_SIZE(mask_names); i++) {
         Py_ssize_t mn;
-        const char *m = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(cfg->mask_names, i), &mn);
+        const char *m = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(mask_names, i), &mn);
         if (m && has_ci(k, n, m) && (size_t)mn <= n)
             return 1;
     }
@@ -151,7 +158,7 @@ static int put_json_str(ff_buf *b, const char *s, size_t n)
 
 /* path?query with the values of sensitive query names replaced by ***.
  * Returns -1 when an append failed (out of memory). */
-static int put_target(ff_buf *tmp, const ff_config *cfg, const ff_http_request *h)
+static int put_target(ff_buf *tmp, PyObject *mask_names, const ff_http_request *h)
 {
     if (ff_buf_append(tmp, h->path, h->path_len) < 0)
         return -1;
@@ -163,7 +170,7 @@ static int put_target(ff_buf *tmp, const ff_config *cfg, const ff_http_request *
         const char *amp = memchr(s, '&', (size_t)(end - s));
         const char *stop = amp ? amp : end;
         const char *eq = memchr(s, '=', (size_t)(stop - s));
-        if (eq && sensitive_name(cfg, s, (size_t)(eq - s)))
+        if (eq && sensitive_name(mask_names, s, (size_t)(eq - s)))
             rc = ff_buf_append(tmp, s, (size_t)(eq - s) + 1) < 0 || ff_buf_append(tmp, "***", 3) < 0
                      ? -1
                      : 0;
@@ -239,28 +246,30 @@ static int put_time(ff_logs *l, ff_buf *b, int json)
     return 0;
 }
 
-void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_t bytes_out,
-                    int64_t duration_us, const char *request_id)
+void ff_logs_access(ff_logs *l, const ff_access *a, int64_t now_ms)
 {
     if (!l->sink[FF_LOG_ACCESS])
         return;
-    const ff_config *cfg = &w->srv->cfg;
-    const ff_http_request *h = r->http;
+    const ff_http_request *h = a->http;
     ff_buf *b = &l->buf[FF_LOG_ACCESS];
     size_t start = ff_buf_used(b);
-    ff_buf *target = &w->scratch; /* the response is out: the scratch buffer is free */
+    ff_buf *target = &l->tmp;
     target->off = target->len = 0;
     /* Every append is checked once, at the end: a failed one leaves the
      * buffer as it was, so rc says whether the line is whole. */
-    int rc = put_target(target, cfg, h);
-    const char *host = ff_conn_host(r->conn);
+    int rc = put_target(target, l->mask_names, h);
+    const char *host = a->peer_host[0] ? a->peer_host : "-";
+    const char *request_id = a->request_id;
+    int status = a->status;
+    size_t bytes_out = a->bytes_out;
+    int64_t duration_us = a->duration_us;
     if (rc < 0) {
         /* no line: a path cut short would misreport the request */
-    } else if (cfg->access_json) {
+    } else if (l->json) {
         rc |= ff_buf_puts(b, "{\"time\":\"");
         rc |= put_time(l, b, 1);
         rc |= ff_buf_puts(b, "\",\"pid\":");
-        rc |= ff_buf_put_u64(b, (unsigned long long)w->pid);
+        rc |= ff_buf_put_u64(b, (unsigned long long)l->pid);
         rc |= ff_buf_puts(b, ",\"remote\":");
         rc |= put_json_str(b, host, strlen(host));
         rc |= ff_buf_puts(b, ",\"method\":");
@@ -270,7 +279,7 @@ void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_
         rc |= ff_buf_puts(b, ",\"status\":");
         rc |= ff_buf_put_u64(b, (unsigned)status);
         rc |= ff_buf_puts(b, ",\"bytes_in\":");
-        rc |= ff_buf_put_u64(b, r->body_len);
+        rc |= ff_buf_put_u64(b, a->bytes_in);
         rc |= ff_buf_puts(b, ",\"bytes_out\":");
         rc |= ff_buf_put_u64(b, bytes_out);
         rc |= ff_buf_puts(b, ",\"duration_us\":");
@@ -279,7 +288,7 @@ void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_
         rc |= put_json_str(b, request_id, strlen(request_id));
         rc |= ff_buf_puts(b, "}\n");
     } else { /* common log format, plus duration and request id */
-        rc |= ff_buf_puts(b, host[0] ? host : "-");
+        rc |= ff_buf_puts(b, host);
         rc |= ff_buf_puts(b, " - - [");
         rc |= put_time(l, b, 0);
         rc |= ff_buf_puts(b, "] \"");
@@ -297,9 +306,9 @@ void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_
         b->len = b->off + start;
         return;
     }
-    ff_scrub_buf(w->srv->st, b, start);
+    ff_scrub_buf(l->st, b, start);
     if (ff_buf_used(b) >= FLUSH_BYTES)
-        ff_logs_flush(l, w, 1);
+        ff_logs_flush(l, now_ms, 1);
 }
 
 /* audit(event, **fields): a JSON record with time, pid and request id. */

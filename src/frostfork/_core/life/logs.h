@@ -11,14 +11,23 @@
 #ifndef FF_LIFE_LOGS_H
 #define FF_LIFE_LOGS_H
 
-#include "server/conn.h"
+#include "module.h"
+#include "http/parse.h"
+#include "util/buf.h"
 
+#include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 typedef struct ff_logs {
+    ff_state *st;
+    pid_t pid;
+    int json;           /* access lines as JSON, else the common log format */
+    PyObject *mask_names; /* tuple of extra sensitive names (borrowed), or NULL */
     PyObject *sink[2];  /* access, audit (borrowed from the config) */
     PyObject *put[2];   /* writer-thread queue put, for Python sinks */
     ff_buf buf[2];
+    ff_buf tmp;         /* the masked request target of the line being written */
     int64_t next_flush_ms;
     int reported[2];
     time_t time_sec;    /* the second `time` was formatted for */
@@ -28,13 +37,25 @@ typedef struct ff_logs {
 
 enum { FF_LOG_ACCESS, FF_LOG_AUDIT };
 
-int ff_logs_init(ff_logs *l, ff_worker *w);
-void ff_logs_close(ff_logs *l, ff_worker *w);
-/* One access-log line for a request just answered. */
-void ff_logs_access(ff_logs *l, ff_worker *w, const ff_req *r, int status, size_t bytes_out,
-                    int64_t duration_us, const char *request_id);
+/* One request just answered, as the access log sees it: a plain record the
+ * worker fills, so this layer knows nothing of connections or workers. */
+typedef struct {
+    const ff_http_request *http;
+    const char *peer_host;  /* "" when unknown */
+    size_t bytes_in, bytes_out;
+    int status;
+    int64_t duration_us;
+    const char *request_id;
+} ff_access;
+
+/* Sinks may be NULL (that log is off). Returns 0, or -1 with an exception. */
+int ff_logs_init(ff_logs *l, ff_state *st, PyObject *access_sink, PyObject *audit_sink,
+                 int access_json, PyObject *mask_names);
+void ff_logs_close(ff_logs *l);
+/* One access-log line. */
+void ff_logs_access(ff_logs *l, const ff_access *a, int64_t now_ms);
 /* Writes what is buffered (force: regardless of the 100 ms cadence). */
-void ff_logs_flush(ff_logs *l, ff_worker *w, int force);
+void ff_logs_flush(ff_logs *l, int64_t now_ms, int force);
 /* Replaces every secret of the current request in text with "***". */
 PyObject *ff_scrub(ff_state *st, PyObject *text);
 /* The same on bytes, in place into out (used for log lines). */

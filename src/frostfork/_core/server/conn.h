@@ -1,10 +1,12 @@
-/* server/conn.h — a worker's connections, its timeout lists, and the view of
- * one complete request that the dispatchers (native.c, wsgi.c) answer. */
+/* server/conn.h — a worker: its connections, its timeout lists, and the
+ * calls between the loop (worker.c), the request cycle of one connection
+ * (conn.c) and the internal /_frostfork/ paths (internal.c). */
 #ifndef FF_SERVER_CONN_H
 #define FF_SERVER_CONN_H
 
-#include "server/strcache.h"
 #include "server/worker.h"
+#include "life/logs.h"
+#include "loop/loop.h"
 
 /* An intrusive list of connections ordered by deadline. Every connection on
  * one list got the same timeout when it was appended, so appending keeps the
@@ -43,9 +45,8 @@ struct ff_conn {
     uint64_t spooled;     /* body bytes written to it */
     char *spool_path;
     unsigned watching;    /* FF_READ / FF_WRITE currently registered */
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-    char host[48];        /* the peer's address as text, made on first use */
+    int peer_port;
+    char peer_host[48];   /* the peer's address as text ("" for a unix socket) */
 };
 
 typedef struct ff_worker {
@@ -59,66 +60,67 @@ typedef struct ff_worker {
     int64_t now;
     long max_requests;
     uint64_t served;
-    unsigned long long req_seq;
     pid_t pid;
     int nconns;
     ff_tlist idle, head, body, write, linger;
     ff_date_cache date;
-    ff_http_header *headers; /* parse scratch: limits.max_headers entries */
-    ff_buf scratch;          /* response body scratch (JSON encoding) */
-    PyObject *environ_base;  /* WSGI constant keys, copied per request */
-    ff_strcache strings;     /* WSGI keys and short values */
-    struct ff_logs *logs;    /* access log and audit buffers */
+    ff_http_header *headers; /* parse scratch: limits.max_headers + 1 entries */
+    ff_env env;              /* what the dispatchers see */
+    ff_logs logs;            /* access log and audit buffers */
     char tag_listen, tag_metrics, tag_signal; /* addresses used as loop pointers */
 } ff_worker;
 
-typedef struct ff_req_s {
-    const ff_http_request *http;
-    const char *body;      /* for a spooled body, the spool file mapped read-only */
-    size_t body_len;
-    PyObject *spool;       /* the spooled body's Spool (server/body.h), or NULL */
-    enum ff_method method;
-    int keep_alive;
-    int head_only;
-    int http10;
-    const ff_conn *conn;
-} ff_req;
+/* ---- timeout lists ---- */
 
-/* Dispatchers append one complete response to out and return its status
- * code (the worker counts and logs it without reading the bytes back): any
- * Python error becomes a logged 500. They return -1 only when out of memory
- * for the response itself; out may then hold part of it, which the caller
- * cuts off before closing the connection. */
-int ff_native_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
-int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out);
-int ff_wsgi_worker_init(ff_worker *w);
+static inline void ff_tl_remove(ff_conn *c)
+{
+    ff_tlist *l = c->list;
+    if (!l)
+        return;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    c->list = NULL;
+}
 
-/* The current request's id: its X-Request-Id when that is a sane token,
- * else "<pid hex>-<counter hex>"; made on first use. */
-const char *ff_request_id(ff_worker *w, const ff_req *r);
+static inline void ff_tl_push(ff_tlist *l, ff_conn *c, int64_t now)
+{
+    ff_tl_remove(c);
+    c->deadline = now + l->timeout_ms;
+    c->list = l;
+    c->prev = l->tail;
+    c->next = NULL;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
 
-/* Logs the pending Python exception with a fresh request id and writes the
- * 500 response that carries the same id. Returns 500, or -1 with none of
- * the response left in out when out of memory for it. */
-int ff_fail_500(ff_worker *w, const ff_req *r, ff_buf *out, const char *what);
+/* worker.c */
+void ff_worker_listen_on(ff_worker *w);
+void ff_worker_begin_drain(ff_worker *w);
+void ff_conn_close(ff_worker *w, ff_conn *c);
+void ff_conn_watch(ff_worker *w, ff_conn *c, unsigned ev);
 
-/* User-supplied response headers (a dict or an iterable of (name, value)
- * str pairs), validated against response splitting and appended to out.
- * Content-Length, Transfer-Encoding and Connection are ours to write: they
- * are dropped, but a Content-Length value is remembered (HEAD answers). */
-typedef struct {
-    int content_type;       /* the user set Content-Type */
-    long long content_length; /* the user's Content-Length, -1 when none */
-} ff_headers_seen;
-int ff_put_headers(ff_buf *out, PyObject *headers, ff_headers_seen *seen);
+/* conn.c: the request cycle of one connection */
+void ff_conn_readable(ff_worker *w, ff_conn *c);
+/* Parses and answers every complete request buffered, writes what the
+ * socket takes, and settles the connection's state and timeout list. */
+void ff_conn_process(ff_worker *w, ff_conn *c);
+/* A last response before the close. */
+void ff_conn_error_close(ff_worker *w, ff_conn *c, int status, const char *msg);
+/* Drops a partly received spooled body (its file is removed). */
+void ff_conn_spool_end(ff_conn *c);
 
-/* The Request object a handler asks for; path_params is borrowed. */
-PyObject *ff_request_new(ff_worker *w, const ff_req *r, PyObject *path_params);
-
-/* The peer's address as text, formatted once per connection. */
-const char *ff_conn_host(const ff_conn *c);
-
-/* "a.b.c.d" / "::1" and the port of the peer, for logs and WSGI. */
-void ff_conn_peer(const ff_conn *c, char *host, size_t hostlen, int *port);
+/* internal.c: /_frostfork/... Returns the status answered, 0 when the path
+ * is not ours, or -1 when out of memory for the answer. */
+int ff_serve_internal(ff_worker *w, const ff_conn *c, const ff_req *r, ff_buf *out);
 
 #endif

@@ -8,6 +8,7 @@
  * TERM drains, INT/QUIT stop fast, HUP replaces every worker, TTIN/TTOU add
  * or remove one. */
 #include "server/worker.h"
+#include "loop/loop.h"
 #include "life/finalize.h"
 #include "life/immortal.h"
 #include "life/spool.h"

@@ -11,27 +11,12 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "dispatch/dispatch.h"
 #include "http/parse.h"
-#include "loop/loop.h"
-#include "server/response.h"
-#include "server/router.h"
 #include "server/stats.h"
-#include "util/buf.h"
 
 enum ff_freeze { FF_FREEZE_COLLECT, FF_FREEZE_EARLY, FF_FREEZE_OFF, FF_FREEZE_IMMORTAL };
 
-
-typedef struct {
-    PyObject *plan;        /* frostfork.Plan */
-    PyObject *param_names; /* tuple: the pattern's {names}, in order */
-    char *label;           /* "GET /users/{id}" for logs */
-} ff_route;
-
-typedef struct {
-    ff_router router;
-    ff_route *routes;
-    size_t nroutes;
-} ff_app;
 
 typedef struct {
     int listen_fd;
@@ -80,9 +65,5 @@ typedef struct ff_server {
 /* Runs one worker in the calling (freshly forked) process until it is told
  * to stop or has served its quota; returns the exit status to _exit with. */
 int ff_worker_main(ff_server *srv, int slot, long max_requests);
-
-int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err,
-                 size_t errlen);
-void ff_app_free(ff_app *app);
 
 #endif

@@ -1,6 +1,6 @@
-/* server/body.c — spooled request bodies and the readers over them (see
+/* obj/body.c — spooled request bodies and the readers over them (see
  * body.h). */
-#include "server/body.h"
+#include "obj/body.h"
 #include "util/fault.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* server/body.h — a spooled request body as a Python object, and the
+/* obj/body.h — a spooled request body as a Python object, and the
  * file-like readers handed to handlers (request.stream()) and WSGI apps
  * (wsgi.input) over it.
  *
@@ -9,8 +9,8 @@
  * over it is detached, so a reader that outlives its request raises
  * ValueError instead of keeping the file alive. Readers read with pread()
  * into the caller's buffer: nothing maps or copies the whole body. */
-#ifndef FF_SERVER_BODY_H
-#define FF_SERVER_BODY_H
+#ifndef FF_OBJ_BODY_H
+#define FF_OBJ_BODY_H
 
 #include "module.h"
 

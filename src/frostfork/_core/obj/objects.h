@@ -1,6 +1,6 @@
-/* server/objects.h — the Request and Response Python types. */
-#ifndef FF_SERVER_OBJECTS_H
-#define FF_SERVER_OBJECTS_H
+/* obj/objects.h — the Request and Response Python types. */
+#ifndef FF_OBJ_OBJECTS_H
+#define FF_OBJ_OBJECTS_H
 
 #include "module.h"
 
@@ -18,7 +18,7 @@ typedef struct {
     PyObject *query_string;
     PyObject *headers;     /* dict: lower-case name -> value, repeats joined by ", " */
     PyObject *body;        /* bytes; for a spooled body NULL until request.body is read */
-    PyObject *spool;       /* the spooled body's Spool (server/body.h), or NULL */
+    PyObject *spool;       /* the spooled body's Spool (obj/body.h), or NULL */
     PyObject *path_params; /* dict */
     PyObject *client;      /* (host, port) */
     PyObject *weakreflist; /* requests can be watched with weakref (leak tests do) */

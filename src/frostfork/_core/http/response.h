@@ -1,9 +1,9 @@
-/* server/response.h — writing response heads and canned error responses.
+/* http/response.h — writing response heads and canned error responses.
  *
  * Pure C. The Date header is formatted once per second per worker, and every
  * head is assembled straight into the connection's output buffer. */
-#ifndef FF_SERVER_RESPONSE_H
-#define FF_SERVER_RESPONSE_H
+#ifndef FF_HTTP_RESPONSE_H
+#define FF_HTTP_RESPONSE_H
 
 #include <stddef.h>
 #include <time.h>

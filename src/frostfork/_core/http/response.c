@@ -1,5 +1,5 @@
-/* server/response.c — response heads (see response.h). */
-#include "server/response.h"
+/* http/response.c — response heads (see response.h). */
+#include "http/response.h"
 
 #include <stdio.h>
 #include <string.h>

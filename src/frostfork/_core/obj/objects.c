@@ -1,8 +1,11 @@
-/* server/objects.c — Request (built in C for handlers that ask for it) and
+/* obj/objects.c — Request (built in C for handlers that ask for it) and
  * Response (what a handler returns to choose status and headers). */
-#include "server/objects.h"
+#include "obj/objects.h"
 #include "life/finalize.h"
-#include "server/body.h"
+#include "obj/body.h"
+#include "obj/request.h"
+
+#include <ctype.h>
 
 #include <structmember.h>
 
@@ -84,6 +87,69 @@ PyType_Spec ff_response_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = response_slots,
 };
+
+/* ---- building a Request ---- */
+
+static PyObject *headers_dict(const ff_http_request *h)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < h->num_headers; i++) {
+        const ff_http_header *f = &h->headers[i];
+        /* the parser admits only token characters (ASCII) in a name, so the
+         * lower-cased name is written straight into a new ASCII str, whole */
+        PyObject *k = PyUnicode_New((Py_ssize_t)f->name_len, 127);
+        if (k) {
+            Py_UCS1 *lower = PyUnicode_1BYTE_DATA(k);
+            for (size_t j = 0; j < f->name_len; j++)
+                lower[j] = (Py_UCS1)tolower((unsigned char)f->name[j]);
+        }
+        PyObject *v = k ? PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL) : NULL;
+        PyObject *prev = v ? PyDict_GetItemWithError(d, k) : NULL;
+        int rc = -1;
+        if (v && prev)
+            Py_SETREF(v, PyUnicode_FromFormat("%U, %U", prev, v));
+        if (v && !PyErr_Occurred())
+            rc = PyDict_SetItem(d, k, v);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+PyObject *ff_request_new(ff_state *st, const ff_req *r, PyObject *path_params)
+{
+    const ff_http_request *h = r->http;
+    ff_Request *q = PyObject_GC_New(ff_Request, st->Request_type);
+    if (!q)
+        return NULL;
+    q->weakreflist = NULL;
+    q->method = PyUnicode_DecodeLatin1(h->method, (Py_ssize_t)h->method_len, NULL);
+    char *tmp = PyMem_Malloc(h->path_len + 1);
+    long n = tmp ? ff_percent_decode(tmp, h->path, h->path_len) : -1;
+    q->path = n < 0 ? PyUnicode_DecodeLatin1(h->path, (Py_ssize_t)h->path_len, NULL)
+                    : PyUnicode_DecodeUTF8(tmp, n, "surrogateescape");
+    PyMem_Free(tmp);
+    q->query_string = PyUnicode_DecodeLatin1(h->query ? h->query : "", (Py_ssize_t)h->query_len,
+                                             NULL);
+    q->headers = headers_dict(h);
+    /* a spooled body stays in its file until request.body or stream() asks */
+    q->spool = r->spool ? Py_NewRef(r->spool) : NULL;
+    q->body = r->spool ? NULL : PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
+    q->path_params = Py_NewRef(path_params);
+    q->client = Py_BuildValue("(si)", r->peer_host, r->peer_port);
+    PyObject_GC_Track(q);
+    if (!q->method || !q->path || !q->query_string || !q->headers || (!q->body && !q->spool) || !q->client) {
+        Py_DECREF(q);
+        return NULL;
+    }
+    return (PyObject *)q;
+}
 
 /* ---- Request ---- */
 

@@ -1,11 +1,11 @@
-/* server/strcache.h — a small per-worker cache of latin-1 str objects.
+/* dispatch/strcache.h — a small per-worker cache of latin-1 str objects.
  *
  * WSGI environ keys (HTTP_HOST, ...) and short repeated values (methods,
  * protocol, peer address) are the same few strings request after request;
  * reusing the objects saves an allocation and a hash each time. Bounded: once
  * full, misses are simply created. */
-#ifndef FF_SERVER_STRCACHE_H
-#define FF_SERVER_STRCACHE_H
+#ifndef FF_DISPATCH_STRCACHE_H
+#define FF_DISPATCH_STRCACHE_H
 
 #include "module.h"
 

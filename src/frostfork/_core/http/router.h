@@ -1,11 +1,11 @@
-/* server/router.h — the route table, built once, matched in C per request.
+/* http/router.h — the route table, built once, matched in C per request.
  *
  * Pure C. Patterns are split on '/' into a trie of segments: literal
  * children are tried before the single `{name}` child, with backtracking, so
  * `/users/me` wins over `/users/{id}` and `/users/{id}/posts` still matches.
  * A route is an integer id the caller maps to its handler. */
-#ifndef FF_SERVER_ROUTER_H
-#define FF_SERVER_ROUTER_H
+#ifndef FF_HTTP_ROUTER_H
+#define FF_HTTP_ROUTER_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
-/* server/headers.c — appending handler-supplied response headers safely. */
-#include "server/conn.h"
+/* obj/headers.c — appending handler-supplied response headers safely. */
+#include "obj/headers.h"
 
 #include <strings.h>
 

@@ -1,5 +1,5 @@
-/* server/router.c — segment trie for routes (see router.h for the rules). */
-#include "server/router.h"
+/* http/router.c — segment trie for routes (see router.h for the rules). */
+#include "http/router.h"
 #include "util/hex.h"
 
 #include <stdio.h>

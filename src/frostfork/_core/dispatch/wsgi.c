@@ -1,11 +1,12 @@
-/* server/wsgi.c — serving a PEP 3333 application.
+/* dispatch/wsgi.c — serving a PEP 3333 application.
  *
  * The environ is a copy of a per-worker template plus the request's own
  * keys. The whole response is collected before it is written, which lets
  * every response carry an exact Content-Length and keeps the connection
  * reusable. */
-#include "server/conn.h"
-#include "server/body.h"
+#include "dispatch/dispatch.h"
+#include "obj/headers.h"
+#include "obj/body.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -112,28 +113,28 @@ PyType_Spec ff_start_response_spec = {
     .slots = sr_slots,
 };
 
-/* The keys every environ of this worker shares. */
-int ff_wsgi_worker_init(ff_worker *w)
+/* The keys every environ of this env shares. */
+int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port)
 {
     PyObject *errors = PySys_GetObject("stderr"); /* borrowed */
     char port[16];
-    snprintf(port, sizeof port, "%d", w->srv->cfg.server_port);
-    w->environ_base = Py_BuildValue(
+    snprintf(port, sizeof port, "%d", server_port);
+    e->environ_base = Py_BuildValue(
         "{s:(ii),s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:s}", "wsgi.version", 1, 0, "wsgi.url_scheme",
         "http", "wsgi.errors", errors ? errors : Py_None, "wsgi.multithread", Py_False,
         "wsgi.multiprocess", Py_True, "wsgi.run_once", Py_False, "wsgi.input_terminated",
-        Py_True, "SCRIPT_NAME", "", "SERVER_NAME", w->srv->cfg.server_name, "SERVER_PORT", port);
-    return w->environ_base ? 0 : -1;
+        Py_True, "SCRIPT_NAME", "", "SERVER_NAME", server_name, "SERVER_PORT", port);
+    return e->environ_base ? 0 : -1;
 }
 
 /* env[key] = value; both through the worker's string cache when `cache_value`
  * says the value is one of a few (methods, protocol, peer address). */
-static int set_str(ff_worker *w, PyObject *env, const char *key, const char *val, size_t len,
+static int set_str(ff_env *e, PyObject *env, const char *key, const char *val, size_t len,
                    int cache_value)
 {
-    PyObject *k = ff_strcache_get(&w->strings, key, strlen(key));
+    PyObject *k = ff_strcache_get(&e->strings, key, strlen(key));
     PyObject *v = !k ? NULL
-                  : cache_value ? ff_strcache_get(&w->strings, val, len)
+                  : cache_value ? ff_strcache_get(&e->strings, val, len)
                                 : PyUnicode_DecodeLatin1(val, (Py_ssize_t)len, NULL);
     int rc = v ? PyDict_SetItem(env, k, v) : -1;
     Py_XDECREF(k);
@@ -146,7 +147,7 @@ static int set_str(ff_worker *w, PyObject *env, const char *key, const char *val
  * another header. Repeats are joined with ','. Content-Length is left to
  * build_environ, which gives the length the parser settled on ("5, 5" is 5).
  * A name too long for the stack buffer is built on the heap: none is dropped. */
-static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
+static int add_header(ff_env *e, PyObject *env, const ff_http_header *h)
 {
     char stack[300], *key = stack;
     if (memchr(h->name, '_', h->name_len))
@@ -165,7 +166,7 @@ static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
     }
     for (size_t i = 0; i < h->name_len; i++)
         key[k++] = h->name[i] == '-' ? '_' : (char)toupper((unsigned char)h->name[i]);
-    PyObject *kobj = ff_strcache_get(&w->strings, key, k);
+    PyObject *kobj = ff_strcache_get(&e->strings, key, k);
     if (key != stack)
         PyMem_Free(key);
     PyObject *v = kobj ? PyUnicode_DecodeLatin1(h->value, (Py_ssize_t)h->value_len, NULL) : NULL;
@@ -181,7 +182,7 @@ static int add_header(ff_worker *w, PyObject *env, const ff_http_header *h)
 /* SERVER_NAME and SERVER_PORT of an absolute-form request: its target
  * names the server (RFC 9112 3.2.2), as HTTP_HOST does. The port is the
  * authority's, else the scheme's default; an IP literal keeps its brackets. */
-static int set_target_server(ff_worker *w, PyObject *env, const ff_http_request *h)
+static int set_target_server(ff_env *e, PyObject *env, const ff_http_request *h)
 {
     const char *a = h->authority, *colon = NULL;
     size_t n = h->authority_len, name_len = n;
@@ -202,54 +203,52 @@ static int set_target_server(ff_worker *w, PyObject *env, const ff_http_request 
             port_len = (size_t)(a + n - port);
         }
     }
-    return set_str(w, env, "SERVER_NAME", a, name_len, 0) < 0 ||
-                   set_str(w, env, "SERVER_PORT", port, port_len, 0) < 0
+    return set_str(e, env, "SERVER_NAME", a, name_len, 0) < 0 ||
+                   set_str(e, env, "SERVER_PORT", port, port_len, 0) < 0
                ? -1
                : 0;
 }
 
-static PyObject *build_environ(ff_worker *w, const ff_req *r)
+static PyObject *build_environ(ff_env *e, const ff_req *r)
 {
     const ff_http_request *h = r->http;
-    PyObject *env = PyDict_Copy(w->environ_base);
+    PyObject *env = PyDict_Copy(e->environ_base);
     if (!env)
         return NULL;
     char *path = PyMem_Malloc(h->path_len + 1);
     if (!path)
         goto fail;
     long plen = ff_percent_decode(path, h->path, h->path_len);
-    int rc = plen < 0 ? set_str(w, env, "PATH_INFO", h->path, h->path_len, 0)
-                      : set_str(w, env, "PATH_INFO", path, (size_t)plen, 0);
+    int rc = plen < 0 ? set_str(e, env, "PATH_INFO", h->path, h->path_len, 0)
+                      : set_str(e, env, "PATH_INFO", path, (size_t)plen, 0);
     PyMem_Free(path);
-    char host[64], num[24];
-    int port;
-    ff_conn_peer(r->conn, host, sizeof host, &port);
-    ff_fmt_u64(num, (unsigned)port);
-    if (rc < 0 || set_str(w, env, "REQUEST_METHOD", h->method, h->method_len, 1) < 0 ||
-        set_str(w, env, "QUERY_STRING", h->query ? h->query : "", h->query_len, 0) < 0 ||
-        set_str(w, env, "SERVER_PROTOCOL", r->http10 ? "HTTP/1.0" : "HTTP/1.1", 8, 1) < 0 ||
-        set_str(w, env, "REMOTE_ADDR", host, strlen(host), 1) < 0 ||
-        set_str(w, env, "REMOTE_PORT", num, strlen(num), 0) < 0)
+    char num[24];
+    ff_fmt_u64(num, (unsigned)r->peer_port);
+    if (rc < 0 || set_str(e, env, "REQUEST_METHOD", h->method, h->method_len, 1) < 0 ||
+        set_str(e, env, "QUERY_STRING", h->query ? h->query : "", h->query_len, 0) < 0 ||
+        set_str(e, env, "SERVER_PROTOCOL", r->http10 ? "HTTP/1.0" : "HTTP/1.1", 8, 1) < 0 ||
+        set_str(e, env, "REMOTE_ADDR", r->peer_host, strlen(r->peer_host), 1) < 0 ||
+        set_str(e, env, "REMOTE_PORT", num, strlen(num), 0) < 0)
         goto fail;
     for (size_t i = 0; i < h->num_headers; i++)
-        if (add_header(w, env, &h->headers[i]) < 0)
+        if (add_header(e, env, &h->headers[i]) < 0)
             goto fail;
     if ((h->flags & FF_HTTP_F_CHUNKED) || h->content_length >= 0) {
         /* the decoded length of a chunked body, else the declared one */
         ff_fmt_u64(num, (h->flags & FF_HTTP_F_CHUNKED) ? (uint64_t)r->body_len
                                                         : (uint64_t)h->content_length);
-        if (set_str(w, env, "CONTENT_LENGTH", num, strlen(num), 0) < 0)
+        if (set_str(e, env, "CONTENT_LENGTH", num, strlen(num), 0) < 0)
             goto fail;
     }
-    if ((h->flags & FF_HTTP_F_ABSOLUTE_FORM) && set_target_server(w, env, h) < 0)
+    if ((h->flags & FF_HTTP_F_ABSOLUTE_FORM) && set_target_server(e, env, h) < 0)
         goto fail;
     /* a spooled body is read from its file, a small one from a bytes copy */
     PyObject *input = NULL;
     if (r->spool) {
-        input = ff_spool_reader(w->srv->st, r->spool);
+        input = ff_spool_reader(e->st, r->spool);
     } else {
         PyObject *body = PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
-        input = body ? PyObject_CallOneArg(w->srv->st->BytesIO, body) : NULL;
+        input = body ? PyObject_CallOneArg(e->st->BytesIO, body) : NULL;
         Py_XDECREF(body);
     }
     if (!input || PyDict_SetItemString(env, "wsgi.input", input) < 0) {
@@ -306,11 +305,11 @@ static int collect_body(PyObject *result, ff_buf *buf)
     return PyErr_Occurred() ? -1 : 0;
 }
 
-static int call_close(ff_worker *w, PyObject *result)
+static int call_close(ff_env *e, PyObject *result)
 {
     if (PyList_CheckExact(result) || PyTuple_CheckExact(result))
         return 0;
-    PyObject *close = PyObject_GetAttr(result, w->srv->st->str_close);
+    PyObject *close = PyObject_GetAttr(result, e->st->str_close);
     if (!close) {
         if (!PyErr_ExceptionMatches(PyExc_AttributeError))
             return -1;
@@ -323,23 +322,23 @@ static int call_close(ff_worker *w, PyObject *result)
     return r ? 0 : -1;
 }
 
-int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
+int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
 {
     int code;
     ff_StartResponse *sr = NULL;
     PyObject *result = NULL;
     int closed = 0;
-    PyObject *env = build_environ(w, r);
+    PyObject *env = build_environ(e, r);
     if (!env)
         goto fail;
-    sr = PyObject_GC_New(ff_StartResponse, w->srv->st->StartResponse_type);
+    sr = PyObject_GC_New(ff_StartResponse, e->st->StartResponse_type);
     if (!sr)
         goto fail;
     sr->status = sr->headers = NULL;
     memset(&sr->written, 0, sizeof sr->written);
     PyObject_GC_Track(sr);
     PyObject *args[2] = {env, (PyObject *)sr};
-    result = PyObject_Vectorcall(w->srv->wsgi_app, args, 2, NULL);
+    result = PyObject_Vectorcall(e->wsgi_app, args, 2, NULL);
     if (!result)
         goto fail;
     ff_buf *body = &sr->written;
@@ -347,14 +346,14 @@ int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     if (!ok) { /* close() still runs when iteration failed (PEP 3333) */
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
-        if (call_close(w, result) < 0)
+        if (call_close(e, result) < 0)
             PyErr_Clear();
         PyErr_Restore(t, v, tb);
         closed = 1;
         goto fail;
     }
     closed = 1;
-    if (call_close(w, result) < 0)
+    if (call_close(e, result) < 0)
         goto fail;
     if (!sr->status) {
         PyErr_SetString(PyExc_RuntimeError, "WSGI application did not call start_response");
@@ -367,7 +366,7 @@ int ff_wsgi_dispatch(ff_worker *w, const ff_req *r, ff_buf *out)
     code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
     size_t mark = ff_buf_used(out);
     ff_headers_seen seen = {0, -1};
-    if (ff_response_begin(out, code, status + 4, (size_t)slen - 4, &w->date) < 0 ||
+    if (ff_response_begin(out, code, status + 4, (size_t)slen - 4, e->date) < 0 ||
         ff_put_headers(out, sr->headers, &seen) < 0)
         goto unwrite;
     int no_body = code == 204 || code == 304 || code < 200;
@@ -387,11 +386,11 @@ fail:
     if (result && !closed) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
-        if (call_close(w, result) < 0)
+        if (call_close(e, result) < 0)
             PyErr_Clear();
         PyErr_Restore(t, v, tb);
     }
-    code = ff_fail_500(w, r, out, "WSGI application");
+    code = ff_fail_500(e, r, out, "WSGI application");
 done:
     Py_XDECREF(result);
     Py_XDECREF((PyObject *)sr);

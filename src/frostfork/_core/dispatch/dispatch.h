@@ -1,0 +1,86 @@
+/* dispatch/dispatch.h — answering one complete request: the native route
+ * table and the WSGI app, and the narrow environment they run in.
+ *
+ * A dispatcher reads an ff_req (obj/request.h), appends one whole response
+ * to the buffer it is given and returns its status. It sees no connection
+ * and no worker: the worker (server/) and the in-process engine
+ * (server/engine.c) each own an ff_env and call ff_dispatch_run. */
+#ifndef FF_DISPATCH_DISPATCH_H
+#define FF_DISPATCH_DISPATCH_H
+
+#include "module.h"
+#include "dispatch/strcache.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "obj/request.h"
+#include "util/buf.h"
+
+#include <sys/types.h>
+
+typedef struct {
+    PyObject *plan;        /* frostfork.Plan */
+    PyObject *param_names; /* tuple: the pattern's {names}, in order */
+    char *label;           /* "GET /users/{id}" for logs */
+} ff_route;
+
+/* The native app: the route trie and, per route id, its plan. */
+typedef struct {
+    ff_router router;
+    ff_route *routes;
+    size_t nroutes;
+} ff_app;
+
+/* Builds the C route table from App._compile()'s list of
+ * (method, pattern, plan, param_names). Returns 0, or -1 with err set. */
+int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err,
+                 size_t errlen);
+void ff_app_free(ff_app *app);
+
+/* Everything a dispatcher may use besides the request itself. */
+typedef struct ff_env {
+    ff_state *st;
+    const ff_app *app;            /* native routes; NULL when hosting a WSGI app */
+    PyObject *wsgi_app;           /* the WSGI callable (borrowed), or NULL */
+    const ff_date_cache *date;    /* kept current by the owner */
+    ff_buf scratch;               /* response body scratch (JSON encoding); owned */
+    pid_t pid;                    /* for request ids and log lines */
+    unsigned long long req_seq;   /* request ids generated so far */
+    int capture_errors;           /* keep a handler's exception in `error` (test client) */
+    PyObject *error;              /* ... the first one of the current request, owned */
+    /* WSGI: the environ keys that never change, and cached short strings */
+    PyObject *environ_base;
+    ff_strcache strings;
+} ff_env;
+
+/* Sets the env up (the WSGI environ base when wsgi_app is set). Returns 0,
+ * or -1 with a Python exception. ff_env_clear releases what it owns. */
+int ff_env_init(ff_env *e, ff_state *st, const ff_app *app, PyObject *wsgi_app,
+                const ff_date_cache *date, const char *server_name, int server_port);
+void ff_env_clear(ff_env *e);
+
+/* Runs one request through the native or WSGI dispatcher and returns its
+ * status. Out of memory for the response, it cuts off what part of it was
+ * written, clears r->keep_alive and returns 0: the caller closes the
+ * connection without sending a truncated response. */
+int ff_dispatch_run(ff_env *e, ff_req *r, ff_buf *out);
+/* After the request is logged: forgets its id and its secrets. */
+void ff_dispatch_end(ff_env *e);
+
+/* The two dispatchers: append one complete response to out and return its
+ * status code; any Python error becomes a logged 500. -1 only when out of
+ * memory for the response itself (out may then hold part of it). */
+int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
+int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
+/* The environ keys every request of this env shares (ff_env_init calls it). */
+int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port);
+
+/* The current request's id: its X-Request-Id when that is a sane token,
+ * else "<pid hex>-<counter hex>"; made on first use. */
+const char *ff_request_id(ff_env *e, const ff_req *r);
+
+/* Logs the pending Python exception with the request id and writes the 500
+ * response that carries the same id. Returns 500, or -1 with none of the
+ * response left in out when out of memory for it. */
+int ff_fail_500(ff_env *e, const ff_req *r, ff_buf *out, const char *what);
+
+#endif
