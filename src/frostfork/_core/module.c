@@ -10,6 +10,8 @@
 #include "life/sinks.h"
 #include "schema/type.h"
 #include "obj/body.h"
+#include "obj/upload.h"
+#include "bind/form.h"
 #include "http/router.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -162,6 +164,15 @@ static int add_limits(PyObject *m)
         FF_HTTP_MAX_CHUNK_EXT, "chunk_size_digits", FF_HTTP_MAX_CHUNK_SIZE_DIGITS,
         "leading_empty_lines", FF_HTTP_MAX_LEADING_EMPTY_LINES, "request_id_bytes",
         (int)sizeof(((ff_state *)0)->request_id) - 1);
+    PyObject *form = d ? Py_BuildValue("{s:i,s:i,s:i,s:i,s:i}", "form_fields", FF_FORM_MAX_FIELDS,
+                                       "form_name_bytes", FF_FORM_MAX_NAME_BYTES,
+                                       "form_field_bytes", FF_FORM_MAX_FIELD_BYTES,
+                                       "form_part_header_bytes", FF_FORM_MAX_PART_HEADER_BYTES,
+                                       "form_part_headers", FF_FORM_MAX_PART_HEADERS)
+                      : NULL;
+    if (!form || PyDict_Update(d, form) < 0)
+        Py_CLEAR(d);
+    Py_XDECREF(form);
     PyObject *view = d ? PyDictProxy_New(d) : NULL; /* read-only to Python */
     int rc = view ? PyModule_AddObjectRef(m, "LIMITS", view) : -1;
     Py_XDECREF(d);
@@ -180,6 +191,7 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
+        add_type(m, &ff_upload_spec, &st->UploadFile_type) < 0 ||
         !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
         !(st->SpoolRaw_type =
               (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_raw_spec, NULL)))
@@ -245,6 +257,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->BufferedReader);
     Py_VISIT(st->Spool_type);
     Py_VISIT(st->SpoolRaw_type);
+    Py_VISIT(st->UploadFile_type);
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
@@ -279,6 +292,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->BufferedReader);
     Py_CLEAR(st->Spool_type);
     Py_CLEAR(st->SpoolRaw_type);
+    Py_CLEAR(st->UploadFile_type);
     Py_CLEAR(st->gc_module);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);

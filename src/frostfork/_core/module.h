@@ -23,6 +23,7 @@ typedef struct {
     PyObject *BufferedReader; /* io.BufferedReader, over spooled bodies */
     PyTypeObject *Spool_type;    /* a spooled body's file (obj/body.c) */
     PyTypeObject *SpoolRaw_type; /* the raw reader over one */
+    PyTypeObject *UploadFile_type; /* a multipart file part (obj/upload.c) */
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;

@@ -3,6 +3,8 @@
 #include "util/hex.h"
 #include "obj/objects.h"
 #include "life/finalize.h"
+#include "bind/form.h"
+#include "obj/upload.h"
 
 #include <limits.h>
 #include <strings.h>
@@ -12,7 +14,7 @@
 #define STACK_ARGS 32
 
 static const char *const SRC_NAMES[] = {"path", "query", "header", "cookie", "body", "body",
-                                        "request", "dependency"};
+                                        "request", "dependency", "body", "body", "body"};
 
 /* ---- the Plan type ---- */
 
@@ -95,7 +97,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
         if (!PyArg_ParseTuple(PyList_GET_ITEM(args, i), "UiUiOpOpO:Plan arg", &name, &a->src, &loc,
                               &a->capture, &schema, &a->required, &def, &a->is_list, &dep))
             goto fail;
-        if (a->src < FF_SRC_PATH || a->src > FF_SRC_DEP) {
+        if (a->src < FF_SRC_PATH || a->src > FF_SRC_FORM_MODEL) {
             PyErr_Format(PyExc_ValueError, "bad source %d", a->src);
             goto fail;
         }
@@ -115,7 +117,8 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
         a->default_value = Py_NewRef(def);
         a->dep = dep == Py_None ? NULL : Py_NewRef(dep);
         if ((a->src == FF_SRC_DEP && (!a->dep || !Py_IS_TYPE(a->dep, type))) ||
-            ((a->src <= FF_SRC_BODY) && !a->schema)) {
+            ((a->src <= FF_SRC_BODY || a->src == FF_SRC_FORM || a->src == FF_SRC_FORM_MODEL) &&
+             !a->schema)) {
             PyErr_Format(PyExc_ValueError, "Plan arg %R is incomplete", name);
             goto fail;
         }
@@ -170,6 +173,9 @@ void ff_bind_init(ff_bind *b, ff_state *st, const ff_req *r, const ff_slice *cap
     b->deps = b->deps_inline;
     b->ndeps = 0;
     b->deps_cap = FF_BIND_DEPS_INLINE;
+    b->form = NULL;
+    b->form_status = 0;
+    b->form_msg = NULL;
 }
 
 void ff_bind_free(ff_bind *b)
@@ -177,6 +183,7 @@ void ff_bind_free(ff_bind *b)
     ff_dec_free(&b->dec);
     Py_CLEAR(b->body);
     Py_CLEAR(b->request);
+    Py_CLEAR(b->form);
     for (int i = 0; i < b->ndeps; i++)
         Py_CLEAR(b->deps[i].value);
     if (b->deps != b->deps_inline)
@@ -186,7 +193,7 @@ void ff_bind_free(ff_bind *b)
     PyMem_Free(b->query_buf);
 }
 
-static int fatal(ff_bind *b) { return b->dec.in.err || PyErr_Occurred(); }
+static int fatal(ff_bind *b) { return b->dec.in.err || b->form_status || PyErr_Occurred(); }
 
 /* application/x-www-form-urlencoded decoding: '+' is a space, bad escapes
  * stay as written. */
@@ -321,9 +328,9 @@ static PyObject *loc_prefix(const ff_arg *a)
     return Py_BuildValue("(sO)", SRC_NAMES[a->src], a->loc_name);
 }
 
-/* Text from the URL or a header, made a str and converted to the arg's type
- * (an item of it for lists); failures become 422 entries. */
-static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, Py_ssize_t index)
+/* A str converted to the arg's type (an item of it for lists, at `index`);
+ * str NULL means the text was not UTF-8. Failures become 422 entries. */
+static PyObject *convert_value(ff_bind *b, const ff_arg *a, PyObject *str, Py_ssize_t index)
 {
     PyObject *prefix = loc_prefix(a);
     if (!prefix)
@@ -337,19 +344,28 @@ static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, P
     }
     b->dec.prefix = prefix;
     PyObject *v = NULL;
-    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
-    if (!str && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-        PyErr_Clear();
+    if (!str)
         ff_dec_error(&b->dec, "string_unicode",
                      PyUnicode_FromString("Input should be a valid string, unable to parse raw "
                                           "data as a unicode string"),
                      NULL, NULL);
-    } else if (str) {
+    else
         v = ff_convert_str(&b->dec, a->type, str);
-        Py_DECREF(str);
-    }
     b->dec.prefix = NULL;
     Py_DECREF(prefix);
+    return v;
+}
+
+/* Text from the URL or a header, made a str and converted (see
+ * convert_value). */
+static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, Py_ssize_t index)
+{
+    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    if (!str && !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return NULL;
+    PyErr_Clear();
+    PyObject *v = convert_value(b, a, str, index);
+    Py_XDECREF(str);
     return v;
 }
 
@@ -441,6 +457,79 @@ static int ensure_body(ff_bind *b, PyObject *schema, int embedded)
     return b->body_state;
 }
 
+/* The body read as a form, once per request; a refused one (400/413) is
+ * fatal for the request like invalid JSON. Returns 0 or -1. */
+static int ensure_form(ff_bind *b)
+{
+    if (b->form)
+        return 0;
+    if (b->form_status)
+        return -1;
+    int rc = ff_form_read(b->st, b->r, &b->form, &b->form_msg);
+    if (rc > 0)
+        b->form_status = rc;
+    return rc == 0 ? 0 : -1;
+}
+
+/* A Form() field: its text values (files sent under the name are passed
+ * over), the first or all of them, converted as query values are. A File
+ * parameter: the UploadFile values. */
+static PyObject *from_form(ff_bind *b, const ff_arg *a)
+{
+    if (ensure_form(b) < 0)
+        return NULL;
+    PyObject *got = PyDict_GetItemWithError(b->form, a->loc_name);
+    if (!got && PyErr_Occurred())
+        return NULL;
+    PyObject *list = PyList_New(0);
+    Py_ssize_t n = got ? PyList_GET_SIZE(got) : 0;
+    int want_file = a->src == FF_SRC_FILE, bad = 0;
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(got, i);
+        if (want_file != Py_IS_TYPE(item, b->st->UploadFile_type))
+            continue;
+        if (!a->is_list && PyList_GET_SIZE(list) == 1)
+            break;
+        PyObject *v = want_file ? Py_NewRef(item)
+                                : convert_value(b, a, item, a->is_list ? PyList_GET_SIZE(list) : -1);
+        if (!v && fatal(b))
+            Py_CLEAR(list);
+        else if (v && PyList_Append(list, v) < 0)
+            Py_CLEAR(list);
+        bad |= v == NULL;
+        Py_XDECREF(v);
+    }
+    if (!list)
+        return NULL;
+    if (bad) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    if (PyList_GET_SIZE(list) == 0) {
+        Py_DECREF(list);
+        return missing(b, a);
+    }
+    if (a->is_list)
+        return list;
+    PyObject *first = Py_NewRef(PyList_GET_ITEM(list, 0));
+    Py_DECREF(list);
+    return first;
+}
+
+static PyObject *form_model(ff_bind *b, const ff_arg *a)
+{
+    if (ensure_form(b) < 0)
+        return NULL;
+    PyObject *prefix = Py_BuildValue("(s)", "body");
+    if (!prefix)
+        return NULL;
+    b->dec.prefix = prefix;
+    PyObject *v = ff_convert_model(&b->dec, a->type, b->form);
+    b->dec.prefix = NULL;
+    Py_DECREF(prefix);
+    return v;
+}
+
 static PyObject *resolve_dep(ff_bind *b, ff_Plan *p);
 
 static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
@@ -482,6 +571,11 @@ static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
         return Py_XNewRef(b->request);
     case FF_SRC_DEP:
         return resolve_dep(b, (ff_Plan *)a->dep);
+    case FF_SRC_FORM:
+    case FF_SRC_FILE:
+        return from_form(b, a);
+    case FF_SRC_FORM_MODEL:
+        return form_model(b, a);
     }
     return NULL;
 }

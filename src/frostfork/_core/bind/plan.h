@@ -19,6 +19,9 @@ enum ff_src {
     FF_SRC_BODY,       /* the whole body is this argument */
     FF_SRC_BODY_FIELD, /* one field of an embedded body object */
     FF_SRC_REQUEST, FF_SRC_DEP,
+    FF_SRC_FORM,       /* a form field (urlencoded or multipart), converted like a query value */
+    FF_SRC_FILE,       /* an uploaded file (UploadFile), or a list of them */
+    FF_SRC_FORM_MODEL, /* the whole form as a model */
 };
 
 typedef struct {
@@ -78,6 +81,9 @@ typedef struct {
     ff_bind_dep *deps;      /* request-scoped dependencies made so far: deps_inline or heap */
     int ndeps;
     int deps_cap;
+    PyObject *form;         /* the body read as a form (bind/form.h), once */
+    int form_status;        /* 0, or the 400/413 the form was refused with ... */
+    const char *form_msg;   /* ... and why */
     ff_pair query_inline[FF_BIND_QUERY_INLINE];
     ff_bind_dep deps_inline[FF_BIND_DEPS_INLINE];
 } ff_bind;

@@ -142,6 +142,9 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
         if ((status = write_result(e, r, out, res)) < 0)
             status = ff_fail_500(e, r, out, rt->label);
         Py_DECREF(res);
+    } else if (b.form_status) {
+        status = ff_response_error(out, b.form_status, b.form_msg, e->date, r->keep_alive,
+                                   r->http10, r->head_only) < 0 ? -1 : b.form_status;
     } else if (b.dec.in.err) {
         char msg[160];
         snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", b.dec.in.err_pos, b.dec.in.err);

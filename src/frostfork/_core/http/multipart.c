@@ -278,7 +278,7 @@ static ssize_t part_headers(ff_multipart *p, const char *buf, size_t len,
 ssize_t ff_mp_next(ff_multipart *p, const char *buf, size_t len, const ff_form_limits *lim,
                    ff_http_header *headers, ff_mp_event *ev, enum ff_form_error *err)
 {
-    size_t safe, i, dash_len = p->delim_len - 2;
+    size_t safe = 0, i, dash_len = p->delim_len - 2;
     ssize_t at;
 
     if (p->state == S_FAILED) {
