@@ -9,7 +9,6 @@
  * every decoded byte is preceded in the input by at least itself.
  */
 #include "parse.h"
-
 #include "chars.h"
 
 #include <string.h>
@@ -45,6 +44,11 @@ enum {
     S_FAILED,      /* an error was returned; hex_digits holds it */
 };
 
+/* ff_http_chunked_decode picks a step function by ranges of these states. */
+_Static_assert(S_SIZE_LF == S_EXT_QEND + 1 && S_DATA == S_SIZE_LF + 1 &&
+                   S_TR_START == S_DATA_LF + 1 && S_DONE == S_FINAL_LF + 1,
+               "the decoder's state ranges");
+
 void ff_http_chunked_init(ff_http_chunked *d)
 {
     memset(d, 0, sizeof(*d));
@@ -59,22 +63,22 @@ static int step_ext(int state, unsigned char c, enum ff_http_error *e)
 {
     switch (state) {
     case S_EXT_WS:
-        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
+        if (FF_HTTP_IS(c, FF_C_WS))
             return S_EXT_WS;
         if (c == ';')
             return S_EXT_NAME0;
         break;
     case S_EXT_NAME0:
-        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
+        if (FF_HTTP_IS(c, FF_C_WS))
             return S_EXT_NAME0;
-        if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
+        if (FF_HTTP_IS(c, FF_C_TCHAR))
             return S_EXT_NAME;
         break;
     case S_EXT_NAME:
     case S_EXT_NAME_WS:
-        if (state == S_EXT_NAME && FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
+        if (state == S_EXT_NAME && FF_HTTP_IS(c, FF_C_TCHAR))
             return S_EXT_NAME;
-        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
+        if (FF_HTTP_IS(c, FF_C_WS))
             return S_EXT_NAME_WS;
         if (c == '=')
             return S_EXT_VAL0;
@@ -82,18 +86,18 @@ static int step_ext(int state, unsigned char c, enum ff_http_error *e)
             return S_EXT_NAME0;
         break;
     case S_EXT_VAL0:
-        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
+        if (FF_HTTP_IS(c, FF_C_WS))
             return S_EXT_VAL0;
         if (c == '"')
             return S_EXT_QVAL;
-        if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
+        if (FF_HTTP_IS(c, FF_C_TCHAR))
             return S_EXT_VAL;
         break;
     case S_EXT_VAL:
     case S_EXT_QEND:
-        if (state == S_EXT_VAL && FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
+        if (state == S_EXT_VAL && FF_HTTP_IS(c, FF_C_TCHAR))
             return S_EXT_VAL;
-        if (FF_HTTP_IS(c, FF_HTTP_C_WS))
+        if (FF_HTTP_IS(c, FF_C_WS))
             return S_EXT_WS;
         if (c == ';')
             return S_EXT_NAME0;
@@ -103,11 +107,11 @@ static int step_ext(int state, unsigned char c, enum ff_http_error *e)
             return S_EXT_QEND;
         if (c == '\\')
             return S_EXT_QESC;
-        if (FF_HTTP_IS(c, FF_HTTP_C_QDTEXT))
+        if (FF_HTTP_IS(c, FF_C_QDTEXT))
             return S_EXT_QVAL;
         break;
     case S_EXT_QESC:
-        if (FF_HTTP_IS(c, FF_HTTP_C_VALUE))
+        if (FF_HTTP_IS(c, FF_C_VALUE))
             return S_EXT_QVAL;
         break;
     default:
@@ -117,19 +121,125 @@ static int step_ext(int state, unsigned char c, enum ff_http_error *e)
     return -1;
 }
 
-/* The decoder proper. Errors are decided byte by byte, so the same input
- * fails with the same code however it is split. A bare LF anywhere in the
- * framing is a framing error before anything else; a CR ends a size line only
- * where the grammar allows the line to end. The body limit is checked while
- * the size digits arrive, so an oversized chunk is refused before its data is
- * read. The trailer section is validated like a header section and then
- * dropped: trailers are not merged into the request. */
+static inline int fail(enum ff_http_error *e, enum ff_http_error code)
+{
+    *e = code;
+    return -1;
+}
+
+/* One byte of a chunk-size line's digits (S_SIZE). The body limit is checked
+ * while the digits arrive, so an oversized chunk is refused before its data
+ * is read. Returns the next state, or -1 with *e set. */
+static int step_size(ff_http_chunked *d, const ff_http_limits *lim, unsigned char c,
+                     enum ff_http_error *e)
+{
+    if (FF_HTTP_IS(c, FF_C_HEX)) {
+        if (d->hex_digits == FF_HTTP_MAX_CHUNK_SIZE_DIGITS)
+            return fail(e, FF_HTTP_E_CHUNK_SIZE);
+        d->hex_digits++;
+        d->remaining = d->remaining << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        if (d->remaining > lim->max_body - d->total)
+            return fail(e, FF_HTTP_E_BODY_TOO_LARGE);
+        return S_SIZE;
+    }
+    if (c == '\n')
+        return fail(e, FF_HTTP_E_CHUNK_FRAMING);
+    if (d->hex_digits == 0)
+        return fail(e, FF_HTTP_E_CHUNK_SIZE);
+    if (c == '\r')
+        return S_SIZE_LF;
+    if (c != ';' && !FF_HTTP_IS(c, FF_C_WS))
+        return fail(e, FF_HTTP_E_CHUNK_SIZE);
+    if (++d->line_bytes > lim->max_chunk_ext)
+        return fail(e, FF_HTTP_E_CHUNK_EXT);
+    return c == ';' ? S_EXT_NAME0 : S_EXT_WS;
+}
+
+/* One byte of a size line's extensions (S_EXT_*): a CR ends the line only
+ * where the grammar allows it to end, and the line's length is bounded. */
+static int step_ext_line(ff_http_chunked *d, const ff_http_limits *lim, int st, unsigned char c,
+                         enum ff_http_error *e)
+{
+    if (c == '\n')
+        return fail(e, FF_HTTP_E_CHUNK_FRAMING);
+    if (c == '\r') {
+        if (st != S_EXT_NAME && st != S_EXT_VAL && st != S_EXT_QEND)
+            return fail(e, FF_HTTP_E_CHUNK_EXT);
+        return S_SIZE_LF;
+    }
+    if (++d->line_bytes > lim->max_chunk_ext)
+        return fail(e, FF_HTTP_E_CHUNK_EXT);
+    return step_ext(st, c, e);
+}
+
+/* The line ends of the framing: the LF of a size line (then data, or the
+ * trailer section after the last chunk) and the CRLF after a chunk's data. */
+static int step_crlf(ff_http_chunked *d, int st, unsigned char c, enum ff_http_error *e)
+{
+    switch (st) {
+    case S_SIZE_LF:
+        if (c != '\n')
+            return fail(e, FF_HTTP_E_CHUNK_FRAMING);
+        if (d->remaining == 0)
+            return S_TR_START;
+        d->total += d->remaining;
+        return S_DATA;
+    case S_DATA_CR:
+        return c == '\r' ? S_DATA_LF : fail(e, FF_HTTP_E_CHUNK_FRAMING);
+    default: /* S_DATA_LF */
+        if (c != '\n')
+            return fail(e, FF_HTTP_E_CHUNK_FRAMING);
+        d->hex_digits = 0;
+        d->line_bytes = 0;
+        return S_SIZE;
+    }
+}
+
+/* One byte of the trailer section, validated like a header section and
+ * then dropped (trailers are not merged into the request). S_DONE after the
+ * final empty line. */
+static int step_trailer(int st, unsigned char c, enum ff_http_error *e)
+{
+    switch (st) {
+    case S_TR_START:
+        if (c == '\r')
+            return S_FINAL_LF;
+        if (c == '\n')
+            return fail(e, FF_HTTP_E_CHUNK_FRAMING);
+        if (FF_HTTP_IS(c, FF_C_TCHAR))
+            return S_TR_NAME;
+        return fail(e, FF_HTTP_E_TRAILER); /* includes a line starting with whitespace (obs-fold) */
+    case S_TR_NAME:
+        if (FF_HTTP_IS(c, FF_C_TCHAR))
+            return S_TR_NAME;
+        if (c == ':')
+            return S_TR_VALUE;
+        return fail(e, c == '\n' ? FF_HTTP_E_CHUNK_FRAMING : FF_HTTP_E_TRAILER);
+    case S_TR_VALUE:
+        if (FF_HTTP_IS(c, FF_C_VALUE))
+            return S_TR_VALUE;
+        if (c == '\r')
+            return S_TR_LF;
+        return fail(e, c == '\n' ? FF_HTTP_E_CHUNK_FRAMING : FF_HTTP_E_TRAILER);
+    case S_TR_LF:
+    case S_FINAL_LF:
+        if (c != '\n')
+            return fail(e, FF_HTTP_E_CHUNK_FRAMING);
+        return st == S_TR_LF ? S_TR_START : S_DONE;
+    default:
+        return fail(e, FF_HTTP_E_CHUNK_FRAMING);
+    }
+}
+
+/* The decoder proper: chunk data moves in runs, every other byte goes
+ * through the step of its part of the grammar. Errors are decided byte by
+ * byte, so the same input fails with the same code however it is split; a
+ * bare LF anywhere in the framing is a framing error before anything else. */
 ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
                                char *buf, size_t *len, enum ff_http_error *err)
 {
     size_t r = 0, w = 0, n = *len, k, rest;
     enum ff_http_error e = FF_HTTP_OK;
-    unsigned char c;
     int st = d->state;
 
     *err = FF_HTTP_OK;
@@ -157,167 +267,28 @@ ssize_t ff_http_chunked_decode(ff_http_chunked *d, const ff_http_limits *lim,
                 st = S_DATA_CR;
             continue;
         }
-
-        c = (unsigned char)buf[r++];
+        unsigned char c = (unsigned char)buf[r++];
         if (st >= S_TR_START && ++d->trailer_bytes > lim->max_header_bytes) {
             e = FF_HTTP_E_TRAILER;
             goto failed;
         }
-
-        switch (st) {
-        case S_SIZE:
-            if (FF_HTTP_IS(c, FF_HTTP_C_HEX)) {
-                if (d->hex_digits == FF_HTTP_MAX_CHUNK_SIZE_DIGITS) {
-                    e = FF_HTTP_E_CHUNK_SIZE;
-                    goto failed;
-                }
-                d->hex_digits++;
-                d->remaining = d->remaining << 4 |
-                               (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-                if (d->remaining > lim->max_body - d->total) {
-                    e = FF_HTTP_E_BODY_TOO_LARGE;
-                    goto failed;
-                }
-                break;
-            }
-            if (c == '\n') {
-                e = FF_HTTP_E_CHUNK_FRAMING;
-                goto failed;
-            }
-            if (d->hex_digits == 0) {
-                e = FF_HTTP_E_CHUNK_SIZE;
-                goto failed;
-            }
-            if (c == '\r') {
-                st = S_SIZE_LF;
-                break;
-            }
-            if (c != ';' && !FF_HTTP_IS(c, FF_HTTP_C_WS)) {
-                e = FF_HTTP_E_CHUNK_SIZE;
-                goto failed;
-            }
-            if (++d->line_bytes > lim->max_chunk_ext) {
-                e = FF_HTTP_E_CHUNK_EXT;
-                goto failed;
-            }
-            st = c == ';' ? S_EXT_NAME0 : S_EXT_WS;
-            break;
-
-        case S_EXT_WS:
-        case S_EXT_NAME0:
-        case S_EXT_NAME:
-        case S_EXT_NAME_WS:
-        case S_EXT_VAL0:
-        case S_EXT_VAL:
-        case S_EXT_QVAL:
-        case S_EXT_QESC:
-        case S_EXT_QEND:
-            if (c == '\n') {
-                e = FF_HTTP_E_CHUNK_FRAMING;
-                goto failed;
-            }
-            if (c == '\r') {
-                if (st != S_EXT_NAME && st != S_EXT_VAL && st != S_EXT_QEND) {
-                    e = FF_HTTP_E_CHUNK_EXT;
-                    goto failed;
-                }
-                st = S_SIZE_LF;
-                break;
-            }
-            if (++d->line_bytes > lim->max_chunk_ext) {
-                e = FF_HTTP_E_CHUNK_EXT;
-                goto failed;
-            }
-            if ((st = step_ext(st, c, &e)) < 0)
-                goto failed;
-            break;
-
-        case S_SIZE_LF:
-            if (c != '\n') {
-                e = FF_HTTP_E_CHUNK_FRAMING;
-                goto failed;
-            }
-            if (d->remaining == 0) {
-                st = S_TR_START;
-            } else {
-                d->total += d->remaining;
-                st = S_DATA;
-            }
-            break;
-
-        case S_DATA_CR:
-            if (c != '\r') {
-                e = FF_HTTP_E_CHUNK_FRAMING;
-                goto failed;
-            }
-            st = S_DATA_LF;
-            break;
-
-        case S_DATA_LF:
-            if (c != '\n') {
-                e = FF_HTTP_E_CHUNK_FRAMING;
-                goto failed;
-            }
-            d->hex_digits = 0;
-            d->line_bytes = 0;
-            st = S_SIZE;
-            break;
-
-        case S_TR_START:
-            if (c == '\r') {
-                st = S_FINAL_LF;
-            } else if (c == '\n') {
-                e = FF_HTTP_E_CHUNK_FRAMING;
-                goto failed;
-            } else if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR)) {
-                st = S_TR_NAME;
-            } else {
-                /* Includes a line starting with whitespace (obs-fold). */
-                e = FF_HTTP_E_TRAILER;
-                goto failed;
-            }
-            break;
-
-        case S_TR_NAME:
-            if (FF_HTTP_IS(c, FF_HTTP_C_TCHAR))
-                break;
-            if (c == ':') {
-                st = S_TR_VALUE;
-                break;
-            }
-            e = c == '\n' ? FF_HTTP_E_CHUNK_FRAMING : FF_HTTP_E_TRAILER;
+        if (st == S_SIZE)
+            st = step_size(d, lim, c, &e);
+        else if (st <= S_EXT_QEND)
+            st = step_ext_line(d, lim, st, c, &e);
+        else if (st <= S_DATA_LF)
+            st = step_crlf(d, st, c, &e);
+        else
+            st = step_trailer(st, c, &e);
+        if (st < 0)
             goto failed;
-
-        case S_TR_VALUE:
-            if (FF_HTTP_IS(c, FF_HTTP_C_VALUE))
-                break;
-            if (c == '\r') {
-                st = S_TR_LF;
-                break;
-            }
-            e = c == '\n' ? FF_HTTP_E_CHUNK_FRAMING : FF_HTTP_E_TRAILER;
-            goto failed;
-
-        case S_TR_LF:
-        case S_FINAL_LF:
-            if (c != '\n') {
-                e = FF_HTTP_E_CHUNK_FRAMING;
-                goto failed;
-            }
-            if (st == S_TR_LF) {
-                st = S_TR_START;
-                break;
-            }
+        if (st == S_DONE) {
             d->state = S_DONE;
             rest = n - r;
             if (rest != 0 && w != r)
                 memmove(buf + w, buf + r, rest);
             *len = w;
             return (ssize_t)rest;
-
-        default:
-            e = FF_HTTP_E_CHUNK_FRAMING;
-            goto failed;
         }
     }
     d->state = st;

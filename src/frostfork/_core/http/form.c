@@ -79,10 +79,10 @@ int ff_form_media_type(const char *ct, size_t len)
 {
     size_t b = 0, e;
 
-    while (b < len && FF_HTTP_IS(ct[b], FF_HTTP_C_WS))
+    while (b < len && FF_HTTP_IS(ct[b], FF_C_WS))
         b++;
     e = b;
-    while (e < len && (FF_HTTP_IS(ct[e], FF_HTTP_C_TCHAR) || ct[e] == '/'))
+    while (e < len && (FF_HTTP_IS(ct[e], FF_C_TCHAR) || ct[e] == '/'))
         e++;
     if (ff__form_ieq(ct + b, e - b, "application/x-www-form-urlencoded"))
         return FF_FORM_URLENCODED;
@@ -103,24 +103,24 @@ int ff_mp_boundary(const char *ct, size_t len, const char **b, size_t *blen)
         i++;
     while (i < len) {
         i++; /* the ';' */
-        while (i < len && FF_HTTP_IS(ct[i], FF_HTTP_C_WS))
+        while (i < len && FF_HTTP_IS(ct[i], FF_C_WS))
             i++;
         ns = i;
-        while (i < len && FF_HTTP_IS(ct[i], FF_HTTP_C_TCHAR))
+        while (i < len && FF_HTTP_IS(ct[i], FF_C_TCHAR))
             i++;
         ne = i;
-        while (i < len && FF_HTTP_IS(ct[i], FF_HTTP_C_WS))
+        while (i < len && FF_HTTP_IS(ct[i], FF_C_WS))
             i++;
         if (ne == ns || i >= len || ct[i] != '=')
             return -1;
         i++;
-        while (i < len && FF_HTTP_IS(ct[i], FF_HTTP_C_WS))
+        while (i < len && FF_HTTP_IS(ct[i], FF_C_WS))
             i++;
         quoted = i < len && ct[i] == '"';
         if (quoted) {
             vs = ++i;
             while (i < len && ct[i] != '"') {
-                if (ct[i] == '\\' || !FF_HTTP_IS(ct[i], FF_HTTP_C_QDTEXT))
+                if (ct[i] == '\\' || !FF_HTTP_IS(ct[i], FF_C_QDTEXT))
                     return -1;
                 i++;
             }
@@ -129,11 +129,11 @@ int ff_mp_boundary(const char *ct, size_t len, const char **b, size_t *blen)
             ve = i++;
         } else {
             vs = i;
-            while (i < len && FF_HTTP_IS(ct[i], FF_HTTP_C_TCHAR | FF_HTTP_C_BCHAR))
+            while (i < len && FF_HTTP_IS(ct[i], FF_C_TCHAR | FF_C_BCHAR))
                 i++;
             ve = i;
         }
-        while (i < len && FF_HTTP_IS(ct[i], FF_HTTP_C_WS))
+        while (i < len && FF_HTTP_IS(ct[i], FF_C_WS))
             i++;
         if (i < len && ct[i] != ';')
             return -1;
@@ -142,7 +142,7 @@ int ff_mp_boundary(const char *ct, size_t len, const char **b, size_t *blen)
             if (ve == vs || ve - vs > FF_MP_MAX_BOUNDARY || ct[ve - 1] == ' ')
                 return -1;
             for (k = vs; k < ve; k++)
-                if (!FF_HTTP_IS(ct[k], FF_HTTP_C_BCHAR) && ct[k] != ' ')
+                if (!FF_HTTP_IS(ct[k], FF_C_BCHAR) && ct[k] != ' ')
                     return -1;
             *b = ct + vs;
             *blen = ve - vs;
@@ -195,9 +195,9 @@ ssize_t ff_form_next(ff_form *f, const char *buf, size_t len, int final,
             flags |= FF_FORM_F_ESCAPED;
         } else if (c == '%') {
             flags |= FF_FORM_F_ESCAPED;
-            if (j + 1 < len && !FF_HTTP_IS(buf[j + 1], FF_HTTP_C_HEX))
+            if (j + 1 < len && !FF_HTTP_IS(buf[j + 1], FF_C_HEX))
                 goto bad_escape;
-            if (j + 2 < len && !FF_HTTP_IS(buf[j + 2], FF_HTTP_C_HEX))
+            if (j + 2 < len && !FF_HTTP_IS(buf[j + 2], FF_C_HEX))
                 goto bad_escape;
             if (j + 2 >= len) {
                 if (final)

@@ -103,26 +103,26 @@ static int next_param(const char *v, size_t n, size_t *i, const char **name, siz
 {
     size_t k = *i, s;
 
-    while (k < n && FF_HTTP_IS(v[k], FF_HTTP_C_WS))
+    while (k < n && FF_HTTP_IS(v[k], FF_C_WS))
         k++;
     if (k == n)
         return 1;
     if (v[k++] != ';')
         return -1;
-    while (k < n && FF_HTTP_IS(v[k], FF_HTTP_C_WS))
+    while (k < n && FF_HTTP_IS(v[k], FF_C_WS))
         k++;
     s = k;
-    while (k < n && FF_HTTP_IS(v[k], FF_HTTP_C_TCHAR))
+    while (k < n && FF_HTTP_IS(v[k], FF_C_TCHAR))
         k++;
     if (k == s)
         return -1;
     *name = v + s;
     *name_len = k - s;
-    while (k < n && FF_HTTP_IS(v[k], FF_HTTP_C_WS))
+    while (k < n && FF_HTTP_IS(v[k], FF_C_WS))
         k++;
     if (k == n || v[k++] != '=')
         return -1;
-    while (k < n && FF_HTTP_IS(v[k], FF_HTTP_C_WS))
+    while (k < n && FF_HTTP_IS(v[k], FF_C_WS))
         k++;
     *escaped = 0;
     if (k < n && v[k] == '"') {
@@ -133,13 +133,13 @@ static int next_param(const char *v, size_t n, size_t *i, const char **name, siz
             if (v[k] == '"')
                 break;
             if (v[k] == '\\') {
-                if (k + 1 == n || !FF_HTTP_IS(v[k + 1], FF_HTTP_C_VALUE))
+                if (k + 1 == n || !FF_HTTP_IS(v[k + 1], FF_C_VALUE))
                     return -1;
                 *escaped = 1;
                 k += 2;
                 continue;
             }
-            if (!FF_HTTP_IS(v[k], FF_HTTP_C_QDTEXT))
+            if (!FF_HTTP_IS(v[k], FF_C_QDTEXT))
                 return -1;
             k++;
         }
@@ -148,7 +148,7 @@ static int next_param(const char *v, size_t n, size_t *i, const char **name, siz
         k++;
     } else {
         s = k;
-        while (k < n && FF_HTTP_IS(v[k], FF_HTTP_C_TCHAR))
+        while (k < n && FF_HTTP_IS(v[k], FF_C_TCHAR))
             k++;
         if (k == s)
             return -1;
@@ -170,7 +170,7 @@ static int parse_disposition(const char *v, size_t n, ff_mp_event *ev)
     int esc, r, have_name = 0;
 
     s = i;
-    while (i < n && FF_HTTP_IS(v[i], FF_HTTP_C_TCHAR))
+    while (i < n && FF_HTTP_IS(v[i], FF_C_TCHAR))
         i++;
     if (!ff__form_ieq(v + s, i - s, "form-data"))
         return -1;
@@ -225,17 +225,17 @@ static ssize_t part_headers(ff_multipart *p, const char *buf, size_t len,
             break;
         }
         i = pos;
-        while (i < end && FF_HTTP_IS(buf[i], FF_HTTP_C_TCHAR))
+        while (i < end && FF_HTTP_IS(buf[i], FF_C_TCHAR))
             i++;
         if (i == pos || i == end || buf[i] != ':')
             return fail(p, FF_FORM_E_PART_HEADER, err);
         vb = i + 1;
-        while (vb < end && FF_HTTP_IS(buf[vb], FF_HTTP_C_WS))
+        while (vb < end && FF_HTTP_IS(buf[vb], FF_C_WS))
             vb++;
         for (ve = vb; ve < end; ve++)
-            if (!FF_HTTP_IS(buf[ve], FF_HTTP_C_VALUE))
+            if (!FF_HTTP_IS(buf[ve], FF_C_VALUE))
                 return fail(p, FF_FORM_E_PART_HEADER, err);
-        while (ve > vb && FF_HTTP_IS(buf[ve - 1], FF_HTTP_C_WS))
+        while (ve > vb && FF_HTTP_IS(buf[ve - 1], FF_C_WS))
             ve--;
         if (nh == lim->max_part_headers)
             return fail(p, FF_FORM_E_TOO_MANY_PART_HEADERS, err);
@@ -319,7 +319,7 @@ ssize_t ff_mp_next(ff_multipart *p, const char *buf, size_t len, const ff_form_l
             ev->type = FF_MP_DONE;
             return 2;
         }
-        for (i = 0; i < len && FF_HTTP_IS(buf[i], FF_HTTP_C_WS); i++)
+        for (i = 0; i < len && FF_HTTP_IS(buf[i], FF_C_WS); i++)
             if (i == FF_MP_MAX_PADDING)
                 return fail(p, FF_FORM_E_DELIMITER, err);
         if (i + 2 > len) {

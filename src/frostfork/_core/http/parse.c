@@ -15,7 +15,6 @@
  * bytes are split between calls, the same input gives the same answer.
  */
 #include "parse.h"
-
 #include "chars.h"
 
 #include <string.h>
@@ -164,9 +163,9 @@ static int list_next(const char **cur, const char *end, const char **s, size_t *
     for (b = p; p < end && *p != ','; p++)
         ;
     t = p;
-    while (b < t && FF_HTTP_IS(*b, FF_HTTP_C_WS))
+    while (b < t && FF_HTTP_IS(*b, FF_C_WS))
         b++;
-    while (t > b && FF_HTTP_IS(t[-1], FF_HTTP_C_WS))
+    while (t > b && FF_HTTP_IS(t[-1], FF_C_WS))
         t--;
     *s = b;
     *n = (size_t)(t - b);
@@ -322,21 +321,21 @@ static enum ff_http_error parse_request_line(const char **pp, ff_http_request *r
     int i;
 
     s = p;
-    p = skip_class(p, FF_HTTP_C_TCHAR);
+    p = skip_class(p, FF_C_TCHAR);
     if (p == s || *p != ' ') {
-        if (FF_HTTP_IS(*p, FF_HTTP_C_EOL))
+        if (FF_HTTP_IS(*p, FF_C_EOL))
             return (e = line_end_error(p)) ? e : FF_HTTP_E_REQUEST_LINE;
-        return FF_HTTP_IS(*p, FF_HTTP_C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_METHOD;
+        return FF_HTTP_IS(*p, FF_C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_METHOD;
     }
     req->method = s;
     req->method_len = (size_t)(p - s);
 
     s = ++p;
-    p = skip_class(p, FF_HTTP_C_TARGET);
+    p = skip_class(p, FF_C_TARGET);
     if (p == s || *p != ' ') {
-        if (FF_HTTP_IS(*p, FF_HTTP_C_EOL))
+        if (FF_HTTP_IS(*p, FF_C_EOL))
             return (e = line_end_error(p)) ? e : FF_HTTP_E_REQUEST_LINE;
-        return FF_HTTP_IS(*p, FF_HTTP_C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_TARGET;
+        return FF_HTTP_IS(*p, FF_C_WS) ? FF_HTTP_E_REQUEST_LINE : FF_HTTP_E_TARGET;
     }
     req->target = s;
     req->target_len = (size_t)(p - s);
@@ -350,12 +349,12 @@ static enum ff_http_error parse_request_line(const char **pp, ff_http_request *r
         char c = s[i];
         int ok = version_pattern[i] == 'd' ? (c >= '0' && c <= '9') : c == version_pattern[i];
         if (!ok) {
-            if (FF_HTTP_IS(c, FF_HTTP_C_EOL) && (e = line_end_error(s + i)) != FF_HTTP_OK)
+            if (FF_HTTP_IS(c, FF_C_EOL) && (e = line_end_error(s + i)) != FF_HTTP_OK)
                 return e;
             return FF_HTTP_E_REQUEST_LINE;
         }
     }
-    if (!FF_HTTP_IS(s[8], FF_HTTP_C_EOL))
+    if (!FF_HTTP_IS(s[8], FF_C_EOL))
         return FF_HTTP_E_REQUEST_LINE;
     if ((e = line_end_error(s + 8)) != FF_HTTP_OK)
         return e;
@@ -438,7 +437,7 @@ static enum ff_http_error note_field(field_notes *st, const char *name, size_t n
                     st->te_chunked = 1;
                     st->te_last_chunked = 1;
                 } else {
-                    if (!FF_HTTP_IS(s[0], FF_HTTP_C_TCHAR))
+                    if (!FF_HTTP_IS(s[0], FF_C_TCHAR))
                         return FF_HTTP_E_TRANSFER_ENCODING;
                     st->te_other = 1;
                     st->te_last_chunked = 0;
@@ -471,18 +470,18 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
             return p[1] == '\n' ? FF_HTTP_OK : FF_HTTP_E_BARE_CR;
         if (*p == '\n')
             return FF_HTTP_E_BARE_LF;
-        if (FF_HTTP_IS(*p, FF_HTTP_C_WS))
+        if (FF_HTTP_IS(*p, FF_C_WS))
             return FF_HTTP_E_OBS_FOLD;
         if (req->num_headers == lim->max_headers)
             return FF_HTTP_E_TOO_MANY_HEADERS;
 
         name = p;
-        p = skip_class(p, FF_HTTP_C_TCHAR);
+        p = skip_class(p, FF_C_TCHAR);
         if (p == name || *p != ':') {
-            if (FF_HTTP_IS(*p, FF_HTTP_C_EOL))
+            if (FF_HTTP_IS(*p, FF_C_EOL))
                 return (e = line_end_error(p)) ? e : FF_HTTP_E_HEADER_NAME;
-            if (p > name && FF_HTTP_IS(*p, FF_HTTP_C_WS)) {
-                while (FF_HTTP_IS(*p, FF_HTTP_C_WS))
+            if (p > name && FF_HTTP_IS(*p, FF_C_WS)) {
+                while (FF_HTTP_IS(*p, FF_C_WS))
                     p++;
                 if (*p == ':')
                     return FF_HTTP_E_SPACE_BEFORE_COLON;
@@ -491,10 +490,10 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
         }
         t = p++;
 
-        while (FF_HTTP_IS(*p, FF_HTTP_C_WS))
+        while (FF_HTTP_IS(*p, FF_C_WS))
             p++;
         v = p;
-        p = skip_class(p, FF_HTTP_C_VALUE);
+        p = skip_class(p, FF_C_VALUE);
         if (*p != '\r')
             return *p == '\n' ? FF_HTTP_E_BARE_LF : FF_HTTP_E_HEADER_VALUE;
         if (p[1] != '\n')
@@ -503,7 +502,7 @@ static enum ff_http_error parse_fields(const char *p, const ff_http_limits *lim,
         h = &req->headers[req->num_headers++];
         h->name = name;
         h->name_len = (size_t)(t - name);
-        for (t = p; t > v && FF_HTTP_IS(t[-1], FF_HTTP_C_WS); t--)
+        for (t = p; t > v && FF_HTTP_IS(t[-1], FF_C_WS); t--)
             ;
         h->value = v;
         h->value_len = (size_t)(t - v);
@@ -613,7 +612,7 @@ ssize_t ff_http_parse_request(const char *buf, size_t len, size_t prev_len,
         (prev_len <= start || prev_len - start <= lim->max_request_line)) {
         line_long = 1;
         for (i = 0; i <= lim->max_request_line; i++)
-            if (FF_HTTP_IS(buf[start + i], FF_HTTP_C_EOL)) {
+            if (FF_HTTP_IS(buf[start + i], FF_C_EOL)) {
                 line_long = 0;
                 break;
             }
