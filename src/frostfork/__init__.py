@@ -10,7 +10,7 @@
 Serve it with ``frostfork serve module:app --workers 4``.
 """
 
-from frostfork._core import JSONDecodeError, Request, Response, ValidationError
+from frostfork._core import JSONDecodeError, Request, Response, UploadFile, ValidationError
 from frostfork import json, life, openapi, sinks, sql
 from frostfork._core import audit
 from frostfork.app import App
@@ -21,7 +21,7 @@ from frostfork.constraints import (
 from frostfork.dispatch import dispatch
 from frostfork.life import Finalizer, TempFile, finalize
 from frostfork.model import Model, field
-from frostfork.params import Body, Cookie, Header, Query
+from frostfork.params import Body, Cookie, File, Form, Header, Query
 from frostfork.sinks import DataSink
 
 __all__ = [
@@ -29,5 +29,6 @@ __all__ = [
     "finalize", "sinks", "audit", "DataSink", "life", "openapi", "sql", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
     "Le", "Len", "Lt", "MaxLen", "MinLen", "Model", "MultipleOf", "Pattern", "Query", "Request",
     "Response", "Sensitive", "Title", "ValidationError", "field",
+    "File", "Form", "UploadFile",
 ]
 __version__ = "0.1.0"

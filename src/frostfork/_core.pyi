@@ -37,6 +37,23 @@ class Request:
     def defer(self, fn: Callable[..., Any], /, *args: Any) -> None: ...
 
 @final
+class UploadFile:
+    """A file part of a multipart/form-data body. Its file is readable until the
+    request ends; a spooled one (body over --spool-threshold) is read from the
+    spool file, which is removed then."""
+    filename: str | None
+    content_type: str | None
+    size: int
+    headers: dict[str, str]
+    file: BinaryIO
+    def __new__(cls, file: BinaryIO, filename: str | None = None,
+                content_type: str | None = None, size: int = 0,
+                headers: dict[str, str] | None = None) -> UploadFile: ...
+    def read(self, size: int | None = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def close(self) -> None: ...
+
+@final
 class StartResponse:
     def __call__(
         self,

@@ -63,7 +63,10 @@ static PyObject *upload_read(ff_Upload *u, PyObject *const *args, Py_ssize_t nar
 
 static PyObject *upload_seek(ff_Upload *u, PyObject *args)
 {
-    return PyObject_CallMethod(u->file, "seek", "O", args);
+    PyObject *seek = PyObject_GetAttrString(u->file, "seek");
+    PyObject *res = seek ? PyObject_Call(seek, args, NULL) : NULL;
+    Py_XDECREF(seek);
+    return res;
 }
 
 static PyObject *upload_close(ff_Upload *u, PyObject *unused)
