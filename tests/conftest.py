@@ -58,6 +58,15 @@ def rss_kib(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+def hwm_kib(pid: int) -> int:
+    """Peak resident memory of process `pid` (VmHWM), in KiB: a copy made and
+    freed between two readings still shows."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
 def signal_pending(pid: int, sig: int) -> bool:
     """True when `sig` waits, blocked, to be read by process `pid` (a worker
     busy in a handler reads its signalfd only when its loop turns)."""
