@@ -22,6 +22,7 @@ from frostfork.dispatch import dispatch
 from frostfork.life import Finalizer, TempFile, finalize
 from frostfork.model import Model, field
 from frostfork.params import Body, Cookie, File, Form, Header, Query
+from frostfork.responses import FileResponse, StreamingResponse
 from frostfork.sinks import DataSink
 
 __all__ = [
@@ -29,6 +30,6 @@ __all__ = [
     "finalize", "sinks", "audit", "DataSink", "life", "openapi", "sql", "Examples", "Ge", "Gt", "Header", "JSONDecodeError",
     "Le", "Len", "Lt", "MaxLen", "MinLen", "Model", "MultipleOf", "Pattern", "Query", "Request",
     "Response", "Sensitive", "Title", "ValidationError", "field",
-    "File", "Form", "UploadFile",
+    "File", "FileResponse", "Form", "StreamingResponse", "UploadFile",
 ]
 __version__ = "0.1.0"

@@ -86,7 +86,25 @@ PyObject *ff_py_match(PyObject *module, PyObject *args)
     return params ? Py_BuildValue("(iN)", id, params) : NULL;
 }
 
+/* _register_responses(StreamingResponse, FileResponse): the classes of
+ * frostfork.responses, which the native dispatcher recognises in a
+ * handler's result (they are plain Python classes; only their type is
+ * checked per request). */
+static PyObject *ff_py_register_responses(PyObject *m, PyObject *args)
+{
+    PyObject *streaming, *file;
+    if (!PyArg_ParseTuple(args, "O!O!:_register_responses", &PyType_Type, &streaming,
+                          &PyType_Type, &file))
+        return NULL;
+    ff_state *st = ff_get_state(m);
+    Py_XSETREF(st->StreamingResponse_type, Py_NewRef(streaming));
+    Py_XSETREF(st->FileResponse_type, Py_NewRef(file));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_register_responses", ff_py_register_responses, METH_VARARGS,
+     "_register_responses(StreamingResponse, FileResponse): done by frostfork.responses"},
     {"serve", (PyCFunction)(void (*)(void))ff_py_serve, METH_VARARGS | METH_KEYWORDS,
      "serve(listen_fd, app, *, wsgi=False, workers=1, ...) -> exit code\n\n"
      "Freeze the heap, fork the workers and supervise them until stopped."},
@@ -258,6 +276,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Spool_type);
     Py_VISIT(st->SpoolRaw_type);
     Py_VISIT(st->UploadFile_type);
+    Py_VISIT(st->StreamingResponse_type);
+    Py_VISIT(st->FileResponse_type);
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
@@ -293,6 +313,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->Spool_type);
     Py_CLEAR(st->SpoolRaw_type);
     Py_CLEAR(st->UploadFile_type);
+    Py_CLEAR(st->StreamingResponse_type);
+    Py_CLEAR(st->FileResponse_type);
     Py_CLEAR(st->gc_module);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);

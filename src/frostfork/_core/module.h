@@ -24,6 +24,8 @@ typedef struct {
     PyTypeObject *Spool_type;    /* a spooled body's file (obj/body.c) */
     PyTypeObject *SpoolRaw_type; /* the raw reader over one */
     PyTypeObject *UploadFile_type; /* a multipart file part (obj/upload.c) */
+    PyObject *StreamingResponse_type; /* frostfork.responses classes, once registered */
+    PyObject *FileResponse_type;
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;

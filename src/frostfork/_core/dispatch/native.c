@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <string.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -21,6 +23,10 @@
  * Returns the status written, or -1 with nothing written. */
 static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res)
 {
+    if (e->st->StreamingResponse_type && Py_TYPE(res) == (PyTypeObject *)e->st->StreamingResponse_type)
+        return ff_stream_response(e, r, out, res);
+    if (e->st->FileResponse_type && Py_TYPE(res) == (PyTypeObject *)e->st->FileResponse_type)
+        return ff_file_response(e, r, out, res);
     int status = 200;
     PyObject *body = res, *headers = Py_None;
     int is_response = Py_IS_TYPE(res, e->st->Response_type);
@@ -126,6 +132,14 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     if (r->method == FF_M_OTHER) /* RFC 9110 9.1: a method we do not know at all */
         return ff_response_error(out, 501, "Method Not Implemented", e->date, r->keep_alive,
                                  r->http10, r->head_only) < 0 ? -1 : 501;
+    for (size_t i = 0; i < app->nstatics; i++) {
+        const ff_static *sm = &app->statics[i];
+        const ff_http_request *h = r->http;
+        if (h->path_len > sm->prefix_len && h->path[sm->prefix_len] == '/' &&
+            memcmp(h->path, sm->prefix, sm->prefix_len) == 0)
+            return ff_static_serve(e, r, out, sm, h->path + sm->prefix_len,
+                                   h->path_len - sm->prefix_len);
+    }
     int m = ff_router_match(&app->router, r->method, r->http->path, r->http->path_len, &id, caps,
                             &ncaps, &allow);
     if (m == FF_ROUTE_NOT_FOUND)
@@ -161,6 +175,45 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
 
 /* ---- the route table ---- */
 
+/* ("STATIC", prefix, directory, precompressed): a folder for app.static(),
+ * opened here once (in the master, so every worker inherits the fd). */
+static int add_static(ff_app *app, PyObject *item, char *err, size_t errlen)
+{
+    const char *tag, *prefix, *dir;
+    int pre;
+    if (!PyArg_ParseTuple(item, "ssyp", &tag, &prefix, &dir, &pre)) {
+        PyErr_Clear();
+        snprintf(err, errlen, "static mount is malformed");
+        return -1;
+    }
+    ff_static *grown = PyMem_Realloc(app->statics, (app->nstatics + 1) * sizeof(ff_static));
+    if (!grown) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    app->statics = grown;
+    ff_static *sm = &app->statics[app->nstatics];
+    size_t pl = strlen(prefix);
+    while (pl > 0 && prefix[pl - 1] == '/')
+        pl--;
+    sm->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (sm->dirfd < 0) {
+        snprintf(err, errlen, "static folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!(sm->prefix = PyMem_Malloc(pl + 1))) {
+        close(sm->dirfd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(sm->prefix, prefix, pl);
+    sm->prefix[pl] = '\0';
+    sm->prefix_len = pl;
+    sm->precompressed = pre;
+    app->nstatics++;
+    return 0;
+}
+
 /* Builds the C route table from App._compile()'s list of
  * (method, pattern, plan, param_names). */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err, size_t errlen)
@@ -183,6 +236,14 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *method, *pattern;
         PyObject *plan, *pnames;
+        PyObject *item = PyList_GET_ITEM(routes, i);
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 4 &&
+            PyUnicode_Check(PyTuple_GET_ITEM(item, 0)) &&
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(item, 0), "STATIC") == 0) {
+            if (add_static(app, item, err, errlen) < 0)
+                return -1;
+            continue;
+        }
         if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssO!O!", &method, &pattern, plan_type,
                               &plan, &PyTuple_Type, &pnames)) {
             PyErr_Clear();
@@ -213,6 +274,11 @@ void ff_app_free(ff_app *app)
         PyMem_Free(app->routes[i].label);
     }
     PyMem_Free(app->routes);
+    for (size_t i = 0; i < app->nstatics; i++) {
+        close(app->statics[i].dirfd);
+        PyMem_Free(app->statics[i].prefix);
+    }
+    PyMem_Free(app->statics);
     ff_router_free(&app->router);
     memset(app, 0, sizeof *app);
 }

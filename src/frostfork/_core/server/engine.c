@@ -188,6 +188,10 @@ static int engine_answer(ff_Engine *self, char *buf, size_t len, const char *pee
                 .peer_port = peer_port};
     r.head_only = r.method == FF_M_HEAD;
     int status = ff_dispatch_run(&self->env, &r, &self->out);
+    /* a file or stream body: all of it now (a client without a socket cannot be slow) */
+    int drained = ff_env_drain_src(&self->env, &self->out);
+    if (drained < 0)
+        PyErr_WriteUnraisable(NULL); /* the body is cut short, as a worker would cut it */
     ff_dispatch_end(&self->env);
     ff_state *st = self->env.st;
     if (st->request_fins.head) /* the response is written: the request's cleanup */
