@@ -83,7 +83,7 @@ def big(mib: int = 64, tag: str = "big") -> StreamingResponse:
         try:
             for _ in range(mib * 16):
                 produced += 1
-                if produced % 160 == 0:
+                if produced % 16 == 0:
                     _note(f"{tag} produced {produced}")
                 yield block
         finally:
