@@ -210,6 +210,7 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
         add_type(m, &ff_upload_spec, &st->UploadFile_type) < 0 ||
+        add_type(m, &ff_file_wrapper_spec, &st->FileWrapper_type) < 0 ||
         !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
         !(st->SpoolRaw_type =
               (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_raw_spec, NULL)))
@@ -276,6 +277,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Spool_type);
     Py_VISIT(st->SpoolRaw_type);
     Py_VISIT(st->UploadFile_type);
+    Py_VISIT(st->FileWrapper_type);
     Py_VISIT(st->StreamingResponse_type);
     Py_VISIT(st->FileResponse_type);
     Py_VISIT(st->gc_module);
@@ -313,6 +315,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->Spool_type);
     Py_CLEAR(st->SpoolRaw_type);
     Py_CLEAR(st->UploadFile_type);
+    Py_CLEAR(st->FileWrapper_type);
     Py_CLEAR(st->StreamingResponse_type);
     Py_CLEAR(st->FileResponse_type);
     Py_CLEAR(st->gc_module);

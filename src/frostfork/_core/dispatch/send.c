@@ -44,6 +44,18 @@ static int chunk_head(ff_buf *out, size_t n)
     return 0;
 }
 
+int ff_body_src_put(ff_body_src *s, ff_buf *out, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if ((s->chunked && chunk_head(out, n) < 0) || ff_buf_append(out, p, n) < 0 ||
+        (s->chunked && ff_buf_append(out, "\r\n", 2) < 0))
+        return -1;
+    if (s->sized)
+        s->left -= n < s->left ? n : s->left;
+    return 0;
+}
+
 /* One item per call: the caller flushes it before asking again, which is
  * what makes a slow client pause the iterator and an SSE event go out as
  * soon as it is yielded. Empty items are skipped (an empty chunk would end
@@ -90,15 +102,7 @@ int ff_body_src_pump(ff_body_src *s, ff_buf *out)
         size_t n = (size_t)view.len;
         if (s->sized && n > s->left)
             n = (size_t)s->left; /* never more than the Content-Length sent */
-        int rc = 0;
-        if (n) {
-            rc = (s->chunked ? chunk_head(out, n) : 0) < 0 ||
-                         ff_buf_append(out, view.buf, n) < 0 ||
-                         (s->chunked && ff_buf_append(out, "\r\n", 2) < 0)
-                     ? -1
-                     : 0;
-            s->left -= s->sized ? n : 0;
-        }
+        int rc = ff_body_src_put(s, out, view.buf, n);
         PyBuffer_Release(&view);
         Py_DECREF(item);
         if (rc < 0) {

@@ -41,6 +41,11 @@ void ff_body_src_clear(ff_body_src *s);
  * the body). */
 int ff_body_src_pump(ff_body_src *s, ff_buf *out);
 
+/* Appends n bytes as the next piece of an ITER source's body (framed when
+ * chunked; counted against a sized one). Returns 0, or -1 when out of
+ * memory. */
+int ff_body_src_put(ff_body_src *s, ff_buf *out, const void *p, size_t n);
+
 /* Appends up to max bytes of a FILE source to out with pread (the engine's
  * way, and where sendfile is not possible). Returns 1, 0 when finished
  * (cleared), -1 on a read error (cleared, errno set). */
