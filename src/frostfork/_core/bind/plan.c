@@ -383,6 +383,18 @@ static PyObject *missing(ff_bind *b, const ff_arg *a)
     return NULL;
 }
 
+/* Adds a converted item (stolen; NULL when it failed, counted in *bad) to
+ * list. Returns list, or NULL with list released when the failure was fatal
+ * or the append failed. */
+static PyObject *add_item(ff_bind *b, PyObject *list, PyObject *v, int *bad)
+{
+    *bad |= v == NULL;
+    if ((!v && fatal(b)) || (v && PyList_Append(list, v) < 0))
+        Py_CLEAR(list);
+    Py_XDECREF(v);
+    return list;
+}
+
 /* A query/header/cookie argument: the first value, or for a list every
  * value given (more than fit on the stack are gathered again into a heap
  * array: nothing is dropped). */
@@ -405,13 +417,7 @@ static PyObject *from_pairs(ff_bind *b, const ff_arg *a)
     PyObject *list = PyList_New(0);
     int bad = 0;
     for (int i = 0; list && i < n; i++) {
-        PyObject *v = convert(b, a, found[i].v, found[i].vn, i);
-        if (!v && fatal(b))
-            Py_CLEAR(list);
-        else if (v && PyList_Append(list, v) < 0)
-            Py_CLEAR(list);
-        bad |= v == NULL;
-        Py_XDECREF(v);
+        list = add_item(b, list, convert(b, a, found[i].v, found[i].vn, i), &bad);
     }
     if (bad)
         Py_CLEAR(list);
@@ -490,14 +496,10 @@ static PyObject *from_form(ff_bind *b, const ff_arg *a)
             continue;
         if (!a->is_list && PyList_GET_SIZE(list) == 1)
             break;
-        PyObject *v = want_file ? Py_NewRef(item)
-                                : convert_value(b, a, item, a->is_list ? PyList_GET_SIZE(list) : -1);
-        if (!v && fatal(b))
-            Py_CLEAR(list);
-        else if (v && PyList_Append(list, v) < 0)
-            Py_CLEAR(list);
-        bad |= v == NULL;
-        Py_XDECREF(v);
+        list = add_item(b, list,
+                        want_file ? Py_NewRef(item)
+                                  : convert_value(b, a, item, a->is_list ? PyList_GET_SIZE(list) : -1),
+                        &bad);
     }
     if (!list)
         return NULL;

@@ -844,6 +844,23 @@ static Py_ssize_t expected_key(const ff_type *t, ff_json_scan *s, Py_ssize_t hin
     return hint;
 }
 
+/* A field the input left out: its default (from its factory when it has
+ * one), nothing for an optional key, or a "missing" error when required.
+ * Returns 0, 1 when reported missing, or -1 on a Python error. */
+static int absent_field(ff_dec *d, const ff_field *f, PyObject **val)
+{
+    if (f->default_factory)
+        return (*val = PyObject_CallNoArgs(f->default_factory)) ? 0 : -1;
+    if (f->default_value) {
+        *val = Py_NewRef(f->default_value);
+        return 0;
+    }
+    if (!f->required)
+        return 0;
+    ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
+    return 1;
+}
+
 static PyObject *dec_model(ff_dec *d, const ff_type *t)
 {
     if (enter(d) < 0)
@@ -930,16 +947,10 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
     for (Py_ssize_t i = 0; i < n; i++) {
         if (seen[i])
             continue;
-        const ff_field *f = &t->fields[i];
-        if (f->default_factory) {
-            if (!(vals[i] = PyObject_CallNoArgs(f->default_factory)))
-                goto done;
-        } else if (f->default_value) {
-            vals[i] = Py_NewRef(f->default_value);
-        } else if (f->required) {
-            ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
-            bad = 1;
-        }
+        int a = absent_field(d, &t->fields[i], &vals[i]);
+        if (a < 0)
+            goto done;
+        bad |= a;
     }
     if (!bad)
         res = build_model(d, t, vals);
@@ -1313,15 +1324,10 @@ PyObject *ff_convert_model(ff_dec *d, const ff_type *t, PyObject *values)
             }
         if (!texts || PyList_GET_SIZE(texts) == 0) {
             Py_XDECREF(texts);
-            if (f->default_factory) {
-                if (!(vals[i] = PyObject_CallNoArgs(f->default_factory)))
-                    goto done;
-            } else if (f->default_value) {
-                vals[i] = Py_NewRef(f->default_value);
-            } else if (f->required) {
-                ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
-                bad = 1;
-            }
+            int a = absent_field(d, f, &vals[i]);
+            if (a < 0)
+                goto done;
+            bad |= a;
             continue;
         }
         d->path[d->depth++] = (ff_loc){f->name, 0};
