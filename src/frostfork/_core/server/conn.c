@@ -166,8 +166,11 @@ static int src_failed(ff_worker *w, ff_conn *c)
 static int conn_flush(ff_worker *w, ff_conn *c)
 {
     for (;;) {
+        /* a head with a file to follow: MSG_MORE lets them share packets, as nginx's tcp_nopush */
+        int more = c->src.kind == FF_BODY_FILE ? MSG_MORE : 0;
         while (ff_buf_used(&c->out) > 0) {
-            ssize_t n = send(c->fd, c->out.data + c->out.off, ff_buf_used(&c->out), MSG_NOSIGNAL);
+            ssize_t n = send(c->fd, c->out.data + c->out.off, ff_buf_used(&c->out),
+                             MSG_NOSIGNAL | more);
             if (n > 0) {
                 ff_buf_consume(&c->out, (size_t)n);
                 if (c->state == FF_C_WRITE)
