@@ -152,6 +152,30 @@ class Plan:
         label: str | None = None,
     ) -> Plan: ...
 
+@final
+class Engine:
+    """One request from bytes to bytes in process (server/engine.c)."""
+    def __init__(
+        self,
+        routes: list[tuple[Any, ...]] | None = None,
+        wsgi_app: Callable[..., Any] | None = None,
+        *,
+        server_name: str = "testserver",
+        server_port: int = 80,
+        max_body: int = ...,
+        max_headers: int = 100,
+        max_header_bytes: int = 65536,
+        max_request_line: int = 8192,
+    ) -> None: ...
+    def handle(
+        self,
+        request: bytes,
+        *,
+        client: tuple[str, int] | None = None,
+        raise_errors: bool = False,
+        raw: bool = False,
+    ) -> Any: ...
+
 def compile(node: Any, /) -> Schema: ...
 def decode(buf: bytes | bytearray | memoryview | str, schema: Schema) -> Any: ...
 def _dispatch(func: Callable[..., Any], schema: Schema, payload: dict[str, Any]) -> Any: ...
