@@ -214,6 +214,16 @@ def limits_section(parser: argparse.ArgumentParser) -> list[str]:
         ("backlog of a log sink written in Python (a `DataSink` that is not a built-in one)",
          f"{sinks.QUEUE_BATCHES} batches", "—",
          "further batches are dropped, said once per worker on stderr"),
+        ("fields of a form body (urlencoded fields, multipart parts)", f"{lim['form_fields']}",
+         "—", "413, `too many form fields`"),
+        ("a urlencoded field name, as sent", f"{lim['form_name_bytes']} bytes", "—",
+         "413, `form field too large`"),
+        ("a form field's value (urlencoded, or a multipart part without a filename)",
+         f"{lim['form_field_bytes']} bytes", "—", "413, `form field too large`"),
+        ("one multipart part's header section", f"{lim['form_part_header_bytes']} bytes", "—",
+         "413, `multipart part headers too large`"),
+        ("header fields of one multipart part", f"{lim['form_part_headers']}", "—",
+         "413, `too many header fields in a multipart part`"),
     ]
     lines = [
         "## Limits",

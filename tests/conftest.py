@@ -58,6 +58,15 @@ def rss_kib(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+def hwm_kib(pid: int) -> int:
+    """Peak resident memory of process `pid` (VmHWM), in KiB: a copy made and
+    freed between two readings still shows."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
 def signal_pending(pid: int, sig: int) -> bool:
     """True when `sig` waits, blocked, to be read by process `pid` (a worker
     busy in a handler reads its signalfd only when its loop turns)."""
@@ -336,8 +345,9 @@ class Resp:
 
 def parse_one(buf: bytes, no_body: bool = False) -> tuple[Resp, bytes] | None:
     """(the first response in buf, the bytes after it), or None while it is
-    incomplete. Content-Length framing; no body for 1xx, 204, 304 or when
-    `no_body` (the answer to a HEAD). Fails on a malformed head."""
+    incomplete. Content-Length or chunked framing (the body returned decoded);
+    no body for 1xx, 204, 304 or when `no_body` (the answer to a HEAD). Fails
+    on a malformed head."""
     head, sep, rest = buf.partition(b"\r\n\r\n")
     if not sep:
         return None
@@ -352,6 +362,25 @@ def parse_one(buf: bytes, no_body: bool = False) -> tuple[Resp, bytes] | None:
     status = int(code)
     cls = [v for k, v in headers if k == "content-length"]
     assert len(cls) <= 1, f"several Content-Length: {head!r}"
+    if not (no_body or status < 200 or status in (204, 304)) and \
+            any(k == "transfer-encoding" and v.lower() == "chunked" for k, v in headers):
+        assert not cls, f"Content-Length with chunked: {head!r}"
+        body, pos = b"", 0
+        while True:  # chunk-size CRLF data CRLF ... 0 CRLF CRLF (no extensions, no trailers)
+            eol = rest.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            size = int(rest[pos:eol], 16)
+            if size == 0:
+                if len(rest) < eol + 4:
+                    return None
+                assert rest[eol + 2:eol + 4] == b"\r\n", "trailers in a response"
+                return Resp(status, reason, headers, body, head), rest[eol + 4:]
+            if len(rest) < eol + 2 + size + 2:
+                return None
+            body += rest[eol + 2:eol + 2 + size]
+            assert rest[eol + 2 + size:eol + 4 + size] == b"\r\n", "bad chunk framing"
+            pos = eol + 4 + size
     n = 0 if (no_body or status < 200 or status in (204, 304)) else int(cls[0]) if cls else 0
     if len(rest) < n:
         return None

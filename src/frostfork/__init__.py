@@ -10,7 +10,7 @@
 Serve it with ``frostfork serve module:app --workers 4``.
 """
 
-from frostfork._core import JSONDecodeError, Request, ValidationError
+from frostfork._core import JSONDecodeError, Request, UploadFile, ValidationError
 from frostfork import json, life, openapi, sinks, sql
 from frostfork._core import audit
 from frostfork.app import App
@@ -27,7 +27,8 @@ from frostfork.constraints import (
 from frostfork.dispatch import dispatch
 from frostfork.life import Finalizer, TempFile, finalize
 from frostfork.model import Model, field
-from frostfork.params import Body, Cookie, Header, Query
+from frostfork.params import Body, Cookie, File, Form, Header, Query
+from frostfork.responses import FileResponse, StreamingResponse
 from frostfork.sinks import DataSink
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "Route", "RouteError", "Router", "HTTPError", "security", "HTMLResponse", "JSONResponse",
     "PlainTextResponse", "RedirectResponse",
     "CORS",
+    "File", "FileResponse", "Form", "StreamingResponse", "UploadFile",
 ]
 __version__ = "0.1.0"

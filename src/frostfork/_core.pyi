@@ -54,6 +54,34 @@ class Request:
     def defer(self, fn: Callable[..., Any], /, *args: Any) -> None: ...
 
 @final
+class UploadFile:
+    """A file part of a multipart/form-data body. Its file is readable until the
+    request ends; a spooled one (body over --spool-threshold) is read from the
+    spool file, which is removed then."""
+    filename: str | None
+    content_type: str | None
+    size: int
+    headers: dict[str, str]
+    file: BinaryIO
+    def __new__(cls, file: BinaryIO, filename: str | None = None,
+                content_type: str | None = None, size: int = 0,
+                headers: dict[str, str] | None = None) -> UploadFile: ...
+    def read(self, size: int | None = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def close(self) -> None: ...
+
+@final
+class FileWrapper:
+    """wsgi.file_wrapper: a file sent with sendfile when it has a descriptor on a
+    regular file, else read in blksize blocks."""
+    def __new__(cls, filelike: Any, blksize: int = 8192) -> FileWrapper: ...
+    def __iter__(self) -> FileWrapper: ...
+    def __next__(self) -> bytes: ...
+    def close(self) -> None: ...
+
+def _register_responses(streaming: type, file: type, /) -> None: ...
+
+@final
 class StartResponse:
     def __call__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import types
 import typing
 from collections.abc import Callable
@@ -77,6 +78,7 @@ class App(Routes):
         self._worker_gens: list[tuple[Any, Any]] = []
         self.exception_handlers: dict[type[BaseException], ExceptionHandler] = {}
         self.middleware_stack: list[Middleware] = []
+        self._statics: list[tuple[str, str, bytes, bool]] = []
 
     # -- registration ------------------------------------------------------
 
@@ -102,6 +104,21 @@ class App(Routes):
         if scope == "worker":
             prov.worker_value = functools.partial(self._worker_value, tp)
         self._providers[tp] = prov
+
+    def static(self, prefix: str, directory: str | os.PathLike[str], *,
+               precompressed: bool = True) -> None:
+        """Serve the files below `directory` under the URL `prefix`, from C: GET and
+        HEAD, ETag/Last-Modified (304), Range (206/416), sendfile. A path with a "."
+        or ".." segment, a hidden name, a backslash or a NUL is a 404, and the file
+        is opened with openat2(RESOLVE_BENEATH), so no symlink leads out of the
+        folder. precompressed: a client that accepts gzip gets `name.gz` when it
+        exists (Content-Encoding: gzip, Vary: Accept-Encoding)."""
+        if not prefix.startswith("/") or prefix.rstrip("/") == "":
+            raise RouteError(f"static {prefix!r}: the prefix must start with '/' and not be '/'")
+        path = os.fsencode(os.path.abspath(directory))
+        if not os.path.isdir(path):
+            raise RouteError(f"static {prefix!r}: {os.fsdecode(path)} is not a directory")
+        self._statics.append(("STATIC", prefix.rstrip("/"), path, precompressed))
 
     def on_startup(self, fn: F) -> F:
         """Run fn in the master after import and before gc.freeze() and fork."""
@@ -294,6 +311,7 @@ class App(Routes):
         for path, fn in extra:
             plan = plan_for(fn, label=f"GET {path}").plan
             table.append(("GET", path, plan, (), Route("GET", path, fn, include_in_schema=False)))
+        table.extend(self._statics)
         return table
 
     def openapi(self) -> dict[str, Any]:

@@ -17,12 +17,14 @@ from typing import Annotated, Any
 from frostfork import _core
 from frostfork import typenode as tn
 from frostfork.openapi import ParamDoc
-from frostfork.params import Body, Cookie, Header, Query
+from frostfork.params import Body, Cookie, File, Form, Header, Query
 from frostfork.schema import SchemaError, node_for
 from frostfork.security import SecurityScheme
 
 # Sources, mirrored by enum ff_src in _core/bind/plan.h.
-PATH, QUERY, HEADER, COOKIE, BODY, BODY_FIELD, REQUEST, DEP, SECURITY = range(9)
+# the order of enum ff_src in bind/plan.h
+(PATH, QUERY, HEADER, COOKIE, BODY, BODY_FIELD, REQUEST, DEP, SECURITY, FORM, FILE,
+ FORM_MODEL) = range(12)
 
 _TEXT_KINDS = {tn.STR, tn.INT, tn.FLOAT, tn.BOOL, tn.DECIMAL, tn.UUID, tn.DATETIME, tn.DATE,
                tn.TIME, tn.ENUM, tn.LITERAL, tn.ANY}
@@ -130,7 +132,8 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
         where = f"{label}: parameter {p.name!r}"
         hint = hints.get(p.name, str if p.name in path_names else Any)
         base, meta = _split(hint)
-        marker = next((m for m in meta if isinstance(m, (Header, Cookie, Query, Body))), None)
+        marker = next((m for m in meta if isinstance(m, (Header, Cookie, Query, Body, Form, File))),
+                      None)
         required = p.default is p.empty
         default = None if required else p.default
         scheme = base if isinstance(base, SecurityScheme) else next(
@@ -139,6 +142,15 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
             args.append(_security_arg(p.name, scheme, required=required and scheme.auto_error,
                                       default=default))
             _add_scheme(security, scheme)
+            continue
+        upload = _upload_param(base)
+        if upload is not None or isinstance(marker, File):
+            if upload is None:
+                raise BindingError(f"{where}: File() needs the type frostfork.UploadFile "
+                                   f"or list[frostfork.UploadFile]")
+            name = marker.name if isinstance(marker, File) and marker.name else p.name
+            args.append((p.name, FILE, name, -1, None, required, default, upload, None))
+            docs.append(ParamDoc(name, "form", None, required, kind="file", is_list=upload))
             continue
         if base is _core.Request or (p.name == "request" and p.annotation is p.empty):
             args.append((p.name, REQUEST, p.name, -1, None, False, None, False, None))
@@ -157,6 +169,22 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
             node = node_for(hint, where=where)
         except SchemaError as e:
             raise BindingError(str(e)) from None
+        if isinstance(marker, Form):
+            name = marker.name or p.name
+            if node.kind == tn.MODEL:
+                args.append((p.name, FORM_MODEL, name, -1, schema_for(node), required, default,
+                             False, None))
+                docs.append(ParamDoc(name, "form", node, required, kind="model"))
+                continue
+            is_list = _is_text_list(node)
+            item = node.args[0] if is_list else node
+            if not _text_node(item):
+                raise BindingError(f"{where}: form values must be scalars, lists of scalars, "
+                                   f"or a model of them")
+            args.append((p.name, FORM, name, -1, schema_for(item), required, default, is_list,
+                         None))
+            docs.append(ParamDoc(name, "form", node, required))
+            continue
         if p.name in path_names:
             if not _text_node(node):
                 raise BindingError(f"{where}: a path parameter must be a scalar, not {node.kind}")
@@ -237,6 +265,15 @@ def _security_arg(name: str, scheme: SecurityScheme, *, required: bool,
     """A credential read in C: (kind, WWW-Authenticate challenge, value class)."""
     extra = (scheme.kind, scheme.challenge, scheme.value_type)
     return (name, SECURITY, scheme.key, -1, None, required, default, False, None, extra)
+
+
+def _upload_param(base: Any) -> bool | None:
+    """False for UploadFile, True for list[UploadFile], None for anything else."""
+    if base is _core.UploadFile:
+        return False
+    if typing.get_origin(base) is list and typing.get_args(base) == (_core.UploadFile,):
+        return True
+    return None
 
 
 def _is_text_list(node: tn.Node) -> bool:

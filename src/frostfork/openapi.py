@@ -43,9 +43,11 @@ class ParamDoc:
     """One parameter read from the request line or headers."""
 
     name: str
-    location: str  # "path" | "query" | "header" | "cookie"
-    node: Node
+    location: str  # "path" | "query" | "header" | "cookie" | "form" (a body field)
+    node: Node | None  # None for a file
     required: bool
+    kind: str = "value"  # form only: "value", "file" (UploadFile) or "model" (the whole form)
+    is_list: bool = False  # a file parameter taking every file sent under the name
 
 
 @dataclass
@@ -173,8 +175,12 @@ def _operation(route: RouteDoc, writer: _SchemaWriter) -> dict[str, Any]:
         operation["deprecated"] = True
     if route.security:
         operation["security"] = [{s.scheme_name: []} for s in route.security]
-    if route.params:
-        operation["parameters"] = [_parameter(p, writer) for p in route.params]
+    params = [p for p in route.params if p.location != "form"]
+    form = [p for p in route.params if p.location == "form"]
+    if params:
+        operation["parameters"] = [_parameter(p, writer) for p in params]
+    if form:
+        operation["requestBody"] = _form_body(form, writer)
     if route.body is not None:
         operation["requestBody"] = {
             "required": route.body_required,
@@ -209,15 +215,38 @@ def _response(status: str, extra: dict[str, Any], writer: _SchemaWriter) -> dict
     return out
 
 
+def _form_body(form: list[ParamDoc], writer: _SchemaWriter) -> dict[str, Any]:
+    """A form body: multipart/form-data when a file is among its fields, else
+    urlencoded; a form bound to a model is described by the model's schema."""
+    media = ("multipart/form-data" if any(p.kind == "file" for p in form)
+             else "application/x-www-form-urlencoded")
+    model = next((p for p in form if p.kind == "model"), None)
+    if model is not None and len(form) == 1:
+        assert model.node is not None
+        return {"required": model.required, "content": {media: {"schema": writer.schema(model.node)}}}
+    props: dict[str, Any] = {}
+    for p in form:
+        if p.kind == "file":
+            one = {"type": "string", "format": "binary"}
+            props[p.name] = {"type": "array", "items": one} if p.is_list else one
+        elif p.node is not None:
+            props[p.name] = writer.schema(p.node)
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    required = [p.name for p in form if p.required]
+    if required:
+        schema["required"] = required
+    return {"required": bool(required), "content": {media: {"schema": schema}}}
+
+
 def _parameter(param: ParamDoc, writer: _SchemaWriter) -> dict[str, Any]:
     """One Parameter Object; OpenAPI requires path parameters to be required."""
     parameter: dict[str, Any] = {
         "name": param.name,
         "in": param.location,
         "required": param.required or param.location == "path",
-        "schema": writer.schema(param.node),
+        "schema": writer.schema(param.node) if param.node is not None else {},
     }
-    if param.node.description:
+    if param.node is not None and param.node.description:
         parameter["description"] = param.node.description
     return parameter
 

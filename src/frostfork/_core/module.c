@@ -11,6 +11,8 @@
 #include "life/sinks.h"
 #include "schema/type.h"
 #include "obj/body.h"
+#include "obj/upload.h"
+#include "bind/form.h"
 #include "http/router.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -85,7 +87,25 @@ PyObject *ff_py_match(PyObject *module, PyObject *args)
     return params ? Py_BuildValue("(iN)", id, params) : NULL;
 }
 
+/* _register_responses(StreamingResponse, FileResponse): the classes of
+ * frostfork.responses, which the native dispatcher recognises in a
+ * handler's result (they are plain Python classes; only their type is
+ * checked per request). */
+static PyObject *ff_py_register_responses(PyObject *m, PyObject *args)
+{
+    PyObject *streaming, *file;
+    if (!PyArg_ParseTuple(args, "O!O!:_register_responses", &PyType_Type, &streaming,
+                          &PyType_Type, &file))
+        return NULL;
+    ff_state *st = ff_get_state(m);
+    Py_XSETREF(st->StreamingResponse_type, Py_NewRef(streaming));
+    Py_XSETREF(st->FileResponse_type, Py_NewRef(file));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_register_responses", ff_py_register_responses, METH_VARARGS,
+     "_register_responses(StreamingResponse, FileResponse): done by frostfork.responses"},
     {"serve", (PyCFunction)(void (*)(void))ff_py_serve, METH_VARARGS | METH_KEYWORDS,
      "serve(listen_fd, app, *, wsgi=False, workers=1, ...) -> exit code\n\n"
      "Freeze the heap, fork the workers and supervise them until stopped."},
@@ -165,6 +185,15 @@ static int add_limits(PyObject *m)
         FF_HTTP_MAX_CHUNK_EXT, "chunk_size_digits", FF_HTTP_MAX_CHUNK_SIZE_DIGITS,
         "leading_empty_lines", FF_HTTP_MAX_LEADING_EMPTY_LINES, "request_id_bytes",
         (int)sizeof(((ff_state *)0)->request_id) - 1);
+    PyObject *form = d ? Py_BuildValue("{s:i,s:i,s:i,s:i,s:i}", "form_fields", FF_FORM_MAX_FIELDS,
+                                       "form_name_bytes", FF_FORM_MAX_NAME_BYTES,
+                                       "form_field_bytes", FF_FORM_MAX_FIELD_BYTES,
+                                       "form_part_header_bytes", FF_FORM_MAX_PART_HEADER_BYTES,
+                                       "form_part_headers", FF_FORM_MAX_PART_HEADERS)
+                      : NULL;
+    if (!form || PyDict_Update(d, form) < 0)
+        Py_CLEAR(d);
+    Py_XDECREF(form);
     PyObject *view = d ? PyDictProxy_New(d) : NULL; /* read-only to Python */
     int rc = view ? PyModule_AddObjectRef(m, "LIMITS", view) : -1;
     Py_XDECREF(d);
@@ -185,6 +214,8 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
+        add_type(m, &ff_upload_spec, &st->UploadFile_type) < 0 ||
+        add_type(m, &ff_file_wrapper_spec, &st->FileWrapper_type) < 0 ||
         !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
         !(st->SpoolRaw_type =
               (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_raw_spec, NULL)))
@@ -250,6 +281,10 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->BufferedReader);
     Py_VISIT(st->Spool_type);
     Py_VISIT(st->SpoolRaw_type);
+    Py_VISIT(st->UploadFile_type);
+    Py_VISIT(st->FileWrapper_type);
+    Py_VISIT(st->StreamingResponse_type);
+    Py_VISIT(st->FileResponse_type);
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
@@ -285,6 +320,10 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->BufferedReader);
     Py_CLEAR(st->Spool_type);
     Py_CLEAR(st->SpoolRaw_type);
+    Py_CLEAR(st->UploadFile_type);
+    Py_CLEAR(st->FileWrapper_type);
+    Py_CLEAR(st->StreamingResponse_type);
+    Py_CLEAR(st->FileResponse_type);
     Py_CLEAR(st->gc_module);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);

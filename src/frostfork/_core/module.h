@@ -23,6 +23,10 @@ typedef struct {
     PyObject *BufferedReader; /* io.BufferedReader, over spooled bodies */
     PyTypeObject *Spool_type;    /* a spooled body's file (obj/body.c) */
     PyTypeObject *SpoolRaw_type; /* the raw reader over one */
+    PyTypeObject *UploadFile_type; /* a multipart file part (obj/upload.c) */
+    PyTypeObject *FileWrapper_type; /* wsgi.file_wrapper (dispatch/wsgi.c) */
+    PyObject *StreamingResponse_type; /* frostfork.responses classes, once registered */
+    PyObject *FileResponse_type;
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;
@@ -66,6 +70,7 @@ ff_state *ff_get_state(PyObject *module);
 extern PyType_Spec ff_request_spec;
 extern PyType_Spec ff_response_spec;
 extern PyType_Spec ff_start_response_spec;
+extern PyType_Spec ff_file_wrapper_spec;
 extern PyType_Spec ff_plan_spec;
 extern PyType_Spec ff_callnext_spec;
 extern PyType_Spec ff_finalizer_spec;

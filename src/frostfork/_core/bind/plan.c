@@ -3,6 +3,8 @@
 #include "util/hex.h"
 #include "obj/objects.h"
 #include "life/finalize.h"
+#include "bind/form.h"
+#include "obj/upload.h"
 
 #include <limits.h>
 #include <strings.h>
@@ -12,7 +14,8 @@
 #define STACK_ARGS 32
 
 static const char *const SRC_NAMES[] = {"path", "query", "header", "cookie", "body", "body",
-                                        "request", "dependency", "security"};
+                                        "request", "dependency", "security", "body", "body",
+                                        "body"};
 
 /* ---- the Plan type ---- */
 
@@ -104,7 +107,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
                               &loc, &a->capture, &schema, &a->required, &def, &a->is_list, &dep,
                               &sec))
             goto fail;
-        if (a->src < FF_SRC_PATH || a->src > FF_SRC_SECURITY) {
+        if (a->src < FF_SRC_PATH || a->src > FF_SRC_FORM_MODEL) {
             PyErr_Format(PyExc_ValueError, "bad source %d", a->src);
             goto fail;
         }
@@ -143,7 +146,8 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
         a->default_value = Py_NewRef(def);
         a->dep = dep == Py_None ? NULL : Py_NewRef(dep);
         if ((a->src == FF_SRC_DEP && (!a->dep || !Py_IS_TYPE(a->dep, type))) ||
-            ((a->src <= FF_SRC_BODY) && !a->schema)) {
+            ((a->src <= FF_SRC_BODY || a->src == FF_SRC_FORM || a->src == FF_SRC_FORM_MODEL) &&
+             !a->schema)) {
             PyErr_Format(PyExc_ValueError, "Plan arg %R is incomplete", name);
             goto fail;
         }
@@ -203,6 +207,9 @@ void ff_bind_init(ff_bind *b, ff_state *st, const ff_req *r, const ff_slice *cap
     b->unauth = 0;
     b->challenge = NULL;
     b->gens = NULL;
+    b->form = NULL;
+    b->form_status = 0;
+    b->form_msg = NULL;
 }
 
 void ff_bind_free(ff_bind *b)
@@ -211,6 +218,7 @@ void ff_bind_free(ff_bind *b)
     Py_CLEAR(b->body);
     Py_CLEAR(b->request);
     Py_CLEAR(b->gens);
+    Py_CLEAR(b->form);
     for (int i = 0; i < b->ndeps; i++)
         Py_CLEAR(b->deps[i].value);
     if (b->deps != b->deps_inline)
@@ -220,7 +228,10 @@ void ff_bind_free(ff_bind *b)
     PyMem_Free(b->query_buf);
 }
 
-static int fatal(ff_bind *b) { return b->dec.in.err || b->unauth || PyErr_Occurred(); }
+static int fatal(ff_bind *b)
+{
+    return b->dec.in.err || b->unauth || b->form_status || PyErr_Occurred();
+}
 
 /* application/x-www-form-urlencoded decoding: '+' is a space, bad escapes
  * stay as written. */
@@ -355,9 +366,9 @@ static PyObject *loc_prefix(const ff_arg *a)
     return Py_BuildValue("(sO)", SRC_NAMES[a->src], a->loc_name);
 }
 
-/* Text from the URL or a header, made a str and converted to the arg's type
- * (an item of it for lists); failures become 422 entries. */
-static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, Py_ssize_t index)
+/* A str converted to the arg's type (an item of it for lists, at `index`);
+ * str NULL means the text was not UTF-8. Failures become 422 entries. */
+static PyObject *convert_value(ff_bind *b, const ff_arg *a, PyObject *str, Py_ssize_t index)
 {
     PyObject *prefix = loc_prefix(a);
     if (!prefix)
@@ -371,19 +382,28 @@ static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, P
     }
     b->dec.prefix = prefix;
     PyObject *v = NULL;
-    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
-    if (!str && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-        PyErr_Clear();
+    if (!str)
         ff_dec_error(&b->dec, "string_unicode",
                      PyUnicode_FromString("Input should be a valid string, unable to parse raw "
                                           "data as a unicode string"),
                      NULL, NULL);
-    } else if (str) {
+    else
         v = ff_convert_str(&b->dec, a->type, str);
-        Py_DECREF(str);
-    }
     b->dec.prefix = NULL;
     Py_DECREF(prefix);
+    return v;
+}
+
+/* Text from the URL or a header, made a str and converted (see
+ * convert_value). */
+static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, Py_ssize_t index)
+{
+    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    if (!str && !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return NULL;
+    PyErr_Clear();
+    PyObject *v = convert_value(b, a, str, index);
+    Py_XDECREF(str);
     return v;
 }
 
@@ -399,6 +419,18 @@ static PyObject *missing(ff_bind *b, const ff_arg *a)
     b->dec.prefix = NULL;
     Py_DECREF(prefix);
     return NULL;
+}
+
+/* Adds a converted item (stolen; NULL when it failed, counted in *bad) to
+ * list. Returns list, or NULL with list released when the failure was fatal
+ * or the append failed. */
+static PyObject *add_item(ff_bind *b, PyObject *list, PyObject *v, int *bad)
+{
+    *bad |= v == NULL;
+    if ((!v && fatal(b)) || (v && PyList_Append(list, v) < 0))
+        Py_CLEAR(list);
+    Py_XDECREF(v);
+    return list;
 }
 
 /* A query/header/cookie argument: the first value, or for a list every
@@ -423,13 +455,7 @@ static PyObject *from_pairs(ff_bind *b, const ff_arg *a)
     PyObject *list = PyList_New(0);
     int bad = 0;
     for (int i = 0; list && i < n; i++) {
-        PyObject *v = convert(b, a, found[i].v, found[i].vn, i);
-        if (!v && fatal(b))
-            Py_CLEAR(list);
-        else if (v && PyList_Append(list, v) < 0)
-            Py_CLEAR(list);
-        bad |= v == NULL;
-        Py_XDECREF(v);
+        list = add_item(b, list, convert(b, a, found[i].v, found[i].vn, i), &bad);
     }
     if (bad)
         Py_CLEAR(list);
@@ -473,6 +499,75 @@ static int ensure_body(ff_bind *b, PyObject *schema, int embedded)
     Py_DECREF(prefix);
     b->body_state = b->body ? 1 : -1;
     return b->body_state;
+}
+
+/* The body read as a form, once per request; a refused one (400/413) is
+ * fatal for the request like invalid JSON. Returns 0 or -1. */
+static int ensure_form(ff_bind *b)
+{
+    if (b->form)
+        return 0;
+    if (b->form_status)
+        return -1;
+    int rc = ff_form_read(b->st, b->r, &b->form, &b->form_msg);
+    if (rc > 0)
+        b->form_status = rc;
+    return rc == 0 ? 0 : -1;
+}
+
+/* A Form() field: its text values (files sent under the name are passed
+ * over), the first or all of them, converted as query values are. A File
+ * parameter: the UploadFile values. */
+static PyObject *from_form(ff_bind *b, const ff_arg *a)
+{
+    if (ensure_form(b) < 0)
+        return NULL;
+    PyObject *got = PyDict_GetItemWithError(b->form, a->loc_name);
+    if (!got && PyErr_Occurred())
+        return NULL;
+    PyObject *list = PyList_New(0);
+    Py_ssize_t n = got ? PyList_GET_SIZE(got) : 0;
+    int want_file = a->src == FF_SRC_FILE, bad = 0;
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(got, i);
+        if (want_file != Py_IS_TYPE(item, b->st->UploadFile_type))
+            continue;
+        if (!a->is_list && PyList_GET_SIZE(list) == 1)
+            break;
+        list = add_item(b, list,
+                        want_file ? Py_NewRef(item)
+                                  : convert_value(b, a, item, a->is_list ? PyList_GET_SIZE(list) : -1),
+                        &bad);
+    }
+    if (!list)
+        return NULL;
+    if (bad) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    if (PyList_GET_SIZE(list) == 0) {
+        Py_DECREF(list);
+        return missing(b, a);
+    }
+    if (a->is_list)
+        return list;
+    PyObject *first = Py_NewRef(PyList_GET_ITEM(list, 0));
+    Py_DECREF(list);
+    return first;
+}
+
+static PyObject *form_model(ff_bind *b, const ff_arg *a)
+{
+    if (ensure_form(b) < 0)
+        return NULL;
+    PyObject *prefix = Py_BuildValue("(s)", "body");
+    if (!prefix)
+        return NULL;
+    b->dec.prefix = prefix;
+    PyObject *v = ff_convert_model(&b->dec, a->type, b->form);
+    b->dec.prefix = NULL;
+    Py_DECREF(prefix);
+    return v;
 }
 
 static PyObject *resolve_dep(ff_bind *b, ff_Plan *p);
@@ -623,6 +718,11 @@ static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
         return from_security(b, a);
     case FF_SRC_DEP:
         return resolve_dep(b, (ff_Plan *)a->dep);
+    case FF_SRC_FORM:
+    case FF_SRC_FILE:
+        return from_form(b, a);
+    case FF_SRC_FORM_MODEL:
+        return form_model(b, a);
     }
     return NULL;
 }

@@ -20,6 +20,9 @@ enum ff_src {
     FF_SRC_BODY_FIELD, /* one field of an embedded body object */
     FF_SRC_REQUEST, FF_SRC_DEP,
     FF_SRC_SECURITY,   /* a credential (frostfork.security): missing is a 401 */
+    FF_SRC_FORM,       /* a form field (urlencoded or multipart), converted like a query value */
+    FF_SRC_FILE,       /* an uploaded file (UploadFile), or a list of them */
+    FF_SRC_FORM_MODEL, /* the whole form as a model */
 };
 
 /* Security scheme kinds, mirrored by frostfork/security.py. */
@@ -92,6 +95,9 @@ typedef struct {
     int unauth;             /* a credential is missing (1) or malformed (2): answer 401 */
     PyObject *challenge;    /* ... with this WWW-Authenticate value (borrowed from the plan) */
     PyObject *gens;         /* generator dependencies to finish after the response, or NULL */
+    PyObject *form;         /* the body read as a form (bind/form.h), once */
+    int form_status;        /* 0, or the 400/413 the form was refused with ... */
+    const char *form_msg;   /* ... and why */
     ff_pair query_inline[FF_BIND_QUERY_INLINE];
     ff_bind_dep deps_inline[FF_BIND_DEPS_INLINE];
 } ff_bind;

@@ -10,11 +10,13 @@
 
 #include "module.h"
 #include "dispatch/strcache.h"
+#include "dispatch/send.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "obj/request.h"
 #include "util/buf.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -26,9 +28,17 @@ typedef struct {
     PyObject *response;    /* the response model's Schema, or NULL: results encoded as they are */
 } ff_route;
 
-/* The native app: the route trie and, per route id, its plan; and what
- * App.runtime() gave (each NULL when the app does not use it, so an unused
- * feature costs one pointer test per request at most). */
+/* A folder served by app.static(): files below dirfd under the URL prefix. */
+typedef struct {
+    char *prefix;     /* "/static", no trailing slash */
+    size_t prefix_len;
+    int dirfd;        /* O_PATH of the folder, opened at build */
+    int precompressed; /* serve name.gz to clients that accept gzip */
+} ff_static;
+
+/* The native app: the route trie and, per route id, its plan; static
+ * folders; and what App.runtime() gave (each NULL when the app does not use
+ * it, so an unused feature costs one pointer test per request at most). */
 typedef struct {
     ff_router router;
     ff_route *routes;
@@ -39,6 +49,8 @@ typedef struct {
     PyObject *worker_start; /* run in each worker after fork */
     PyObject *worker_stop;  /* run in each worker as it stops */
     int worker_started;     /* worker_start ran and returned */
+    ff_static *statics;
+    size_t nstatics;
 } ff_app;
 
 /* Builds the C route table from App._compile()'s list of
@@ -71,6 +83,9 @@ typedef struct ff_env {
     PyObject *environ_base;
     ff_strcache strings;
     struct ff_mw *mw;             /* built-in middleware (dispatch/mw.h), NULL when none; borrowed */
+    /* a response body left for the owner to send after the head (send.h) */
+    ff_body_src src;
+    int src_close;                /* ... and the connection ends with it (HTTP/1.0 stream) */
 } ff_env;
 
 /* Sets the env up (the WSGI environ base when wsgi_app is set). Returns 0,
@@ -94,6 +109,34 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
 int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
 /* The environ keys every request of this env shares (ff_env_init calls it). */
 int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port);
+
+/* How a file is answered (files.c). fd is taken over. */
+typedef struct {
+    int fd;
+    const struct stat *st;
+    const char *ctype;
+    const char *filename;  /* Content-Disposition filename, or NULL */
+    size_t filename_len;
+    const char *disposition; /* "attachment" or "inline" */
+    PyObject *headers;     /* the user's extra headers, or NULL */
+    int status;            /* 0: 200 */
+    int gzip;              /* the file is a .gz sibling: Content-Encoding: gzip */
+    int vary;              /* Vary: Accept-Encoding */
+} ff_file_opts;
+
+/* A file answered with its validators, ranges and conditions (see files.c);
+ * the body left in e->src. Returns the status, or -1 when out of memory. */
+int ff_file_respond(ff_env *e, const ff_req *r, ff_buf *out, const ff_file_opts *o);
+/* A request under a static folder; rest is the path after the prefix. */
+int ff_static_serve(ff_env *e, const ff_req *r, ff_buf *out, const ff_static *m,
+                    const char *rest, size_t n);
+/* A frostfork.FileResponse / StreamingResponse the handler returned: the
+ * status, or -1 with a Python exception (nothing left in out). */
+int ff_file_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp);
+int ff_stream_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp);
+/* Sends what is left in e->src into out at once (the engine's way). Returns
+ * 0, or -1 with a Python exception (the body is cut short). */
+int ff_env_drain_src(ff_env *e, ff_buf *out);
 
 /* The current request's id: its X-Request-Id when that is a sane token,
  * else "<pid hex>-<counter hex>"; made on first use. */

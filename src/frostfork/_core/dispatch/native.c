@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <string.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +29,10 @@
 static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res, int status,
                         PyObject *shape)
 {
+    if (e->st->StreamingResponse_type && Py_TYPE(res) == (PyTypeObject *)e->st->StreamingResponse_type)
+        return ff_stream_response(e, r, out, res);
+    if (e->st->FileResponse_type && Py_TYPE(res) == (PyTypeObject *)e->st->FileResponse_type)
+        return ff_file_response(e, r, out, res);
     PyObject *body = res, *headers = Py_None;
     int is_response = Py_IS_TYPE(res, e->st->Response_type) ||
                       PyObject_TypeCheck(res, e->st->Response_type);
@@ -458,6 +464,14 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     if (r->method == FF_M_OTHER) /* RFC 9110 9.1: a method we do not know at all */
         return ff_response_error(out, 501, "Method Not Implemented", e->date, r->keep_alive,
                                  r->http10, r->head_only) < 0 ? -1 : 501;
+    for (size_t i = 0; i < app->nstatics; i++) {
+        const ff_static *sm = &app->statics[i];
+        const ff_http_request *h = r->http;
+        if (h->path_len > sm->prefix_len && h->path[sm->prefix_len] == '/' &&
+            memcmp(h->path, sm->prefix, sm->prefix_len) == 0)
+            return ff_static_serve(e, r, out, sm, h->path + sm->prefix_len,
+                                   h->path_len - sm->prefix_len);
+    }
     int m = ff_router_match(&app->router, r->method, r->http->path, r->http->path_len, &id, caps,
                             &ncaps, &allow);
     if (m == FF_ROUTE_NOT_FOUND)
@@ -486,6 +500,9 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
         Py_XDECREF(res);
         if (status < 0)
             status = ff_fail_500(e, r, out, rt->label);
+    } else if (b.form_status) {
+        status = ff_response_error(out, b.form_status, b.form_msg, e->date, r->keep_alive,
+                                   r->http10, r->head_only) < 0 ? -1 : b.form_status;
     } else if (b.dec.in.err) {
         char msg[160];
         snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", b.dec.in.err_pos, b.dec.in.err);
@@ -531,6 +548,45 @@ static PyObject *response_schema(PyObject *extra, PyTypeObject *schema_type)
     return s;
 }
 
+/* ("STATIC", prefix, directory, precompressed): a folder for app.static(),
+ * opened here once (in the master, so every worker inherits the fd). */
+static int add_static(ff_app *app, PyObject *item, char *err, size_t errlen)
+{
+    const char *tag, *prefix, *dir;
+    int pre;
+    if (!PyArg_ParseTuple(item, "ssyp", &tag, &prefix, &dir, &pre)) {
+        PyErr_Clear();
+        snprintf(err, errlen, "static mount is malformed");
+        return -1;
+    }
+    ff_static *grown = PyMem_Realloc(app->statics, (app->nstatics + 1) * sizeof(ff_static));
+    if (!grown) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    app->statics = grown;
+    ff_static *sm = &app->statics[app->nstatics];
+    size_t pl = strlen(prefix);
+    while (pl > 0 && prefix[pl - 1] == '/')
+        pl--;
+    sm->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (sm->dirfd < 0) {
+        snprintf(err, errlen, "static folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (!(sm->prefix = PyMem_Malloc(pl + 1))) {
+        close(sm->dirfd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memcpy(sm->prefix, prefix, pl);
+    sm->prefix[pl] = '\0';
+    sm->prefix_len = pl;
+    sm->precompressed = pre;
+    app->nstatics++;
+    return 0;
+}
+
 /* Builds the C route table from App._compile()'s list of
  * (method, pattern, plan, param_names[, extra]). */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err, size_t errlen)
@@ -553,7 +609,15 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
     for (Py_ssize_t i = 0; i < n; i++) {
         const char *method, *pattern;
         PyObject *plan, *pnames, *record = Py_None, *resp;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(routes, i), "ssO!O!|O", &method, &pattern,
+        PyObject *item = PyList_GET_ITEM(routes, i);
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 4 &&
+            PyUnicode_Check(PyTuple_GET_ITEM(item, 0)) &&
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(item, 0), "STATIC") == 0) {
+            if (add_static(app, item, err, errlen) < 0)
+                return -1;
+            continue;
+        }
+        if (!PyArg_ParseTuple(item, "ssO!O!|O", &method, &pattern,
                               plan_type, &plan, &PyTuple_Type, &pnames, &record) ||
             !(resp = response_schema(record, ((ff_state *)PyType_GetModuleState(plan_type))
                                                  ->Schema_type))) {
@@ -696,6 +760,11 @@ void ff_app_free(ff_app *app)
         PyMem_Free(app->routes[i].label);
     }
     PyMem_Free(app->routes);
+    for (size_t i = 0; i < app->nstatics; i++) {
+        close(app->statics[i].dirfd);
+        PyMem_Free(app->statics[i].prefix);
+    }
+    PyMem_Free(app->statics);
     ff_router_free(&app->router);
     memset(app, 0, sizeof *app);
 }

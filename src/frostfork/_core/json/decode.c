@@ -948,6 +948,23 @@ static Py_ssize_t expected_key(const ff_type *t, ff_json_scan *s, Py_ssize_t hin
     return hint;
 }
 
+/* A field the input left out: its default (from its factory when it has
+ * one), nothing for an optional key, or a "missing" error when required.
+ * Returns 0, 1 when reported missing, or -1 on a Python error. */
+static int absent_field(ff_dec *d, const ff_field *f, PyObject **val)
+{
+    if (f->default_factory)
+        return (*val = PyObject_CallNoArgs(f->default_factory)) ? 0 : -1;
+    if (f->default_value) {
+        *val = Py_NewRef(f->default_value);
+        return 0;
+    }
+    if (!f->required)
+        return 0;
+    ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
+    return 1;
+}
+
 static PyObject *dec_model(ff_dec *d, const ff_type *t)
 {
     if (enter(d) < 0)
@@ -1034,16 +1051,10 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
     for (Py_ssize_t i = 0; i < n; i++) {
         if (seen[i])
             continue;
-        const ff_field *f = &t->fields[i];
-        if (f->default_factory) {
-            if (!(vals[i] = PyObject_CallNoArgs(f->default_factory)))
-                goto done;
-        } else if (f->default_value) {
-            vals[i] = Py_NewRef(f->default_value);
-        } else if (f->required) {
-            ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
-            bad = 1;
-        }
+        int a = absent_field(d, &t->fields[i], &vals[i]);
+        if (a < 0)
+            goto done;
+        bad |= a;
     }
     if (!bad)
         res = build_model(d, t, vals);
@@ -1394,6 +1405,86 @@ static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s)
     default:
         return from_text(d, t, s);
     }
+}
+
+/* A model from text values by field name (a form): each field's first
+ * value, or all of them for a list field, converted as query values are;
+ * absent fields take their defaults or are "missing", as in a JSON object.
+ * Values that are not str (uploaded files) are passed over. */
+PyObject *ff_convert_model(ff_dec *d, const ff_type *t, PyObject *values)
+{
+    Py_ssize_t n = t->nfields;
+    PyObject **vals = PyMem_Calloc((size_t)n + 1, sizeof(PyObject *));
+    PyObject *res = NULL;
+    int bad = 0;
+    if (!vals)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const ff_field *f = &t->fields[i];
+        const ff_type *ft = f->type;
+        int is_list = ft->kind == FF_T_LIST || ft->kind == FF_T_SET ||
+                      ft->kind == FF_T_FROZENSET || ft->kind == FF_T_VARTUPLE;
+        PyObject *got = PyDict_GetItemWithError(values, f->name), *texts = NULL;
+        if (!got && PyErr_Occurred())
+            goto done;
+        if (got && !(texts = PyList_New(0)))
+            goto done;
+        for (Py_ssize_t k = 0; got && k < PyList_GET_SIZE(got); k++)
+            if (PyUnicode_Check(PyList_GET_ITEM(got, k)) &&
+                PyList_Append(texts, PyList_GET_ITEM(got, k)) < 0) {
+                Py_DECREF(texts);
+                goto done;
+            }
+        if (!texts || PyList_GET_SIZE(texts) == 0) {
+            Py_XDECREF(texts);
+            int a = absent_field(d, f, &vals[i]);
+            if (a < 0)
+                goto done;
+            bad |= a;
+            continue;
+        }
+        d->path[d->depth++] = (ff_loc){f->name, 0};
+        if (!is_list) {
+            vals[i] = ff_convert_str(d, ft, PyList_GET_ITEM(texts, 0));
+        } else {
+            PyObject *items = PyList_New(0);
+            int item_bad = 0;
+            for (Py_ssize_t k = 0; items && k < PyList_GET_SIZE(texts); k++) {
+                d->path[d->depth++] = (ff_loc){NULL, k};
+                PyObject *v = ff_convert_str(d, ft->args[0], PyList_GET_ITEM(texts, k));
+                d->depth--;
+                if (!v && PyErr_Occurred())
+                    Py_CLEAR(items);
+                else if (v && PyList_Append(items, v) < 0)
+                    Py_CLEAR(items);
+                item_bad |= v == NULL;
+                Py_XDECREF(v);
+            }
+            if (items && !item_bad && ft->kind != FF_T_LIST) {
+                PyObject *c = ft->kind == FF_T_SET         ? PySet_New(items)
+                              : ft->kind == FF_T_FROZENSET ? PyFrozenSet_New(items)
+                                                           : PyList_AsTuple(items);
+                Py_SETREF(items, c);
+            }
+            if (item_bad)
+                Py_CLEAR(items);
+            vals[i] = items;
+        }
+        d->depth--;
+        Py_DECREF(texts);
+        if (!vals[i]) {
+            if (PyErr_Occurred())
+                goto done;
+            bad = 1;
+        }
+    }
+    if (!bad)
+        res = build_model(d, t, vals);
+done:
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(vals[i]);
+    PyMem_Free(vals);
+    return res;
 }
 
 /* ---- raising ---- */

@@ -56,6 +56,9 @@ PyObject *ff_json_decode(ff_dec *d, const ff_type *t);
 /* Converts a string from the URL or a header (path, query, header, cookie)
  * to type t with the same checks and error shapes as JSON input. */
 PyObject *ff_convert_str(ff_dec *d, const ff_type *t, PyObject *s);
+/* A model (t->kind FF_T_MODEL) from a dict of field name -> list of values,
+ * the text ones converted like ff_convert_str (a form bound with Form()). */
+PyObject *ff_convert_model(ff_dec *d, const ff_type *t, PyObject *values);
 
 /* Records one error at the current location (plus `extra` if not NULL). */
 int ff_dec_error(ff_dec *d, const char *type, PyObject *msg, PyObject *input, PyObject *extra);

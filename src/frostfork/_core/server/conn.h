@@ -7,6 +7,7 @@
 #include "server/worker.h"
 #include "life/logs.h"
 #include "loop/loop.h"
+#include "dispatch/send.h"
 
 /* An intrusive list of connections ordered by deadline. Every connection on
  * one list got the same timeout when it was appended, so appending keeps the
@@ -45,6 +46,8 @@ struct ff_conn {
     uint64_t spooled;     /* body bytes written to it */
     char *spool_path;
     unsigned watching;    /* FF_READ / FF_WRITE currently registered */
+    ff_body_src src;      /* a file or stream body still being sent after out */
+    int src_close;        /* close the connection once src is sent */
     int peer_port;
     char peer_host[48];   /* the peer's address as text ("" for a unix socket) */
 };

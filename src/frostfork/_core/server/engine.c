@@ -115,8 +115,48 @@ static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
+/* Whether the head p..head_end says Transfer-Encoding: chunked (a streamed
+ * body: StreamingResponse, a long WSGI iterable). */
+static int chunked_head(const char *p, const char *head_end)
+{
+    static const char te[] = "\r\nTransfer-Encoding: chunked\r";
+    size_t n = sizeof te - 1;
+    for (const char *q = p; q + n <= head_end + 1; q++)
+        if (memcmp(q, te, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* (status, headers, body) with a chunked body decoded, as a client would
+ * see it; the Transfer-Encoding header stays in the list as it was sent. */
+static PyObject *dechunked(int status, PyObject *headers, const char *body, size_t n)
+{
+    char *tmp = PyMem_Malloc(n ? n : 1);
+    if (!tmp) {
+        Py_DECREF(headers);
+        return PyErr_NoMemory();
+    }
+    memcpy(tmp, body, n);
+    ff_http_chunked d;
+    ff_http_limits lim = {.max_body = UINT64_MAX, .max_header_bytes = 1024,
+                          .max_chunk_ext = FF_HTTP_MAX_CHUNK_EXT};
+    enum ff_http_error err = FF_HTTP_OK;
+    size_t len = n;
+    ff_http_chunked_init(&d);
+    ssize_t r = ff_http_chunked_decode(&d, &lim, tmp, &len, &err);
+    PyObject *res = r < 0 && r != -2 ? NULL
+                                     : Py_BuildValue("(iNy#)", status, headers, tmp, (Py_ssize_t)len);
+    if (r == -1) {
+        Py_DECREF(headers);
+        PyErr_SetString(PyExc_RuntimeError, "the engine wrote a malformed chunked body");
+    }
+    PyMem_Free(tmp);
+    return res;
+}
+
 /* The response head back into (status, [(name, value), ...], body): the
- * writers put exactly one response in out, with CRLF lines. */
+ * writers put exactly one response in out, with CRLF lines. A chunked body
+ * is decoded (a body cut short by a failing stream is what arrived of it). */
 static PyObject *split_response(const char *p, size_t n)
 {
     const char *end = p + n;
@@ -156,6 +196,8 @@ static PyObject *split_response(const char *p, size_t n)
         line = eol + 2;
     }
     const char *body = head_end + 4;
+    if (chunked_head(p, head_end))
+        return dechunked(status, headers, body, (size_t)(end - body));
     return Py_BuildValue("(iNy#)", status, headers, body, (Py_ssize_t)(end - body));
 }
 
@@ -209,6 +251,10 @@ static int engine_answer(ff_Engine *self, char *buf, size_t len, const char *pee
                 .peer_port = peer_port};
     r.head_only = r.method == FF_M_HEAD;
     int status = ff_dispatch_run(&self->env, &r, &self->out);
+    /* a file or stream body: all of it now (a client without a socket cannot be slow) */
+    int drained = ff_env_drain_src(&self->env, &self->out);
+    if (drained < 0)
+        PyErr_WriteUnraisable(NULL); /* the body is cut short, as a worker would cut it */
     ff_dispatch_end(&self->env);
     ff_state *st = self->env.st;
     if (st->request_fins.head) /* the response is written: the request's cleanup */

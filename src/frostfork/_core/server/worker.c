@@ -63,6 +63,7 @@ void ff_conn_watch(ff_worker *w, ff_conn *c, unsigned ev)
 void ff_conn_close(ff_worker *w, ff_conn *c)
 {
     int counted = c->state != FF_C_LINGER; /* lingering ones left the count already */
+    ff_body_src_clear(&c->src); /* a stream's generator is closed: its finally runs */
     ff_conn_spool_end(c);
     ff_tl_remove(c);
     close(c->fd);
@@ -134,6 +135,7 @@ static int accept_ready(ff_worker *w, int lfd, int internal)
         }
         c->fd = fd;
         c->spool_fd = -1;
+        c->src.fd = -1;
         c->internal = internal;
         peer_text(&ss, c->peer_host, sizeof c->peer_host, &c->peer_port);
         c->watching = FF_READ;
