@@ -26,7 +26,7 @@ frostfork and by the standard library's json, which must agree: the same value
 and a refusal by json too when frostfork refuses, except where frostfork is
 stricter on purpose: NaN/Infinity literals, \\u escapes of lone surrogates,
 nesting deeper than 64, a byte order mark or text that is not UTF-8 (json.loads
-guesses UTF-16/32 for bytes). tests/json/test_differential.py runs the same
+guesses UTF-16/32 for bytes). tests/json/test_stdlib_oracle.py runs the same
 oracle over generated documents in the ordinary test run.
 
 Known findings (fuzz/findings/, fuzz/README.md) abort like any other, so that

@@ -138,3 +138,32 @@ def test_depth_limit_counts_the_innermost_scalar():
     assert json_encode(nest(128)) == b"[" * 128 + b"0" + b"]" * 128
     with pytest.raises(ValueError, match="nesting"):
         json_encode(nest(129))
+
+
+def test_other_mappings_are_written_as_objects():
+    """request.headers, a mappingproxy, a user's Mapping: written as dict(o) is."""
+    import types
+    from collections.abc import Mapping
+
+    from frostfork.datastructures import Headers
+
+    class Pairs(Mapping):
+        def __init__(self, pairs):
+            self.d = dict(pairs)
+
+        def __getitem__(self, k):
+            return self.d[k]
+
+        def __iter__(self):
+            return iter(self.d)
+
+        def __len__(self):
+            return len(self.d)
+
+    assert json.loads(json_encode(Pairs([("a", 1), ("b", [2])]))) == {"a": 1, "b": [2]}
+    assert json.loads(json_encode(types.MappingProxyType({"x": None}))) == {"x": None}
+    h = Headers([("X-Forwarded-For", "127.0.0.1"), ("Accept", "*/*")])
+    assert json.loads(json_encode({"headers": h})) == {"headers": {"x-forwarded-for": "127.0.0.1",
+                                                                   "accept": "*/*"}}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        json_encode(object())

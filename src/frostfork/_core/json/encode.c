@@ -715,6 +715,14 @@ static int encode_other(ff_buf *out, PyObject *o, int depth, enc *e)
         Py_DECREF(b64);
         return rc;
     }
+    if (PyMapping_Check(o) && PyObject_HasAttrString(o, "keys")) {
+        /* any other mapping (request.headers, a MappingProxy, a user's Mapping)
+         * is written as the object dict(o) would be */
+        PyObject *d = PyDict_New();
+        int rc = d && PyDict_Merge(d, o, 1) == 0 ? encode(out, d, depth, e) : -1;
+        Py_XDECREF(d);
+        return rc;
+    }
     PyErr_Format(PyExc_TypeError, "Object of type %.100s is not JSON serializable",
                  Py_TYPE(o)->tp_name);
     return -1;
