@@ -3,16 +3,22 @@ fork; shutdown hooks in the master after the workers stopped."""
 
 from __future__ import annotations
 
+from conftest import wait_until
 from framework_support import events, framework  # noqa: F401 (fixtures)
 
 
 def test_worker_hooks_and_worker_scope_per_worker_then_shutdown_in_master(framework, events):
     srv = framework("--workers", "2")
     workers = srv.wait_workers(2)
-    events.wait("worker start")
+    want = {str(p) for p in workers}
+
+    def started() -> bool:  # each worker runs its hooks after its own fork
+        return {ln.split()[0] for ln in events.lines() if ln.endswith("worker start")} == want
+
+    wait_until(started, what=lambda: f"both workers' start hooks: {events.lines()}")
     starts = {ln.split()[0] for ln in events.lines() if ln.endswith("worker start")}
     opens = {ln.split()[0] for ln in events.lines() if ln.endswith("pool open")}
-    assert starts == opens == {str(p) for p in workers}
+    assert starts == opens == want
     r = srv.get("/pool").json()
     assert r["pid"] == r["me"] and r["me"] in workers  # made in the worker that serves
     master = srv.proc.pid
