@@ -26,11 +26,29 @@ HEADER = """\
      frostfork._core.LIMITS; do not edit.
      Regenerate with: .venv/bin/python docs/gen_config.py -->
 
-frostfork is configured on the command line only: there is no configuration file
-and no environment variable besides `LISTEN_FDS` / `LISTEN_PID` for
-`--bind systemd` and `FROSTFORK_TRACEBACK=1` (print the full traceback when
-importing the app fails). Sizes such as `--max-body` accept `k`, `m` and `g`
-suffixes (`16m`). Every command is also `python -m frostfork COMMAND`.
+Options come from the command line and, for `serve` and `check`, from a TOML
+file: `--config FILE`, or without it the `[tool.frostfork]` table of
+`./pyproject.toml` when there is one. The file's keys are the long options
+without their dashes (`max-requests` or `max_requests`), plus `app` for
+`MODULE:APP`; the command line wins over the file, and an unknown key is an
+error naming it. A repeatable option takes a list (`mask = ["x-token"]`), a
+flag `true` or `false` (a flag the file sets cannot be unset on the command line).
+
+```toml
+# frostfork.toml, or [tool.frostfork] in pyproject.toml
+app = "myapi:app"
+bind = "0.0.0.0:8000"
+workers = 4
+max-requests = 10000
+pid = "/run/frostfork/api.pid"
+```
+
+The environment is read for `LISTEN_FDS` / `LISTEN_PID` (`--bind systemd`) and
+`FROSTFORK_TRACEBACK=1` (print the full traceback when importing the app fails);
+`FROSTFORK_UPGRADE_*` and `FROSTFORK_RELOAD_GENERATION` are set by frostfork
+itself for the master a SIGUSR2 upgrade or `--reload` starts. Sizes such as
+`--max-body` accept `k`, `m` and `g` suffixes (`16m`). Every command is also
+`python -m frostfork COMMAND`.
 """
 
 
@@ -196,6 +214,16 @@ def limits_section(parser: argparse.ArgumentParser) -> list[str]:
         ("backlog of a log sink written in Python (a `DataSink` that is not a built-in one)",
          f"{sinks.QUEUE_BATCHES} batches", "—",
          "further batches are dropped, said once per worker on stderr"),
+        ("fields of a form body (urlencoded fields, multipart parts)", f"{lim['form_fields']}",
+         "—", "413, `too many form fields`"),
+        ("a urlencoded field name, as sent", f"{lim['form_name_bytes']} bytes", "—",
+         "413, `form field too large`"),
+        ("a form field's value (urlencoded, or a multipart part without a filename)",
+         f"{lim['form_field_bytes']} bytes", "—", "413, `form field too large`"),
+        ("one multipart part's header section", f"{lim['form_part_header_bytes']} bytes", "—",
+         "413, `multipart part headers too large`"),
+        ("header fields of one multipart part", f"{lim['form_part_headers']}", "—",
+         "413, `too many header fields in a multipart part`"),
     ]
     lines = [
         "## Limits",

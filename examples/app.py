@@ -6,8 +6,13 @@
   hashlib.scrypt before it is stored; never logged, never echoed);
 - SQLite as the embedded database, its tables created from the same models by
   frostfork.sql.create_table, so the database enforces the API's constraints too;
-- a request-scoped connection injected by type and closed by its finalizer
-  when the request ends, also when the handler raised;
+- the user routes on a frostfork.Router, a 201 for a created user, HTTPError for
+  404s and an exception handler that turns a unique-constraint violation into 409;
+- a request-scoped connection from a yield dependency: handlers commit before they
+  answer (another worker may serve the next request at once); after the response,
+  what a failed handler left is rolled back, and the connection is closed either way;
+- an admin-only DELETE guarded by an API key (frostfork.security.APIKeyHeader, key
+  from $FROSTFORK_EXAMPLE_ADMIN_KEY);
 - an audit trail written through the SQLite DataSink (frostfork.sinks.sqlite);
 - an upload endpoint whose large bodies are spooled to a file that is removed
   when the request ends;
@@ -28,8 +33,9 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import frostfork
-from frostfork import (Description, Ge, Le, MaxLen, MinLen, Pattern, Query, Request, Response,
-                       Sensitive)
+from frostfork import (Description, Ge, HTTPError, Le, MaxLen, MinLen, Pattern, Query, Request,
+                       Response, Router, Sensitive)
+from frostfork.security import APIKeyHeader
 
 DATA = os.path.abspath(os.environ.get("FROSTFORK_EXAMPLE_DIR", "example-data"))
 os.makedirs(DATA, exist_ok=True)
@@ -78,20 +84,45 @@ class User:
 
 
 class Database:
-    """One SQLite connection per request, closed by its finalizer when the request ends."""
+    """One SQLite connection per request (see open_database)."""
 
     def __init__(self) -> None:
         self.conn = sqlite3.connect(DB_PATH, timeout=5)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self._finalizer = frostfork.finalize(self, self.conn.close)
 
-    def close(self) -> None:
-        self._finalizer()
+
+def open_database():
+    """A yield dependency: what follows the yield runs after the response is written,
+    with the handler's exception thrown in when it raised."""
+    db = Database()
+    try:
+        yield db
+    except Exception:
+        db.conn.rollback()
+        raise
+    finally:
+        db.conn.close()
+
+
+ADMIN_KEY = os.environ.get("FROSTFORK_EXAMPLE_ADMIN_KEY", "")
+admin_key = APIKeyHeader("X-Admin-Key", description="$FROSTFORK_EXAMPLE_ADMIN_KEY")
+
+
+def require_admin(key: Annotated[str, admin_key]) -> None:
+    """Route dependency: a missing key is a 401 before this runs; a wrong one is a 403."""
+    if not ADMIN_KEY or key != ADMIN_KEY:
+        raise HTTPError(403, "not an admin key")
 
 
 app = frostfork.App(title="frostfork example: users and audit", version="1.0.0",
                     audit=frostfork.sinks.sqlite(AUDIT_PATH, table="audit"))
-app.provide(Database, Database, scope="request")
+app.provide(Database, open_database)
+users = Router(prefix="/users", tags=["users"])
+
+
+@app.exception_handler(sqlite3.IntegrityError)
+def conflict(request: Request, exc: sqlite3.IntegrityError) -> Response:
+    return Response(409, {"detail": f"conflicts with a stored row: {exc}"})
 
 
 @app.on_startup
@@ -115,36 +146,41 @@ def _user(row: tuple) -> User:
     return User(uid, name, age, country, app.state.countries.get(country, "?"), plan, avatar)
 
 
-@app.post("/users")
+@users.post("", status_code=201, responses={409: {"description": "the name is taken"}})
 def create_user(user: NewUser, db: Database) -> User:
     """Create a user (the password is stored as a salted scrypt hash)."""
     if user.country not in app.state.countries:
         return Response(422, {"detail": [{"type": "country", "loc": ["body", "country"],
                                           "msg": "Unknown country", "input": user.country}]})
     salt = os.urandom(16)
-    try:
-        with db.conn:
-            cur = db.conn.execute(
-                "INSERT INTO users (name, password_hash, salt, age, country, plan) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (user.name, _hash(user.password, salt), salt.hex(), user.age, user.country,
-                 user.plan))
-    except sqlite3.IntegrityError:
-        return Response(409, {"detail": f"user {user.name} exists"})
+    cur = db.conn.execute(  # a taken name raises IntegrityError: the handler above, 409
+        "INSERT INTO users (name, password_hash, salt, age, country, plan) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (user.name, _hash(user.password, salt), salt.hex(), user.age, user.country, user.plan))
+    db.conn.commit()
     frostfork.audit("user.created", user=user.name, plan=user.plan)
     return _user((cur.lastrowid, user.name, user.age, user.country, user.plan, 0))
 
 
-@app.get("/users/{user_id}")
+@users.get("/{user_id}", responses={404: {"description": "no such user"}})
 def get_user(user_id: Annotated[int, Ge(1)], db: Database) -> User:
     row = db.conn.execute("SELECT id, name, age, country, plan, avatar_bytes FROM users "
                           "WHERE id = ?", (user_id,)).fetchone()
     if row is None:
-        return Response(404, {"detail": "no such user"})
+        raise HTTPError(404, "no such user")
     return _user(row)
 
 
-@app.get("/users")
+@users.delete("/{user_id}", status_code=204, dependencies=[require_admin])
+def delete_user(user_id: Annotated[int, Ge(1)], db: Database) -> None:
+    """Admins only (X-Admin-Key)."""
+    if db.conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount == 0:
+        raise HTTPError(404, "no such user")
+    db.conn.commit()
+    frostfork.audit("user.deleted", user_id=user_id)
+
+
+@users.get("")
 def list_users(db: Database, limit: Annotated[int, Ge(1), Le(100)] = 20,
                plan: Literal["free", "pro"] | None = None) -> list[User]:
     sql = "SELECT id, name, age, country, plan, avatar_bytes FROM users"
@@ -154,7 +190,7 @@ def list_users(db: Database, limit: Annotated[int, Ge(1), Le(100)] = 20,
     return [_user(r) for r in db.conn.execute(sql + " ORDER BY id LIMIT ?", (*args, limit))]
 
 
-@app.put("/users/{user_id}/avatar")
+@users.put("/{user_id}/avatar")
 def upload_avatar(user_id: Annotated[int, Ge(1)], request: Request, db: Database) -> dict:
     """Upload an avatar; large bodies arrive spooled to a file removed at the end of the
     request, and request.stream() reads that file in blocks instead of copying it."""
@@ -163,10 +199,10 @@ def upload_avatar(user_id: Annotated[int, Ge(1)], request: Request, db: Database
         h.update(block)
         size += len(block)
     digest = h.hexdigest()
-    with db.conn:
-        cur = db.conn.execute("UPDATE users SET avatar_bytes = ? WHERE id = ?", (size, user_id))
+    cur = db.conn.execute("UPDATE users SET avatar_bytes = ? WHERE id = ?", (size, user_id))
+    db.conn.commit()
     if cur.rowcount == 0:
-        return Response(404, {"detail": "no such user"})
+        raise HTTPError(404, "no such user")
     frostfork.audit("user.avatar", user_id=user_id, size=size, sha256=digest)
     return {"user_id": user_id, "size": size, "sha256": digest}
 
@@ -188,7 +224,7 @@ def postcode(code: Annotated[str, Pattern(r"^\d{5}$")]) -> dict:
     """A lookup in the table shared by every worker."""
     found = app.state.postcodes.get(code)
     if found is None:
-        return Response(404, {"detail": "unknown postcode"})
+        raise HTTPError(404, "unknown postcode")
     return {"code": code, "town": found[1]}
 
 
@@ -196,3 +232,6 @@ def postcode(code: Annotated[str, Pattern(r"^\d{5}$")]) -> dict:
 def index() -> dict:
     return {"service": "frostfork example", "docs": "/openapi.json",
             "countries": len(app.state.countries), "postcodes": len(app.state.postcodes)}
+
+
+app.include(users)

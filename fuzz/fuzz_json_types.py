@@ -20,6 +20,15 @@ Checked beyond "no other exception":
     non-finite float are exempt: 1e400 decodes to inf (as Python's json does)
     and JSON has no way to write inf back.
 
+Differential oracle (every input, `differential`): the bytes decoded untyped by
+frostfork and by the standard library's json, which must agree: the same value
+(same types all the way down, keys in the same order) when frostfork decodes,
+and a refusal by json too when frostfork refuses, except where frostfork is
+stricter on purpose: NaN/Infinity literals, \\u escapes of lone surrogates,
+nesting deeper than 64, a byte order mark or text that is not UTF-8 (json.loads
+guesses UTF-16/32 for bytes). tests/json/test_stdlib_oracle.py runs the same
+oracle over generated documents in the ordinary test run.
+
 Known findings (fuzz/findings/, fuzz/README.md) abort like any other, so that
 `make fuzz-smoke` keeps failing until they are fixed. To fuzz past them, set
 FUZZ_JSON_TOLERATE_KNOWN=1: the exceptions listed in KNOWN are then accepted.
@@ -31,6 +40,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import json
 import math
 import os
 import re
@@ -151,9 +161,72 @@ def _check_validation_error(exc: ValidationError, which: int) -> None:
     str(exc)  # the message is built from the list: must not raise
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal with equal types throughout (1, 1.0 and True differ) and dict keys in order."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return a == b
+
+
+def _stricter_here(text: bytes) -> bool:
+    """True when json's acceptance of `text` is one frostfork refuses by design."""
+    if text.startswith(b"\xef\xbb\xbf"):
+        return True
+    try:
+        s = text.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        v = json.loads(s, parse_constant=no_constant)
+    except (ValueError, RecursionError):
+        return True  # NaN/Infinity, or json itself refuses the str form
+
+    def odd(x: Any, depth: int) -> bool:
+        if depth > 64:
+            return True
+        if isinstance(x, str):
+            return any(0xD800 <= ord(c) <= 0xDFFF for c in x)
+        if isinstance(x, dict):
+            return any(odd(k, depth) or odd(y, depth + 1) for k, y in x.items())
+        if isinstance(x, list):
+            return any(odd(y, depth + 1) for y in x)
+        return False
+
+    return odd(v, 1)
+
+
+def differential(text: bytes) -> None:
+    """Untyped frostfork decode against json.loads on the same bytes (see the docstring)."""
+    try:
+        mine = _core.decode(text, SCHEMAS[0])
+    except JSONDecodeError:
+        mine = JSONDecodeError
+    try:
+        theirs = json.loads(text)
+    except (ValueError, RecursionError):  # json.JSONDecodeError, UnicodeDecodeError, int digits
+        theirs = ValueError
+    if mine is JSONDecodeError:
+        assert theirs is ValueError or _stricter_here(text), \
+            f"frostfork refused what json reads the same way: {text!r} -> {theirs!r}"
+        return
+    assert theirs is not ValueError, f"frostfork read what json refuses: {text!r} -> {mine!r}"
+    assert _same(mine, theirs), f"frostfork and json differ on {text!r}: {mine!r} != {theirs!r}"
+
+
 def one(data: bytes) -> None:
     if not data:
         return
+    differential(data[1:])
     which = data[0] % len(SCHEMAS)
     schema = SCHEMAS[which]
     text = data[1:]

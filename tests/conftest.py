@@ -58,6 +58,15 @@ def rss_kib(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+def hwm_kib(pid: int) -> int:
+    """Peak resident memory of process `pid` (VmHWM), in KiB: a copy made and
+    freed between two readings still shows."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
 def signal_pending(pid: int, sig: int) -> bool:
     """True when `sig` waits, blocked, to be read by process `pid` (a worker
     busy in a handler reads its signalfd only when its loop turns)."""
@@ -336,8 +345,9 @@ class Resp:
 
 def parse_one(buf: bytes, no_body: bool = False) -> tuple[Resp, bytes] | None:
     """(the first response in buf, the bytes after it), or None while it is
-    incomplete. Content-Length framing; no body for 1xx, 204, 304 or when
-    `no_body` (the answer to a HEAD). Fails on a malformed head."""
+    incomplete. Content-Length or chunked framing (the body returned decoded);
+    no body for 1xx, 204, 304 or when `no_body` (the answer to a HEAD). Fails
+    on a malformed head."""
     head, sep, rest = buf.partition(b"\r\n\r\n")
     if not sep:
         return None
@@ -352,6 +362,25 @@ def parse_one(buf: bytes, no_body: bool = False) -> tuple[Resp, bytes] | None:
     status = int(code)
     cls = [v for k, v in headers if k == "content-length"]
     assert len(cls) <= 1, f"several Content-Length: {head!r}"
+    if not (no_body or status < 200 or status in (204, 304)) and \
+            any(k == "transfer-encoding" and v.lower() == "chunked" for k, v in headers):
+        assert not cls, f"Content-Length with chunked: {head!r}"
+        body, pos = b"", 0
+        while True:  # chunk-size CRLF data CRLF ... 0 CRLF CRLF (no extensions, no trailers)
+            eol = rest.find(b"\r\n", pos)
+            if eol < 0:
+                return None
+            size = int(rest[pos:eol], 16)
+            if size == 0:
+                if len(rest) < eol + 4:
+                    return None
+                assert rest[eol + 2:eol + 4] == b"\r\n", "trailers in a response"
+                return Resp(status, reason, headers, body, head), rest[eol + 4:]
+            if len(rest) < eol + 2 + size + 2:
+                return None
+            body += rest[eol + 2:eol + 2 + size]
+            assert rest[eol + 2 + size:eol + 4 + size] == b"\r\n", "bad chunk framing"
+            pos = eol + 4 + size
     n = 0 if (no_body or status < 200 or status in (204, 304)) else int(cls[0]) if cls else 0
     if len(rest) < n:
         return None
@@ -423,3 +452,56 @@ def request(sock: socket.socket, path: str, method: str = "GET", head: bool = Fa
     """One request (no body) on an open keep-alive connection, and its response."""
     sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
     return read_response(sock, head=head or method == "HEAD", timeout=timeout)
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (read from /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+VERSIONED_APP = """\
+import frostfork
+app = frostfork.App()
+
+@app.get("/")
+def index():
+    return {{"version": {version!r}}}
+"""
+
+
+def write_versioned_app(path: Path, version: str, extra: str = "") -> None:
+    """A module whose app answers GET / with {"version": version}: rewritten by
+    the upgrade and reload tests to see which code answers. Serve it with
+    PYTHONDONTWRITEBYTECODE=1: two versions of the same size written within a
+    second would otherwise be taken for one by the .pyc check."""
+    path.write_text(VERSIONED_APP.format(version=version) + extra)
+
+
+def served_version(where: "int | Path") -> str:
+    """The version a versioned app answers GET / with, over a fresh connection
+    to 127.0.0.1:`where` (a port) or to the Unix socket at `where` (a path)."""
+    family = socket.AF_INET if isinstance(where, int) else socket.AF_UNIX
+    address = ("127.0.0.1", where) if isinstance(where, int) else str(where)
+    with socket.socket(family) as s:
+        s.settimeout(10 * SLOW)
+        s.connect(address)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b"".join(iter(lambda: s.recv(65536), b""))
+    m = re.search(rb'"version":"([^"]*)"', data)
+    assert m, f"not a versioned app's answer: {data[:200]!r}"
+    return m.group(1).decode()
+def served(target: str, *args: str):
+    """A module-scoped fixture: one server for every test of the module, stopped
+    and checked for sanitizer reports at teardown. `mine = served("app:app")`."""
+    @pytest.fixture(scope="module")
+    def fixture():
+        s = Server(target, *args)
+        yield s
+        s.stop()
+        s.check_clean()
+    return fixture
+

@@ -1,27 +1,44 @@
 from collections.abc import Callable, Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any, BinaryIO, final
+
+from typing_extensions import Self, disjoint_base
+
+from frostfork.datastructures import URL, Headers, QueryParams
 
 # The fixed limits compiled into the core (docs/configuration.md, "Limits").
 LIMITS: Mapping[str, int]
 
-@final
+@disjoint_base
 class Response:
+    """The C base of frostfork.Response (frostfork/responses.py), subclassable."""
     status: int
     body: Any
-    headers: Mapping[str, str] | Iterable[tuple[str, str]] | None
+    headers: Any
+    _headers: Any
     def __new__(
         cls,
         status: int = 200,
         body: Any = None,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
-    ) -> Response: ...
+    ) -> Self: ...
 
 @final
 class Request:
     method: str
     path: str
     query_string: str
-    headers: dict[str, str]
+    raw_headers: list[tuple[str, str]]
+    @property
+    def headers(self) -> Headers: ...
+    @property
+    def query(self) -> QueryParams: ...
+    @property
+    def cookies(self) -> dict[str, str]: ...
+    @property
+    def url(self) -> URL: ...
+    @property
+    def state(self) -> SimpleNamespace: ...
     @property
     def body(self) -> bytes:
         """The whole body as bytes. A spooled body (over --spool-threshold) is copied
@@ -35,6 +52,34 @@ class Request:
         a small one from memory (io.BytesIO). A reader over a spooled body raises
         ValueError once its request has ended."""
     def defer(self, fn: Callable[..., Any], /, *args: Any) -> None: ...
+
+@final
+class UploadFile:
+    """A file part of a multipart/form-data body. Its file is readable until the
+    request ends; a spooled one (body over --spool-threshold) is read from the
+    spool file, which is removed then."""
+    filename: str | None
+    content_type: str | None
+    size: int
+    headers: dict[str, str]
+    file: BinaryIO
+    def __new__(cls, file: BinaryIO, filename: str | None = None,
+                content_type: str | None = None, size: int = 0,
+                headers: dict[str, str] | None = None) -> UploadFile: ...
+    def read(self, size: int | None = -1, /) -> bytes: ...
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def close(self) -> None: ...
+
+@final
+class FileWrapper:
+    """wsgi.file_wrapper: a file sent with sendfile when it has a descriptor on a
+    regular file, else read in blksize blocks."""
+    def __new__(cls, filelike: Any, blksize: int = 8192) -> FileWrapper: ...
+    def __iter__(self) -> FileWrapper: ...
+    def __next__(self) -> bytes: ...
+    def close(self) -> None: ...
+
+def _register_responses(streaming: type, file: type, /) -> None: ...
 
 @final
 class StartResponse:
@@ -102,7 +147,13 @@ def serve(
     access_format: str = "json",
     audit: Any = None,
     mask: tuple[str, ...] = ...,
-) -> int: ...
+    runtime: dict[str, Any] | None = None,
+    pid_path: str | None = None,
+    upgrade_argv: tuple[str, ...] | None = None,
+    upgrade_cwd: str | None = None,
+    ready_fd: int = -1,
+    middleware: dict[str, Any] | None = None,
+) -> int | None: ...
 def finalize(obj: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Finalizer: ...
 def spool_dir() -> str: ...
 def aio_config(loop_factory: Callable[[], Any] | None, max_concurrency: int = 0,
@@ -136,6 +187,7 @@ class Plan:
         body_schema: Schema | None = None,
         app_scope: bool = False,
         label: str | None = None,
+        generator: bool = False,
     ) -> Plan: ...
 
 @final
@@ -152,6 +204,8 @@ class Engine:
         max_headers: int = 100,
         max_header_bytes: int = 65536,
         max_request_line: int = 8192,
+        runtime: dict[str, Any] | None = None,
+        middleware: dict[str, Any] | None = None,
     ) -> None: ...
     def handle(
         self,
@@ -164,4 +218,5 @@ class Engine:
 
 def compile(node: Any, /) -> Schema: ...
 def decode(buf: bytes | bytearray | memoryview | str, schema: Schema) -> Any: ...
+def encode_as(obj: Any, schema: Schema, /) -> bytes: ...
 def _dispatch(func: Callable[..., Any], schema: Schema, payload: dict[str, Any]) -> Any: ...

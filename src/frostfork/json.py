@@ -2,6 +2,7 @@
 
     frostfork.json.encode(obj) -> bytes
     frostfork.json.decode(buf, type=NewUser) -> NewUser   # validated, or ValidationError
+    frostfork.json.encode(row, type=UserOut) -> bytes     # only UserOut's fields, or ValueError
 
 decode compiles each type once (cached) into the same validator program the
 server uses for request bodies; encode writes models without their Sensitive
@@ -44,8 +45,19 @@ def decode(buf: bytes | bytearray | memoryview | str, *, type: Any = Any) -> Any
     return _core.decode(buf, schema_of(type))
 
 
-def encode(obj: Any, *, include_sensitive: bool = False) -> bytes:
-    """Objects → JSON bytes; Sensitive model fields are left out unless asked for."""
+_NO_TYPE: Any = object()
+
+
+def encode(obj: Any, *, type: Any = _NO_TYPE, include_sensitive: bool = False) -> bytes:
+    """Objects → JSON bytes; Sensitive model fields are left out unless asked for.
+
+    With `type`, obj is written as that type (what a response model does): a model's
+    declared fields only, read from attributes, slots or mapping keys, Sensitive ones
+    never; a value that does not fit raises ValueError naming where and why."""
+    if type is not _NO_TYPE:
+        if include_sensitive:
+            raise ValueError("include_sensitive cannot be combined with type=")
+        return _core.encode_as(obj, schema_of(type))
     return _core.json_encode(obj, include_sensitive=include_sensitive)
 
 

@@ -25,7 +25,8 @@ import enum
 import math
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, cast
 
 from frostfork import typenode as tn
@@ -42,9 +43,11 @@ class ParamDoc:
     """One parameter read from the request line or headers."""
 
     name: str
-    location: str  # "path" | "query" | "header" | "cookie"
-    node: Node
+    location: str  # "path" | "query" | "header" | "cookie" | "form" (a body field)
+    node: Node | None  # None for a file
     required: bool
+    kind: str = "value"  # form only: "value", "file" (UploadFile) or "model" (the whole form)
+    is_list: bool = False  # a file parameter taking every file sent under the name
 
 
 @dataclass
@@ -60,6 +63,13 @@ class RouteDoc:
     body: Node | None
     body_required: bool
     response: Node | None
+    status_code: int = 200
+    tags: list[str] = field(default_factory=list)
+    deprecated: bool = False
+    # more responses: status -> {"description": str, "node": Node | None, ...Response Object}
+    responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # security schemes read (frostfork.security); each also lands in components
+    security: list[Any] = field(default_factory=list)
 
 
 def json_schema(hint_or_node: Any) -> dict[str, Any]:
@@ -76,8 +86,11 @@ def openapi_document(title: str, version: str, routes: list[RouteDoc]) -> dict[s
     """An OpenAPI 3.1.0 document; models shared by routes appear once in components."""
     writer = _SchemaWriter("#/components/schemas/", reserved=_VALIDATION_SCHEMAS)
     paths: dict[str, dict[str, Any]] = {}
+    schemes: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, writer)
+        for scheme in route.security:
+            _add_scheme(schemes, scheme)
     schemas = dict(writer.defs)
     if any(_validates(route) for route in routes):
         schemas.update(_VALIDATION_SCHEMAS)
@@ -86,9 +99,23 @@ def openapi_document(title: str, version: str, routes: list[RouteDoc]) -> dict[s
         "info": {"title": title, "version": version},
         "paths": paths,
     }
+    components: dict[str, Any] = {}
     if schemas:
-        document["components"] = {"schemas": schemas}
+        components["schemas"] = schemas
+    if schemes:
+        components["securitySchemes"] = schemes
+    if components:
+        document["components"] = components
     return document
+
+
+def _add_scheme(schemes: dict[str, dict[str, Any]], scheme: Any) -> None:
+    """Two different schemes may not share a name: the routes' security lists
+    refer to them by it."""
+    name, spec = scheme.scheme_name, scheme.openapi()
+    if schemes.setdefault(name, spec) != spec:
+        raise ValueError(f"two different security schemes are named {name!r}: "
+                         f"give one a scheme_name=")
 
 
 # FastAPI's 422 body, so clients written against FastAPI read frostfork's errors unchanged.
@@ -138,25 +165,77 @@ def _validates(route: RouteDoc) -> bool:
 def _operation(route: RouteDoc, writer: _SchemaWriter) -> dict[str, Any]:
     """One Operation Object."""
     operation: dict[str, Any] = {"operationId": route.operation_id}
+    if route.tags:
+        operation["tags"] = list(route.tags)
     if route.summary:
         operation["summary"] = route.summary
     if route.description:
         operation["description"] = route.description
-    if route.params:
-        operation["parameters"] = [_parameter(p, writer) for p in route.params]
+    if route.deprecated:
+        operation["deprecated"] = True
+    if route.security:
+        operation["security"] = [{s.scheme_name: []} for s in route.security]
+    params = [p for p in route.params if p.location != "form"]
+    form = [p for p in route.params if p.location == "form"]
+    if params:
+        operation["parameters"] = [_parameter(p, writer) for p in params]
+    if form:
+        operation["requestBody"] = _form_body(form, writer)
     if route.body is not None:
         operation["requestBody"] = {
             "required": route.body_required,
             "content": {"application/json": {"schema": writer.schema(route.body)}},
         }
     response = {} if route.response is None else writer.schema(route.response)
-    operation["responses"] = {
-        "200": {"description": "Successful Response",
-                "content": {"application/json": {"schema": response}}},
-    }
+    success: dict[str, Any] = {"description": "Successful Response"}
+    if route.status_code not in (204, 304) and route.status_code >= 200:
+        success["content"] = {"application/json": {"schema": response}}
+    operation["responses"] = {str(route.status_code): success}
     if _validates(route):
         operation["responses"]["422"] = _VALIDATION_RESPONSE
+    if route.security:
+        operation["responses"]["401"] = {"description": "Not authenticated"}
+    for status, extra in route.responses.items():
+        operation["responses"][status] = _response(status, extra, writer)
     return operation
+
+
+def _response(status: str, extra: dict[str, Any], writer: _SchemaWriter) -> dict[str, Any]:
+    """A Response Object from a route's responses={...} entry: its own keys,
+    a description (the reason phrase unless given) and the model's schema."""
+    out = {k: v for k, v in extra.items() if k != "node"}
+    if "description" not in out:
+        try:
+            out["description"] = HTTPStatus(int(status)).phrase
+        except ValueError:
+            out["description"] = "Response"
+    node = extra.get("node")
+    if node is not None:
+        out.setdefault("content", {})["application/json"] = {"schema": writer.schema(node)}
+    return out
+
+
+def _form_body(form: list[ParamDoc], writer: _SchemaWriter) -> dict[str, Any]:
+    """A form body: multipart/form-data when a file is among its fields, else
+    urlencoded; a form bound to a model is described by the model's schema."""
+    media = ("multipart/form-data" if any(p.kind == "file" for p in form)
+             else "application/x-www-form-urlencoded")
+    model = next((p for p in form if p.kind == "model"), None)
+    if model is not None and len(form) == 1:
+        assert model.node is not None
+        return {"required": model.required, "content": {media: {"schema": writer.schema(model.node)}}}
+    props: dict[str, Any] = {}
+    for p in form:
+        if p.kind == "file":
+            one = {"type": "string", "format": "binary"}
+            props[p.name] = {"type": "array", "items": one} if p.is_list else one
+        elif p.node is not None:
+            props[p.name] = writer.schema(p.node)
+    schema: dict[str, Any] = {"type": "object", "properties": props}
+    required = [p.name for p in form if p.required]
+    if required:
+        schema["required"] = required
+    return {"required": bool(required), "content": {media: {"schema": schema}}}
 
 
 def _parameter(param: ParamDoc, writer: _SchemaWriter) -> dict[str, Any]:
@@ -165,9 +244,9 @@ def _parameter(param: ParamDoc, writer: _SchemaWriter) -> dict[str, Any]:
         "name": param.name,
         "in": param.location,
         "required": param.required or param.location == "path",
-        "schema": writer.schema(param.node),
+        "schema": writer.schema(param.node) if param.node is not None else {},
     }
-    if param.node.description:
+    if param.node is not None and param.node.description:
         parameter["description"] = param.node.description
     return parameter
 

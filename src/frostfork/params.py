@@ -37,3 +37,19 @@ class Query:
 class Body:
     """The JSON body. embed=True expects {"<param name>": ...} even for a single body parameter."""
     embed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A field of an HTML form body (application/x-www-form-urlencoded or
+    multipart/form-data); the name defaults to the parameter's. On a model
+    type, the whole form is bound to the model, field by field."""
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """An uploaded file part of a multipart/form-data body, for a parameter
+    typed frostfork.UploadFile (or a list of them) whose part name differs
+    from the parameter's. The type alone is enough otherwise."""
+    name: str | None = None

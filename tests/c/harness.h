@@ -155,4 +155,22 @@ static inline size_t th_random_cuts(uint64_t *seed, size_t n, size_t *cuts, size
     return k;
 }
 
+/* Calls fn(ctx, cuts, k, mode) once for each way an input of n bytes is fed
+ * in the codec tests: whole, one byte at a time, and `rounds` random splits
+ * of up to six cuts. cuts must have room for n entries. */
+typedef void (*th_split_fn)(const void *ctx, const size_t *cuts, size_t k, const char *mode);
+
+static inline void th_each_split(size_t n, uint64_t *seed, size_t *cuts, int rounds,
+                                 th_split_fn fn, const void *ctx)
+{
+    size_t j;
+
+    fn(ctx, cuts, 0, "whole");
+    for (j = 1; j < n; j++)
+        cuts[j - 1] = j;
+    fn(ctx, cuts, n ? n - 1 : 0, "bytewise");
+    for (j = 0; j < (size_t)rounds; j++)
+        fn(ctx, cuts, th_random_cuts(seed, n, cuts, 6), "split");
+}
+
 #endif

@@ -13,7 +13,8 @@ from conftest import SLOW, wait_until
 def svc(serve, tmp_path):
     (tmp_path / "spool").mkdir()
     s = serve("examples.app:app", "--workers", "2", "--spool-dir", str(tmp_path / "spool"),
-              "--spool-threshold", "64k", env={"FROSTFORK_EXAMPLE_DIR": str(tmp_path / "data")})
+              "--spool-threshold", "64k", env={"FROSTFORK_EXAMPLE_DIR": str(tmp_path / "data"),
+                                                "FROSTFORK_EXAMPLE_ADMIN_KEY": "admin-key-1"})
     s.data = tmp_path / "data"
     s.spool = tmp_path / "spool"
     return s
@@ -24,7 +25,7 @@ def test_scripted_client_run(svc):
     with httpx.Client(base_url=base, timeout=20 * SLOW) as c:
         r = c.post("/users", json={"name": "alice", "password": "correct horse battery",
                                    "age": 34, "country": "SE", "plan": "pro"})
-        assert r.status_code == 200, r.text
+        assert r.status_code == 201, r.text
         alice = r.json()
         assert alice["name"] == "alice" and alice["country_name"] == "Country SE"
         assert "password" not in alice and "password_hash" not in alice
@@ -42,7 +43,7 @@ def test_scripted_client_run(svc):
         assert up.json() == {"user_id": alice["id"], "size": len(avatar),
                              "sha256": hashlib.sha256(avatar).hexdigest()}
         assert c.get(f"/users/{alice['id']}").json()["avatar_bytes"] == len(avatar)
-        assert c.get("/users/999").status_code == 404
+        assert c.get("/users/999").json() == {"detail": "no such user"}
         assert c.get("/postcodes/04242").json() == {"code": "04242", "town": "Town 4242"}
 
         events = wait_until(lambda: (lambda ev: ev if "user.avatar" in ev else None)(
@@ -50,7 +51,18 @@ def test_scripted_client_run(svc):
         assert events[:2] == ["user.avatar", "user.created"]
         assert c.get("/audit", params={"event": "user.created"}).json()[0]["user"] == "alice"
 
+        bob = c.post("/users", json={"name": "bob", "password": "0123456789ab", "age": 40})
+        assert bob.status_code == 201
+        gone = f"/users/{bob.json()['id']}"
+        r = c.delete(gone)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "APIKey"
+        assert c.delete(gone, headers={"X-Admin-Key": "wrong"}).status_code == 403
+        assert c.delete(gone, headers={"X-Admin-Key": "admin-key-1"}).status_code == 204
+        assert c.get(gone).status_code == 404
+        assert "admin-key-1" not in svc.output()
+
         doc = c.get("/openapi.json").json()
+        assert doc["paths"]["/users/{user_id}"]["delete"]["security"] == [{"APIKeyHeader": []}]
         assert doc["components"]["schemas"]["NewUser"]["properties"]["password"]["writeOnly"]
 
     stored = sqlite3.connect(svc.data / "users.db").execute(

@@ -11,6 +11,7 @@ import pytest
 
 import frostfork
 from frostfork import Ge, Gt, Le, Lt, MaxLen, MinLen, Model, MultipleOf, Pattern, Sensitive
+from frostfork import JSONDecodeError
 from frostfork.json import decode, encode
 
 
@@ -129,3 +130,27 @@ def test_encode_models_enums_and_friends():
     assert encode([Point(1, 2), Color.RED, datetime.datetime(2024, 1, 2, 3, 4, 5)]) == \
         b'[{"x":1,"y":2},"red","2024-01-02T03:04:05"]'
     assert decode(encode(Tree(1, [Tree(2)])), type=Tree) == Tree(1, [Tree(2)])
+
+
+# ---- untyped objects: the keys of the previous object at the same level are tried first ----
+
+@pytest.mark.parametrize("text, want", [
+    ('[{"a":1,"b":2},{"a":3,"b":4}]', [{"a": 1, "b": 2}, {"a": 3, "b": 4}]),
+    ('[{"ab":1},{"a":2},{"abc":3}]', [{"ab": 1}, {"a": 2}, {"abc": 3}]),
+    ('[{"a":1},{"\\u0061":2},{"a":3}]', [{"a": 1}, {"a": 2}, {"a": 3}]),
+    ('[{"a\\"b":1},{"a\\"b":2}]', [{'a"b': 1}, {'a"b': 2}]),
+    ('[{"b":1,"a":2},{"a":3,"b":4},{"a":5}]', [{"b": 1, "a": 2}, {"a": 3, "b": 4}, {"a": 5}]),
+    ('[{"\\u00e9":1},{"\\u00e9":2}]', [{"\u00e9": 1}, {"\u00e9": 2}]),
+    ('[{"k":{"x":1}},{"k":{"y":2}},{"k":{"x":3,"y":4}}]',
+     [{"k": {"x": 1}}, {"k": {"y": 2}}, {"k": {"x": 3, "y": 4}}]),
+])
+def test_repeated_object_keys(text, want):
+    got = decode(text)
+    assert got == want
+    assert [list(o) for o in got] == [list(o) for o in want]  # key order kept
+
+
+@pytest.mark.parametrize("text", ['[{"a":1},{"a"x:2}]', '[{"a":1},{"a":2,"a"]', '[{"a":1},{"a'])
+def test_repeated_object_keys_still_checked(text):
+    with pytest.raises(JSONDecodeError):
+        decode(text)

@@ -74,3 +74,96 @@ def test_floats_are_written_as_repr_and_read_back_exactly():
         assert encoded == repr(v).encode()
         back = decode(encoded)
         assert back == v and repr(back) == repr(v)
+
+
+# ---- dataclass fields read from the instance __dict__, dict keys from a per-call cache ----
+
+import dataclasses  # noqa: E402
+
+
+@dataclasses.dataclass
+class _Pt:
+    x: int
+    y: int = 5
+
+
+def test_dataclass_fields_in_declaration_order_whatever_the_dict_order():
+    p = _Pt.__new__(_Pt)
+    p.y = 2
+    p.x = 1
+    assert json_encode(p) == b'{"x":1,"y":2}'
+    assert json_encode([_Pt(3, 4), p, _Pt(5)]) == b'[{"x":3,"y":4},{"x":1,"y":2},{"x":5,"y":5}]'
+
+
+def test_dataclass_attribute_not_on_the_instance_falls_back_to_getattr():
+    p = _Pt.__new__(_Pt)
+    p.x = 1  # y never set: getattr finds the class default
+    assert json_encode(p) == b'{"x":1,"y":5}'
+    q = _Pt.__new__(_Pt)  # x never set and no default: left out, as before
+    q.y = 3
+    assert json_encode(q) == b'{"y":3}'
+
+
+def test_a_data_descriptor_added_to_the_class_later_is_honoured():
+    @dataclasses.dataclass
+    class Late:
+        a: int
+        b: int
+
+    assert json_encode(Late(1, 2)) == b'{"a":1,"b":2}'
+    Late.b = property(lambda self: 42)  # the class changes: its fields are read by getattr again
+    obj = Late.__new__(Late)
+    obj.__dict__.update(a=1, b=2)
+    assert json_encode(obj) == b'{"a":1,"b":42}'
+
+
+def test_many_distinct_dict_keys_and_keys_that_come_and_go():
+    # more keys than the per-call cache has slots, long keys, keys needing escapes, and
+    # key objects freed and reallocated during one call (made by a generator-built list)
+    keys = [f"k{i}" for i in range(300)] + ["x" * 40, 'q"uote', "tab\t", "\u00e9t\u00e9"]
+    doc = [{k: i for i, k in enumerate(keys)} for _ in range(3)]
+    doc.append([{str(i) * (i % 7 + 1): i} for i in range(200)])
+    assert json.loads(json_encode(doc)) == doc
+    assert json_encode(doc) == json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_depth_limit_counts_the_innermost_scalar():
+    # 128 lists around a 0 encode; 129 do not (the scalar inside is level 129)
+    def nest(n):
+        v = 0
+        for _ in range(n):
+            v = [v]
+        return v
+
+    assert json_encode(nest(128)) == b"[" * 128 + b"0" + b"]" * 128
+    with pytest.raises(ValueError, match="nesting"):
+        json_encode(nest(129))
+
+
+def test_other_mappings_are_written_as_objects():
+    """request.headers, a mappingproxy, a user's Mapping: written as dict(o) is."""
+    import types
+    from collections.abc import Mapping
+
+    from frostfork.datastructures import Headers
+
+    class Pairs(Mapping):
+        def __init__(self, pairs):
+            self.d = dict(pairs)
+
+        def __getitem__(self, k):
+            return self.d[k]
+
+        def __iter__(self):
+            return iter(self.d)
+
+        def __len__(self):
+            return len(self.d)
+
+    assert json.loads(json_encode(Pairs([("a", 1), ("b", [2])]))) == {"a": 1, "b": [2]}
+    assert json.loads(json_encode(types.MappingProxyType({"x": None}))) == {"x": None}
+    h = Headers([("X-Forwarded-For", "127.0.0.1"), ("Accept", "*/*")])
+    assert json.loads(json_encode({"headers": h})) == {"headers": {"x-forwarded-for": "127.0.0.1",
+                                                                   "accept": "*/*"}}
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        json_encode(object())

@@ -274,3 +274,37 @@ def test_connection_cap(serve):
         for s in held + [extra]:
             if s is not None:
                 s.close()
+
+
+def _holds(pid: int, path) -> bool:
+    """Whether process `pid` has `path` open (its fd links, read from /proc)."""
+    target = str(path)
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in (target, f"{target} (deleted)"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_sigusr1_reopens_the_masters_log_files_too(serve, tmp_path):
+    """After logrotate's rename and USR1, the master holds the new file, not the
+    rotated one: a worker forked later (here: replacing one that was killed)
+    writes to the new file."""
+    log = tmp_path / "access.log"
+    srv = serve("native_basic:app", "--access-log", str(log))
+    assert get(srv, "/?before").status_code == 200
+    wait_until(lambda: log.exists() and "before" in log.read_text(), what="the first line")
+    rotated = tmp_path / "access.log.1"
+    os.rename(log, rotated)
+    assert _holds(srv.proc.pid, rotated)
+    srv.signal(signal.SIGUSR1)
+    wait_until(lambda: log.exists() and not _holds(srv.proc.pid, rotated)
+               and _holds(srv.proc.pid, log), what="the master reopened the log")
+    (old,) = srv.wait_workers(1)
+    os.kill(old, signal.SIGKILL)
+    srv.wait_workers(1, exclude={old})
+    assert get(srv, "/?after").status_code == 200
+    wait_until(lambda: "after" in log.read_text(), what="the new worker's line in the new file")
+    assert "after" not in rotated.read_text()

@@ -6,10 +6,13 @@
 
 #include "json/decode.h"
 #include "json/encode.h"
+#include "json/shape.h"
 #include "http/parse.h"
 #include "life/sinks.h"
 #include "schema/type.h"
 #include "obj/body.h"
+#include "obj/upload.h"
+#include "bind/form.h"
 #include "http/router.h"
 #include "server/stats.h"
 #include "server/worker.h"
@@ -84,7 +87,25 @@ PyObject *ff_py_match(PyObject *module, PyObject *args)
     return params ? Py_BuildValue("(iN)", id, params) : NULL;
 }
 
+/* _register_responses(StreamingResponse, FileResponse): the classes of
+ * frostfork.responses, which the native dispatcher recognises in a
+ * handler's result (they are plain Python classes; only their type is
+ * checked per request). */
+static PyObject *ff_py_register_responses(PyObject *m, PyObject *args)
+{
+    PyObject *streaming, *file;
+    if (!PyArg_ParseTuple(args, "O!O!:_register_responses", &PyType_Type, &streaming,
+                          &PyType_Type, &file))
+        return NULL;
+    ff_state *st = ff_get_state(m);
+    Py_XSETREF(st->StreamingResponse_type, Py_NewRef(streaming));
+    Py_XSETREF(st->FileResponse_type, Py_NewRef(file));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
+    {"_register_responses", ff_py_register_responses, METH_VARARGS,
+     "_register_responses(StreamingResponse, FileResponse): done by frostfork.responses"},
     {"serve", (PyCFunction)(void (*)(void))ff_py_serve, METH_VARARGS | METH_KEYWORDS,
      "serve(listen_fd, app, *, wsgi=False, workers=1, ...) -> exit code\n\n"
      "Freeze the heap, fork the workers and supervise them until stopped."},
@@ -110,6 +131,8 @@ static PyMethodDef module_methods[] = {
     {"compile", ff_py_compile, METH_O, "compile(node) -> Schema: a type tree made a validator"},
     {"decode", (PyCFunction)(void (*)(void))ff_py_decode, METH_FASTCALL,
      "decode(buf, schema) -> value; raises ValidationError or JSONDecodeError"},
+    {"encode_as", (PyCFunction)(void (*)(void))ff_py_json_encode_as, METH_FASTCALL,
+     "encode_as(obj, schema) -> bytes: obj written as the schema's type (only its fields)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -167,6 +190,15 @@ static int add_limits(PyObject *m)
         FF_HTTP_MAX_CHUNK_EXT, "chunk_size_digits", FF_HTTP_MAX_CHUNK_SIZE_DIGITS,
         "leading_empty_lines", FF_HTTP_MAX_LEADING_EMPTY_LINES, "request_id_bytes",
         (int)sizeof(((ff_state *)0)->request_id) - 1);
+    PyObject *form = d ? Py_BuildValue("{s:i,s:i,s:i,s:i,s:i}", "form_fields", FF_FORM_MAX_FIELDS,
+                                       "form_name_bytes", FF_FORM_MAX_NAME_BYTES,
+                                       "form_field_bytes", FF_FORM_MAX_FIELD_BYTES,
+                                       "form_part_header_bytes", FF_FORM_MAX_PART_HEADER_BYTES,
+                                       "form_part_headers", FF_FORM_MAX_PART_HEADERS)
+                      : NULL;
+    if (!form || PyDict_Update(d, form) < 0)
+        Py_CLEAR(d);
+    Py_XDECREF(form);
     PyObject *view = d ? PyDictProxy_New(d) : NULL; /* read-only to Python */
     int rc = view ? PyModule_AddObjectRef(m, "LIMITS", view) : -1;
     Py_XDECREF(d);
@@ -182,12 +214,16 @@ static int module_exec(PyObject *m)
         add_type(m, &ff_start_response_spec, &st->StartResponse_type) < 0 ||
         add_type(m, &ff_schema_spec, &st->Schema_type) < 0 ||
         add_type(m, &ff_plan_spec, &st->Plan_type) < 0 ||
+        !(st->CallNext_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_callnext_spec,
+                                                                       NULL)) ||
         add_type(m, &ff_finalizer_spec, &st->Finalizer_type) < 0 ||
         !(st->Step_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_step_spec, NULL)) ||
         !(st->Asgi_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_asgi_spec, NULL)) ||
         !(st->Ready_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_ready_spec, NULL)) ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
+        add_type(m, &ff_upload_spec, &st->UploadFile_type) < 0 ||
+        add_type(m, &ff_file_wrapper_spec, &st->FileWrapper_type) < 0 ||
         !(st->Spool_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_spec, NULL)) ||
         !(st->SpoolRaw_type =
               (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_spool_raw_spec, NULL)))
@@ -253,6 +289,10 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->BufferedReader);
     Py_VISIT(st->Spool_type);
     Py_VISIT(st->SpoolRaw_type);
+    Py_VISIT(st->UploadFile_type);
+    Py_VISIT(st->FileWrapper_type);
+    Py_VISIT(st->StreamingResponse_type);
+    Py_VISIT(st->FileResponse_type);
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
     Py_VISIT(st->Plan_type);
@@ -262,6 +302,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Ready_type);
     Py_VISIT(st->asgi_app);
     Py_VISIT(st->asgi_root_path);
+    Py_VISIT(st->CallNext_type);
     Py_VISIT(st->Finalizer_type);
     Py_VISIT(st->FileSink_type);
     Py_VISIT(st->SQLiteSink_type);
@@ -293,6 +334,10 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->BufferedReader);
     Py_CLEAR(st->Spool_type);
     Py_CLEAR(st->SpoolRaw_type);
+    Py_CLEAR(st->UploadFile_type);
+    Py_CLEAR(st->FileWrapper_type);
+    Py_CLEAR(st->StreamingResponse_type);
+    Py_CLEAR(st->FileResponse_type);
     Py_CLEAR(st->gc_module);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);
@@ -305,6 +350,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->Ready_type);
     Py_CLEAR(st->asgi_app);
     Py_CLEAR(st->asgi_root_path);
+    Py_CLEAR(st->CallNext_type);
     Py_CLEAR(st->Finalizer_type);
     Py_CLEAR(st->FileSink_type);
     Py_CLEAR(st->SQLiteSink_type);

@@ -23,6 +23,10 @@ typedef struct {
     PyObject *BufferedReader; /* io.BufferedReader, over spooled bodies */
     PyTypeObject *Spool_type;    /* a spooled body's file (obj/body.c) */
     PyTypeObject *SpoolRaw_type; /* the raw reader over one */
+    PyTypeObject *UploadFile_type; /* a multipart file part (obj/upload.c) */
+    PyTypeObject *FileWrapper_type; /* wsgi.file_wrapper (dispatch/wsgi.c) */
+    PyObject *StreamingResponse_type; /* frostfork.responses classes, once registered */
+    PyObject *FileResponse_type;
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;
@@ -30,6 +34,7 @@ typedef struct {
     /* typed decoding */
     PyTypeObject *Schema_type;
     PyTypeObject *Plan_type;
+    PyTypeObject *CallNext_type; /* middleware's call_next (dispatch/native.c) */
     PyObject *ValidationError; /* frostfork.ValidationError(errors) */
     PyObject *JSONDecodeError; /* frostfork.JSONDecodeError */
     PyObject *Decimal;
@@ -42,8 +47,9 @@ typedef struct {
     /* encoding */
     PyObject *b64encode;       /* binascii.b2a_base64(newline=False) */
     PyObject *Enum, *date_type, *time_type;
-    PyObject *enc_fields;      /* type -> ((name, sensitive), ...) or None */
+    PyObject *enc_fields;      /* type -> field-table capsule (json/encode.c) or None */
     PyObject *fields_for;      /* frostfork.json._fields_for, imported on first need */
+    size_t enc_size_hint;      /* json.encode's last output size: its next buffer starts there */
     /* cleanup */
     PyTypeObject *Finalizer_type;
     int in_request;            /* a handler is running: new finalizers are request-scoped */
@@ -74,7 +80,9 @@ ff_state *ff_get_state(PyObject *module);
 extern PyType_Spec ff_request_spec;
 extern PyType_Spec ff_response_spec;
 extern PyType_Spec ff_start_response_spec;
+extern PyType_Spec ff_file_wrapper_spec;
 extern PyType_Spec ff_plan_spec;
+extern PyType_Spec ff_callnext_spec;
 extern PyType_Spec ff_finalizer_spec;
 
 PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs);

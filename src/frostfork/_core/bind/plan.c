@@ -3,6 +3,8 @@
 #include "util/hex.h"
 #include "obj/objects.h"
 #include "life/finalize.h"
+#include "bind/form.h"
+#include "obj/upload.h"
 
 #include <limits.h>
 #include <strings.h>
@@ -12,7 +14,8 @@
 #define STACK_ARGS 32
 
 static const char *const SRC_NAMES[] = {"path", "query", "header", "cookie", "body", "body",
-                                        "request", "dependency"};
+                                        "request", "dependency", "security", "body", "body",
+                                        "body"};
 
 /* ---- the Plan type ---- */
 
@@ -25,6 +28,8 @@ static void clear_args(ff_Plan *p)
         Py_CLEAR(a->schema);
         Py_CLEAR(a->default_value);
         Py_CLEAR(a->dep);
+        Py_CLEAR(a->challenge);
+        Py_CLEAR(a->sec_cls);
     }
     PyMem_Free(p->args);
     p->args = NULL;
@@ -52,6 +57,7 @@ static int plan_traverse(ff_Plan *p, visitproc visit, void *arg)
         Py_VISIT(p->args[i].schema);
         Py_VISIT(p->args[i].default_value);
         Py_VISIT(p->args[i].dep);
+        Py_VISIT(p->args[i].sec_cls);
     }
     return 0;
 }
@@ -65,16 +71,20 @@ static void plan_dealloc(ff_Plan *p)
     Py_DECREF(tp);
 }
 
-/* Plan(callable, args, body_schema=None, app_scope=False, label=None), where
- * args holds (name, src, loc_name, capture, schema, required, default,
- * is_list, dep) tuples in call order. */
+/* Plan(callable, args, body_schema=None, app_scope=False, label=None,
+ * generator=False), where args holds (name, src, loc_name, capture, schema,
+ * required, default, is_list, dep[, security]) tuples in call order;
+ * security is (kind, challenge, credential class) for FF_SRC_SECURITY.
+ * Arguments named "" (route dependencies run for their side effects) come
+ * first and are not passed. */
 static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
 {
-    static char *kwlist[] = {"callable", "args", "body_schema", "app_scope", "label", NULL};
+    static char *kwlist[] = {"callable", "args", "body_schema", "app_scope", "label",
+                             "generator", NULL};
     PyObject *callable, *args, *body = Py_None, *label = Py_None;
-    int app_scope = 0;
-    if (!PyArg_ParseTupleAndKeywords(targs, kw, "OO!|OpO:Plan", kwlist, &callable, &PyList_Type,
-                                     &args, &body, &app_scope, &label))
+    int app_scope = 0, generator = 0;
+    if (!PyArg_ParseTupleAndKeywords(targs, kw, "OO!|OpOp:Plan", kwlist, &callable, &PyList_Type,
+                                     &args, &body, &app_scope, &label, &generator))
         return NULL;
     ff_Plan *p = (ff_Plan *)type->tp_alloc(type, 0);
     if (!p)
@@ -82,22 +92,43 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
     p->callable = Py_NewRef(callable);
     p->body_schema = body == Py_None ? NULL : Py_NewRef(body);
     p->app_scope = app_scope;
+    p->generator = generator;
     p->label = label == Py_None ? PyObject_Repr(callable) : Py_NewRef(label);
     Py_ssize_t n = PyList_GET_SIZE(args);
     p->args = PyMem_Calloc((size_t)n + 1, sizeof(ff_arg));
-    PyObject *names = PyTuple_New(n);
-    if (!p->args || !names || !p->label)
+    PyObject *names = NULL;
+    if (!p->args || !p->label)
         goto fail;
     p->nargs = n;
     for (Py_ssize_t i = 0; i < n; i++) {
         ff_arg *a = &p->args[i];
-        PyObject *name, *loc, *schema, *def, *dep;
-        if (!PyArg_ParseTuple(PyList_GET_ITEM(args, i), "UiUiOpOpO:Plan arg", &name, &a->src, &loc,
-                              &a->capture, &schema, &a->required, &def, &a->is_list, &dep))
+        PyObject *name, *loc, *schema, *def, *dep, *sec = Py_None;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(args, i), "UiUiOpOpO|O:Plan arg", &name, &a->src,
+                              &loc, &a->capture, &schema, &a->required, &def, &a->is_list, &dep,
+                              &sec))
             goto fail;
-        if (a->src < FF_SRC_PATH || a->src > FF_SRC_DEP) {
+        if (a->src < FF_SRC_PATH || a->src > FF_SRC_FORM_MODEL) {
             PyErr_Format(PyExc_ValueError, "bad source %d", a->src);
             goto fail;
+        }
+        if (PyUnicode_GET_LENGTH(name) == 0) {
+            if (p->nside != i) {
+                PyErr_SetString(PyExc_ValueError, "unnamed Plan args must come first");
+                goto fail;
+            }
+            p->nside++;
+        }
+        if (a->src == FF_SRC_SECURITY) {
+            PyObject *challenge, *cls;
+            if (!PyTuple_Check(sec) ||
+                !PyArg_ParseTuple(sec, "iUO:Plan security", &a->sec_kind, &challenge, &cls))
+                goto fail;
+            if (a->sec_kind < FF_SEC_KEY_HEADER || a->sec_kind > FF_SEC_BASIC) {
+                PyErr_Format(PyExc_ValueError, "bad security kind %d", a->sec_kind);
+                goto fail;
+            }
+            a->challenge = Py_NewRef(challenge);
+            a->sec_cls = Py_NewRef(cls);
         }
         a->name = Py_NewRef(name);
         a->loc_name = Py_NewRef(loc);
@@ -115,16 +146,19 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
         a->default_value = Py_NewRef(def);
         a->dep = dep == Py_None ? NULL : Py_NewRef(dep);
         if ((a->src == FF_SRC_DEP && (!a->dep || !Py_IS_TYPE(a->dep, type))) ||
-            ((a->src <= FF_SRC_BODY) && !a->schema)) {
+            ((a->src <= FF_SRC_BODY || a->src == FF_SRC_FORM || a->src == FF_SRC_FORM_MODEL) &&
+             !a->schema)) {
             PyErr_Format(PyExc_ValueError, "Plan arg %R is incomplete", name);
             goto fail;
         }
-        PyTuple_SET_ITEM(names, i, Py_NewRef(name));
     }
-    if (n)
+    if (n > p->nside) {
+        if (!(names = PyTuple_New(n - p->nside)))
+            goto fail;
+        for (Py_ssize_t i = p->nside; i < n; i++)
+            PyTuple_SET_ITEM(names, i - p->nside, Py_NewRef(p->args[i].name));
         p->kwnames = names;
-    else
-        Py_DECREF(names);
+    }
     return (PyObject *)p;
 fail:
     Py_XDECREF(names);
@@ -170,6 +204,12 @@ void ff_bind_init(ff_bind *b, ff_state *st, const ff_req *r, const ff_slice *cap
     b->deps = b->deps_inline;
     b->ndeps = 0;
     b->deps_cap = FF_BIND_DEPS_INLINE;
+    b->unauth = 0;
+    b->challenge = NULL;
+    b->gens = NULL;
+    b->form = NULL;
+    b->form_status = 0;
+    b->form_msg = NULL;
 }
 
 void ff_bind_free(ff_bind *b)
@@ -177,6 +217,8 @@ void ff_bind_free(ff_bind *b)
     ff_dec_free(&b->dec);
     Py_CLEAR(b->body);
     Py_CLEAR(b->request);
+    Py_CLEAR(b->gens);
+    Py_CLEAR(b->form);
     for (int i = 0; i < b->ndeps; i++)
         Py_CLEAR(b->deps[i].value);
     if (b->deps != b->deps_inline)
@@ -186,7 +228,10 @@ void ff_bind_free(ff_bind *b)
     PyMem_Free(b->query_buf);
 }
 
-static int fatal(ff_bind *b) { return b->dec.in.err || PyErr_Occurred(); }
+static int fatal(ff_bind *b)
+{
+    return b->dec.in.err || b->unauth || b->form_status || PyErr_Occurred();
+}
 
 /* application/x-www-form-urlencoded decoding: '+' is a space, bad escapes
  * stay as written. */
@@ -321,9 +366,9 @@ static PyObject *loc_prefix(const ff_arg *a)
     return Py_BuildValue("(sO)", SRC_NAMES[a->src], a->loc_name);
 }
 
-/* Text from the URL or a header, made a str and converted to the arg's type
- * (an item of it for lists); failures become 422 entries. */
-static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, Py_ssize_t index)
+/* A str converted to the arg's type (an item of it for lists, at `index`);
+ * str NULL means the text was not UTF-8. Failures become 422 entries. */
+static PyObject *convert_value(ff_bind *b, const ff_arg *a, PyObject *str, Py_ssize_t index)
 {
     PyObject *prefix = loc_prefix(a);
     if (!prefix)
@@ -337,19 +382,28 @@ static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, P
     }
     b->dec.prefix = prefix;
     PyObject *v = NULL;
-    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
-    if (!str && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-        PyErr_Clear();
+    if (!str)
         ff_dec_error(&b->dec, "string_unicode",
                      PyUnicode_FromString("Input should be a valid string, unable to parse raw "
                                           "data as a unicode string"),
                      NULL, NULL);
-    } else if (str) {
+    else
         v = ff_convert_str(&b->dec, a->type, str);
-        Py_DECREF(str);
-    }
     b->dec.prefix = NULL;
     Py_DECREF(prefix);
+    return v;
+}
+
+/* Text from the URL or a header, made a str and converted (see
+ * convert_value). */
+static PyObject *convert(ff_bind *b, const ff_arg *a, const char *s, size_t n, Py_ssize_t index)
+{
+    PyObject *str = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    if (!str && !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+        return NULL;
+    PyErr_Clear();
+    PyObject *v = convert_value(b, a, str, index);
+    Py_XDECREF(str);
     return v;
 }
 
@@ -365,6 +419,18 @@ static PyObject *missing(ff_bind *b, const ff_arg *a)
     b->dec.prefix = NULL;
     Py_DECREF(prefix);
     return NULL;
+}
+
+/* Adds a converted item (stolen; NULL when it failed, counted in *bad) to
+ * list. Returns list, or NULL with list released when the failure was fatal
+ * or the append failed. */
+static PyObject *add_item(ff_bind *b, PyObject *list, PyObject *v, int *bad)
+{
+    *bad |= v == NULL;
+    if ((!v && fatal(b)) || (v && PyList_Append(list, v) < 0))
+        Py_CLEAR(list);
+    Py_XDECREF(v);
+    return list;
 }
 
 /* A query/header/cookie argument: the first value, or for a list every
@@ -389,13 +455,7 @@ static PyObject *from_pairs(ff_bind *b, const ff_arg *a)
     PyObject *list = PyList_New(0);
     int bad = 0;
     for (int i = 0; list && i < n; i++) {
-        PyObject *v = convert(b, a, found[i].v, found[i].vn, i);
-        if (!v && fatal(b))
-            Py_CLEAR(list);
-        else if (v && PyList_Append(list, v) < 0)
-            Py_CLEAR(list);
-        bad |= v == NULL;
-        Py_XDECREF(v);
+        list = add_item(b, list, convert(b, a, found[i].v, found[i].vn, i), &bad);
     }
     if (bad)
         Py_CLEAR(list);
@@ -441,7 +501,197 @@ static int ensure_body(ff_bind *b, PyObject *schema, int embedded)
     return b->body_state;
 }
 
+/* The body read as a form, once per request; a refused one (400/413) is
+ * fatal for the request like invalid JSON. Returns 0 or -1. */
+static int ensure_form(ff_bind *b)
+{
+    if (b->form)
+        return 0;
+    if (b->form_status)
+        return -1;
+    int rc = ff_form_read(b->st, b->r, &b->form, &b->form_msg);
+    if (rc > 0)
+        b->form_status = rc;
+    return rc == 0 ? 0 : -1;
+}
+
+/* A Form() field: its text values (files sent under the name are passed
+ * over), the first or all of them, converted as query values are. A File
+ * parameter: the UploadFile values. */
+static PyObject *from_form(ff_bind *b, const ff_arg *a)
+{
+    if (ensure_form(b) < 0)
+        return NULL;
+    PyObject *got = PyDict_GetItemWithError(b->form, a->loc_name);
+    if (!got && PyErr_Occurred())
+        return NULL;
+    PyObject *list = PyList_New(0);
+    Py_ssize_t n = got ? PyList_GET_SIZE(got) : 0;
+    int want_file = a->src == FF_SRC_FILE, bad = 0;
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(got, i);
+        if (want_file != Py_IS_TYPE(item, b->st->UploadFile_type))
+            continue;
+        if (!a->is_list && PyList_GET_SIZE(list) == 1)
+            break;
+        list = add_item(b, list,
+                        want_file ? Py_NewRef(item)
+                                  : convert_value(b, a, item, a->is_list ? PyList_GET_SIZE(list) : -1),
+                        &bad);
+    }
+    if (!list)
+        return NULL;
+    if (bad) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    if (PyList_GET_SIZE(list) == 0) {
+        Py_DECREF(list);
+        return missing(b, a);
+    }
+    if (a->is_list)
+        return list;
+    PyObject *first = Py_NewRef(PyList_GET_ITEM(list, 0));
+    Py_DECREF(list);
+    return first;
+}
+
+static PyObject *form_model(ff_bind *b, const ff_arg *a)
+{
+    if (ensure_form(b) < 0)
+        return NULL;
+    PyObject *prefix = Py_BuildValue("(s)", "body");
+    if (!prefix)
+        return NULL;
+    b->dec.prefix = prefix;
+    PyObject *v = ff_convert_model(&b->dec, a->type, b->form);
+    b->dec.prefix = NULL;
+    Py_DECREF(prefix);
+    return v;
+}
+
 static PyObject *resolve_dep(ff_bind *b, ff_Plan *p);
+static int grow_deps(ff_bind *b);
+
+/* Made once per request, on first use (a handler, a dependency, middleware
+ * or an exception handler may ask), with the path parameters decoded. */
+PyObject *ff_bind_request(ff_bind *b)
+{
+    if (!b->request) {
+        PyObject *params = PyDict_New();
+        for (size_t i = 0; params && i < b->ncaps; i++) {
+            const ff_slice *c = &b->caps[i];
+            char *tmp = PyMem_Malloc(c->n + 1);
+            long n = tmp ? ff_percent_decode(tmp, c->p, c->n) : -1;
+            PyObject *s = n < 0 ? PyUnicode_DecodeLatin1(c->p, (Py_ssize_t)c->n, NULL)
+                                : PyUnicode_DecodeUTF8(tmp, n, "surrogateescape");
+            PyMem_Free(tmp);
+            if (!s || PyDict_SetItem(params, PyTuple_GET_ITEM(b->path_names, (Py_ssize_t)i), s) < 0)
+                Py_CLEAR(params);
+            Py_XDECREF(s);
+        }
+        b->request = params ? ff_request_new(b->st, b->r, params) : NULL;
+        Py_XDECREF(params);
+    }
+    return Py_XNewRef(b->request);
+}
+
+/* A credential value joins the request's secrets: tracebacks and log lines
+ * of this request show it masked. */
+static int keep_secret(ff_bind *b, PyObject *s)
+{
+    return PyUnicode_GET_LENGTH(s) ? PyList_Append(b->st->secrets, s) : 0;
+}
+
+/* "user:password" from the base64 of a Basic credential, made into the
+ * scheme's class; NULL without an exception when it is malformed. */
+static PyObject *basic_credentials(ff_bind *b, const ff_arg *a, const char *s, size_t n)
+{
+    PyObject *raw = PyBytes_FromStringAndSize(s, (Py_ssize_t)n);
+    PyObject *dec = raw ? PyObject_CallOneArg(b->st->b64decode, raw) : NULL;
+    Py_XDECREF(raw);
+    if (!dec) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) /* binascii.Error */
+            PyErr_Clear();
+        return NULL;
+    }
+    const char *d = PyBytes_AS_STRING(dec);
+    Py_ssize_t dn = PyBytes_GET_SIZE(dec);
+    const char *colon = memchr(d, ':', (size_t)dn);
+    PyObject *res = NULL;
+    if (colon) {
+        PyObject *user = PyUnicode_DecodeUTF8(d, colon - d, "strict");
+        PyObject *pw = user ? PyUnicode_DecodeUTF8(colon + 1, dn - (colon - d) - 1, "strict")
+                            : NULL;
+        if (pw && keep_secret(b, pw) == 0)
+            res = PyObject_CallFunctionObjArgs(a->sec_cls, user, pw, NULL);
+        Py_XDECREF(user);
+        Py_XDECREF(pw);
+        if (!res && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+            PyErr_Clear();
+    }
+    Py_DECREF(dec);
+    return res;
+}
+
+/* A security scheme's credential: an API key as str, or an Authorization
+ * header made into HTTPAuthorizationCredentials / HTTPBasicCredentials.
+ * Missing (or for HTTP schemes, another scheme's or malformed) without
+ * auto_error is the default; with it, the request is answered 401. */
+static PyObject *from_security(ff_bind *b, const ff_arg *a)
+{
+    ff_arg look = *a;
+    look.src = a->sec_kind == FF_SEC_KEY_QUERY    ? FF_SRC_QUERY
+               : a->sec_kind == FF_SEC_KEY_COOKIE ? FF_SRC_COOKIE
+                                                  : FF_SRC_HEADER;
+    ff_pair found = {NULL, 0, NULL, 0};
+    int n = gather(b, &look, &found, 1, 1);
+    if (n < 0)
+        return NULL;
+    PyObject *res = NULL;
+    int bad = 0;
+    const char *v = found.v;
+    size_t vn = n ? found.vn : 0;
+    if (vn == 0) {
+        bad = 1;
+    } else if (a->sec_kind <= FF_SEC_KEY_COOKIE) {
+        res = look.src == FF_SRC_HEADER ? PyUnicode_DecodeLatin1(v, (Py_ssize_t)vn, NULL)
+                                        : PyUnicode_DecodeUTF8(v, (Py_ssize_t)vn, "strict");
+        if (!res && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+            PyErr_Clear();
+            bad = 2;
+        }
+    } else {
+        const char *sp = memchr(v, ' ', vn);
+        const char *want = a->sec_kind == FF_SEC_BEARER ? "bearer" : "basic";
+        size_t sl = sp ? (size_t)(sp - v) : vn;
+        const char *cred = sp ? sp + 1 : v + vn;
+        while (cred < v + vn && *cred == ' ')
+            cred++;
+        size_t cn = (size_t)(v + vn - cred);
+        if (sl != strlen(want) || strncasecmp(v, want, sl) != 0 || cn == 0) {
+            bad = 1;
+        } else if (a->sec_kind == FF_SEC_BEARER) {
+            PyObject *scheme = PyUnicode_DecodeLatin1(v, (Py_ssize_t)sl, NULL);
+            PyObject *token = scheme ? PyUnicode_DecodeLatin1(cred, (Py_ssize_t)cn, NULL) : NULL;
+            if (token && keep_secret(b, token) == 0)
+                res = PyObject_CallFunctionObjArgs(a->sec_cls, scheme, token, NULL);
+            Py_XDECREF(scheme);
+            Py_XDECREF(token);
+        } else if (!(res = basic_credentials(b, a, cred, cn)) && !PyErr_Occurred()) {
+            bad = 2;
+        }
+    }
+    if (res && PyUnicode_Check(res) && keep_secret(b, res) < 0)
+        Py_CLEAR(res);
+    if (!bad)
+        return res;
+    if (!a->required)
+        return Py_NewRef(a->default_value);
+    b->unauth = bad;
+    b->challenge = a->challenge;
+    return NULL;
+}
 
 static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
 {
@@ -463,25 +713,16 @@ static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
         return v ? Py_NewRef(v) : PyErr_Occurred() ? NULL : Py_NewRef(a->default_value);
     }
     case FF_SRC_REQUEST:
-        if (!b->request) {
-            PyObject *params = PyDict_New();
-            for (size_t i = 0; params && i < b->ncaps; i++) {
-                const ff_slice *c = &b->caps[i];
-                char *tmp = PyMem_Malloc(c->n + 1);
-                long n = tmp ? ff_percent_decode(tmp, c->p, c->n) : -1;
-                PyObject *s = n < 0 ? PyUnicode_DecodeLatin1(c->p, (Py_ssize_t)c->n, NULL)
-                                    : PyUnicode_DecodeUTF8(tmp, n, "surrogateescape");
-                PyMem_Free(tmp);
-                if (!s || PyDict_SetItem(params, PyTuple_GET_ITEM(b->path_names, (Py_ssize_t)i), s) < 0)
-                    Py_CLEAR(params);
-                Py_XDECREF(s);
-            }
-            b->request = params ? ff_request_new(b->st, b->r, params) : NULL;
-            Py_XDECREF(params);
-        }
-        return Py_XNewRef(b->request);
+        return ff_bind_request(b);
+    case FF_SRC_SECURITY:
+        return from_security(b, a);
     case FF_SRC_DEP:
         return resolve_dep(b, (ff_Plan *)a->dep);
+    case FF_SRC_FORM:
+    case FF_SRC_FILE:
+        return from_form(b, a);
+    case FF_SRC_FORM_MODEL:
+        return form_model(b, a);
     }
     return NULL;
 }
@@ -509,6 +750,29 @@ static int grow_deps(ff_bind *b)
     return 0;
 }
 
+/* A generator dependency: its first yield is the value, remembered for the
+ * request like any request-scoped dependency; the generator is kept for
+ * ff_bind_finish. Takes the generator's reference. */
+static PyObject *first_yield(ff_bind *b, ff_Plan *p, PyObject *gen)
+{
+    PyObject *v = PyIter_Check(gen) ? PyIter_Next(gen) : NULL;
+    if (!v && !PyErr_Occurred())
+        PyErr_Format(PyExc_RuntimeError, "dependency %U %s", p->label,
+                     PyIter_Check(gen) ? "did not yield a value" : "is not a generator");
+    if (v && ((!b->gens && !(b->gens = PyList_New(0))) || PyList_Append(b->gens, gen) < 0))
+        Py_CLEAR(v);
+    Py_DECREF(gen);
+    if (!v)
+        return NULL;
+    if (b->ndeps == b->deps_cap && grow_deps(b) < 0) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    b->deps[b->ndeps].plan = p;
+    b->deps[b->ndeps++].value = Py_NewRef(v);
+    return v;
+}
+
 /* A dependency: app scope is made once per worker and kept; request scope
  * once per request (shared by everything in it) and, when it has close(),
  * closed after the response is written — also when the handler raised. */
@@ -522,6 +786,8 @@ static PyObject *resolve_dep(ff_bind *b, ff_Plan *p)
     PyObject *v = ff_plan_call(b, p);
     if (!v)
         return NULL;
+    if (p->generator) /* the value is what it yields; the rest runs after the response */
+        return first_yield(b, p, v);
     if (p->app_scope) {
         p->app_value = Py_NewRef(v);
         return v;
@@ -572,13 +838,84 @@ PyObject *ff_plan_call(ff_bind *b, ff_Plan *p)
             bad = 1;
         }
     }
+    /* the side-effect dependencies' values are built (checked) but not passed;
+     * args[nside - 1] is theirs, so it may serve as the vectorcall scratch slot */
     if (!bad)
-        res = PyObject_Vectorcall(p->callable, args, (size_t)0 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                                  p->kwnames);
+        res = PyObject_Vectorcall(p->callable, args + p->nside,
+                                  (size_t)0 | PY_VECTORCALL_ARGUMENTS_OFFSET, p->kwnames);
 done:
     for (Py_ssize_t i = 0; i < built; i++)
         Py_XDECREF(args[i]);
     if (base != stack)
         PyMem_Free(base);
     return res;
+}
+
+/* ---- generator dependencies ---- */
+
+/* _finish_dependency(gen, exc): resumes a generator dependency once the
+ * response is written: sends None, or throws the handler's exception in.
+ * Finishing (StopIteration, or re-raising that same exception) is quiet; a
+ * second yield or another exception is reported by the finalizer runner. */
+static PyObject *finish_dependency(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_finish_dependency(gen, exc)");
+        return NULL;
+    }
+    PyObject *gen = args[0], *exc = args[1], *res = NULL;
+    if (exc == Py_None) {
+        PySendResult r = PyIter_Send(gen, Py_None, &res);
+        if (r == PYGEN_RETURN) {
+            Py_DECREF(res);
+            Py_RETURN_NONE;
+        }
+        if (r == PYGEN_ERROR)
+            return NULL;
+    } else {
+        res = PyObject_CallMethod(gen, "throw", "O", exc);
+        if (!res) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            int quiet = value == exc || (value && PyErr_GivenExceptionMatches(
+                                                      value, PyExc_StopIteration));
+            if (quiet) {
+                Py_XDECREF(type);
+                Py_XDECREF(value);
+                Py_XDECREF(tb);
+                Py_RETURN_NONE;
+            }
+            PyErr_Restore(type, value, tb);
+            return NULL;
+        }
+    }
+    Py_DECREF(res);
+    PyObject *close = PyObject_CallMethod(gen, "close", NULL);
+    Py_XDECREF(close);
+    if (close)
+        PyErr_SetString(PyExc_RuntimeError, "a dependency generator yielded more than once");
+    return NULL;
+}
+
+static PyMethodDef finish_def = {"_finish_dependency", (PyCFunction)(void (*)(void))finish_dependency,
+                                 METH_FASTCALL, "resume a generator dependency after its request"};
+
+int ff_bind_finish(ff_bind *b, PyObject *exc)
+{
+    if (!b->gens)
+        return 0;
+    PyObject *fn = PyCFunction_New(&finish_def, NULL);
+    if (!fn)
+        return -1;
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(b->gens); i++) {
+        PyObject *args = PyTuple_Pack(2, PyList_GET_ITEM(b->gens, i), exc ? exc : Py_None);
+        rc = args ? ff_defer(b->st, fn, args) : -1;
+        Py_XDECREF(args);
+    }
+    Py_DECREF(fn);
+    Py_CLEAR(b->gens);
+    return rc;
 }

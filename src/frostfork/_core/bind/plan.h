@@ -19,6 +19,15 @@ enum ff_src {
     FF_SRC_BODY,       /* the whole body is this argument */
     FF_SRC_BODY_FIELD, /* one field of an embedded body object */
     FF_SRC_REQUEST, FF_SRC_DEP,
+    FF_SRC_SECURITY,   /* a credential (frostfork.security): missing is a 401 */
+    FF_SRC_FORM,       /* a form field (urlencoded or multipart), converted like a query value */
+    FF_SRC_FILE,       /* an uploaded file (UploadFile), or a list of them */
+    FF_SRC_FORM_MODEL, /* the whole form as a model */
+};
+
+/* Security scheme kinds, mirrored by frostfork/security.py. */
+enum ff_sec_kind {
+    FF_SEC_KEY_HEADER, FF_SEC_KEY_QUERY, FF_SEC_KEY_COOKIE, FF_SEC_BEARER, FF_SEC_BASIC,
 };
 
 typedef struct {
@@ -34,6 +43,9 @@ typedef struct {
     PyObject *default_value;
     int is_list;        /* query/header given repeatedly, collected in a list */
     PyObject *dep;      /* FF_SRC_DEP: the factory's Plan */
+    int sec_kind;       /* FF_SRC_SECURITY: enum ff_sec_kind */
+    PyObject *challenge; /* ... the WWW-Authenticate value of its 401 */
+    PyObject *sec_cls;  /* ... what a bearer/basic credential is made into */
 } ff_arg;
 
 typedef struct {
@@ -42,6 +54,8 @@ typedef struct {
     PyObject *kwnames;
     ff_arg *args;
     Py_ssize_t nargs;
+    Py_ssize_t nside;      /* the first nside args are dependencies=[...]: run, not passed */
+    int generator;         /* a dependency factory that yields its value (teardown after) */
     PyObject *body_schema; /* whole-body type (single or embedded), or NULL */
     int app_scope;         /* dependency made once per worker */
     PyObject *app_value;   /* ... and here it is, once made */
@@ -78,6 +92,12 @@ typedef struct {
     ff_bind_dep *deps;      /* request-scoped dependencies made so far: deps_inline or heap */
     int ndeps;
     int deps_cap;
+    int unauth;             /* a credential is missing (1) or malformed (2): answer 401 */
+    PyObject *challenge;    /* ... with this WWW-Authenticate value (borrowed from the plan) */
+    PyObject *gens;         /* generator dependencies to finish after the response, or NULL */
+    PyObject *form;         /* the body read as a form (bind/form.h), once */
+    int form_status;        /* 0, or the 400/413 the form was refused with ... */
+    const char *form_msg;   /* ... and why */
     ff_pair query_inline[FF_BIND_QUERY_INLINE];
     ff_bind_dep deps_inline[FF_BIND_DEPS_INLINE];
 } ff_bind;
@@ -85,8 +105,15 @@ typedef struct {
 void ff_bind_init(ff_bind *b, ff_state *st, const ff_req *r, const ff_slice *caps, size_t ncaps,
                   PyObject *path_names);
 void ff_bind_free(ff_bind *b);
-/* Binds and calls the plan's callable. NULL means: b->dec.in.err set (400),
- * or errors in b->dec.errors (422), or a Python exception (500). */
+/* Binds and calls the plan's callable. NULL means: b->unauth set (401),
+ * b->dec.in.err set (400), or errors in b->dec.errors (422), or a Python
+ * exception (500). */
 PyObject *ff_plan_call(ff_bind *b, ff_Plan *p);
+/* The request's Request object, made on first use (new reference). */
+PyObject *ff_bind_request(ff_bind *b);
+/* Once the outcome is known: each generator dependency is finished after
+ * the response is written, by a deferred call that resumes it with `exc`
+ * thrown in (the handler's exception) or, when exc is NULL, sends None. */
+int ff_bind_finish(ff_bind *b, PyObject *exc);
 
 #endif

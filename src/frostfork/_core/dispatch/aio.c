@@ -39,7 +39,7 @@ int ff_async_busy(ff_env *e, const ff_req *r, ff_buf *out)
  * give it: a ContextVar the handler sets stays with this request (the Task
  * that takes over a suspended coroutine is given the same copy). */
 int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const char *label,
-                 struct ff_Finalizer *mark, ff_Asgi *asgi)
+                 struct ff_Finalizer *mark, ff_Asgi *asgi, const ff_route *rt)
 {
     PyObject *ctx = PyContext_CopyCurrent();
     if (!ctx)
@@ -47,7 +47,7 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
     if (e->suspend && (asgi || !e->inline_step)) {
         /* straight to a Task: its first step already runs with a current task, which
          * anyio-based code (Starlette, FastAPI, httpx) looks up on its first call */
-        int status = e->suspend(e, r, coro, NULL, ctx, label, mark, asgi);
+        int status = e->suspend(e, r, coro, NULL, ctx, label, mark, asgi, rt);
         Py_DECREF(ctx);
         if (status == -1)
             status = asgi ? ff_asgi_finish(asgi, (ff_req *)r, label, 1, 0)
@@ -68,12 +68,12 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
     if (asgi && sr != PYGEN_NEXT) {
         status = ff_asgi_finish(asgi, (ff_req *)r, label, sr == PYGEN_ERROR, 0);
     } else if (sr == PYGEN_RETURN) {
-        if ((status = ff_native_write_result(e, r, out, v)) < 0)
+        if ((status = ff_native_write_result(e, r, out, v, rt)) < 0)
             status = ff_fail_500(e, r, out, label);
     } else if (sr == PYGEN_ERROR) {
         status = ff_fail_500(e, r, out, label);
     } else if (e->suspend) {
-        status = e->suspend(e, r, coro, v, ctx, label, mark, asgi);
+        status = e->suspend(e, r, coro, v, ctx, label, mark, asgi, rt);
     } else {
         PyObject *res = PyObject_CallMethod(coro, "close", NULL);
         Py_XDECREF(res);

@@ -619,7 +619,7 @@ int ff_asgi_dispatch(ff_env *e, ff_req *r, ff_buf *out)
         PyErr_SetString(PyExc_TypeError, "an ASGI app call must return an awaitable");
         status = ff_asgi_finish(a, r, "ASGI app", 1, 0);
     } else {
-        status = ff_async_run(e, r, out, coro, "ASGI app", mark, a);
+        status = ff_async_run(e, r, out, coro, "ASGI app", mark, a, NULL);
         Py_DECREF(coro);
     }
     Py_DECREF(a);

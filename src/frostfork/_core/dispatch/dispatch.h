@@ -10,30 +10,62 @@
 
 #include "module.h"
 #include "dispatch/strcache.h"
+#include "dispatch/send.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "obj/request.h"
 #include "util/buf.h"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 typedef struct {
     PyObject *plan;        /* frostfork.Plan */
     PyObject *param_names; /* tuple: the pattern's {names}, in order */
+    PyObject *record;      /* the frostfork.routing.Route, or NULL */
     char *label;           /* "GET /users/{id}" for logs */
+    int status;            /* of a plain return value: the route's status_code, else 200 */
+    PyObject *response;    /* the response model's Schema, or NULL: results encoded as they are */
 } ff_route;
 
-/* The native app: the route trie and, per route id, its plan. */
+/* A folder served by app.static(): files below dirfd under the URL prefix. */
+typedef struct {
+    char *prefix;     /* "/static", no trailing slash */
+    size_t prefix_len;
+    int dirfd;        /* O_PATH of the folder, opened at build */
+    int precompressed; /* serve name.gz to clients that accept gzip */
+} ff_static;
+
+/* The native app: the route trie and, per route id, its plan; static
+ * folders; and what App.runtime() gave (each NULL when the app does not use
+ * it, so an unused feature costs one pointer test per request at most). */
 typedef struct {
     ff_router router;
     ff_route *routes;
     size_t nroutes;
+    PyObject *exc_handlers; /* dict: exception class -> fn(request, exc) */
+    PyObject *middleware;   /* tuple of fn(request, call_next), outermost first */
+    PyObject *http_error;   /* frostfork.HTTPError, rendered {"detail": ...} */
+    PyObject *worker_start; /* run in each worker after fork */
+    PyObject *worker_stop;  /* run in each worker as it stops */
+    int worker_started;     /* worker_start ran and returned */
+    ff_static *statics;
+    size_t nstatics;
 } ff_app;
 
 /* Builds the C route table from App._compile()'s list of
- * (method, pattern, plan, param_names). Returns 0, or -1 with err set. */
+ * (method, pattern, plan, param_names[, route record]). The record's
+ * `response_schema` (frostfork.shape.for_route, asked once here) is the
+ * response model's Schema, or None. Returns 0, or -1 with err set. */
 int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *err,
                  size_t errlen);
+/* Takes App.runtime()'s dict (or None): exception handlers, middleware,
+ * HTTPError, worker hooks. Returns 0, or -1 with a Python exception. */
+int ff_app_runtime(ff_app *app, PyObject *runtime);
+/* In a worker: worker_start after fork, worker_stop as it stops (only if
+ * worker_start returned). Each returns 0, or -1 after printing what raised. */
+int ff_app_worker_start(ff_app *app);
+void ff_app_worker_stop(ff_app *app);
 void ff_app_free(ff_app *app);
 
 struct ff_Asgi; /* dispatch/asgi.h */
@@ -53,7 +85,7 @@ typedef struct ff_env {
      * whether that many are running that new ones are refused (--max-concurrency) */
     int (*suspend)(struct ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded,
                    PyObject *ctx, const char *label, struct ff_Finalizer *mark,
-                   struct ff_Asgi *asgi);
+                   struct ff_Asgi *asgi, const ff_route *rt);
     int busy;
     int inline_step;              /* run a native coroutine's first step inline (no Task) */
     PyObject *loop;               /* the worker's event loop (borrowed), or NULL */
@@ -68,6 +100,10 @@ typedef struct ff_env {
     /* WSGI: the environ keys that never change, and cached short strings */
     PyObject *environ_base;
     ff_strcache strings;
+    struct ff_mw *mw;             /* built-in middleware (dispatch/mw.h), NULL when none; borrowed */
+    /* a response body left for the owner to send after the head (send.h) */
+    ff_body_src src;
+    int src_close;                /* ... and the connection ends with it (HTTP/1.0 stream) */
 } ff_env;
 
 /* Sets the env up (the WSGI environ base when wsgi_app is set). Returns 0,
@@ -95,12 +131,13 @@ int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
 
 /* Writes what a native handler returned (bytes, str, a Response, or JSON).
  * Returns the status, or -1 with a Python exception and nothing written. */
-int ff_native_write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res);
+int ff_native_write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res,
+                           const ff_route *rt);
 /* dispatch/aio.c: runs an async handler's coroutine to its first suspension.
  * Finished: its result is written. Suspended: handed to env->suspend (the
  * finalizers pushed since `mark` are the request's), FF_STATUS_PENDING. */
 int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const char *label,
-                 struct ff_Finalizer *mark, struct ff_Asgi *asgi);
+                 struct ff_Finalizer *mark, struct ff_Asgi *asgi, const ff_route *rt);
 /* dispatch/asgi.c: one request of the ASGI app (env->asgi_app). */
 int ff_asgi_dispatch(ff_env *e, ff_req *r, ff_buf *out);
 /* Whether calling this handler makes a coroutine (an `async def`). */
@@ -110,6 +147,34 @@ int ff_async_busy(ff_env *e, const ff_req *r, ff_buf *out);
 
 /* The environ keys every request of this env shares (ff_env_init calls it). */
 int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port);
+
+/* How a file is answered (files.c). fd is taken over. */
+typedef struct {
+    int fd;
+    const struct stat *st;
+    const char *ctype;
+    const char *filename;  /* Content-Disposition filename, or NULL */
+    size_t filename_len;
+    const char *disposition; /* "attachment" or "inline" */
+    PyObject *headers;     /* the user's extra headers, or NULL */
+    int status;            /* 0: 200 */
+    int gzip;              /* the file is a .gz sibling: Content-Encoding: gzip */
+    int vary;              /* Vary: Accept-Encoding */
+} ff_file_opts;
+
+/* A file answered with its validators, ranges and conditions (see files.c);
+ * the body left in e->src. Returns the status, or -1 when out of memory. */
+int ff_file_respond(ff_env *e, const ff_req *r, ff_buf *out, const ff_file_opts *o);
+/* A request under a static folder; rest is the path after the prefix. */
+int ff_static_serve(ff_env *e, const ff_req *r, ff_buf *out, const ff_static *m,
+                    const char *rest, size_t n);
+/* A frostfork.FileResponse / StreamingResponse the handler returned: the
+ * status, or -1 with a Python exception (nothing left in out). */
+int ff_file_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp);
+int ff_stream_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp);
+/* Sends what is left in e->src into out at once (the engine's way). Returns
+ * 0, or -1 with a Python exception (the body is cut short). */
+int ff_env_drain_src(ff_env *e, ff_buf *out);
 
 /* The current request's id: its X-Request-Id when that is a sane token,
  * else "<pid hex>-<counter hex>"; made on first use. */

@@ -1,6 +1,7 @@
 /* dispatch/run.c — running one request in an ff_env: the environment's
  * life, request ids, the 500 path, and the steps around either dispatcher. */
 #include "dispatch/dispatch.h"
+#include "dispatch/mw.h"
 #include "life/logs.h"
 
 #include <ctype.h>
@@ -13,6 +14,7 @@ int ff_env_init(ff_env *e, ff_state *st, const ff_app *app, PyObject *wsgi_app,
                 const ff_date_cache *date, const char *server_name, int server_port)
 {
     memset(e, 0, sizeof *e);
+    e->src.fd = -1;
     e->st = st;
     e->app = app;
     e->wsgi_app = wsgi_app;
@@ -23,6 +25,7 @@ int ff_env_init(ff_env *e, ff_state *st, const ff_app *app, PyObject *wsgi_app,
 
 void ff_env_clear(ff_env *e)
 {
+    ff_body_src_clear(&e->src);
     ff_buf_free(&e->scratch);
     Py_CLEAR(e->environ_base);
     Py_CLEAR(e->error);
@@ -32,12 +35,25 @@ void ff_env_clear(ff_env *e)
 int ff_dispatch_run(ff_env *e, ff_req *r, ff_buf *out)
 {
     size_t mark = ff_buf_used(out);
-    e->st->in_request = 1; /* finalizers made now belong to this request */
-    int status = e->asgi_app   ? ff_asgi_dispatch(e, r, out)
+    int status = e->mw ? ff_mw_before(e->mw, r, out, e->date) : 0; /* a CORS preflight answered */
+    if (status == 0) {
+        e->st->in_request = 1; /* finalizers made now belong to this request */
+        status = e->asgi_app   ? ff_asgi_dispatch(e, r, out)
                  : e->wsgi_app ? ff_wsgi_dispatch(e, r, out)
                                : ff_native_dispatch(e, r, out);
-    e->st->in_request = 0;
-    if (status < 0 && status != FF_STATUS_PENDING) {
+        e->st->in_request = 0;
+        /* CORS headers, and gzip of a body that is in out (a streamed or
+         * sendfile body is not: its head carries no body to compress; nor is
+         * a suspended async handler's, written later) */
+        if (status > 0 && e->mw && ff_mw_after(e->mw, r, out, mark) < 0)
+            status = -1;
+    }
+    if (status == FF_STATUS_PENDING)
+        return status;
+    if (status < 0 || e->src.kind == FF_BODY_NONE)
+        e->src_close = 0;
+    if (status < 0) {
+        ff_body_src_clear(&e->src);
         /* Out of memory for the response: cut off what part of it was
          * written, so a keep-alive client never reads half a response as a
          * whole one. The request is counted with status 0. */

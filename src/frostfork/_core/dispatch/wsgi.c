@@ -1,15 +1,119 @@
 /* dispatch/wsgi.c — serving a PEP 3333 application.
  *
  * The environ is a copy of a per-worker template plus the request's own
- * keys. The whole response is collected before it is written, which lets
- * every response carry an exact Content-Length and keeps the connection
- * reusable. */
+ * keys. A list or tuple body is written whole with an exact Content-Length,
+ * and so is any iterable that ends within STREAM_AFTER bytes. Past that the
+ * body is streamed: the head goes out with what was collected, framed by the
+ * app's Content-Length or else chunked, and the rest is left in ff_env.src,
+ * so the worker asks for each item only when the client has taken the one
+ * before, and memory stays bounded whatever the body's size. An app that
+ * answers text/event-stream is streamed from its first item, so each event
+ * is sent as it is yielded. A wsgi.file_wrapper over a real file is sent
+ * with sendfile. */
 #include "dispatch/dispatch.h"
 #include "obj/headers.h"
 #include "obj/body.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* ---- wsgi.file_wrapper ---- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *filelike;
+    Py_ssize_t blksize;
+} ff_FileWrapper;
+
+static PyObject *fw_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"filelike", "blksize", NULL};
+    PyObject *f;
+    Py_ssize_t blk = 8192;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|n:file_wrapper", kwlist, &f, &blk))
+        return NULL;
+    ff_FileWrapper *w = (ff_FileWrapper *)type->tp_alloc(type, 0);
+    if (!w)
+        return NULL;
+    w->filelike = Py_NewRef(f);
+    w->blksize = blk > 0 ? blk : 8192;
+    return (PyObject *)w;
+}
+
+/* Iterated only when the file has no usable descriptor: blksize reads. */
+static PyObject *fw_next(ff_FileWrapper *w)
+{
+    PyObject *data = PyObject_CallMethod(w->filelike, "read", "n", w->blksize);
+    if (data && PyBytes_Check(data) && PyBytes_GET_SIZE(data) == 0) {
+        Py_DECREF(data);
+        return NULL; /* StopIteration */
+    }
+    return data;
+}
+
+static PyObject *fw_close(ff_FileWrapper *w, PyObject *unused)
+{
+    (void)unused;
+    PyObject *close = PyObject_GetAttrString(w->filelike, "close");
+    if (!close) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *r = PyObject_CallNoArgs(close);
+    Py_DECREF(close);
+    return r;
+}
+
+static int fw_traverse(ff_FileWrapper *w, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(w));
+    Py_VISIT(w->filelike);
+    return 0;
+}
+
+static int fw_clear(ff_FileWrapper *w)
+{
+    Py_CLEAR(w->filelike);
+    return 0;
+}
+
+static void fw_dealloc(ff_FileWrapper *w)
+{
+    PyTypeObject *tp = Py_TYPE(w);
+    PyObject_GC_UnTrack(w);
+    fw_clear(w);
+    tp->tp_free(w);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef fw_methods[] = {
+    {"close", (PyCFunction)fw_close, METH_NOARGS, "close the file-like object"},
+    {NULL},
+};
+
+static PyType_Slot fw_slots[] = {
+    {Py_tp_new, fw_new},
+    {Py_tp_dealloc, fw_dealloc},
+    {Py_tp_traverse, fw_traverse},
+    {Py_tp_clear, fw_clear},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, fw_next},
+    {Py_tp_methods, fw_methods},
+    {Py_tp_doc, "wsgi.file_wrapper(filelike, blksize=8192): a file sent with sendfile when it "
+                "has a file descriptor, else read in blksize blocks."},
+    {0, NULL},
+};
+
+PyType_Spec ff_file_wrapper_spec = {
+    .name = "frostfork._core.FileWrapper",
+    .basicsize = sizeof(ff_FileWrapper),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = fw_slots,
+};
 
 typedef struct {
     PyObject_HEAD
@@ -120,10 +224,11 @@ int ff_wsgi_env_init(ff_env *e, const char *server_name, int server_port)
     char port[16];
     snprintf(port, sizeof port, "%d", server_port);
     e->environ_base = Py_BuildValue(
-        "{s:(ii),s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:s}", "wsgi.version", 1, 0, "wsgi.url_scheme",
-        "http", "wsgi.errors", errors ? errors : Py_None, "wsgi.multithread", Py_False,
-        "wsgi.multiprocess", Py_True, "wsgi.run_once", Py_False, "wsgi.input_terminated",
-        Py_True, "SCRIPT_NAME", "", "SERVER_NAME", server_name, "SERVER_PORT", port);
+        "{s:(ii),s:s,s:O,s:O,s:O,s:O,s:O,s:s,s:s,s:s,s:O}", "wsgi.version", 1, 0,
+        "wsgi.url_scheme", "http", "wsgi.errors", errors ? errors : Py_None, "wsgi.multithread",
+        Py_False, "wsgi.multiprocess", Py_True, "wsgi.run_once", Py_False,
+        "wsgi.input_terminated", Py_True, "SCRIPT_NAME", "", "SERVER_NAME", server_name,
+        "SERVER_PORT", port, "wsgi.file_wrapper", (PyObject *)e->st->FileWrapper_type);
     return e->environ_base ? 0 : -1;
 }
 
@@ -228,7 +333,8 @@ static PyObject *build_environ(ff_env *e, const ff_req *r)
         set_str(e, env, "QUERY_STRING", h->query ? h->query : "", h->query_len, 0) < 0 ||
         set_str(e, env, "SERVER_PROTOCOL", r->http10 ? "HTTP/1.0" : "HTTP/1.1", 8, 1) < 0 ||
         set_str(e, env, "REMOTE_ADDR", r->peer_host, strlen(r->peer_host), 1) < 0 ||
-        set_str(e, env, "REMOTE_PORT", num, strlen(num), 0) < 0)
+        set_str(e, env, "REMOTE_PORT", num, strlen(num), 0) < 0 ||
+        (r->scheme && set_str(e, env, "wsgi.url_scheme", r->scheme, strlen(r->scheme), 1) < 0))
         goto fail;
     for (size_t i = 0; i < h->num_headers; i++)
         if (add_header(e, env, &h->headers[i]) < 0)
@@ -322,12 +428,111 @@ static int call_close(ff_env *e, PyObject *result)
     return r ? 0 : -1;
 }
 
+/* The status line and the app's headers; *seen gets its Content-Length. */
+static int begin_head(ff_env *e, ff_StartResponse *sr, ff_buf *out, int *code,
+                      ff_headers_seen *seen)
+{
+    Py_ssize_t slen;
+    const char *status = PyUnicode_AsUTF8AndSize(sr->status, &slen);
+    if (!status)
+        return -1;
+    *code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
+    if (ff_response_begin(out, *code, status + 4, (size_t)slen - 4, e->date) < 0 ||
+        ff_put_headers(out, sr->headers, seen) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* A file_wrapper whose file has a descriptor on a regular file: the rest of
+ * the file from its current position goes by sendfile, from a duplicate of
+ * the descriptor so the app's close() (called now, as the iterable is done
+ * with) does not cut it off. Returns 1 when set up in *src (*len its size),
+ * 0 when the file must be iterated instead, -1 on error. */
+static int wrapped_file(PyObject *result, ff_body_src *src, uint64_t *len)
+{
+    ff_FileWrapper *w = (ff_FileWrapper *)result;
+    PyObject *fileno = PyObject_CallMethod(w->filelike, "fileno", NULL);
+    PyObject *pos = fileno ? PyObject_CallMethod(w->filelike, "tell", NULL) : NULL;
+    int fd = fileno ? PyLong_AsLong(fileno) : -1;
+    long long at = pos ? PyLong_AsLongLong(pos) : -1;
+    Py_XDECREF(fileno);
+    Py_XDECREF(pos);
+    struct stat sb;
+    if (fd < 0 || at < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        PyErr_Clear(); /* no descriptor (BytesIO), or not a file: iterate it */
+        return 0;
+    }
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (dup_fd < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    *src = (ff_body_src){.kind = FF_BODY_FILE, .fd = dup_fd, .off = (uint64_t)at,
+                         .left = sb.st_size > at ? (uint64_t)(sb.st_size - at) : 0};
+    *len = src->left;
+    return 1;
+}
+
+#define STREAM_AFTER (64 * 1024)
+
+/* Whether the app's headers say text/event-stream. */
+static int event_stream(PyObject *headers)
+{
+    for (Py_ssize_t i = 0; headers && PyList_Check(headers) && i < PyList_GET_SIZE(headers); i++) {
+        PyObject *h = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_Check(h) || PyTuple_GET_SIZE(h) != 2)
+            continue;
+        const char *k = PyUnicode_Check(PyTuple_GET_ITEM(h, 0)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(h, 0)) : NULL;
+        const char *v = PyUnicode_Check(PyTuple_GET_ITEM(h, 1)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(h, 1)) : NULL;
+        if (!k || !v) {
+            PyErr_Clear();
+            continue;
+        }
+        if (strcasecmp(k, "content-type") == 0 && strncasecmp(v, "text/event-stream", 17) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Collects non-empty items into buf until it passes STREAM_AFTER bytes
+ * (returns 1: stream the rest), the iterable ends (0: answer whole) or the
+ * app says text/event-stream after its first item (1). -1 on error. */
+static int collect_some(PyObject *it, ff_StartResponse *sr, ff_buf *buf)
+{
+    PyObject *item;
+    while (buf->len < STREAM_AFTER && (item = PyIter_Next(it))) {
+        if (!PyBytes_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "WSGI body items must be bytes, not %.100s",
+                         Py_TYPE(item)->tp_name);
+            Py_DECREF(item);
+            return -1;
+        }
+        int rc = ff_buf_append(buf, PyBytes_AS_STRING(item), (size_t)PyBytes_GET_SIZE(item));
+        Py_DECREF(item);
+        if (rc < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (buf->len && event_stream(sr->headers))
+            return 1;
+    }
+    if (PyErr_Occurred())
+        return -1;
+    return buf->len >= STREAM_AFTER;
+}
+
 int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
 {
     int code;
     ff_StartResponse *sr = NULL;
-    PyObject *result = NULL;
+    PyObject *result = NULL, *it = NULL;
     int closed = 0;
+    size_t mark = ff_buf_used(out);
+    ff_headers_seen seen = {0, -1};
+    ff_body_src src = {.fd = -1};
     PyObject *env = build_environ(e, r);
     if (!env)
         goto fail;
@@ -342,47 +547,109 @@ int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     if (!result)
         goto fail;
     ff_buf *body = &sr->written;
-    int ok = collect_body(result, body) == 0;
-    if (!ok) { /* close() still runs when iteration failed (PEP 3333) */
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        if (call_close(e, result) < 0)
-            PyErr_Clear();
-        PyErr_Restore(t, v, tb);
-        closed = 1;
-        goto fail;
+    int whole = PyList_CheckExact(result) || PyTuple_CheckExact(result);
+    uint64_t file_len = 0;
+    if (!whole && Py_IS_TYPE(result, e->st->FileWrapper_type)) {
+        int w = wrapped_file(result, &src, &file_len);
+        if (w < 0)
+            goto fail;
+        if (w > 0) {
+            closed = 1;
+            if (call_close(e, result) < 0 || !sr->status) {
+                if (!sr->status && !PyErr_Occurred())
+                    PyErr_SetString(PyExc_RuntimeError,
+                                    "WSGI application did not call start_response");
+                goto fail;
+            }
+            if (begin_head(e, sr, out, &code, &seen) < 0)
+                goto unwrite;
+            uint64_t len = seen.content_length >= 0 && (uint64_t)seen.content_length < file_len
+                               ? (uint64_t)seen.content_length
+                               : file_len;
+            src.left = len;
+            int no_body = code == 204 || code == 304 || code < 200;
+            if (ff_response_finish_head(out, NULL, no_body ? (size_t)-1 : (size_t)len,
+                                        r->keep_alive, r->http10) < 0 ||
+                ff_buf_append(out, body->data, body->len) < 0) /* write() before: none, really */
+                goto unwrite;
+            if (r->head_only || no_body || len == 0)
+                ff_body_src_clear(&src);
+            else
+                e->src = src;
+            src.kind = FF_BODY_NONE;
+            goto done;
+        }
     }
-    closed = 1;
-    if (call_close(e, result) < 0)
-        goto fail;
+    int stream = 0;
+    if (!whole) {
+        if (!(it = PyObject_GetIter(result)) || (stream = collect_some(it, sr, body)) < 0)
+            goto fail;
+    }
+    if (!stream) {
+        /* a list or tuple, or an iterable that ended early: the whole body now */
+        if (whole && collect_body(result, body) < 0)
+            goto fail;
+        closed = 1;
+        if (call_close(e, result) < 0)
+            goto fail;
+        if (!sr->status) {
+            PyErr_SetString(PyExc_RuntimeError, "WSGI application did not call start_response");
+            goto fail;
+        }
+        if (begin_head(e, sr, out, &code, &seen) < 0)
+            goto unwrite;
+        int no_body = code == 204 || code == 304 || code < 200;
+        size_t len = body->len;
+        if (r->head_only && seen.content_length >= 0 && len == 0)
+            len = (size_t)seen.content_length;
+        if (ff_response_finish_head(out, NULL, no_body ? (size_t)-1 : len, r->keep_alive,
+                                    r->http10) < 0 ||
+            (!r->head_only && !no_body && ff_buf_append(out, body->data, body->len) < 0))
+            goto unwrite;
+        goto done;
+    }
+    /* streamed: the head with the first item, the rest as the client drains */
     if (!sr->status) {
         PyErr_SetString(PyExc_RuntimeError, "WSGI application did not call start_response");
         goto fail;
     }
-    Py_ssize_t slen;
-    const char *status = PyUnicode_AsUTF8AndSize(sr->status, &slen);
-    if (!status)
-        goto fail;
-    code = (status[0] - '0') * 100 + (status[1] - '0') * 10 + (status[2] - '0');
-    size_t mark = ff_buf_used(out);
-    ff_headers_seen seen = {0, -1};
-    if (ff_response_begin(out, code, status + 4, (size_t)slen - 4, e->date) < 0 ||
-        ff_put_headers(out, sr->headers, &seen) < 0)
+    if (begin_head(e, sr, out, &code, &seen) < 0)
         goto unwrite;
-    int no_body = code == 204 || code == 304 || code < 200;
-    size_t len = body->len;
-    if (r->head_only && seen.content_length >= 0 && len == 0)
-        len = (size_t)seen.content_length;
-    if (ff_response_finish_head(out, NULL, no_body ? (size_t)-1 : len, r->keep_alive,
-                                r->http10) < 0 ||
-        (!r->head_only && !no_body && ff_buf_append(out, body->data, body->len) < 0))
+    int no_body = code == 204 || code == 304 || code < 200 || r->head_only;
+    int sized = seen.content_length >= 0;
+    int chunked = !sized && !r->http10;
+    if ((chunked && !no_body && ff_buf_puts(out, "Transfer-Encoding: chunked\r\n") < 0) ||
+        ff_response_finish_head(out, NULL, sized ? (size_t)seen.content_length : (size_t)-1,
+                                r->keep_alive && (sized || chunked), r->http10) < 0)
         goto unwrite;
+    src = (ff_body_src){.kind = FF_BODY_ITER, .fd = -1, .chunked = chunked, .sized = sized,
+                        .left = sized ? (uint64_t)seen.content_length : 0};
+    if (!no_body && ff_body_src_put(&src, out, body->data,
+                                    !sized || body->len < src.left ? body->len
+                                                                   : (size_t)src.left) < 0)
+        goto unwrite;
+    closed = 1; /* from here the source owns close() */
+    src.iter = Py_NewRef(it);
+    src.close = PyObject_GetAttr(result, e->st->str_close);
+    if (!src.close)
+        PyErr_Clear();
+    if (no_body || (sized && src.left == 0)) {
+        if (!no_body && src.chunked && ff_buf_puts(out, "0\r\n\r\n") < 0) {
+            ff_body_src_clear(&src);
+            goto unwrite;
+        }
+        ff_body_src_clear(&src); /* PEP 3333: close() once the body is done with */
+    } else {
+        e->src = src;
+        e->src_close = !sized && !chunked;
+    }
     goto done;
 unwrite: /* drop the half-written response; a 500 takes its place */
     out->len = out->off + mark;
     if (!PyErr_Occurred())
         PyErr_NoMemory();
 fail:
+    ff_body_src_clear(&src);
     if (result && !closed) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
@@ -392,6 +659,7 @@ fail:
     }
     code = ff_fail_500(e, r, out, "WSGI application");
 done:
+    Py_XDECREF(it);
     Py_XDECREF(result);
     Py_XDECREF((PyObject *)sr);
     Py_XDECREF(env);

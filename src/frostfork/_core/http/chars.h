@@ -1,6 +1,7 @@
 /* http/chars.h — the byte classes of HTTP/1.1's grammar, one table shared by
- * the request parser (parse.c) and the chunked decoder (chunked.c), so a
- * token or a field value means the same thing in a head and in a trailer.
+ * the request parser (parse.c), the chunked decoder (chunked.c) and the form
+ * codecs (form.c, multipart.c), so a token or a field value means the same
+ * thing in a head, a trailer and a multipart part's head.
  *
  * Pure C. One bit per class; FF_HTTP_IS(c, FF_C_TCHAR | FF_C_WS) tests any. */
 #ifndef FF_HTTP_CHARS_H
@@ -13,6 +14,7 @@
 #define FF_C_EOL 0x10    /* CR, LF */
 #define FF_C_QDTEXT 0x20 /* quoted-string text: HTAB, SP, VCHAR except '"' and '\\', obs-text */
 #define FF_C_HEX 0x40    /* HEXDIG, either case */
+#define FF_C_BCHAR 0x80  /* multipart boundary character except space (RFC 2046 5.1.1) */
 
 extern const unsigned char ff_http_char_class[256];
 

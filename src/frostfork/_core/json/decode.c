@@ -12,6 +12,14 @@
 
 #define FATAL(d) ((d)->in.err || PyErr_Occurred())
 
+/* The per-token helpers below run for every string of a document: inlined
+ * into the loops that call them rather than called. */
+#if defined(__GNUC__)
+#define HOT static inline __attribute__((always_inline))
+#else
+#define HOT static inline
+#endif
+
 void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix)
 {
     memset(d, 0, offsetof(ff_dec, path));
@@ -30,6 +38,11 @@ void ff_dec_reset_input(ff_dec *d, const char *buf, size_t len, PyObject *prefix
 
 void ff_dec_free(ff_dec *d)
 {
+    for (int l = 0; l < FF_DEC_PRED_DEPTH; l++) {
+        for (int j = 0; j < d->npred[l]; j++)
+            Py_DECREF(d->pred[l][j]);
+        d->npred[l] = 0;
+    }
     Py_CLEAR(d->errors);
     ff_json_scan_free(&d->in);
 }
@@ -99,21 +112,21 @@ static PyObject *reject(ff_dec *d, PyObject *v, const char *type, PyObject *msg)
 
 /* The lexer knows nothing of Python: a failed allocation becomes MemoryError
  * here (a 500), where a syntax error stays in d->in.err (a 400). */
-static int lexed(ff_dec *d, int rc)
+HOT int lexed(ff_dec *d, int rc)
 {
     if (rc < 0 && d->in.oom && !PyErr_Occurred())
         PyErr_NoMemory();
     return rc;
 }
 
-static int str_token(ff_dec *d, const char **s, size_t *n)
+HOT int str_token(ff_dec *d, const char **s, size_t *n)
 {
     return lexed(d, ff_json_string(&d->in, s, n, 0));
 }
 
 /* A string token's bytes as a str. When the lexer saw only ASCII the str
  * is filled with one memcpy, skipping the general UTF-8 decoder. */
-static PyObject *str_object(ff_dec *d, const char *s, size_t n)
+HOT PyObject *str_object(ff_dec *d, const char *s, size_t n)
 {
     if (d->in.ascii) {
         PyObject *r = PyUnicode_New((Py_ssize_t)n, 127);
@@ -129,7 +142,7 @@ static PyObject *str_object(ff_dec *d, const char *s, size_t n)
     return r;
 }
 
-static PyObject *parse_str(ff_dec *d)
+HOT PyObject *parse_str(ff_dec *d)
 {
     const char *s;
     size_t n;
@@ -138,10 +151,39 @@ static PyObject *parse_str(ff_dec *d)
     return str_object(d, s, n);
 }
 
+/* a[0..n) == b[0..n) for the short keys of documents: up to 16 bytes are
+ * compared as two overlapping loads of each, not through a memcmp call. */
+static inline int same_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 /* A cheap mix of a key's bytes, only to pick a key-cache slot (a lookup
  * compares the whole key, so the mix need not be exact: it reads the first
  * and last eight bytes as words when the input has room, else each byte). */
-static size_t key_slot(const char *s, size_t n, const char *end)
+HOT size_t key_slot(const char *s, size_t n, const char *end)
 {
     uint64_t h;
     if (end - s >= 8) {
@@ -176,7 +218,7 @@ static PyObject *parse_key(ff_dec *d)
         return str_object(d, s, n);
     PyObject **slot = &d->st->key_cache[key_slot(s, n, d->in.end)];
     PyObject *k = *slot;
-    if (k && (size_t)PyUnicode_GET_LENGTH(k) == n && memcmp(PyUnicode_1BYTE_DATA(k), s, n) == 0)
+    if (k && (size_t)PyUnicode_GET_LENGTH(k) == n && same_bytes((const char *)PyUnicode_1BYTE_DATA(k), s, n))
         return Py_NewRef(k);
     if (!(k = str_object(d, s, n)))
         return NULL;
@@ -185,6 +227,39 @@ static PyObject *parse_key(ff_dec *d)
         return NULL;
     }
     Py_XSETREF(*slot, Py_NewRef(k));
+    return k;
+}
+
+/* The j-th key of an untyped object at level lvl. Records in an array
+ * usually spell the same keys in the same order: when the input at s->p is
+ * exactly the j-th key of the previous object at this level, quoted, that
+ * key is taken without scanning or hashing (such a key was stored only when
+ * its text had no escape, so no other spelling can be meant). Otherwise the
+ * key is read as usual and stored for the next object. */
+HOT PyObject *object_key(ff_dec *d, int lvl, unsigned j)
+{
+    int predict = lvl < FF_DEC_PRED_DEPTH && j < FF_DEC_PRED_KEYS && !d->sensitive;
+    ff_json_scan *s = &d->in;
+    if (predict && j < d->npred[lvl]) {
+        PyObject *k = d->pred[lvl][j];
+        size_t n = (size_t)PyUnicode_GET_LENGTH(k);
+        if ((size_t)(s->end - s->p) >= n + 2 && s->p[n + 1] == '"' &&
+            same_bytes(s->p + 1, (const char *)PyUnicode_1BYTE_DATA(k), n)) {
+            s->p += n + 2;
+            return Py_NewRef(k);
+        }
+    }
+    const char *at = s->p;
+    PyObject *k = parse_key(d);
+    if (k && predict && j <= d->npred[lvl] && PyUnicode_IS_COMPACT_ASCII(k) &&
+        (size_t)(s->p - at) == (size_t)PyUnicode_GET_LENGTH(k) + 2) { /* no escape in its text */
+        if (j < d->npred[lvl]) {
+            Py_SETREF(d->pred[lvl][j], Py_NewRef(k));
+        } else {
+            d->pred[lvl][j] = Py_NewRef(k);
+            d->npred[lvl]++;
+        }
+    }
     return k;
 }
 
@@ -287,6 +362,28 @@ static PyObject *number_object(ff_dec *d, const char *s, size_t n, int is_int, i
     return r;
 }
 
+/* The usual number, an integer of up to 18 digits, read in the same pass
+ * that finds its end. Returns the int, or NULL with s->p unmoved and no
+ * error when the token is anything else (a fraction, an exponent, more
+ * digits, a malformed number): the general path then reads it. */
+static inline PyObject *quick_int(ff_json_scan *s)
+{
+    const char *p = s->p, *e = s->end;
+    int neg = p < e && *p == '-';
+    p += neg;
+    const char *digits = p;
+    unsigned long long v = 0; /* 19 digits are read to see there are more than 18: no overflow */
+    while (p < e && *p >= '0' && *p <= '9' && p - digits < 19)
+        v = v * 10 + (unsigned)(*p++ - '0');
+    size_t nd = (size_t)(p - digits);
+    if (nd == 0 || nd > 18 || (nd > 1 && *digits == '0'))
+        return NULL;
+    if (p < e && (*p == '.' || *p == 'e' || *p == 'E' || (*p >= '0' && *p <= '9')))
+        return NULL;
+    s->p = p;
+    return PyLong_FromLongLong(neg ? -(long long)v : (long long)v);
+}
+
 static int enter(ff_dec *d)
 {
     if (d->depth >= FF_JSON_MAX_DEPTH) {
@@ -334,6 +431,8 @@ static PyObject *parse_any(ff_dec *d)
     case '{': {
         if (enter(d) < 0)
             return NULL;
+        int lvl = d->depth;
+        unsigned j = 0;
         d->path[d->depth++] = (ff_loc){NULL, 0};
         PyObject *dict = PyDict_New();
         int more = ff_json_open(&d->in, '}');
@@ -344,7 +443,7 @@ static PyObject *parse_any(ff_dec *d)
                 Py_CLEAR(dict);
                 break;
             }
-            PyObject *k = parse_key(d);
+            PyObject *k = object_key(d, lvl, j++);
             PyObject *v = k && ff_json_expect(&d->in, ':', "expected ':'") == 0 ? parse_any(d) : NULL;
             if (!v || PyDict_SetItem(dict, k, v) < 0)
                 Py_CLEAR(dict);
@@ -357,6 +456,11 @@ static PyObject *parse_any(ff_dec *d)
         return dict;
     }
     default: {
+        PyObject *q = quick_int(&d->in);
+        if (q)
+            return q;
+        if (PyErr_Occurred())
+            return NULL;
         const char *s;
         size_t n;
         int is_int;
@@ -819,10 +923,10 @@ static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
 static Py_ssize_t find_field(const ff_type *t, const char *k, size_t n, Py_ssize_t hint)
 {
     if (hint < t->nfields && (size_t)t->fields[hint].key_len == n &&
-        memcmp(t->fields[hint].key, k, n) == 0)
+        same_bytes(t->fields[hint].key, k, n))
         return hint;
     for (Py_ssize_t i = 0; i < t->nfields; i++)
-        if ((size_t)t->fields[i].key_len == n && memcmp(t->fields[i].key, k, n) == 0)
+        if ((size_t)t->fields[i].key_len == n && same_bytes(t->fields[i].key, k, n))
             return i;
     return -1;
 }
@@ -838,10 +942,27 @@ static Py_ssize_t expected_key(const ff_type *t, ff_json_scan *s, Py_ssize_t hin
         return -1;
     const ff_field *f = &t->fields[hint];
     size_t n = (size_t)f->key_len;
-    if ((size_t)(s->end - s->p) < n + 2 || s->p[n + 1] != '"' || memcmp(s->p + 1, f->key, n) != 0)
+    if ((size_t)(s->end - s->p) < n + 2 || s->p[n + 1] != '"' || !same_bytes(s->p + 1, f->key, n))
         return -1;
     s->p += n + 2;
     return hint;
+}
+
+/* A field the input left out: its default (from its factory when it has
+ * one), nothing for an optional key, or a "missing" error when required.
+ * Returns 0, 1 when reported missing, or -1 on a Python error. */
+static int absent_field(ff_dec *d, const ff_field *f, PyObject **val)
+{
+    if (f->default_factory)
+        return (*val = PyObject_CallNoArgs(f->default_factory)) ? 0 : -1;
+    if (f->default_value) {
+        *val = Py_NewRef(f->default_value);
+        return 0;
+    }
+    if (!f->required)
+        return 0;
+    ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
+    return 1;
 }
 
 static PyObject *dec_model(ff_dec *d, const ff_type *t)
@@ -930,16 +1051,10 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
     for (Py_ssize_t i = 0; i < n; i++) {
         if (seen[i])
             continue;
-        const ff_field *f = &t->fields[i];
-        if (f->default_factory) {
-            if (!(vals[i] = PyObject_CallNoArgs(f->default_factory)))
-                goto done;
-        } else if (f->default_value) {
-            vals[i] = Py_NewRef(f->default_value);
-        } else if (f->required) {
-            ff_dec_error(d, "missing", PyUnicode_FromString("Field required"), NULL, f->name);
-            bad = 1;
-        }
+        int a = absent_field(d, &t->fields[i], &vals[i]);
+        if (a < 0)
+            goto done;
+        bad |= a;
     }
     if (!bad)
         res = build_model(d, t, vals);
@@ -1037,6 +1152,8 @@ static PyObject *dec_value(ff_dec *d, const ff_type *t)
         return NULL;
     }
     char c = *d->in.p;
+    if (t->kind == FF_T_STR && !t->cons && c == '"')
+        return parse_str(d); /* the usual field: a plain str, no checks, not Sensitive */
     switch (t->kind) {
     case FF_T_ANY:
         return parse_any(d);
@@ -1059,6 +1176,13 @@ static PyObject *dec_value(ff_dec *d, const ff_type *t)
             return mismatch(d, t->kind == FF_T_INT ? "int_type" : "float_type",
                             t->kind == FF_T_INT ? "Input should be a valid integer"
                                                 : "Input should be a valid number");
+        }
+        if (t->kind == FF_T_INT) {
+            PyObject *q = quick_int(&d->in);
+            if (q)
+                return check_num(d, t, q);
+            if (PyErr_Occurred())
+                return NULL;
         }
         const char *s;
         size_t n;
@@ -1281,6 +1405,86 @@ static PyObject *convert_text(ff_dec *d, const ff_type *t, PyObject *s)
     default:
         return from_text(d, t, s);
     }
+}
+
+/* A model from text values by field name (a form): each field's first
+ * value, or all of them for a list field, converted as query values are;
+ * absent fields take their defaults or are "missing", as in a JSON object.
+ * Values that are not str (uploaded files) are passed over. */
+PyObject *ff_convert_model(ff_dec *d, const ff_type *t, PyObject *values)
+{
+    Py_ssize_t n = t->nfields;
+    PyObject **vals = PyMem_Calloc((size_t)n + 1, sizeof(PyObject *));
+    PyObject *res = NULL;
+    int bad = 0;
+    if (!vals)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const ff_field *f = &t->fields[i];
+        const ff_type *ft = f->type;
+        int is_list = ft->kind == FF_T_LIST || ft->kind == FF_T_SET ||
+                      ft->kind == FF_T_FROZENSET || ft->kind == FF_T_VARTUPLE;
+        PyObject *got = PyDict_GetItemWithError(values, f->name), *texts = NULL;
+        if (!got && PyErr_Occurred())
+            goto done;
+        if (got && !(texts = PyList_New(0)))
+            goto done;
+        for (Py_ssize_t k = 0; got && k < PyList_GET_SIZE(got); k++)
+            if (PyUnicode_Check(PyList_GET_ITEM(got, k)) &&
+                PyList_Append(texts, PyList_GET_ITEM(got, k)) < 0) {
+                Py_DECREF(texts);
+                goto done;
+            }
+        if (!texts || PyList_GET_SIZE(texts) == 0) {
+            Py_XDECREF(texts);
+            int a = absent_field(d, f, &vals[i]);
+            if (a < 0)
+                goto done;
+            bad |= a;
+            continue;
+        }
+        d->path[d->depth++] = (ff_loc){f->name, 0};
+        if (!is_list) {
+            vals[i] = ff_convert_str(d, ft, PyList_GET_ITEM(texts, 0));
+        } else {
+            PyObject *items = PyList_New(0);
+            int item_bad = 0;
+            for (Py_ssize_t k = 0; items && k < PyList_GET_SIZE(texts); k++) {
+                d->path[d->depth++] = (ff_loc){NULL, k};
+                PyObject *v = ff_convert_str(d, ft->args[0], PyList_GET_ITEM(texts, k));
+                d->depth--;
+                if (!v && PyErr_Occurred())
+                    Py_CLEAR(items);
+                else if (v && PyList_Append(items, v) < 0)
+                    Py_CLEAR(items);
+                item_bad |= v == NULL;
+                Py_XDECREF(v);
+            }
+            if (items && !item_bad && ft->kind != FF_T_LIST) {
+                PyObject *c = ft->kind == FF_T_SET         ? PySet_New(items)
+                              : ft->kind == FF_T_FROZENSET ? PyFrozenSet_New(items)
+                                                           : PyList_AsTuple(items);
+                Py_SETREF(items, c);
+            }
+            if (item_bad)
+                Py_CLEAR(items);
+            vals[i] = items;
+        }
+        d->depth--;
+        Py_DECREF(texts);
+        if (!vals[i]) {
+            if (PyErr_Occurred())
+                goto done;
+            bad = 1;
+        }
+    }
+    if (!bad)
+        res = build_model(d, t, vals);
+done:
+    for (Py_ssize_t i = 0; i < n; i++)
+        Py_XDECREF(vals[i]);
+    PyMem_Free(vals);
+    return res;
 }
 
 /* ---- raising ---- */

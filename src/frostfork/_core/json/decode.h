@@ -17,6 +17,9 @@
 /* The 400's reason when a body nests deeper than the limit: it names the limit. */
 #define FF_JSON_DEPTH_MSG "nesting too deep (more than " FF_JSON_STR(FF_JSON_MAX_DEPTH) " levels)"
 
+#define FF_DEC_PRED_DEPTH 8
+#define FF_DEC_PRED_KEYS 16
+
 typedef struct {
     PyObject *key;    /* borrowed str, or NULL when index is used */
     Py_ssize_t index;
@@ -31,7 +34,13 @@ typedef struct {
     int sensitive;      /* > 0 below a Sensitive type: never echo the input */
     PyObject *secrets;  /* borrowed list collecting Sensitive strings (for masking), or NULL */
     int depth;
+    /* untyped objects: the keys of the last object at each of the first
+     * FF_DEC_PRED_DEPTH levels, tried in turn against the next object's
+     * keys (arrays of same-shaped records); npred[l] of pred[l] are set
+     * and hold a reference each */
+    unsigned char npred[FF_DEC_PRED_DEPTH];
     ff_loc path[FF_JSON_MAX_DEPTH + 2];
+    PyObject *pred[FF_DEC_PRED_DEPTH][FF_DEC_PRED_KEYS]; /* last: ff_dec_init leaves it unset */
 } ff_dec;
 
 void ff_dec_init(ff_dec *d, ff_state *st, const char *buf, size_t len, PyObject *prefix);
@@ -47,6 +56,9 @@ PyObject *ff_json_decode(ff_dec *d, const ff_type *t);
 /* Converts a string from the URL or a header (path, query, header, cookie)
  * to type t with the same checks and error shapes as JSON input. */
 PyObject *ff_convert_str(ff_dec *d, const ff_type *t, PyObject *s);
+/* A model (t->kind FF_T_MODEL) from a dict of field name -> list of values,
+ * the text ones converted like ff_convert_str (a form bound with Form()). */
+PyObject *ff_convert_model(ff_dec *d, const ff_type *t, PyObject *values);
 
 /* Records one error at the current location (plus `extra` if not NULL). */
 int ff_dec_error(ff_dec *d, const char *type, PyObject *msg, PyObject *input, PyObject *extra);

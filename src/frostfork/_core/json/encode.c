@@ -40,7 +40,7 @@ static int put_char(ff_buf *out, char c)
 }
 
 /* Copies n bytes; the short strings most keys and values are get two
- * fixed-size word moves or a byte loop instead of a call to memcpy. */
+ * overlapping fixed-size moves instead of a call to memcpy or a byte loop. */
 static inline void copy_small(char *dst, const unsigned char *src, size_t n)
 {
     if (n >= 8 && n <= 16) {
@@ -49,54 +49,110 @@ static inline void copy_small(char *dst, const unsigned char *src, size_t n)
         memcpy(&b, src + n - 8, 8);
         memcpy(dst, &a, 8);
         memcpy(dst + n - 8, &b, 8);
-    } else if (n < 8) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (char)src[i];
-    } else {
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else if (n >= 2 && n < 4) {
+        uint16_t a, b;
+        memcpy(&a, src, 2);
+        memcpy(&b, src + n - 2, 2);
+        memcpy(dst, &a, 2);
+        memcpy(dst + n - 2, &b, 2);
+    } else if (n == 1) {
+        *dst = (char)*src;
+    } else if (n > 16) {
         memcpy(dst, src, n);
     }
 }
 
+/* The bytes of a string of 1 to 8 bytes as one word, some read twice and
+ * the rest filled with 'a', so ff_json_special_bytes looks at all of them at
+ * once without reading past the string. */
+static inline uint64_t small_word(const unsigned char *s, size_t n)
+{
+    const uint64_t fill = FF_JSON_ONES * 'a';
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        return a | (uint64_t)b << 32;
+    }
+    if (n >= 2) {
+        uint16_t a, b;
+        memcpy(&a, s, 2);
+        memcpy(&b, s + n - 2, 2);
+        return a | (uint64_t)b << 16 | (fill << 32);
+    }
+    return *s | (fill << 8);
+}
+
+/* "00".."99": integers are written two digits per division. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 /* The decimal digits of v, written at p (at least 20 bytes of room);
- * returns how many. */
+ * returns how many. The length is counted by comparisons, then the digits
+ * are filled from the right, two at a time. */
 static size_t write_u64(char *p, unsigned long long v)
 {
     size_t n = 1;
-    for (unsigned long long t = v; t >= 10; t /= 10)
+    for (unsigned long long t = 10; n < 20 && v >= t; t *= 10)
         n++;
-    for (size_t i = n; i-- > 0; v /= 10)
-        p[i] = (char)('0' + v % 10);
+    size_t i = n;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        i -= 2;
+        memcpy(p + i, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(p + i, digit_pairs + 2 * v, 2);
+    } else {
+        p[--i] = (char)('0' + v);
+    }
     return n;
 }
 
-/* Escapes one run of UTF-8 (or ASCII) bytes. Bytes >= 0x80 pass through:
- * the output is UTF-8, which RFC 8259 requires anyway. Most strings need
- * no escape at all: they are found so a word at a time and copied whole. */
-static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
+/* Escapes one run of UTF-8 (or ASCII) bytes, then writes `tail` (':' after
+ * a key) unless it is 0. Bytes >= 0x80 pass through: the output is UTF-8,
+ * which RFC 8259 requires anyway. Most strings need no escape at all: they
+ * are checked a word at a time (a short one as one word) and copied whole. */
+static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char tail)
 {
     size_t clean = 0;
-    while (n - clean >= 8) {
-        uint64_t w;
-        memcpy(&w, s + clean, 8);
-        if (ff_json_special_bytes(w))
-            break;
-        clean += 8;
-    }
-    if (n - clean < 8 && n >= 8) { /* a short tail after clean words: the overlapping last word */
-        uint64_t w;
-        memcpy(&w, s + n - 8, 8);
-        if (!ff_json_special_bytes(w))
+    if (n <= 8) {
+        if (n == 0 || !ff_json_special_bytes(small_word(s, n)))
             clean = n;
+    } else {
+        while (n - clean >= 8) {
+            uint64_t w;
+            memcpy(&w, s + clean, 8);
+            if (ff_json_special_bytes(w))
+                break;
+            clean += 8;
+        }
+        if (n - clean < 8) { /* a short tail after clean words: the overlapping last word */
+            uint64_t w;
+            memcpy(&w, s + n - 8, 8);
+            if (!ff_json_special_bytes(w))
+                clean = n;
+        }
     }
-    while (clean < n && !(s[clean] < 0x60 && escape_kind[s[clean]]))
-        clean++;
-    if (ff_buf_reserve(out, n + 2) < 0)
+    if (ff_buf_reserve(out, n + 3) < 0)
         return oom();
     out->data[out->len++] = '"';
     if (clean == n) {
-        copy_small(out->data + out->len, s, n);
-        out->len += n;
-        out->data[out->len++] = '"';
+        char *d = out->data + out->len;
+        copy_small(d, s, n);
+        d[n] = '"';
+        d[n + 1] = tail;
+        out->len += n + 1 + (tail != 0);
         return 0;
     }
     size_t run = 0;
@@ -134,19 +190,23 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n)
     }
     if (put(out, (const char *)s + run, n - run) < 0 || put_char(out, '"') < 0)
         return -1;
-    return 0;
+    return tail ? put_char(out, tail) : 0;
 }
 
-static int put_str(ff_buf *out, PyObject *s)
+/* A str as a JSON string, followed by `tail` unless it is 0. */
+static int put_str_then(ff_buf *out, PyObject *s, char tail)
 {
     if (PyUnicode_IS_ASCII(s))
-        return put_string_bytes(out, PyUnicode_1BYTE_DATA(s), (size_t)PyUnicode_GET_LENGTH(s));
+        return put_string_bytes(out, PyUnicode_1BYTE_DATA(s), (size_t)PyUnicode_GET_LENGTH(s),
+                                tail);
     Py_ssize_t n;
     const char *u = PyUnicode_AsUTF8AndSize(s, &n);
     if (!u)
         return -1;
-    return put_string_bytes(out, (const unsigned char *)u, (size_t)n);
+    return put_string_bytes(out, (const unsigned char *)u, (size_t)n, tail);
 }
+
+static int put_str(ff_buf *out, PyObject *s) { return put_str_then(out, s, 0); }
 
 static int put_long(ff_buf *out, PyObject *o)
 {
@@ -182,8 +242,11 @@ static int put_long(ff_buf *out, PyObject *o)
  * some integer m < 1e15 has m / 10^k == d: that division of two exact
  * doubles rounds once, so it is exactly what reading "m*10^-k" yields, and
  * below 1e15 two values of m cannot both land on d (their spacing is four
- * times an ulp), so the digits are the ones repr picks. m is d * 10^k
- * rounded, off by at most one, so its neighbours are tried too. */
+ * times an ulp), so the digits are the ones repr picks. When such an m
+ * exists it is d * 10^k rounded to the nearest integer: d is within half
+ * an ulp of m / 10^k and the product rounds once more, so d * 10^k is
+ * within m * 2^-52 < 0.25 of m (m < 1e15 < 2^50); no neighbour of it can
+ * be the one. */
 static size_t short_float(char buf[40], double d)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -202,26 +265,23 @@ static size_t short_float(char buf[40], double d)
         double scaled = a * pow10[k];
         if (scaled >= 1e15)
             return 0;
-        double m0 = nearbyint(scaled);
-        for (int delta = -1; delta <= 1; delta++) {
-            double m = m0 + delta;
-            if (m < 0 || m / pow10[k] != a)
-                continue;
-            unsigned long long mi = (unsigned long long)m, p = (unsigned long long)pow10[k];
-            if (d < 0)
-                buf[n++] = '-';
-            n += write_u64(buf + n, mi / p);
-            buf[n++] = '.';
-            if (k == 0) {
-                buf[n++] = '0';
-            } else {
-                unsigned long long frac = mi % p;
-                for (int i = k - 1; i >= 0; i--, frac /= 10)
-                    buf[n + (size_t)i] = (char)('0' + frac % 10);
-                n += (size_t)k;
-            }
-            return n;
+        double m = nearbyint(scaled);
+        if (m / pow10[k] != a)
+            continue;
+        unsigned long long mi = (unsigned long long)m, p = (unsigned long long)pow10[k];
+        if (d < 0)
+            buf[n++] = '-';
+        n += write_u64(buf + n, mi / p);
+        buf[n++] = '.';
+        if (k == 0) {
+            buf[n++] = '0';
+        } else {
+            unsigned long long frac = mi % p;
+            for (int i = k - 1; i >= 0; i--, frac /= 10)
+                buf[n + (size_t)i] = (char)('0' + frac % 10);
+            n += (size_t)k;
         }
+        return n;
     }
     return 0;
 }
@@ -250,12 +310,81 @@ static int put_float(ff_buf *out, PyObject *o)
     return rc;
 }
 
+/* A model class's fields as the encoder walks them, built once per class
+ * (fields_of) and kept in a capsule in st->enc_fields. */
+typedef struct {
+    PyObject *name;
+    Py_ssize_t offset;
+    int sensitive;
+    const char *key;     /* `"name":` */
+    size_t key_len;
+} enc_field;
+
+typedef struct {
+    Py_ssize_t n;
+    char *keys;          /* every field's `"name":`, back to back */
+    /* The fields without a slot may be read from the instance __dict__ in
+     * order, instead of by getattr each: set when no field name is a data
+     * descriptor on the class (getattr would ask it first) and the class
+     * uses the generic getattr; valid while the class keeps `version`. */
+    int from_dict;
+    unsigned int version;
+    enc_field f[];
+} enc_fields;
+
+#define ENC_FIELDS_CAPSULE "frostfork.json.enc_fields"
+#define ENC_CACHE 4
+
+#define KEY_SLOTS 64  /* a power of two */
+#define KEY_TEXT_MAX 30
+
+/* One dict key met in this call and its JSON text `"key":`. The entry holds
+ * a reference, so the str cannot be freed and its address reused by
+ * another key while the entry stands. */
+typedef struct {
+    PyObject *key;
+    unsigned char len;
+    char text[32]; /* read as two 16-byte halves */
+} key_entry;
+
 typedef struct {
     ff_state *st;
     int flags;
+    /* the last classes met in this call: most documents hold few types */
+    PyTypeObject *tp[ENC_CACHE];
+    const enc_fields *fields[ENC_CACHE]; /* NULL: not a model class */
+    unsigned next;
+    /* dict keys by address: lists of dicts repeat the same key objects */
+    uint64_t key_used; /* bit i: keys[i] is set */
+    key_entry keys[KEY_SLOTS];
 } enc;
 
+static void enc_release(enc *e)
+{
+    for (unsigned i = 0; i < KEY_SLOTS; i++)
+        if (e->key_used >> i & 1)
+            Py_DECREF(e->keys[i].key);
+    e->key_used = 0;
+}
+
 static int encode(ff_buf *out, PyObject *o, int depth, enc *e);
+
+/* An item of a list or dict at `depth`: an exact str, int or float within
+ * the depth limit is written here, without the call into encode; anything
+ * else (and a scalar past the limit, which encode refuses) goes there. */
+static inline int put_item(ff_buf *out, PyObject *v, int depth, enc *e)
+{
+    PyTypeObject *tp = Py_TYPE(v);
+    if (depth <= FF_JSON_ENCODE_MAX_DEPTH) {
+        if (tp == &PyUnicode_Type)
+            return put_str(out, v);
+        if (tp == &PyLong_Type)
+            return put_long(out, v);
+        if (tp == &PyFloat_Type)
+            return put_float(out, v);
+    }
+    return encode(out, v, depth, e);
+}
 
 static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
 {
@@ -264,10 +393,45 @@ static int put_seq(ff_buf *out, PyObject *o, int depth, enc *e)
     if (put_char(out, '[') < 0)
         return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if ((i && put_char(out, ',') < 0) || encode(out, items[i], depth + 1, e) < 0)
+        if ((i && put_char(out, ',') < 0) || put_item(out, items[i], depth + 1, e) < 0)
             return -1;
     }
     return put_char(out, ']');
+}
+
+/* A dict key and its ':'. A key met before in this call is copied from the
+ * text written then (no scan for escapes); the first time, it is written
+ * as any string and its text remembered if short. */
+static int put_key(ff_buf *out, PyObject *k, int comma, enc *e)
+{
+    unsigned slot = (unsigned)((uintptr_t)k >> 4) & (KEY_SLOTS - 1);
+    key_entry *ke = &e->keys[slot];
+    if ((e->key_used >> slot & 1) && ke->key == k) {
+        if (ff_buf_reserve(out, 33) < 0)
+            return oom();
+        char *d = out->data + out->len;
+        *d = ',';
+        d += comma;
+        memcpy(d, ke->text, 16); /* both halves: the text is at most 31 */
+        memcpy(d + 16, ke->text + 16, 16);
+        out->len += (size_t)comma + ke->len;
+        return 0;
+    }
+    if (comma && put_char(out, ',') < 0)
+        return -1;
+    size_t at = out->len;
+    if (put_str_then(out, k, ':') < 0)
+        return -1;
+    size_t n = out->len - at;
+    if (n <= KEY_TEXT_MAX) {
+        if (e->key_used >> slot & 1)
+            Py_DECREF(ke->key);
+        ke->key = Py_NewRef(k);
+        ke->len = (unsigned char)n;
+        memcpy(ke->text, out->data + at, n);
+        e->key_used |= 1ULL << slot;
+    }
+    return 0;
 }
 
 static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
@@ -282,11 +446,11 @@ static int put_dict(ff_buf *out, PyObject *o, int depth, enc *e)
                          Py_TYPE(k)->tp_name);
             return -1;
         }
-        if (i++ && put_char(out, ',') < 0)
+        if (put_key(out, k, i++ > 0, e) < 0)
             return -1;
         /* v is borrowed from a dict a __str__/__repr__-free encoder cannot
          * mutate, so no extra reference is needed. */
-        if (put_str(out, k) < 0 || put_char(out, ':') < 0 || encode(out, v, depth + 1, e) < 0)
+        if (put_item(out, v, depth + 1, e) < 0)
             return -1;
     }
     return put_char(out, '}');
@@ -314,89 +478,187 @@ static Py_ssize_t slot_offset(PyTypeObject *tp, PyObject *name)
     return off;
 }
 
-/* `"name":` as bytes, written once per class instead of once per object. */
-static PyObject *key_text(PyObject *name)
+static void enc_fields_free(PyObject *capsule)
 {
-    ff_buf b = {0};
-    PyObject *r = NULL;
-    if (put_str(&b, name) == 0 && put_char(&b, ':') == 0)
-        r = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
-    ff_buf_free(&b);
-    return r;
+    enc_fields *fs = PyCapsule_GetPointer(capsule, ENC_FIELDS_CAPSULE);
+    if (!fs)
+        return;
+    for (Py_ssize_t i = 0; i < fs->n; i++)
+        Py_XDECREF(fs->f[i].name);
+    PyMem_Free(fs->keys);
+    PyMem_Free(fs);
 }
 
-/* The (name, sensitive, slot offset or -1, `"name":`) fields of a model class, or None
- * for other classes; the names are asked of frostfork.json once per class,
- * the offsets found here, and the result cached. Slots are then read
- * directly instead of through getattr. */
-static PyObject *fields_of(enc *e, PyTypeObject *tp)
+/* The compiled field table for the ((name, sensitive), ...) tuple that
+ * frostfork.json._fields_for gave: each field's slot offset and its
+ * `"name":` text, so an object is written without a lookup per field. */
+static PyObject *compile_fields(PyTypeObject *tp, PyObject *spec)
 {
+    Py_ssize_t n = PyTuple_GET_SIZE(spec);
+    enc_fields *fs = PyMem_Calloc(1, sizeof *fs + (size_t)n * sizeof(enc_field));
+    if (!fs)
+        return PyErr_NoMemory();
+    ff_buf keys = {0};
+    size_t *at = PyMem_Calloc((size_t)n + 1, sizeof *at);
+    PyObject *capsule = NULL;
+    if (!at) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *f = PyTuple_GET_ITEM(spec, i);
+        PyObject *name = PyTuple_GET_ITEM(f, 0);
+        at[i] = keys.len;
+        if (put_str_then(&keys, name, ':') < 0)
+            goto done;
+        fs->f[i].name = Py_NewRef(name);
+        fs->f[i].sensitive = PyTuple_GET_ITEM(f, 1) == Py_True;
+        fs->f[i].offset = slot_offset(tp, name);
+        fs->n = i + 1;
+    }
+    at[n] = keys.len;
+    fs->from_dict = tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_dictoffset != 0 &&
+                    PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
+    for (Py_ssize_t i = 0; fs->from_dict && i < n; i++) {
+        if (fs->f[i].offset >= 0)
+            continue;
+        PyObject *descr = PyObject_GetAttr((PyObject *)tp, fs->f[i].name);
+        if (!descr)
+            PyErr_Clear();
+        else if (Py_TYPE(descr)->tp_descr_set)
+            fs->from_dict = 0;
+        Py_XDECREF(descr);
+    }
+    fs->version = tp->tp_version_tag;
+    fs->keys = PyMem_Malloc(keys.len ? keys.len : 1);
+    if (!fs->keys) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (keys.len)
+        memcpy(fs->keys, keys.data, keys.len);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        fs->f[i].key = fs->keys + at[i];
+        fs->f[i].key_len = at[i + 1] - at[i];
+    }
+    capsule = PyCapsule_New(fs, ENC_FIELDS_CAPSULE, enc_fields_free);
+done:
+    ff_buf_free(&keys);
+    PyMem_Free(at);
+    if (!capsule) {
+        for (Py_ssize_t i = 0; i < fs->n; i++)
+            Py_XDECREF(fs->f[i].name);
+        PyMem_Free(fs->keys);
+        PyMem_Free(fs);
+    }
+    return capsule;
+}
+
+/* The field table of a model class (dataclass or frostfork.Model), or NULL
+ * with *is_model 0 for other classes; the field names are asked of
+ * frostfork.json once per class and the compiled table cached in module
+ * state, and the last few classes of this call are remembered in `e` so a
+ * list of models costs no dict lookup per object. */
+static int fields_of(enc *e, PyTypeObject *tp, const enc_fields **out)
+{
+    for (unsigned i = 0; i < ENC_CACHE; i++)
+        if (e->tp[i] == tp) {
+            *out = e->fields[i];
+            return 0;
+        }
     ff_state *st = e->st;
     PyObject *known = PyDict_GetItemWithError(st->enc_fields, (PyObject *)tp);
-    if (known || PyErr_Occurred())
-        return known;
-    if (!st->fields_for && !(st->fields_for = ff_import_attr("frostfork.json", "_fields_for")))
-        return NULL;
-    PyObject *fields = PyObject_CallOneArg(st->fields_for, (PyObject *)tp);
-    if (!fields)
-        return NULL;
-    if (fields != Py_None) {
-        Py_ssize_t n = PyTuple_GET_SIZE(fields);
-        PyObject *withoff = PyTuple_New(n);
-        for (Py_ssize_t i = 0; withoff && i < n; i++) {
-            PyObject *f = PyTuple_GET_ITEM(fields, i);
-            PyObject *name = PyTuple_GET_ITEM(f, 0);
-            PyObject *off = PyLong_FromSsize_t(slot_offset(tp, name));
-            PyObject *key = off ? key_text(name) : NULL;
-            PyObject *item = key ? PyTuple_Pack(4, name, PyTuple_GET_ITEM(f, 1), off, key) : NULL;
-            Py_XDECREF(off);
-            Py_XDECREF(key);
-            if (!item)
-                Py_CLEAR(withoff);
-            else
-                PyTuple_SET_ITEM(withoff, i, item);
-        }
-        Py_SETREF(fields, withoff);
-        if (!fields)
-            return NULL;
+    if (!known && PyErr_Occurred())
+        return -1;
+    if (!known) {
+        if (!st->fields_for && !(st->fields_for = ff_import_attr("frostfork.json", "_fields_for")))
+            return -1;
+        PyObject *spec = PyObject_CallOneArg(st->fields_for, (PyObject *)tp);
+        if (!spec)
+            return -1;
+        PyObject *entry = spec == Py_None ? Py_NewRef(Py_None) : compile_fields(tp, spec);
+        Py_DECREF(spec);
+        if (!entry)
+            return -1;
+        int rc = PyDict_SetItem(st->enc_fields, (PyObject *)tp, entry);
+        Py_DECREF(entry);
+        if (rc < 0)
+            return -1;
+        known = entry; /* borrowed from the cache, which keeps tp alive too */
     }
-    int rc = PyDict_SetItem(st->enc_fields, (PyObject *)tp, fields);
-    Py_DECREF(fields);
-    return rc < 0 ? NULL : fields; /* borrowed from the cache */
+    *out = known == Py_None ? NULL : PyCapsule_GetPointer(known, ENC_FIELDS_CAPSULE);
+    if (known != Py_None && !*out)
+        return -1;
+    unsigned slot = e->next++ % ENC_CACHE;
+    e->tp[slot] = tp;
+    e->fields[slot] = *out;
+    return 0;
 }
 
-static int put_model(ff_buf *out, PyObject *o, PyObject *fields, int depth, enc *e)
+/* The value of a field without a slot from the instance dict: the entry at
+ * *pos when it is that field (instances usually hold their fields in
+ * declaration order), else looked up. NULL without an error when the
+ * instance does not hold it (getattr then decides: a class default). */
+static PyObject *dict_field(PyObject *dict, Py_ssize_t *pos, PyObject *name)
 {
-    int first = 1;
-    if (put_char(out, '{') < 0)
+    PyObject *k, *v;
+    Py_ssize_t at = *pos;
+    if (PyDict_Next(dict, &at, &k, &v) && k == name) {
+        *pos = at;
+        return Py_NewRef(v);
+    }
+    return Py_XNewRef(PyDict_GetItemWithError(dict, name));
+}
+
+static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, enc *e)
+{
+    int first = 1, all = (e->flags & FF_ENC_SENSITIVE) != 0;
+    PyObject *dict = NULL;
+    Py_ssize_t pos = 0;
+    if (fs->from_dict && Py_TYPE(o)->tp_version_tag == fs->version &&
+        PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_VALID_VERSION_TAG) &&
+        !(dict = PyObject_GenericGetDict(o, NULL)))
         return -1;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++) {
-        PyObject *f = PyTuple_GET_ITEM(fields, i);
-        PyObject *name = PyTuple_GET_ITEM(f, 0);
-        if (PyTuple_GET_ITEM(f, 1) == Py_True && !(e->flags & FF_ENC_SENSITIVE))
+    int rc = -1;
+    if (put_char(out, '{') < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < fs->n; i++) {
+        const enc_field *f = &fs->f[i];
+        if (f->sensitive && !all)
             continue; /* write-only */
-        Py_ssize_t off = PyLong_AsSsize_t(PyTuple_GET_ITEM(f, 2));
-        PyObject *v;
-        if (off >= 0) {
-            v = Py_XNewRef(*(PyObject **)((char *)o + off));
+        PyObject *v = NULL;
+        if (f->offset >= 0) {
+            v = Py_XNewRef(*(PyObject **)((char *)o + f->offset));
             if (!v)
                 continue; /* an unset slot */
-        } else if (!(v = PyObject_GetAttr(o, name))) {
+        } else if (dict && !(v = dict_field(dict, &pos, f->name)) && PyErr_Occurred()) {
+            goto done;
+        }
+        if (!v && f->offset < 0 && !(v = PyObject_GetAttr(o, f->name))) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-                return -1;
+                goto done;
             PyErr_Clear(); /* an unset slot */
             continue;
         }
-        PyObject *key = PyTuple_GET_ITEM(f, 3);
-        int rc = (!first && put_char(out, ',') < 0) ||
-                 put(out, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key)) < 0 ||
-                 encode(out, v, depth + 1, e) < 0;
+        if (ff_buf_reserve(out, f->key_len + 1) < 0) {
+            Py_DECREF(v);
+            oom();
+            goto done;
+        }
+        if (!first)
+            out->data[out->len++] = ',';
+        memcpy(out->data + out->len, f->key, f->key_len);
+        out->len += f->key_len;
+        int bad = put_item(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
-        if (rc)
-            return -1;
+        if (bad)
+            goto done;
         first = 0;
     }
-    return put_char(out, '}');
+    rc = put_char(out, '}');
+done:
+    Py_XDECREF(dict);
+    return rc;
 }
 
 /* Types that go out as a JSON string made by a method (isoformat, str). */
@@ -423,10 +685,10 @@ static int encode_other(ff_buf *out, PyObject *o, int depth, enc *e)
         Py_XDECREF(list);
         return rc;
     }
-    PyObject *fields = fields_of(e, Py_TYPE(o));
-    if (!fields)
+    const enc_fields *fields;
+    if (fields_of(e, Py_TYPE(o), &fields) < 0)
         return -1;
-    if (fields != Py_None)
+    if (fields)
         return put_model(out, o, fields, depth, e);
     int is;
     if ((is = PyObject_IsInstance(o, st->Enum)) != 0) {
@@ -449,8 +711,16 @@ static int encode_other(ff_buf *out, PyObject *o, int depth, enc *e)
         if (!b64)
             return -1;
         int rc = put_string_bytes(out, (const unsigned char *)PyBytes_AS_STRING(b64),
-                                  (size_t)PyBytes_GET_SIZE(b64));
+                                  (size_t)PyBytes_GET_SIZE(b64), 0);
         Py_DECREF(b64);
+        return rc;
+    }
+    if (PyMapping_Check(o) && PyObject_HasAttrString(o, "keys")) {
+        /* any other mapping (request.headers, a MappingProxy, a user's Mapping)
+         * is written as the object dict(o) would be */
+        PyObject *d = PyDict_New();
+        int rc = d && PyDict_Merge(d, o, 1) == 0 ? encode(out, d, depth, e) : -1;
+        Py_XDECREF(d);
         return rc;
     }
     PyErr_Format(PyExc_TypeError, "Object of type %.100s is not JSON serializable",
@@ -458,38 +728,64 @@ static int encode_other(ff_buf *out, PyObject *o, int depth, enc *e)
     return -1;
 }
 
+static int too_deep(void)
+{
+    PyErr_Format(PyExc_ValueError, "JSON nesting deeper than %d levels", FF_JSON_ENCODE_MAX_DEPTH);
+    return -1;
+}
+
+/* The exact built-in types come first, each by one pointer compare (a
+ * subclass check such as PyFloat_Check walks the type's bases for every
+ * object that is not one); then the classes this call met before; then
+ * the general checks, which take subclasses too. */
 static int encode(ff_buf *out, PyObject *o, int depth, enc *e)
 {
-    if (depth > FF_JSON_ENCODE_MAX_DEPTH) {
-        PyErr_Format(PyExc_ValueError, "JSON nesting deeper than %d levels",
-                     FF_JSON_ENCODE_MAX_DEPTH);
-        return -1;
-    }
-    if (PyUnicode_Check(o))
+    PyTypeObject *tp = Py_TYPE(o);
+    if (depth > FF_JSON_ENCODE_MAX_DEPTH) /* a scalar counts as a level too, as it always did */
+        return too_deep();
+    if (tp == &PyUnicode_Type)
         return put_str(out, o);
+    if (tp == &PyLong_Type)
+        return put_long(out, o);
+    if (tp == &PyFloat_Type)
+        return put_float(out, o);
+    if (tp == &PyDict_Type)
+        return put_dict(out, o, depth, e);
+    if (tp == &PyList_Type)
+        return put_seq(out, o, depth, e);
     if (o == Py_None)
         return put(out, "null", 4);
     if (o == Py_True)
         return put(out, "true", 4);
     if (o == Py_False)
         return put(out, "false", 5);
+    for (unsigned i = 0; i < ENC_CACHE; i++)
+        if (e->tp[i] == tp && e->fields[i])
+            return put_model(out, o, e->fields[i], depth, e);
+    if (PyUnicode_Check(o))
+        return put_str(out, o);
     if (PyLong_Check(o))
         return put_long(out, o);
-    if (PyFloat_CheckExact(o))
-        return put_float(out, o);
     if (PyDict_Check(o))
         return put_dict(out, o, depth, e);
     if (PyList_Check(o) || PyTuple_Check(o))
         return put_seq(out, o, depth, e);
-    if (PyFloat_Check(o)) /* a float subclass: a subtype walk, so after the flag checks */
+    if (PyFloat_Check(o))
         return put_float(out, o);
     return encode_other(out, o, depth, e);
 }
 
 int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags)
 {
-    enc e = {st, flags};
-    return encode(out, obj, 0, &e);
+    enc e;
+    e.st = st;
+    e.flags = flags;
+    memset(e.tp, 0, sizeof e.tp);
+    e.next = 0;
+    e.key_used = 0; /* e.keys is read only where a bit says it was written */
+    int rc = encode(out, obj, 0, &e);
+    enc_release(&e);
+    return rc;
 }
 
 /* json_encode(obj, include_sensitive=False) -> bytes */
@@ -500,10 +796,18 @@ PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs)
     int sensitive = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$p:json_encode", kwlist, &obj, &sensitive))
         return NULL;
+    ff_state *st = ff_get_state(module);
     ff_buf b = {0};
     PyObject *res = NULL;
-    if (ff_json_encode(&b, obj, ff_get_state(module), sensitive ? FF_ENC_SENSITIVE : 0) == 0)
+    /* A worker's output buffer keeps its size from one response to the next;
+     * this entry point has no such buffer, so it starts where the last call
+     * ended (up to 1 MiB) instead of growing through a copy per doubling. */
+    if (st->enc_size_hint > 1024 && ff_buf_reserve(&b, st->enc_size_hint) < 0)
+        return PyErr_NoMemory();
+    if (ff_json_encode(&b, obj, st, sensitive ? FF_ENC_SENSITIVE : 0) == 0) {
         res = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
+        st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
+    }
     ff_buf_free(&b);
     return res;
 }

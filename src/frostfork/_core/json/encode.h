@@ -16,7 +16,10 @@ enum { FF_ENC_SENSITIVE = 1 }; /* also write Sensitive fields (frostfork.dispatc
  * and frostfork.Models (Sensitive fields left out: they are write-only),
  * Enum members (their value), datetime/date/time (ISO 8601), UUID and
  * Decimal (strings) and bytes (base64). Returns 0, or -1 with a Python
- * exception set; out may then hold a partial document the caller discards. */
+ * exception set; out may then hold a partial document the caller discards.
+ * A dataclass instance without slots is read through its __dict__ (which
+ * CPython 3.11+ then keeps as a real dict object beside the instance), not
+ * by one getattr per field, unless a field name is a data descriptor. */
 int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags);
 
 #endif

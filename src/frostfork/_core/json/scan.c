@@ -114,45 +114,13 @@ static int put_utf8(ff_buf *b, unsigned cp)
     return ff_buf_append(b, u, n);
 }
 
-static inline int plain(unsigned char c) { return c != '"' && c != '\\' && c >= 0x20; }
-
-/* Past the plain bytes from p, eight at a time while a whole word is
- * plain, then one by one; *high collects the bytes' top bits (non-ASCII). */
-static inline const char *plain_run(const char *p, const char *end, uint64_t *high)
-{
-    uint64_t h = 0;
-    while (end - p >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        uint64_t sp = ff_json_special_bytes(w);
-        if (sp) {
-#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            /* the lowest flagged byte is the first special one */
-            unsigned at = (unsigned)__builtin_ctzll(sp) / 8;
-            *high |= (h | (at ? w & (~0ULL >> (64 - 8 * at)) : 0)) & FF_JSON_HIGHS;
-            return p + at;
-#else
-            break;
-#endif
-        }
-        h |= w;
-        p += 8;
-    }
-    while (p < end && plain((unsigned char)*p)) {
-        h |= (unsigned char)*p;
-        p++;
-    }
-    *high |= h & FF_JSON_HIGHS;
-    return p;
-}
-
 /* The common string has no escape: it is returned in place after one scan.
  * Otherwise the bytes are copied into s->tmp with escapes resolved; a \u
  * surrogate must come as a high-low pair. */
 static int string_bytes(ff_json_scan *s, const char **out, size_t *n)
 {
     uint64_t high = 0;
-    const char *p = plain_run(++s->p, s->end, &high);
+    const char *p = ff_json_plain_run(++s->p, s->end, &high);
     if (p < s->end && *p == '"') {
         *out = s->p;
         *n = (size_t)(p - s->p);
@@ -178,7 +146,7 @@ static int string_bytes(ff_json_scan *s, const char **out, size_t *n)
             return -1;
         }
         if (c != '\\') {
-            const char *q = plain_run(p, s->end, &high);
+            const char *q = ff_json_plain_run(p, s->end, &high);
             oom = ff_buf_append(b, p, (size_t)(q - p));
             p = q;
             continue;
@@ -238,7 +206,9 @@ static int string_bytes(ff_json_scan *s, const char **out, size_t *n)
     return -1;
 }
 
-int ff_json_string(ff_json_scan *s, const char **out, size_t *n, int check_utf8)
+/* The whole string token: ff_json_string in scan.h takes the plain,
+ * escape-free case inline and comes here for the rest. */
+int ff_json_string_slow(ff_json_scan *s, const char **out, size_t *n, int check_utf8)
 {
     if (string_bytes(s, out, n) < 0)
         return -1;
@@ -301,7 +271,7 @@ int ff_json_literal(ff_json_scan *s, const char *word, size_t n)
     return -1;
 }
 
-int ff_json_expect(ff_json_scan *s, char c, const char *msg)
+int ff_json_expect_slow(ff_json_scan *s, char c, const char *msg)
 {
     ff_json_ws(s);
     if (s->p < s->end && *s->p == c) {
@@ -312,18 +282,7 @@ int ff_json_expect(ff_json_scan *s, char c, const char *msg)
     return -1;
 }
 
-int ff_json_open(ff_json_scan *s, char close)
-{
-    s->p++;
-    ff_json_ws(s);
-    if (s->p < s->end && *s->p == close) {
-        s->p++;
-        return 0;
-    }
-    return 1;
-}
-
-int ff_json_next_item(ff_json_scan *s, char close)
+int ff_json_next_item_slow(ff_json_scan *s, char close)
 {
     ff_json_ws(s);
     if (s->p < s->end && *s->p == ',') {

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FF_JSON_ONES 0x0101010101010101ULL
 #define FF_JSON_HIGHS 0x8080808080808080ULL
@@ -54,8 +55,42 @@ void ff_json_fail(ff_json_scan *s, const char *msg);
 
 static inline void ff_json_ws(ff_json_scan *s)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+    /* the common case, no whitespace at all, costs one compare */
+    while (s->p < s->end && (unsigned char)*s->p <= ' ' &&
+           (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
         s->p++;
+}
+
+/* Past the bytes from p that a string holds as they are ('"', '\\' and
+ * bytes below 0x20 stop it), eight at a time while a whole word is plain,
+ * then one by one; *high collects the bytes' top bits (non-ASCII). Inline:
+ * every string token of the decoder goes through it. */
+static inline const char *ff_json_plain_run(const char *p, const char *end, uint64_t *high)
+{
+    uint64_t h = 0;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t sp = ff_json_special_bytes(w);
+        if (sp) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* the lowest flagged byte is the first special one */
+            unsigned at = (unsigned)__builtin_ctzll(sp) / 8;
+            *high |= (h | (at ? w & (~0ULL >> (64 - 8 * at)) : 0)) & FF_JSON_HIGHS;
+            return p + at;
+#else
+            break;
+#endif
+        }
+        h |= w;
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) {
+        h |= (unsigned char)*p;
+        p++;
+    }
+    *high |= h & FF_JSON_HIGHS;
+    return p;
 }
 
 /* 1 if b[0..n) is well-formed UTF-8 as Python's strict decoder sees it: no
@@ -69,7 +104,20 @@ int ff_json_utf8_valid(const char *b, size_t n);
  * them as they are); it is 0 for a string with escapes, whatever it held. The bytes' UTF-8 is checked
  * only when check_utf8 is set (the decoder's str constructor checks it
  * anyway). */
-int ff_json_string(ff_json_scan *s, const char **out, size_t *n, int check_utf8);
+int ff_json_string_slow(ff_json_scan *s, const char **out, size_t *n, int check_utf8);
+static inline int ff_json_string(ff_json_scan *s, const char **out, size_t *n, int check_utf8)
+{
+    uint64_t high = 0;
+    const char *start = s->p + 1, *p = ff_json_plain_run(start, s->end, &high);
+    if (p < s->end && *p == '"' && (!high || !check_utf8)) { /* no escape: in place */
+        *out = start;
+        *n = (size_t)(p - start);
+        s->p = p + 1;
+        s->ascii = high == 0;
+        return 0;
+    }
+    return ff_json_string_slow(s, out, n, check_utf8);
+}
 
 /* A number token: its span and whether it is an integer (no fraction, no
  * exponent). */
@@ -79,15 +127,45 @@ int ff_json_number(ff_json_scan *s, const char **start, size_t *len, int *is_int
 int ff_json_literal(ff_json_scan *s, const char *word, size_t n);
 
 /* Whitespace, then the byte c; otherwise the error msg. */
-int ff_json_expect(ff_json_scan *s, char c, const char *msg);
+int ff_json_expect_slow(ff_json_scan *s, char c, const char *msg);
+static inline int ff_json_expect(ff_json_scan *s, char c, const char *msg)
+{
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 0;
+    }
+    return ff_json_expect_slow(s, c, msg);
+}
 
 /* Consumes an opening bracket (s->p at it) and the whitespace after it:
  * 0 = the container is empty (`close` consumed too), 1 = an item follows. */
-int ff_json_open(ff_json_scan *s, char close);
+static inline int ff_json_open(ff_json_scan *s, char close)
+{
+    s->p++;
+    ff_json_ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    return 1;
+}
 
 /* The separator after an array item or object member: 1 = another follows,
- * 0 = `close` ended the container, -1 = error (a trailing comma is one). */
-int ff_json_next_item(ff_json_scan *s, char close);
+ * 0 = `close` ended the container, -1 = error (a trailing comma is one).
+ * Inline for the usual `,` followed by no whitespace and no `close`. */
+int ff_json_next_item_slow(ff_json_scan *s, char close);
+static inline int ff_json_next_item(ff_json_scan *s, char close)
+{
+    if (s->end - s->p >= 2 && *s->p == ',' && (unsigned char)s->p[1] > ' ' && s->p[1] != close) {
+        s->p++;
+        return 1;
+    }
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    return ff_json_next_item_slow(s, close);
+}
 
 /* Whitespace, then one whole value, checked as strictly as the decoder
  * would (nesting deeper than depth_left is an error), without building it. */

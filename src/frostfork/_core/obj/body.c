@@ -18,6 +18,8 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     ff_Spool *spool;   /* NULL only after a collector's tp_clear */
+    Py_ssize_t start;  /* the range of the file this reader shows: a whole body, */
+    Py_ssize_t size;   /* or one uploaded file inside a multipart body */
     Py_ssize_t pos;
     int closed;        /* this reader was closed (the spool may live on) */
 } ff_SpoolRaw;
@@ -207,7 +209,7 @@ static int raw_check(ff_SpoolRaw *r)
 
 static Py_ssize_t raw_left(ff_SpoolRaw *r)
 {
-    return r->pos < r->spool->size ? r->spool->size - r->pos : 0;
+    return r->pos < r->size ? r->size - r->pos : 0;
 }
 
 /* What BufferedReader calls for every refill and for large reads, straight
@@ -221,7 +223,7 @@ static PyObject *raw_readinto(ff_SpoolRaw *r, PyObject *arg)
     if (PyObject_GetBuffer(arg, &view, PyBUF_WRITABLE) < 0)
         return NULL;
     Py_ssize_t n = raw_left(r) < view.len ? raw_left(r) : view.len;
-    Py_ssize_t got = n > 0 ? pread_full(r->spool->fd, view.buf, n, r->pos) : 0;
+    Py_ssize_t got = n > 0 ? pread_full(r->spool->fd, view.buf, n, r->start + r->pos) : 0;
     PyBuffer_Release(&view);
     if (got < 0)
         return NULL;
@@ -248,7 +250,7 @@ static PyObject *raw_read(ff_SpoolRaw *r, PyObject *const *args, Py_ssize_t narg
     PyObject *b = PyBytes_FromStringAndSize(NULL, n);
     if (!b)
         return NULL;
-    Py_ssize_t got = n > 0 ? pread_full(r->spool->fd, PyBytes_AS_STRING(b), n, r->pos) : 0;
+    Py_ssize_t got = n > 0 ? pread_full(r->spool->fd, PyBytes_AS_STRING(b), n, r->start + r->pos) : 0;
     if (got < 0 || (got < n && _PyBytes_Resize(&b, got) < 0)) {
         Py_XDECREF(b);
         return NULL;
@@ -275,7 +277,7 @@ static PyObject *raw_seek(ff_SpoolRaw *r, PyObject *args)
         PyErr_Format(PyExc_ValueError, "invalid whence (%d, should be 0, 1 or 2)", whence);
         return NULL;
     }
-    Py_ssize_t base = whence == 0 ? 0 : whence == 1 ? r->pos : r->spool->size;
+    Py_ssize_t base = whence == 0 ? 0 : whence == 1 ? r->pos : r->size;
     if ((off > 0 && base > PY_SSIZE_T_MAX - off) || base + off < 0) {
         PyErr_SetString(PyExc_ValueError, "negative seek position");
         return NULL;
@@ -387,9 +389,10 @@ PyType_Spec ff_spool_raw_spec = {
     .slots = raw_slots,
 };
 
-/* A BufferedReader (64 KiB buffer) over a new raw reader. The spool keeps
- * it in its list so that close() can detach it when the request ends. */
-PyObject *ff_spool_reader(ff_state *st, PyObject *spool)
+/* A BufferedReader (64 KiB buffer) over a new raw reader of bytes
+ * [start, start + size) of the file. The spool keeps it in its list so that
+ * close() can detach it when the request ends. */
+PyObject *ff_spool_range_reader(ff_state *st, PyObject *spool, Py_ssize_t start, Py_ssize_t size)
 {
     ff_Spool *s = (ff_Spool *)spool;
     if (s->fd < 0) {
@@ -402,6 +405,8 @@ PyObject *ff_spool_reader(ff_state *st, PyObject *spool)
     if (!raw)
         return NULL;
     raw->spool = (ff_Spool *)Py_NewRef(spool);
+    raw->start = start;
+    raw->size = size;
     raw->pos = 0;
     raw->closed = 0;
     PyObject_GC_Track(raw);
@@ -414,4 +419,9 @@ PyObject *ff_spool_reader(ff_state *st, PyObject *spool)
         return NULL;
     }
     return reader;
+}
+
+PyObject *ff_spool_reader(ff_state *st, PyObject *spool)
+{
+    return ff_spool_range_reader(st, spool, 0, ((ff_Spool *)spool)->size);
 }

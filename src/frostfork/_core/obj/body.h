@@ -28,6 +28,9 @@ int ff_spool_fd(PyObject *spool);
 void ff_spool_close(PyObject *spool);
 /* A new io.BufferedReader over the whole body, at position 0. */
 PyObject *ff_spool_reader(ff_state *st, PyObject *spool);
+/* ... over bytes [start, start + size) of the body only (an uploaded file
+ * inside a multipart body), reading as if they were a file of their own. */
+PyObject *ff_spool_range_reader(ff_state *st, PyObject *spool, Py_ssize_t start, Py_ssize_t size);
 /* The whole body as one bytes object (the copying choice). */
 PyObject *ff_spool_read_all(PyObject *spool);
 

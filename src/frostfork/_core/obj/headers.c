@@ -74,7 +74,16 @@ int ff_put_headers(ff_buf *out, PyObject *headers, ff_headers_seen *seen)
                 return -1;
         return 0;
     }
-    PyObject *seq = PySequence_Fast(headers, "headers must be a dict or a list of pairs");
+    PyObject *seq;
+    if (PyList_Check(headers) || PyTuple_Check(headers)) {
+        seq = Py_NewRef(headers);
+    } else { /* frostfork's MutableHeaders keeps its pairs in .raw */
+        PyObject *raw = PyObject_GetAttrString(headers, "raw");
+        if (!raw)
+            PyErr_Clear();
+        seq = PySequence_Fast(raw ? raw : headers, "headers must be a dict or a list of pairs");
+        Py_XDECREF(raw);
+    }
     if (!seq)
         return -1;
     int rc = 0;

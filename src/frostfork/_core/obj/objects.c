@@ -68,6 +68,31 @@ static PyMemberDef response_members[] = {
     {NULL},
 };
 
+/* _headers: the same field, writable, for frostfork.Response (a Python
+ * subclass) to swap in its MutableHeaders. Never NULL: the writer reads it. */
+static PyObject *response_get_headers(ff_Response *self, void *closure)
+{
+    (void)closure;
+    return Py_NewRef(self->headers);
+}
+
+static int response_set_headers(ff_Response *self, PyObject *value, void *closure)
+{
+    (void)closure;
+    if (!value) {
+        PyErr_SetString(PyExc_AttributeError, "response headers cannot be deleted");
+        return -1;
+    }
+    Py_SETREF(self->headers, Py_NewRef(value));
+    return 0;
+}
+
+static PyGetSetDef response_getset[] = {
+    {"_headers", (getter)response_get_headers, (setter)response_set_headers,
+     "the headers as stored (None, a dict, pairs, or MutableHeaders)", NULL},
+    {NULL},
+};
+
 static PyType_Slot response_slots[] = {
     {Py_tp_new, response_new},
     {Py_tp_dealloc, response_dealloc},
@@ -75,6 +100,7 @@ static PyType_Slot response_slots[] = {
     {Py_tp_clear, response_clear},
     {Py_tp_repr, response_repr},
     {Py_tp_members, response_members},
+    {Py_tp_getset, response_getset},
     {Py_tp_doc, "Response(status=200, body=None, headers=None)\n\n"
                 "bytes go out as application/octet-stream, str as text/plain, "
                 "anything else is JSON-encoded in C."},
@@ -84,16 +110,20 @@ static PyType_Slot response_slots[] = {
 PyType_Spec ff_response_spec = {
     .name = "frostfork.Response",
     .basicsize = sizeof(ff_Response),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+             Py_TPFLAGS_BASETYPE,
     .slots = response_slots,
 };
 
 /* ---- building a Request ---- */
 
-static PyObject *headers_dict(const ff_http_request *h)
+/* The head's fields as a list of (lower-case name, value) pairs, repeats
+ * kept: copied out of the connection's buffer, which the request outlives.
+ * request.headers wraps it (frostfork.datastructures.Headers) on first use. */
+static PyObject *header_pairs(const ff_http_request *h)
 {
-    PyObject *d = PyDict_New();
-    if (!d)
+    PyObject *list = PyList_New((Py_ssize_t)h->num_headers);
+    if (!list)
         return NULL;
     for (size_t i = 0; i < h->num_headers; i++) {
         const ff_http_header *f = &h->headers[i];
@@ -106,20 +136,16 @@ static PyObject *headers_dict(const ff_http_request *h)
                 lower[j] = (Py_UCS1)tolower((unsigned char)f->name[j]);
         }
         PyObject *v = k ? PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL) : NULL;
-        PyObject *prev = v ? PyDict_GetItemWithError(d, k) : NULL;
-        int rc = -1;
-        if (v && prev)
-            Py_SETREF(v, PyUnicode_FromFormat("%U, %U", prev, v));
-        if (v && !PyErr_Occurred())
-            rc = PyDict_SetItem(d, k, v);
+        PyObject *pair = v ? PyTuple_Pack(2, k, v) : NULL;
         Py_XDECREF(k);
         Py_XDECREF(v);
-        if (rc < 0) {
-            Py_DECREF(d);
+        if (!pair) {
+            Py_DECREF(list);
             return NULL;
         }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
     }
-    return d;
+    return list;
 }
 
 PyObject *ff_request_new(ff_state *st, const ff_req *r, PyObject *path_params)
@@ -137,14 +163,15 @@ PyObject *ff_request_new(ff_state *st, const ff_req *r, PyObject *path_params)
     PyMem_Free(tmp);
     q->query_string = PyUnicode_DecodeLatin1(h->query ? h->query : "", (Py_ssize_t)h->query_len,
                                              NULL);
-    q->headers = headers_dict(h);
+    q->raw_headers = header_pairs(h);
+    q->headers = q->query = q->cookies = q->url = q->state = NULL;
     /* a spooled body stays in its file until request.body or stream() asks */
     q->spool = r->spool ? Py_NewRef(r->spool) : NULL;
     q->body = r->spool ? NULL : PyBytes_FromStringAndSize(r->body, (Py_ssize_t)r->body_len);
     q->path_params = Py_NewRef(path_params);
     q->client = Py_BuildValue("(si)", r->peer_host, r->peer_port);
     PyObject_GC_Track(q);
-    if (!q->method || !q->path || !q->query_string || !q->headers || (!q->body && !q->spool) || !q->client) {
+    if (!q->method || !q->path || !q->query_string || !q->raw_headers || (!q->body && !q->spool) || !q->client) {
         Py_DECREF(q);
         return NULL;
     }
@@ -159,7 +186,12 @@ static int request_traverse(ff_Request *self, visitproc visit, void *arg)
     Py_VISIT(self->method);
     Py_VISIT(self->path);
     Py_VISIT(self->query_string);
+    Py_VISIT(self->raw_headers);
     Py_VISIT(self->headers);
+    Py_VISIT(self->query);
+    Py_VISIT(self->cookies);
+    Py_VISIT(self->url);
+    Py_VISIT(self->state);
     Py_VISIT(self->body);
     Py_VISIT(self->spool);
     Py_VISIT(self->path_params);
@@ -172,7 +204,12 @@ static int request_clear(ff_Request *self)
     Py_CLEAR(self->method);
     Py_CLEAR(self->path);
     Py_CLEAR(self->query_string);
+    Py_CLEAR(self->raw_headers);
     Py_CLEAR(self->headers);
+    Py_CLEAR(self->query);
+    Py_CLEAR(self->cookies);
+    Py_CLEAR(self->url);
+    Py_CLEAR(self->state);
     Py_CLEAR(self->body);
     Py_CLEAR(self->spool);
     Py_CLEAR(self->path_params);
@@ -248,9 +285,72 @@ static PyObject *request_stream(ff_Request *self, PyObject *unused)
     return stream;
 }
 
+/* headers, query, cookies and url are made by frostfork.datastructures on
+ * first use and kept: a handler that never reads them pays nothing. */
+static PyObject *request_lazy(ff_Request *self, PyObject **slot, const char *name)
+{
+    if (!*slot) {
+        PyObject *make = ff_import_attr("frostfork.datastructures", "_request_attr");
+        PyObject *v = make ? PyObject_CallFunction(make, "Os", (PyObject *)self, name) : NULL;
+        Py_XDECREF(make);
+        if (!v)
+            return NULL;
+        *slot = v;
+    }
+    return Py_NewRef(*slot);
+}
+
+static PyObject *request_headers(ff_Request *self, void *closure)
+{
+    (void)closure;
+    return request_lazy(self, &self->headers, "headers");
+}
+
+static PyObject *request_query(ff_Request *self, void *closure)
+{
+    (void)closure;
+    return request_lazy(self, &self->query, "query");
+}
+
+static PyObject *request_cookies(ff_Request *self, void *closure)
+{
+    (void)closure;
+    return request_lazy(self, &self->cookies, "cookies");
+}
+
+static PyObject *request_url(ff_Request *self, void *closure)
+{
+    (void)closure;
+    return request_lazy(self, &self->url, "url");
+}
+
+/* request.state: a types.SimpleNamespace of this request's own, made on
+ * first use (middleware and handler share it). */
+static PyObject *request_state(ff_Request *self, void *closure)
+{
+    (void)closure;
+    if (!self->state) {
+        PyObject *ns = ff_import_attr("types", "SimpleNamespace");
+        self->state = ns ? PyObject_CallNoArgs(ns) : NULL;
+        Py_XDECREF(ns);
+        if (!self->state)
+            return NULL;
+    }
+    return Py_NewRef(self->state);
+}
+
 static PyGetSetDef request_getset[] = {
     {"body", (getter)request_body, NULL,
      "the whole body as bytes (a spooled body is copied into memory: prefer stream())", NULL},
+    {"headers", (getter)request_headers, NULL,
+     "frostfork.datastructures.Headers: case-insensitive, multi-valued", NULL},
+    {"query", (getter)request_query, NULL,
+     "frostfork.datastructures.QueryParams: the decoded query, multi-valued", NULL},
+    {"cookies", (getter)request_cookies, NULL, "dict of the Cookie header's name=value pairs",
+     NULL},
+    {"url", (getter)request_url, NULL, "the URL as a str with scheme/hostname/path/query parts",
+     NULL},
+    {"state", (getter)request_state, NULL, "a namespace for this request's own values", NULL},
     {NULL},
 };
 
@@ -267,8 +367,8 @@ static PyMemberDef request_members[] = {
     {"method", T_OBJECT, offsetof(ff_Request, method), READONLY, "request method"},
     {"path", T_OBJECT, offsetof(ff_Request, path), READONLY, "percent-decoded path"},
     {"query_string", T_OBJECT, offsetof(ff_Request, query_string), READONLY, "raw query"},
-    {"headers", T_OBJECT, offsetof(ff_Request, headers), READONLY,
-     "dict of lower-case header names to values"},
+    {"raw_headers", T_OBJECT, offsetof(ff_Request, raw_headers), READONLY,
+     "list of (lower-case name, value) pairs, in the order sent"},
     {"path_params", T_OBJECT, offsetof(ff_Request, path_params), READONLY, "path parameters"},
     {"client", T_OBJECT, offsetof(ff_Request, client), READONLY, "(host, port) of the peer"},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(ff_Request, weakreflist), READONLY},

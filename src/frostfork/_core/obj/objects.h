@@ -16,7 +16,12 @@ typedef struct {
     PyObject *method;
     PyObject *path;
     PyObject *query_string;
-    PyObject *headers;     /* dict: lower-case name -> value, repeats joined by ", " */
+    PyObject *raw_headers; /* list of (lower-case name, value) */
+    PyObject *headers;     /* frostfork.datastructures.Headers, made on first use, or NULL */
+    PyObject *query;       /* ... QueryParams, made on first use, or NULL */
+    PyObject *cookies;     /* dict, made on first use, or NULL */
+    PyObject *url;         /* ... URL, made on first use, or NULL */
+    PyObject *state;       /* types.SimpleNamespace, made on first use, or NULL */
     PyObject *body;        /* bytes; for a spooled body NULL until request.body is read */
     PyObject *spool;       /* the spooled body's Spool (obj/body.h), or NULL */
     PyObject *path_params; /* dict */

@@ -21,6 +21,7 @@ typedef struct ff_req_s {
     int http10;
     const char *peer_host; /* "a.b.c.d", "::1", or "" when unknown (a unix socket) */
     int peer_port;
+    const char *scheme;    /* "https" etc. from a trusted proxy, or NULL: the listener's */
 } ff_req;
 
 /* The Request object a handler asks for; path_params is borrowed. */

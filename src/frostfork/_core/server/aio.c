@@ -45,6 +45,7 @@ typedef struct ff_Step {
     size_t req_end;
     struct timespec t0;
     ff_Asgi *asgi;            /* an ASGI request: its response is written by send() */
+    const ff_route *rt;       /* a native handler's route (its status and response model) */
     PyObject *cancelled_error; /* asyncio.CancelledError */
     int ended;                /* answered: the coroutine returned, raised or was cancelled */
 } ff_Step;
@@ -254,7 +255,7 @@ static void step_end(ff_Step *s, int outcome, PyObject *value)
                                   r->head_only) < 0)
                 status = -1;
         } else if (outcome == OUT_RESULT) {
-            if ((status = ff_native_write_result(e, r, &c->out, value)) < 0)
+            if ((status = ff_native_write_result(e, r, &c->out, value, s->rt)) < 0)
                 status = ff_fail_500(e, r, &c->out, s->label);
         } else {
             status = ff_fail_500(e, r, &c->out, s->label);
@@ -358,7 +359,8 @@ PyType_Spec ff_step_spec = {
  * input, which waits untouched), its finalizers move to it, and a Task of
  * the loop takes over. */
 int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
-                   const char *label, struct ff_Finalizer *mark, ff_Asgi *asgi)
+                   const char *label, struct ff_Finalizer *mark, ff_Asgi *asgi,
+                   const ff_route *rt)
 {
     ff_worker *w = env_worker(e);
     ff_conn *c = w->running;
@@ -373,6 +375,7 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
     s->cancelled_error = Py_XNewRef(w->aio_cancelled);
     s->started = yielded == NULL; /* not run inline: the Task's first step starts it */
     s->label = label;
+    s->rt = rt;
     s->http = *r->http;
     s->r = *r;
     s->r.http = &s->http;

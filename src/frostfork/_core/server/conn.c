@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,7 +73,8 @@ void ff_conn_request_done(ff_worker *w, ff_conn *c, const ff_req *r, int status,
 {
     ff_slot_count(w->slot, status, us);
     if (w->logs.sink[FF_LOG_ACCESS]) {
-        ff_access a = {.http = r->http, .peer_host = c->peer_host, .bytes_in = r->body_len,
+        ff_access a = {.http = r->http, .peer_host = r->peer_host, /* a trusted proxy's client */
+                       .bytes_in = r->body_len,
                        .bytes_out = bytes_out, .status = status,
                        .duration_us = us, .request_id = ff_request_id(&w->env, r)};
         ff_logs_access(&w->logs, &a, w->now);
@@ -118,6 +120,7 @@ static int run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const ch
     r.head_only = r.method == FF_M_HEAD;
     r.peer_host = c->peer_host;
     r.peer_port = c->peer_port;
+    r.scheme = NULL;
     /* what the master reports if this worker dies inside the handler */
     size_t ml = http->method_len < 16 ? http->method_len : 16;
     size_t pl = http->path_len < sizeof w->slot->current - ml - 2 ? http->path_len
@@ -129,8 +132,13 @@ static int run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const ch
     if (w->logs.sink[FF_LOG_ACCESS] || w->logs.sink[FF_LOG_AUDIT])
         ff_request_id(&w->env, &r); /* logs and audit records carry it */
     w->running = c;
-    if ((status = ff_serve_internal(w, c, &r, &c->out)) == 0)
+    if ((status = ff_serve_internal(w, c, &r, &c->out)) == 0) {
         status = ff_dispatch_run(&w->env, &r, &c->out);
+        c->src = w->env.src; /* a file or stream body: sent by conn_flush as the socket drains */
+        c->src_close = w->env.src_close;
+        w->env.src = (ff_body_src){.fd = -1};
+        w->env.src_close = 0;
+    }
     else if (status < 0) {
         c->out.len = c->out.off + mark; /* out of memory: nothing partial is sent */
         r.keep_alive = 0;
@@ -148,24 +156,86 @@ static int run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const ch
     return status;
 }
 
-/* Writes as much pending output as the socket takes. Returns -1 when the
+/* A file or stream body is finished: the connection goes on with the next
+ * request, or closes when the body ran to the close (HTTP/1.0 stream). */
+static void src_done(ff_conn *c)
+{
+    if (c->src_close)
+        c->closing = 1;
+    c->src_close = 0;
+}
+
+/* The body source failed half-way: the response cannot be completed, so the
+ * connection closes and the client sees a short body, never a wrong one. */
+static int src_failed(ff_worker *w, ff_conn *c)
+{
+    if (PyErr_Occurred()) {
+        fprintf(stderr, "[frostfork] worker %d: response body failed, connection closed:\n",
+                (int)w->pid);
+        PyErr_Print();
+    }
+    ff_conn_close(w, c);
+    return -1;
+}
+
+/* Writes as much pending output as the socket takes, then the body left in
+ * c->src: a file range with sendfile(2), or a stream one item at a time,
+ * each item sent before the next is asked for, so a slow client pauses the
+ * generator and never grows a buffer. Progress renews the write timeout: a
+ * long download is not cut off while it moves. Returns -1 when the
  * connection was closed because the peer is gone. */
 static int conn_flush(ff_worker *w, ff_conn *c)
 {
-    while (ff_buf_used(&c->out) > 0) {
-        ssize_t n = send(c->fd, c->out.data + c->out.off, ff_buf_used(&c->out), MSG_NOSIGNAL);
+    for (;;) {
+        /* a head with a file to follow: MSG_MORE lets them share packets, as nginx's tcp_nopush */
+        int more = c->src.kind == FF_BODY_FILE ? MSG_MORE : 0;
+        while (ff_buf_used(&c->out) > 0) {
+            ssize_t n = send(c->fd, c->out.data + c->out.off, ff_buf_used(&c->out),
+                             MSG_NOSIGNAL | more);
+            if (n > 0) {
+                ff_buf_consume(&c->out, (size_t)n);
+                if (c->state == FF_C_WRITE)
+                    ff_tl_push(&w->write, c, w->now);
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return 0;
+            ff_conn_close(w, c);
+            return -1;
+        }
+        if (c->src.kind == FF_BODY_NONE)
+            return 0;
+        if (c->src.kind == FF_BODY_ITER) {
+            int rc = ff_body_src_pump(&c->src, &c->out);
+            if (rc < 0)
+                return src_failed(w, c);
+            if (rc == 0)
+                src_done(c);
+            continue;
+        }
+        off_t off = (off_t)c->src.off;
+        size_t want = c->src.left < (1u << 21) ? (size_t)c->src.left : (1u << 21);
+        ssize_t n = sendfile(c->fd, c->src.fd, &off, want);
         if (n > 0) {
-            ff_buf_consume(&c->out, (size_t)n);
+            c->src.off += (uint64_t)n;
+            c->src.left -= (uint64_t)n;
+            if (c->state == FF_C_WRITE)
+                ff_tl_push(&w->write, c, w->now);
+            if (c->src.left == 0) {
+                ff_body_src_clear(&c->src);
+                src_done(c);
+            }
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        ff_conn_close(w, c);
-        return -1;
+        ff_body_src_clear(&c->src); /* the peer is gone, or the file shrank */
+        return src_failed(w, c);
     }
-    return 0;
 }
 
 /* Runs the finalizers of the requests just answered (request-scoped
@@ -407,7 +477,7 @@ static void body_release(ff_body *b)
  * body or a head, or idle. */
 static void settle(ff_worker *w, ff_conn *c)
 {
-    if (ff_buf_used(&c->out) > 0) {
+    if (ff_buf_used(&c->out) > 0 || c->src.kind != FF_BODY_NONE) {
         if (c->state != FF_C_WRITE) {
             c->state = FF_C_WRITE;
             ff_tl_push(&w->write, c, w->now);
@@ -464,7 +534,7 @@ void ff_conn_process(ff_worker *w, ff_conn *c)
         return;
     }
 again:
-    while (!c->closing && ff_buf_used(&c->out) < OUT_HIGH_WATER) {
+    while (!c->closing && c->src.kind == FF_BODY_NONE && ff_buf_used(&c->out) < OUT_HIGH_WATER) {
         size_t avail = ff_buf_used(&c->in);
         char *base = c->in.data + c->in.off;
         int fresh = 0;
@@ -510,8 +580,8 @@ again:
         ff_aio_flushed(w, c); /* an ASGI send() may wait on this output */
         return;
     }
-    if (ff_buf_used(&c->out) == 0 && !c->closing && c->head_len == 0 && c->prev_len == 0 &&
-        ff_buf_used(&c->in) > 0)
+    if (ff_buf_used(&c->out) == 0 && c->src.kind == FF_BODY_NONE && !c->closing &&
+        c->head_len == 0 && c->prev_len == 0 && ff_buf_used(&c->in) > 0)
         goto again; /* stopped at the high-water mark with whole requests left */
     settle(w, c);
 }

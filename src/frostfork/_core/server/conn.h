@@ -7,6 +7,7 @@
 #include "server/worker.h"
 #include "life/logs.h"
 #include "loop/loop.h"
+#include "dispatch/send.h"
 
 /* An intrusive list of connections ordered by deadline. Every connection on
  * one list got the same timeout when it was appended, so appending keeps the
@@ -47,6 +48,8 @@ struct ff_conn {
     uint64_t spooled;     /* body bytes written to it */
     char *spool_path;
     unsigned watching;    /* FF_READ / FF_WRITE currently registered */
+    ff_body_src src;      /* a file or stream body still being sent after out */
+    int src_close;        /* close the connection once src is sent */
     int peer_port;
     char peer_host[48];   /* the peer's address as text ("" for a unix socket) */
     struct ff_Step *task; /* FF_C_TASK: the suspended request (server/aio.c) */
@@ -145,7 +148,8 @@ void ff_aio_cancel(ff_worker *w, ff_conn *c, int timed_out);
 void ff_aio_client_gone(ff_worker *w, ff_conn *c); /* cancel, or tell the ASGI app */
 void ff_aio_flushed(ff_worker *w, ff_conn *c);     /* output went out: backpressure eases */
 int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
-                   const char *label, struct ff_Finalizer *mark, struct ff_Asgi *asgi);
+                   const char *label, struct ff_Finalizer *mark, struct ff_Asgi *asgi,
+                   const ff_route *rt);
 
 /* conn.c: the request cycle of one connection */
 /* The end of one request (now, or when its task ended): counted, logged,

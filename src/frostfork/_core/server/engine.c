@@ -9,6 +9,7 @@
  * dependencies, request.defer, spooled files) run before the call returns. */
 #include "server/engine.h"
 #include "dispatch/dispatch.h"
+#include "dispatch/mw.h"
 #include "life/finalize.h"
 
 #include <string.h>
@@ -23,6 +24,7 @@ typedef struct {
     ff_http_limits limits;
     ff_http_header *headers; /* limits.max_headers + 1: room for an absolute-form Host */
     ff_buf out;
+    ff_mw *mw;               /* built-in middleware, or NULL */
     int ready;
 } ff_Engine;
 
@@ -36,24 +38,32 @@ static void engine_release(ff_Engine *self)
     PyMem_Free(self->headers);
     self->headers = NULL;
     ff_buf_free(&self->out);
+    ff_mw_free(self->mw);
+    self->mw = NULL;
     Py_CLEAR(self->wsgi_app);
 }
 
 /* Engine(routes=None, wsgi_app=None, *, server_name="testserver", server_port=80,
- *        max_body=..., max_headers=100, max_header_bytes=65536, max_request_line=8192):
- * routes as App._compile() returns them, or a WSGI callable. */
+ *        max_body=..., max_headers=100, max_header_bytes=65536, max_request_line=8192,
+ *        runtime=None, middleware=None):
+ * routes as App._compile() returns them, or a WSGI callable; runtime as
+ * App.runtime() returns it (exception handlers, middleware, HTTPError);
+ * middleware (the built-in CORS, gzip, proxy headers) as
+ * frostfork.cors.middleware_config() makes it (dispatch/mw.h). */
 static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"routes", "wsgi_app", "server_name", "server_port", "max_body",
-                             "max_headers", "max_header_bytes", "max_request_line", NULL};
-    PyObject *routes = Py_None, *wsgi_app = Py_None;
+                             "max_headers", "max_header_bytes", "max_request_line", "runtime",
+                             "middleware", NULL};
+    PyObject *routes = Py_None, *wsgi_app = Py_None, *runtime = Py_None, *middleware = Py_None;
     const char *server_name = "testserver";
     int server_port = 80;
     unsigned long long max_body = 1ull << 30;
     Py_ssize_t max_headers = 100, max_header_bytes = 65536, max_request_line = 8192;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$siKnnn:Engine", kwlist, &routes,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$siKnnnOO:Engine", kwlist, &routes,
                                      &wsgi_app, &server_name, &server_port, &max_body,
-                                     &max_headers, &max_header_bytes, &max_request_line))
+                                     &max_headers, &max_header_bytes, &max_request_line,
+                                     &runtime, &middleware))
         return -1;
     if ((routes == Py_None) == (wsgi_app == Py_None)) {
         PyErr_SetString(PyExc_TypeError, "Engine takes either routes or wsgi_app");
@@ -81,6 +91,10 @@ static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
             PyErr_SetString(PyExc_ValueError, err);
         return -1;
     }
+    if (routes != Py_None && ff_app_runtime(&self->app, runtime) < 0) {
+        ff_app_free(&self->app);
+        return -1;
+    }
     if (wsgi_app != Py_None)
         self->wsgi_app = Py_NewRef(wsgi_app);
     ff_date_update(&self->date, time(NULL));
@@ -90,12 +104,59 @@ static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
         ff_app_free(&self->app);
         return -1;
     }
+    self->mw = ff_mw_new(middleware);
+    if (!self->mw && PyErr_Occurred()) {
+        ff_env_clear(&self->env);
+        ff_app_free(&self->app);
+        return -1;
+    }
+    self->env.mw = self->mw;
     self->ready = 1;
     return 0;
 }
 
+/* Whether the head p..head_end says Transfer-Encoding: chunked (a streamed
+ * body: StreamingResponse, a long WSGI iterable). */
+static int chunked_head(const char *p, const char *head_end)
+{
+    static const char te[] = "\r\nTransfer-Encoding: chunked\r";
+    size_t n = sizeof te - 1;
+    for (const char *q = p; q + n <= head_end + 1; q++)
+        if (memcmp(q, te, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* (status, headers, body) with a chunked body decoded, as a client would
+ * see it; the Transfer-Encoding header stays in the list as it was sent. */
+static PyObject *dechunked(int status, PyObject *headers, const char *body, size_t n)
+{
+    char *tmp = PyMem_Malloc(n ? n : 1);
+    if (!tmp) {
+        Py_DECREF(headers);
+        return PyErr_NoMemory();
+    }
+    memcpy(tmp, body, n);
+    ff_http_chunked d;
+    ff_http_limits lim = {.max_body = UINT64_MAX, .max_header_bytes = 1024,
+                          .max_chunk_ext = FF_HTTP_MAX_CHUNK_EXT};
+    enum ff_http_error err = FF_HTTP_OK;
+    size_t len = n;
+    ff_http_chunked_init(&d);
+    ssize_t r = ff_http_chunked_decode(&d, &lim, tmp, &len, &err);
+    PyObject *res = r < 0 && r != -2 ? NULL
+                                     : Py_BuildValue("(iNy#)", status, headers, tmp, (Py_ssize_t)len);
+    if (r == -1) {
+        Py_DECREF(headers);
+        PyErr_SetString(PyExc_RuntimeError, "the engine wrote a malformed chunked body");
+    }
+    PyMem_Free(tmp);
+    return res;
+}
+
 /* The response head back into (status, [(name, value), ...], body): the
- * writers put exactly one response in out, with CRLF lines. */
+ * writers put exactly one response in out, with CRLF lines. A chunked body
+ * is decoded (a body cut short by a failing stream is what arrived of it). */
 static PyObject *split_response(const char *p, size_t n)
 {
     const char *end = p + n;
@@ -135,6 +196,8 @@ static PyObject *split_response(const char *p, size_t n)
         line = eol + 2;
     }
     const char *body = head_end + 4;
+    if (chunked_head(p, head_end))
+        return dechunked(status, headers, body, (size_t)(end - body));
     return Py_BuildValue("(iNy#)", status, headers, body, (Py_ssize_t)(end - body));
 }
 
@@ -188,6 +251,10 @@ static int engine_answer(ff_Engine *self, char *buf, size_t len, const char *pee
                 .peer_port = peer_port};
     r.head_only = r.method == FF_M_HEAD;
     int status = ff_dispatch_run(&self->env, &r, &self->out);
+    /* a file or stream body: all of it now (a client without a socket cannot be slow) */
+    int drained = ff_env_drain_src(&self->env, &self->out);
+    if (drained < 0)
+        PyErr_WriteUnraisable(NULL); /* the body is cut short, as a worker would cut it */
     ff_dispatch_end(&self->env);
     ff_state *st = self->env.st;
     if (st->request_fins.head) /* the response is written: the request's cleanup */
@@ -258,6 +325,7 @@ static int engine_traverse(ff_Engine *self, visitproc visit, void *arg)
     for (size_t i = 0; self->ready && i < self->app.nroutes; i++) {
         Py_VISIT(self->app.routes[i].plan);
         Py_VISIT(self->app.routes[i].param_names);
+        Py_VISIT(self->app.routes[i].response);
     }
     return 0;
 }

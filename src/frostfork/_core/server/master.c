@@ -6,11 +6,15 @@
  * worker count at its target. Supervision rules follow gunicorn's: respawn
  * what dies (backing off when it keeps dying), kill what stops beating,
  * TERM drains, INT/QUIT stop fast, HUP replaces every worker, TTIN/TTOU add
- * or remove one. */
+ * or remove one, USR1 reopens log files, USR2 starts a new master with new
+ * code on the same socket and drains once it serves (server/upgrade.c). */
 #include "server/worker.h"
+#include "server/upgrade.h"
+#include "dispatch/mw.h"
 #include "loop/loop.h"
 #include "life/finalize.h"
 #include "life/immortal.h"
+#include "life/sinks.h"
 #include "life/spool.h"
 #include "util/fd.h"
 
@@ -54,6 +58,13 @@ typedef struct {
     int crash_streak;
     int64_t next_spawn_ms;
     unsigned rng;
+    const char *pid_path;  /* --pid, or NULL */
+    int ready_fd;          /* as a new master: where to say "ready", or -1 */
+    ff_upgrade up;         /* a new master this one started (SIGUSR2) */
+    int handed_over;       /* a new master serves: this one drains and leaves it all */
+    int announced;         /* told systemd (and an old master) that the workers serve */
+    sigset_t old_mask;     /* the signal mask before the signalfd's */
+    struct stat stats_file; /* the stats socket's file as this master bound it */
 } ff_master;
 
 static void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -73,6 +84,9 @@ static void log_line(const char *fmt, ...)
     ssize_t wr = write(STDERR_FILENO, line, (size_t)n);
     (void)wr;
 }
+
+static void upgrade_failed(ff_master *m, int status);
+static void describe_exit(int status, char *buf, size_t len);
 
 static int live_workers(const ff_master *m)
 {
@@ -118,7 +132,8 @@ static int spawn(ff_master *m)
     ff_server *srv = m->srv;
     ff_slot *s = &srv->slots[slot];
     memset(s, 0, sizeof *s);
-    s->heartbeat_ms = s->started_ms = ff_now_ms();
+    s->started_ms = ff_now_ms();
+    s->heartbeat_ms = s->started_ms - 1; /* its first beat says it is in its loop */
     long max_requests = quota(m);
     pid_t master = getpid();
     PyOS_BeforeFork();
@@ -197,6 +212,10 @@ static void reap(ff_master *m, int64_t now)
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == m->up.pid) {
+            upgrade_failed(m, status);
+            continue;
+        }
         int i;
         for (i = 0; i < FF_MAX_SLOTS; i++)
             if (m->kids[i].pid == pid)
@@ -301,8 +320,11 @@ static void sample(ff_master *m, int64_t now)
     sh->hdr.sampled_ms = now;
 }
 
-/* `frostfork stats` connects to this unix socket and reads one JSON snapshot. */
-static int stats_listen(const char *path)
+/* `frostfork stats` connects to this unix socket and reads one JSON snapshot.
+ * `file` records which file this master bound, so that it removes the path
+ * at exit only while it is still its own: a successor (SIGUSR2, --reload)
+ * binds its own socket at the same path. */
+static int stats_listen(const char *path, struct stat *file)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path)
@@ -312,11 +334,19 @@ static int stats_listen(const char *path)
     if (fd < 0)
         return -1;
     unlink(path);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0) {
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(fd, 16) < 0 ||
+        stat(path, file) < 0) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+static void stats_unlink_own(const char *path, const struct stat *file)
+{
+    struct stat now;
+    if (stat(path, &now) == 0 && now.st_ino == file->st_ino && now.st_dev == file->st_dev)
+        unlink(path);
 }
 
 static void stats_answer(ff_master *m, int lfd)
@@ -363,6 +393,87 @@ static void scale(ff_master *m, int64_t now)
     }
 }
 
+/* The SIGTERM drain: no worker will be started again, and the listening
+ * sockets close for good once the draining workers let go too (worker.c),
+ * unless a new master holds them. */
+static void drain(ff_master *m, int64_t now)
+{
+    m->stopping = 1;
+    m->stop_deadline = now + m->srv->cfg.graceful_ms;
+    ff_fd_release(m->srv->cfg.listen_fd);
+    ff_fd_release(m->srv->cfg.metrics_fd);
+    signal_all(m, SIGTERM);
+}
+
+/* SIGUSR2: exec a new master on the same sockets. This one serves on until
+ * the new one says its workers are ready (upgrade_poll). */
+static void upgrade_start(ff_master *m)
+{
+    if (m->stopping)
+        return;
+    if (!m->up.argv) {
+        log_line("[frostfork] SIGUSR2: this master cannot start a new one (it runs under "
+                 "--reload, which starts new masters itself); ignored");
+        return;
+    }
+    if (m->up.pid > 0) {
+        log_line("[frostfork] SIGUSR2: new master %d is still starting; ignored", (int)m->up.pid);
+        return;
+    }
+    pid_t pid = ff_upgrade_start(&m->up, m->srv->cfg.listen_fd, m->srv->cfg.metrics_fd,
+                                 &m->old_mask);
+    if (pid < 0) {
+        log_line("[frostfork] SIGUSR2: cannot start a new master: %s; still serving",
+                 strerror(errno));
+        return;
+    }
+    log_line("[frostfork] SIGUSR2: started new master %d (%s); serving on until its workers "
+             "are ready", (int)pid, m->up.argv[0]);
+}
+
+/* What the new master wrote: "ready" hands everything over and drains. */
+static void upgrade_poll(ff_master *m, int64_t now)
+{
+    int r = ff_upgrade_read(&m->up);
+    if (r == 1) {
+        log_line("[frostfork] SIGUSR2: new master %d is serving; master %d drains its workers "
+                 "and exits", (int)m->up.pid, (int)getpid());
+        m->up.pid = 0;
+        m->handed_over = 1;
+        if (!m->stopping)
+            drain(m, now);
+    }
+    /* on -1 the new master is leaving: reap() says why once it is gone */
+}
+
+/* The new master exited (reaped): unless it said ready first, the upgrade
+ * failed, and this master, still serving, says why in one line. */
+static void upgrade_failed(ff_master *m, int status)
+{
+    if (m->up.rfd >= 0 && ff_upgrade_read(&m->up) == 1) /* ready, then died: not ours now */
+        return;
+    char why[96];
+    describe_exit(status, why, sizeof why);
+    const char *reason = ff_upgrade_reason(&m->up);
+    log_line("[frostfork] SIGUSR2: new master %d failed (%s%s%s); still serving with the old "
+             "code", (int)m->up.pid, why, reason[0] ? ": " : "", reason);
+    m->up.pid = 0;
+}
+
+/* True once every worker this master wants is in its event loop: each has
+ * beaten its heartbeat since it was forked. */
+static int workers_ready(const ff_master *m)
+{
+    if (live_workers(m) < m->target)
+        return 0;
+    for (int i = 0; i < FF_MAX_SLOTS; i++)
+        if (m->kids[i].pid > 0 && !m->kids[i].retiring &&
+            __atomic_load_n(&m->srv->slots[i].heartbeat_ms, __ATOMIC_RELAXED) <
+                m->srv->slots[i].started_ms)
+            return 0;
+    return 1;
+}
+
 static void on_signal(ff_master *m, int sig, int64_t now)
 {
     switch (sig) {
@@ -370,13 +481,7 @@ static void on_signal(ff_master *m, int sig, int64_t now)
         if (!m->stopping) {
             log_line("[frostfork] SIGTERM: draining workers (up to %lld ms)",
                      (long long)m->srv->cfg.graceful_ms);
-            m->stopping = 1;
-            m->stop_deadline = now + m->srv->cfg.graceful_ms;
-            /* no worker will be started again: the listening sockets close
-             * for good once the draining workers let go too (worker.c) */
-            ff_fd_release(m->srv->cfg.listen_fd);
-            ff_fd_release(m->srv->cfg.metrics_fd);
-            signal_all(m, SIGTERM);
+            drain(m, now);
         }
         break;
     case SIGINT:
@@ -405,8 +510,14 @@ static void on_signal(ff_master *m, int sig, int64_t now)
         }
         break;
     }
-    case SIGUSR1: /* logrotate: the workers reopen their log files */
+    case SIGUSR1: /* logrotate: reopen the log files, here (for the workers
+                   * forked from now on) and in every worker */
+        ff_sink_reopen(m->srv->st, m->srv->cfg.access_sink);
+        ff_sink_reopen(m->srv->st, m->srv->cfg.audit_sink);
         signal_all(m, SIGUSR1);
+        break;
+    case SIGUSR2:
+        upgrade_start(m);
         break;
     case SIGTTIN:
         if (m->target < FF_MAX_SLOTS / 2)
@@ -448,11 +559,42 @@ static void freeze_heap(ff_server *srv, ff_shared_header *hdr)
     Py_XDECREF(r);
 }
 
-/* Runs the master until it is told to stop; returns the process exit code. */
-static int master_run(ff_server *srv)
+/* Every worker serves: tell systemd which process is the master now (it
+ * changes with each SIGUSR2 upgrade; NotifyAccess=all lets this one say so)
+ * and, as a new master, take the pid file and the stats socket over and tell
+ * the old master to drain. */
+static void announce_ready(ff_master *m)
 {
-    ff_master m;
-    memset(&m, 0, sizeof m);
+    char state[48];
+    snprintf(state, sizeof state, "MAINPID=%d\nREADY=1", (int)getpid());
+    m->announced = 1;
+    ff_sd_notify(state);
+    if (m->ready_fd < 0)
+        return;
+    if (m->pid_path && ff_pidfile_write(m->pid_path, getpid()) < 0)
+        log_line("[frostfork] cannot write pid file %s: %s", m->pid_path, strerror(errno));
+    if (m->srv->cfg.stats_path && m->stats_fd < 0) {
+        m->stats_fd = stats_listen(m->srv->cfg.stats_path, &m->stats_file);
+        if (m->stats_fd < 0)
+            log_line("[frostfork] cannot listen on stats socket %s: %s", m->srv->cfg.stats_path,
+                     strerror(errno));
+    }
+    ssize_t w = write(m->ready_fd, "ready\n", 6);
+    close(m->ready_fd);
+    m->ready_fd = -1;
+    if (w == 6)
+        log_line("[frostfork] master %d: workers ready; the old master drains", (int)getpid());
+    else
+        log_line("[frostfork] master %d: workers ready, but the old master is not listening "
+                 "(%s)", (int)getpid(), w < 0 ? strerror(errno) : "short write");
+}
+
+/* Runs the master until it is told to stop; returns the process exit code,
+ * or 1 after handing the sockets to a new master. `m` comes with pid_path,
+ * ready_fd and the upgrade command set. */
+static int master_run(ff_server *srv, ff_master *mp)
+{
+    ff_master m = *mp;
     m.srv = srv;
     m.target = srv->cfg.workers;
     m.rng = (unsigned)(getpid() ^ ff_now_ms());
@@ -463,10 +605,18 @@ static int master_run(ff_server *srv)
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         sigaddset(&set, sigs[i]);
     sigprocmask(SIG_BLOCK, &set, &old);
+    m.old_mask = old;
     m.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (m.sigfd < 0) {
         sigprocmask(SIG_SETMASK, &old, NULL);
         PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    /* a fresh master names itself at once; a new one only once it serves */
+    if (m.pid_path && m.ready_fd < 0 && ff_pidfile_write(m.pid_path, getpid()) < 0) {
+        PyErr_Format(PyExc_OSError, "cannot write pid file %s: %s", m.pid_path, strerror(errno));
+        close(m.sigfd);
+        sigprocmask(SIG_SETMASK, &old, NULL);
         return -1;
     }
     if (srv->cfg.spool_root && srv->cfg.spool_root[0]) {
@@ -487,9 +637,11 @@ static int master_run(ff_server *srv)
     hdr->freeze_count = frozen ? PyLong_AsLongLong(frozen) : 0;
     Py_XDECREF(frozen);
     PyErr_Clear();
-    m.stats_fd = srv->cfg.stats_path ? stats_listen(srv->cfg.stats_path) : -1;
-    int stats_fd = m.stats_fd;
-    if (srv->cfg.stats_path && stats_fd < 0)
+    /* a new master takes the stats socket over from the old one once it serves */
+    m.stats_fd = srv->cfg.stats_path && m.ready_fd < 0
+                     ? stats_listen(srv->cfg.stats_path, &m.stats_file)
+                     : -1;
+    if (srv->cfg.stats_path && m.ready_fd < 0 && m.stats_fd < 0)
         log_line("[frostfork] cannot listen on stats socket %s: %s", srv->cfg.stats_path,
                  strerror(errno));
     scale(&m, ff_now_ms());
@@ -512,28 +664,70 @@ static int master_run(ff_server *srv)
                 sample(&m, now);
                 next_sample = now + srv->cfg.stats_interval_ms;
             }
+            if (!m.announced && workers_ready(&m))
+                announce_ready(&m);
         }
-        struct pollfd pfd[2] = {{.fd = m.sigfd, .events = POLLIN}, {.fd = stats_fd, .events = POLLIN}};
+        struct pollfd pfd[3] = {{.fd = m.sigfd, .events = POLLIN},
+                                {.fd = m.stats_fd, .events = POLLIN},
+                                {.fd = m.up.rfd, .events = POLLIN}};
         int ready;
         Py_BEGIN_ALLOW_THREADS
-        ready = poll(pfd, stats_fd >= 0 ? 2 : 1, TICK_MS);
+        ready = poll(pfd, 3, TICK_MS); /* poll skips the negative fds */
         Py_END_ALLOW_THREADS
         struct signalfd_siginfo si;
         while (ready > 0 && read(m.sigfd, &si, sizeof si) == (ssize_t)sizeof si)
             on_signal(&m, (int)si.ssi_signo, ff_now_ms());
-        if (ready > 0 && stats_fd >= 0 && (pfd[1].revents & POLLIN))
-            stats_answer(&m, stats_fd);
+        if (ready > 0 && m.stats_fd >= 0 && (pfd[1].revents & POLLIN))
+            stats_answer(&m, m.stats_fd);
+        if (ready > 0 && m.up.rfd >= 0 && pfd[2].revents)
+            upgrade_poll(&m, ff_now_ms());
     }
     close(m.sigfd);
-    if (stats_fd >= 0) {
-        close(stats_fd);
-        unlink(srv->cfg.stats_path);
+    if (m.stats_fd >= 0) {
+        close(m.stats_fd);
+        stats_unlink_own(srv->cfg.stats_path, &m.stats_file);
     }
+    if (m.ready_fd >= 0) /* stopped before its workers were ready */
+        close(m.ready_fd);
+    if (m.pid_path)
+        ff_pidfile_remove(m.pid_path, getpid());
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (srv->spool[0])
         ff_rmtree(srv->spool);
-    log_line("[frostfork] master %d: all workers stopped", (int)getpid());
-    return m.failed ? 1 : 0;
+    log_line("[frostfork] master %d: all workers stopped%s", (int)getpid(),
+             m.handed_over ? "; the new master serves" : "");
+    mp->up = m.up; /* the caller frees it */
+    return m.failed ? 2 : m.handed_over; /* 2: an app could not start (FF_EXIT_LIFESPAN) */
+}
+
+/* Copies upgrade_argv (a tuple of str) and the start directory into u, so the
+ * master can exec them on SIGUSR2 without touching Python. */
+static int upgrade_args(ff_upgrade *u, PyObject *argv, const char *cwd)
+{
+    if (!PyTuple_Check(argv) || PyTuple_GET_SIZE(argv) < 1) {
+        PyErr_SetString(PyExc_TypeError, "upgrade_argv must be a non-empty tuple of str");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(argv);
+    u->argv = calloc((size_t)n + 1, sizeof *u->argv);
+    u->cwd = cwd ? strdup(cwd) : NULL;
+    if (!u->argv || (cwd && !u->cwd)) {
+        ff_upgrade_free(u);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *arg = PyUnicode_Check(PyTuple_GET_ITEM(argv, i))
+                              ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(argv, i))
+                              : NULL;
+        if (!arg && !PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "upgrade_argv must be a non-empty tuple of str");
+        if (!arg || !(u->argv[i] = strdup(arg))) {
+            ff_upgrade_free(u);
+            return arg ? (PyErr_NoMemory(), -1) : -1;
+        }
+    }
+    return 0;
 }
 
 /* serve(listen_fd, app, **options) — the whole server lifetime. `app` is the
@@ -547,7 +741,8 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                              "server_name", "server_port", "metrics", "metrics_fd",
                              "stats_path", "stats_interval", "max_worker_uss", "spool_dir",
                              "spool_threshold", "access_log", "access_format", "audit", "mask",
-                             NULL};
+                             "runtime", "pid_path", "upgrade_argv", "upgrade_cwd", "ready_fd",
+                             "middleware", NULL};
     ff_server srv;
     memset(&srv, 0, sizeof srv);
     ff_config *c = &srv.cfg;
@@ -563,9 +758,16 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->max_connections = 1000;
     c->metrics_fd = -1;
     unsigned long long spool_threshold = 1 << 20;
-    PyObject *access = Py_None, *audit = Py_None, *mask = NULL;
+    PyObject *access = Py_None, *audit = Py_None, *mask = NULL, *runtime = Py_None;
+    PyObject *middleware = Py_None;
     const char *access_format = "json";
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!:serve",
+    ff_master m;
+    memset(&m, 0, sizeof m);
+    m.ready_fd = -1;
+    m.up.rfd = -1;
+    PyObject *upgrade_argv = Py_None;
+    const char *upgrade_cwd = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "iO|$pidddddllisKnnnsipizddzKOsOO!OzOziO:serve",
                                      kwlist,
                                      &c->listen_fd, &app, &wsgi, &c->workers, &timeout,
                                      &graceful, &keepalive, &header_to, &body_to,
@@ -575,7 +777,8 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
                                      &c->server_port, &c->metrics, &c->metrics_fd,
                                      &c->stats_path, &stats_interval, &max_uss_mb,
                                      &c->spool_root, &spool_threshold, &access, &access_format,
-                                     &audit, &PyTuple_Type, &mask))
+                                     &audit, &PyTuple_Type, &mask, &runtime, &m.pid_path,
+                                     &upgrade_argv, &upgrade_cwd, &m.ready_fd, &middleware))
         return NULL;
     c->stats_interval_ms = (int64_t)(stats_interval * 1000);
     c->spool_threshold = spool_threshold;
@@ -630,10 +833,14 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->limits.max_chunk_ext = FF_HTTP_MAX_CHUNK_EXT;
     c->server_name = server_name;
     srv.st = ff_get_state(module);
+    srv.mw = ff_mw_new(middleware);
+    if (!srv.mw && PyErr_Occurred())
+        return NULL;
 
     if (wsgi) {
         if (!PyCallable_Check(app)) {
             PyErr_SetString(PyExc_TypeError, "a WSGI application must be callable");
+            ff_mw_free(srv.mw);
             return NULL;
         }
         srv.wsgi_app = app;
@@ -641,22 +848,37 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
         char err[256];
         if (ff_app_build(&srv.app, app, srv.st->Plan_type, err, sizeof err) < 0) {
             ff_app_free(&srv.app);
+            ff_mw_free(srv.mw);
             PyErr_SetString(PyExc_ValueError, err);
             return NULL;
         }
+        if (ff_app_runtime(&srv.app, runtime) < 0) {
+            ff_app_free(&srv.app);
+            return NULL;
+        }
+    }
+    if (upgrade_argv != Py_None && upgrade_args(&m.up, upgrade_argv, upgrade_cwd) < 0) {
+        ff_app_free(&srv.app);
+        return NULL;
     }
     srv.shared = mmap(NULL, sizeof(ff_shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                       -1, 0);
     if (srv.shared == MAP_FAILED) {
         ff_app_free(&srv.app);
+        ff_upgrade_free(&m.up);
+        ff_mw_free(srv.mw);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
     srv.slots = srv.shared->slots;
-    int rc = master_run(&srv);
+    int rc = master_run(&srv, &m);
     ff_fin_run_list(&srv.st->process_fins); /* the master's own, at its exit */
     munmap(srv.shared, sizeof(ff_shared));
     ff_app_free(&srv.app);
+    ff_upgrade_free(&m.up);
+    ff_mw_free(srv.mw);
     if (rc < 0)
         return NULL;
-    return PyLong_FromLong(rc);
+    if (rc == 1) /* handed over: the caller leaves the sockets' files to the new master */
+        Py_RETURN_NONE;
+    return PyLong_FromLong(rc == 2 ? 1 : 0);
 }

@@ -4,6 +4,7 @@
  * Each connection is always on exactly one timeout list; the lists are FIFO
  * by deadline, so expiry is O(expired). */
 #include "server/conn.h"
+#include "dispatch/mw.h"
 #include "life/finalize.h"
 #include "life/sinks.h"
 #include "life/spool.h"
@@ -67,6 +68,7 @@ void ff_conn_close(ff_worker *w, ff_conn *c)
     int counted = c->state != FF_C_LINGER; /* lingering ones left the count already */
     if (c->task)
         ff_aio_detach(w, c);
+    ff_body_src_clear(&c->src); /* a stream's generator is closed: its finally runs */
     ff_conn_spool_end(c);
     ff_tl_remove(c);
     close(c->fd);
@@ -138,6 +140,7 @@ static int accept_ready(ff_worker *w, int lfd, int internal)
         }
         c->fd = fd;
         c->spool_fd = -1;
+        c->src.fd = -1;
         c->internal = internal;
         peer_text(&ss, c->peer_host, sizeof c->peer_host, &c->peer_port);
         c->watching = FF_READ;
@@ -353,6 +356,11 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
         PyErr_Print();
         goto done;
     }
+    /* the app's worker hooks (database pools, threads: what must not cross
+     * a fork) run before the first request is accepted */
+    if (!cfg->wsgi && ff_app_worker_start(&srv->app) < 0)
+        goto done;
+    w.env.mw = srv->mw; /* this process's copy since the fork: its gzip stream is its own */
     ff_worker_listen_on(&w);
     if (!w.listening) {
         fprintf(stderr, "[frostfork] worker %d: cannot watch the listening socket: %s\n",
@@ -384,8 +392,10 @@ done:
     close_all(&w);
     if (w.aio_loop)
         ff_aio_stop(&w);
-    ff_logs_close(&w.logs);
     ff_fin_run_list(&srv->st->request_fins);
+    if (!srv->cfg.wsgi)
+        ff_app_worker_stop(&srv->app);
+    ff_logs_close(&w.logs);
     ff_fin_run_list(&srv->st->process_fins); /* worker exit */
     if (srv->st->spool_dir[0])
         ff_rmtree(srv->st->spool_dir);
@@ -394,5 +404,7 @@ done:
     ff_loop_close(&w.loop);
     free(w.headers);
     ff_env_clear(&w.env);
+    if (srv->mw)
+        ff_mw_process_end(srv->mw); /* this process's gzip stream and buffer */
     return w.exit_code ? w.exit_code : rc;
 }

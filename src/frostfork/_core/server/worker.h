@@ -62,6 +62,7 @@ typedef struct ff_server {
     ff_state *st;
     PyObject *wsgi_app; /* borrowed from the caller of serve() */
     ff_app app;
+    struct ff_mw *mw;   /* built-in middleware (dispatch/mw.h), NULL when none */
     ff_shared *shared; /* MAP_SHARED: header and FF_MAX_SLOTS slots */
     ff_slot *slots;    /* shared->slots */
     char spool[FF_SPOOL_ROOT_MAX + 24]; /* <spool_root>/frostfork-<master pid> */

@@ -1,0 +1,83 @@
+/* dispatch/stream.c — frostfork.StreamingResponse: the head now, the body
+ * from the iterator as the connection drains (see send.h).
+ *
+ * Without a content_length the body is sent with chunked coding to
+ * HTTP/1.1 clients, and to HTTP/1.0 clients as the bytes up to the close.
+ * The iterator is not touched here: its first item is asked for by the
+ * owner of the connection, once the head is on its way. */
+#include "dispatch/dispatch.h"
+#include "obj/headers.h"
+
+int ff_stream_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp)
+{
+    PyObject *content = PyObject_GetAttrString(resp, "content");
+    PyObject *status = content ? PyObject_GetAttrString(resp, "status") : NULL;
+    PyObject *headers = status ? PyObject_GetAttrString(resp, "headers") : NULL;
+    PyObject *mtype = headers ? PyObject_GetAttrString(resp, "media_type") : NULL;
+    PyObject *length = mtype ? PyObject_GetAttrString(resp, "content_length") : NULL;
+    PyObject *iter = NULL;
+    int rc = -1;
+    if (!length)
+        goto done;
+    long st = PyLong_AsLong(status);
+    long long cl = length == Py_None ? -1 : PyLong_AsLongLong(length);
+    const char *ct = mtype == Py_None ? NULL : PyUnicode_AsUTF8(mtype);
+    if ((st == -1 || cl == -1) && PyErr_Occurred())
+        goto done;
+    if (mtype != Py_None && !ct)
+        goto done;
+    if (!(iter = PyObject_GetIter(content)))
+        goto done;
+    size_t mark = ff_buf_used(out);
+    int no_body = r->head_only || st == 204 || st == 304 || st < 200;
+    int chunked = cl < 0 && !r->http10;
+    ff_headers_seen seen = {0, -1};
+    if (ff_response_begin(out, (int)st, NULL, 0, e->date) < 0 ||
+        ff_put_headers(out, headers, &seen) < 0 ||
+        (chunked && !no_body && ff_buf_puts(out, "Transfer-Encoding: chunked\r\n") < 0) ||
+        (ct && ct[0] == 't' && strncmp(ct, "text/event-stream", 17) == 0 &&
+         ff_buf_puts(out, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") < 0) ||
+        ff_response_finish_head(out, seen.content_type ? NULL : ct,
+                                cl >= 0 ? (size_t)cl : (size_t)-1,
+                                r->keep_alive && (cl >= 0 || chunked), r->http10) < 0) {
+        out->len = out->off + mark;
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    rc = (int)st;
+    PyObject *close = PyObject_GetAttrString(content, "close");
+    if (!close)
+        PyErr_Clear();
+    if (no_body || cl == 0) {
+        /* nothing to send: the iterable is closed at once, as PEP 3333 asks */
+        ff_body_src s = {.kind = FF_BODY_ITER, .iter = Py_NewRef(iter), .close = close, .fd = -1};
+        ff_body_src_clear(&s);
+    } else {
+        e->src = (ff_body_src){.kind = FF_BODY_ITER, .fd = -1, .iter = Py_NewRef(iter),
+                               .close = close, .chunked = chunked, .sized = cl >= 0,
+                               .left = cl >= 0 ? (uint64_t)cl : 0};
+        e->src_close = cl < 0 && !chunked;
+    }
+done:
+    Py_XDECREF(content);
+    Py_XDECREF(status);
+    Py_XDECREF(headers);
+    Py_XDECREF(mtype);
+    Py_XDECREF(length);
+    Py_XDECREF(iter);
+    return rc;
+}
+
+/* The engine's way: the whole body into out now. */
+int ff_env_drain_src(ff_env *e, ff_buf *out)
+{
+    int rc = 1;
+    while (rc > 0 && e->src.kind != FF_BODY_NONE)
+        rc = e->src.kind == FF_BODY_FILE ? ff_body_src_read(&e->src, out, 1 << 20)
+                                         : ff_body_src_pump(&e->src, out);
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_SetFromErrno(PyExc_OSError);
+    e->src_close = 0;
+    return rc < 0 ? -1 : 0;
+}
