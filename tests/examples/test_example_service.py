@@ -77,3 +77,40 @@ def test_the_database_enforces_the_model_constraints(svc):
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute("INSERT INTO users (name, password_hash, salt, age, country, plan) "
                      "VALUES ('bob', ?, ?, 5, 'NO', 'free')", ("0" * 64, "0" * 32))
+
+
+def test_in_process_with_the_test_client(tmp_path, monkeypatch):
+    """The same service through frostfork.testing.Client: no socket, no fork; the
+    startup hook runs on enter, and routes, the yield dependency, HTTPError, the
+    API-key guard and the 422 shape answer as they do over the network."""
+    import importlib.util
+    import sys
+
+    from conftest import ROOT
+    from frostfork.testing import Client
+
+    monkeypatch.setenv("FROSTFORK_EXAMPLE_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FROSTFORK_EXAMPLE_ADMIN_KEY", "admin-key-2")
+    spec = importlib.util.spec_from_file_location("example_app_in_process",
+                                                  ROOT / "examples" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their hints through it
+    try:
+        spec.loader.exec_module(module)
+        with Client(module.app) as c:
+            index = c.get("/").json()
+            assert index["countries"] == 26 * 26 and index["postcodes"] == 100_000
+            assert c.get("/postcodes/00042").json() == {"code": "00042", "town": "Town 42"}
+            assert c.get("/postcodes/4").status_code == 422
+            missing = c.get("/users/999")
+            assert missing.status_code == 404 and missing.json() == {"detail": "no such user"}
+            assert c.get("/users", params={"limit": 5}).json() == []
+            assert c.delete("/users/1").status_code == 401
+            assert c.delete("/users/1", headers={"X-Admin-Key": "wrong"}).status_code == 403
+            assert c.delete("/users/1", headers={"X-Admin-Key": "admin-key-2"}).status_code == 404
+            bad = c.post("/users", json={"name": "X", "password": "short", "age": -1})
+            assert bad.status_code == 422
+            assert {tuple(e["loc"]) for e in bad.json()["detail"]} >= {("body", "name"),
+                                                                       ("body", "age")}
+    finally:
+        sys.modules.pop(spec.name, None)
