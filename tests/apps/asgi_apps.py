@@ -94,6 +94,7 @@ async def raw(scope, receive, send):
         except OSError as e:
             print(f"[raw app] send after disconnect raised {type(e).__name__}", flush=True)
     elif path == "/sleep":
+        print("[raw app] sleeping", flush=True)  # tests wait for this line, not a fixed time
         await asyncio.sleep(float(scope["query_string"] or b"3600"))
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"slept"})

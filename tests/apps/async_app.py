@@ -38,6 +38,7 @@ async def hello() -> dict:
 
 @app.get("/sleep")
 async def sleep(ms: int = 10) -> dict:
+    events.append(f"sleep {ms} started")  # tests poll /events for it instead of waiting
     await asyncio.sleep(ms / 1000)
     return {"slept": ms, "pid": os.getpid()}
 
@@ -71,6 +72,7 @@ async def fail_inline() -> dict:
 @app.get("/forever")
 async def forever(request: ff.Request, res: Resource) -> dict:
     request.defer(events.append, "forever deferred")
+    events.append("forever started")
     try:
         await asyncio.sleep(3600)
     except asyncio.CancelledError:

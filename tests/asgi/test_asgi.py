@@ -151,7 +151,7 @@ def test_lifespan_shutdown_runs_on_drain(serve):
     srv = serve("asgi_apps:raw", "--workers", "1")
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.sendall(b"GET /sleep?3 HTTP/1.1\r\nHost: t\r\n\r\n")
-    time.sleep(0.3)  # the request is in flight (a drain lets it finish)
+    srv.wait_output("[raw app] sleeping")  # the request is in flight (a drain lets it finish)
     srv.signal(15)
     assert read_response(s, timeout=20).body == b"slept"
     s.close()

@@ -115,7 +115,7 @@ def test_a_client_that_leaves_cancels_its_task(app):
     s = socket.create_connection(("127.0.0.1", app.port), timeout=10)
     s.sendall(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
     wait_until(lambda: get(app, "/inflight?ms=1").status_code == 200)  # the worker is serving
-    time.sleep(0.05)  # the request reached the handler (it is polled for below)
+    wait_until(lambda: "forever started" in events(app), what="the request reached its handler")
     s.close()
     got = wait_until(lambda: (lambda e: e if "forever deferred" in e else None)(events(app)))
     assert "forever cancelled" in got and "resource closed" in got
@@ -149,7 +149,7 @@ def test_drain_lets_tasks_finish(serve):
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     s.sendall(b"GET /sleep?ms=3000 HTTP/1.1\r\nHost: t\r\n\r\n")
     wait_until(lambda: get(srv, "/inflight?ms=1").status_code == 200)
-    time.sleep(0.2)  # the request reached its handler (3 s of sleep left for the drain)
+    wait_until(lambda: "sleep 3000 started" in events(srv), what="the request reached its handler")
     srv.signal(15)
     r = read_response(s, timeout=20)
     assert r.status == 200 and r.header("connection") == "close"
