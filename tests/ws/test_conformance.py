@@ -765,7 +765,12 @@ def test_corrupt_deflate_data_fails(ws_server):
 
 # ---- the same through a client library (websockets) -----------------------------------
 
-from websockets.sync.client import connect as ws_connect  # noqa: E402
+from websockets.sync.client import connect as _connect  # noqa: E402
+
+
+def ws_connect(uri: str, **kw):
+    """The library's client, never through a proxy from the environment."""
+    return _connect(uri, proxy=None, **kw)
 
 
 def ws_url(srv, path: str = ECHO) -> str:
