@@ -226,3 +226,14 @@ def test_ws_options_on_the_command_line(serve):
     assert conn.read_message() == (TEXT, b"x" * 1000)
     conn.send_frame(TEXT, b"x" * 1001)
     assert conn.expect_close().code == 1009
+
+
+def test_idle_websocket_outlives_the_http_timeouts(serve):
+    srv = serve("ws_app:app", "--workers", "1", "--keepalive", "1", "--header-timeout", "1",
+                "--body-timeout", "1")
+    conn, _ = connect(srv.port, "/echo")
+    with pytest.raises(TimeoutError):  # nothing comes for 3 s, not even a close
+        conn.read_frame(timeout=3)
+    conn.send_text("still open")
+    assert conn.read_message() == (TEXT, b"still open")
+    conn.close()
