@@ -529,6 +529,8 @@ void ff_conn_process(ff_worker *w, ff_conn *c)
     if (c->task) {
         /* a task runs this connection's request: only earlier answers go out */
         if (conn_flush(w, c) == 0) {
+            if (c->ws_open && ff_buf_used(&c->out) == 0)
+                ff_buf_free(&c->out);
             if (ff_buf_used(&c->out))
                 ff_conn_watch(w, c, FF_WRITE);
             else if (!c->ws_open || ff_wsobj_can_read(c->ws))
@@ -627,6 +629,8 @@ int ff_conn_ws_input(ff_worker *w, ff_conn *c)
     int rc = ff_wsobj_feed(c->ws, c->in.data + c->in.off, ff_buf_used(&c->in), &used);
     ff_buf_consume(&c->in, used);
     if (rc == 0) {
+        if (ff_buf_used(&c->in) == 0)
+            ff_buf_free(&c->in); /* an idle WebSocket holds no buffer: thousands of them stay cheap */
         ff_tl_push(&w->ws, c, w->now); /* the idle ping counts from the last frame */
         return 0;
     }
