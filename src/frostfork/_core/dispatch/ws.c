@@ -1046,8 +1046,8 @@ static int deliver(ff_Ws *ws, int text, const char *p, size_t n)
         return -1;
     }
     int rc = PyList_Append(ws->queue, v);
+    ws->qbytes += message_size(ws, v); /* counted as take() will count it off */
     Py_DECREF(v);
-    ws->qbytes += n;
     return rc;
 }
 
