@@ -112,7 +112,7 @@ static void set_close(ff_Ws *ws, int code, const char *reason, size_t len)
 }
 
 /* The next queued message, or NULL (no exception) when the queue is empty. */
-static PyObject *dequeue(ff_Ws *ws, size_t *nbytes)
+static PyObject *dequeue(ff_Ws *ws)
 {
     if (!ws->queue || ws->qhead >= PyList_GET_SIZE(ws->queue))
         return NULL;
@@ -123,7 +123,6 @@ static PyObject *dequeue(ff_Ws *ws, size_t *nbytes)
         Py_CLEAR(ws->queue);
         ws->qhead = 0;
     }
-    *nbytes = 0;
     return item;
 }
 
@@ -147,11 +146,10 @@ static size_t message_size(ff_Ws *ws, PyObject *m)
 /* Takes a queued message; resumes the reader once the queue is low again. */
 static PyObject *take(ff_Ws *ws)
 {
-    size_t n;
-    PyObject *m = dequeue(ws, &n);
+    PyObject *m = dequeue(ws);
     if (!m)
         return NULL;
-    n = message_size(ws, m);
+    size_t n = message_size(ws, m);
     ws->qbytes = ws->qbytes > n ? ws->qbytes - n : 0;
     if (ws->paused && ws->qbytes <= WS_QUEUE_HIGH / 2 && ws->stream && ws->e->ws_resume) {
         ws->paused = 0;
