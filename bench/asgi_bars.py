@@ -3,9 +3,10 @@
   python bench/asgi_bars.py [--rounds 3] [--duration 5] [--results bench/RESULTS.md]
 
 Throughput: bench.apps.fastapi_bench:app (async handlers; POST /users validated by pydantic)
-served by frostfork --asgi, granian --interface asgi and uvicorn --loop uvloop --http
-httptools, each with one worker pinned to core 0, wrk -t1 -c50 pinned to core 1, GET / and
-the typed POST (bench/post_user.lua). Rounds alternate the servers.
+and bench.apps.litestar_bench:app (the same routes; the body a msgspec Struct with the same
+constraints) served by frostfork --asgi, granian --interface asgi and uvicorn --loop uvloop
+--http httptools, each with one worker pinned to core 0, wrk -t1 -c50 pinned to core 1, GET /
+and the typed POST (bench/post_user.lua). Rounds alternate the servers and the apps.
 Memory: bench.apps.fastapi_mem:app (its import builds 600,000 tuples) with 4 workers per
 server; GET /pid on fresh connections until every worker answered twice; total PSS = sum of
 Pss in /proc/PID/smaps_rollup over the master (or the first process) and all descendants.
@@ -43,6 +44,7 @@ def cmd(server: str, target: str, port: int, workers: int) -> list[str]:
 
 
 SERVERS = ["frostfork", "granian", "uvicorn"]
+APPS = {"FastAPI": "bench.apps.fastapi_bench:app", "Litestar": "bench.apps.litestar_bench:app"}
 
 
 def free_port() -> int:
@@ -91,8 +93,8 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def throughput(server: str, duration: int) -> dict:
-    proc, port = start(server, "bench.apps.fastapi_bench:app", 1, pin=True)
+def throughput(server: str, target: str, duration: int) -> dict:
+    proc, port = start(server, target, 1, pin=True)
     try:
         out = {}
         for name, extra in (("hello", []), ("post", ["-s", str(ROOT / "bench/post_user.lua")])):
@@ -133,37 +135,40 @@ def main() -> None:
     ap.add_argument("--results", default=None)
     ap.add_argument("--skip-memory", action="store_true")
     a = ap.parse_args()
-    got: dict[str, list[dict]] = {s: [] for s in SERVERS}
+    got: dict[str, dict[str, list[dict]]] = {app: {s: [] for s in SERVERS} for app in APPS}
     for rnd in range(a.rounds):
-        for s in SERVERS:
-            r = throughput(s, a.duration)
-            got[s].append(r)
-            print(f"round {rnd + 1} {s}: hello {r['hello']['rps']:.0f}, "
-                  f"post {r['post']['rps']:.0f} req/s", file=sys.stderr, flush=True)
+        for app, target in APPS.items():
+            for s in SERVERS:
+                r = throughput(s, target, a.duration)
+                got[app][s].append(r)
+                print(f"round {rnd + 1} {app} {s}: hello {r['hello']['rps']:.0f}, "
+                      f"post {r['post']['rps']:.0f} req/s", file=sys.stderr, flush=True)
     mem = {} if a.skip_memory else {s: memory(s) for s in SERVERS}
     lines = [
         f"Command: `python bench/asgi_bars.py --rounds {a.rounds} --duration {a.duration}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPython "
         f"{sys.version.split()[0]}; bench.apps.fastapi_bench:app (FastAPI, async handlers, "
-        "pydantic body). One worker on core 0, `wrk -t1 -c50` on core 1, 2 s warm-up, rounds "
-        "alternate the servers. The 2 cores were shared with other agents' builds: noisy.",
+        "pydantic body) and bench.apps.litestar_bench:app (Litestar, the same routes, a msgspec "
+        "Struct body). One worker on core 0, `wrk -t1 -c50` on core 1, 2 s warm-up, rounds "
+        "alternate the apps and the servers.",
         "",
-        "| server | GET / median req/s | per round | POST /users median req/s | per round | "
+        "| app | server | GET / median req/s | per round | POST /users median req/s | per round | "
         "frostfork / this (GET, POST; per-round medians) | non-2xx |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for s in SERVERS:
-        rs = got[s]
-        h = [x["hello"]["rps"] for x in rs]
-        p = [x["post"]["rps"] for x in rs]
-        fh = [x["hello"]["rps"] for x in got["frostfork"]]
-        fp = [x["post"]["rps"] for x in got["frostfork"]]
-        ratio = (f"{statistics.median(a_ / b for a_, b in zip(fh, h)):.2f}, "
-                 f"{statistics.median(a_ / b for a_, b in zip(fp, p)):.2f}")
-        errs = sum(x["hello"]["errors"] + x["post"]["errors"] for x in rs)
-        lines.append(f"| {s} | {statistics.median(h):,.0f} | {', '.join(f'{v:,.0f}' for v in h)}"
-                     f" | {statistics.median(p):,.0f} | {', '.join(f'{v:,.0f}' for v in p)}"
-                     f" | {ratio} | {errs} |")
+    for app in APPS:
+        for s in SERVERS:
+            rs = got[app][s]
+            h = [x["hello"]["rps"] for x in rs]
+            p = [x["post"]["rps"] for x in rs]
+            fh = [x["hello"]["rps"] for x in got[app]["frostfork"]]
+            fp = [x["post"]["rps"] for x in got[app]["frostfork"]]
+            ratio = (f"{statistics.median(a_ / b for a_, b in zip(fh, h)):.2f}, "
+                     f"{statistics.median(a_ / b for a_, b in zip(fp, p)):.2f}")
+            errs = sum(x["hello"]["errors"] + x["post"]["errors"] for x in rs)
+            lines.append(f"| {app} | {s} | {statistics.median(h):,.0f} | "
+                         f"{', '.join(f'{v:,.0f}' for v in h)} | {statistics.median(p):,.0f} | "
+                         f"{', '.join(f'{v:,.0f}' for v in p)} | {ratio} | {errs} |")
     if mem:
         lines += ["", "Memory: bench.apps.fastapi_mem:app (600,000 tuples built at import), 4 "
                   "workers, each worker answered GET /pid at least twice; total PSS of the "

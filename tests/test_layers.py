@@ -20,6 +20,7 @@ LAYERS = {
     "http/": ("http", 1),
     "loop/": ("loop", 1),
     "json/scan.": ("json/scan", 1),
+    "ws/": ("ws", 2),  # the WebSocket protocol: over http/ and util/, under everything Python
     "compat.h": ("compat", 2),
     "module.h": ("compat", 2),
     "schema/": ("schema", 3),
@@ -31,7 +32,7 @@ LAYERS = {
     "server/": ("server", 9),
     "module.c": ("module", 10),
 }
-PURE_C = {"util", "http", "loop", "json/scan"}
+PURE_C = {"util", "http", "loop", "json/scan", "ws"}
 PYTHON_HEADERS = {"Python.h", "structmember.h", "module.h", "compat.h"}
 # A pure-C file outside a pure-C folder (it includes nothing of Python).
 PURE_FILES = {"life/spool.c", "life/spool.h"}
@@ -93,6 +94,9 @@ def test_no_layer_includes_a_higher_one():
     ({"http/parse.c": '#include <Python.h>\n'}, "pure-C"),
     ({"json/scan.c": '#include "module.h"\n'}, "pure-C"),
     ({"util/buf.h": '#include "json/scan.h"\n'}, "util may not use json/scan"),
+    ({"http/parse.c": '#include "ws/ws.h"\n'}, "http may not use ws"),
+    ({"ws/read.c": '#include <Python.h>\n'}, "pure-C"),
+    ({"ws/ws.h": '#include "obj/request.h"\n'}, "ws may not use obj"),
 ])
 def test_the_check_catches_an_upward_include(files, why):
     found = violations(files)
@@ -102,4 +106,7 @@ def test_the_check_catches_an_upward_include(files, why):
 def test_downward_and_local_includes_pass():
     assert violations({"server/conn.c": '#include "dispatch/dispatch.h"\n#include "server/conn.h"\n',
                        "http/chunked.c": '#include "parse.h"\n#include <string.h>\n',
-                       "json/decode.h": '#include "json/scan.h"\n#include "schema/type.h"\n'}) == []
+                       "json/decode.h": '#include "json/scan.h"\n#include "schema/type.h"\n',
+                       "ws/read.c": '#include "ws/internal.h"\n#include "util/fault.h"\n',
+                       "ws/ws.h": '#include "http/parse.h"\n#include "util/buf.h"\n',
+                       "server/conn.c": '#include "ws/ws.h"\n'}) == []

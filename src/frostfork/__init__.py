@@ -30,6 +30,7 @@ from frostfork.model import Model, field
 from frostfork.params import Body, Cookie, File, Form, Header, Query
 from frostfork.responses import FileResponse, StreamingResponse
 from frostfork.sinks import DataSink
+from frostfork.websocket import WebSocket, WebSocketDisconnect
 
 __all__ = [
     "App", "Body", "Cookie", "Description", "dispatch", "json", "Finalizer", "TempFile",
@@ -40,5 +41,6 @@ __all__ = [
     "PlainTextResponse", "RedirectResponse",
     "CORS",
     "File", "FileResponse", "Form", "StreamingResponse", "UploadFile",
+    "WebSocket", "WebSocketDisconnect",
 ]
 __version__ = "0.1.0"

@@ -24,7 +24,7 @@ from frostfork.security import SecurityScheme
 # Sources, mirrored by enum ff_src in _core/bind/plan.h.
 # the order of enum ff_src in bind/plan.h
 (PATH, QUERY, HEADER, COOKIE, BODY, BODY_FIELD, REQUEST, DEP, SECURITY, FORM, FILE,
- FORM_MODEL) = range(12)
+ FORM_MODEL, WEBSOCKET) = range(13)
 
 _TEXT_KINDS = {tn.STR, tn.INT, tn.FLOAT, tn.BOOL, tn.DECIMAL, tn.UUID, tn.DATETIME, tn.DATE,
                tn.TIME, tn.ENUM, tn.LITERAL, tn.ANY}
@@ -155,6 +155,9 @@ def plan_for(fn: Callable[..., Any], *, label: str, path_names: tuple[str, ...] 
             continue
         if base is _core.Request or (p.name == "request" and p.annotation is p.empty):
             args.append((p.name, REQUEST, p.name, -1, None, False, None, False, None))
+            continue
+        if isinstance(base, type) and issubclass(base, _core.WebSocket):
+            args.append((p.name, WEBSOCKET, p.name, -1, None, False, None, False, None))
             continue
         if _hashable(base) and base in providers:
             dep = _dependency(base, providers, chain + (label,), path_names)

@@ -172,6 +172,14 @@ def serve_options(s: argparse.ArgumentParser) -> None:
     s.add_argument("--max-concurrency", type=int, default=0, metavar="N",
                    help="suspended async handlers per worker; a request for an async handler "
                         "beyond that is answered 503 with Retry-After (0: no limit)")
+    s.add_argument("--ws-max-message", type=_size, default="16m", metavar="SIZE",
+                   help="WebSocket: the largest message (after inflating) a client may send; "
+                        "over it the session closes with 1009 (default 16 MiB)")
+    s.add_argument("--ws-ping", type=float, default=0.0, metavar="SECONDS",
+                   help="WebSocket: ping a session idle this long, close it (1011) when the "
+                        "next ping comes without a pong (default 0: off)")
+    s.add_argument("--no-ws-deflate", action="store_true",
+                   help="WebSocket: do not agree to permessage-deflate (RFC 7692)")
     s.add_argument("--no-inline-step", action="store_true",
                    help="run every async def handler in an asyncio Task from its start, instead "
                         "of running it inline until it first suspends (code that looks up "
@@ -551,6 +559,10 @@ def serve(args: argparse.Namespace, argv: list[str]) -> int:
     elif args.metrics_bind:
         metrics_sock = _bind(args.metrics_bind)
     drop_privileges(args.user, args.group)
+    if args.ws_max_message <= 0 or args.ws_ping < 0:
+        raise CLIError("--ws-max-message must be > 0 and --ws-ping >= 0")
+    from frostfork import websocket
+    websocket.configure(args.ws_max_message, not args.no_ws_deflate, args.ws_ping)
     app = _load(args.target)
     runtime = None
     if not args.wsgi and not isinstance(app, App) and (args.asgi or asgi.is_asgi_app(app)):

@@ -16,6 +16,7 @@ same requests are an error at startup that names both handlers.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -53,6 +54,7 @@ class Route:
     operation_id: str | None = None
     response_model: Any = None
     dependencies: list[Any] = field(default_factory=list)
+    websocket: bool = False  # an @app.websocket route: GET with Upgrade: websocket
 
     @property
     def name(self) -> str:
@@ -138,6 +140,32 @@ class Routes:
 
     def patch(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.route(path, ("PATCH",), **options)
+
+    def websocket(self, path: str, *,
+                  dependencies: Iterable[Any] | None = None) -> Callable[[F], F]:
+        """Registers an `async def` WebSocket handler for `path`.
+
+            @app.websocket("/ws/{room}")
+            async def chat(ws: frostfork.WebSocket, room: str, token: str = ""):
+                await ws.accept()
+                async for message in ws:
+                    await ws.send_text(message)
+
+        Its parameters bind like an HTTP route's (path, query, headers, cookies,
+        dependencies), plus the frostfork.WebSocket. A binding error refuses
+        the handshake with the usual 4xx; a plain GET gets 426."""
+        if path and not path.startswith("/"):
+            raise RouteError(f"WEBSOCKET {path}: path must start with '/'")
+
+        def register(fn: F) -> F:
+            if not inspect.iscoroutinefunction(fn):
+                raise RouteError(f"WEBSOCKET {path}: {getattr(fn, '__qualname__', fn)!r} must be "
+                                 f"an async def")
+            self._routes.append(Route("GET", path, fn, include_in_schema=False,
+                                      dependencies=list(dependencies or ()), websocket=True))
+            return fn
+
+        return register
 
     def delete(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.route(path, ("DELETE",), **options)

@@ -119,6 +119,9 @@ static PyMethodDef module_methods[] = {
      "loop_factory() (None: no loop) and suspend at most max_concurrency requests (0: no limit)"},
     {"asgi_config", (PyCFunction)(void (*)(void))ff_py_asgi_config, METH_VARARGS | METH_KEYWORDS,
      "asgi_config(app, root_path=''): the workers host this ASGI 3 app (serve() with no routes)"},
+    {"ws_config", (PyCFunction)(void (*)(void))ff_py_ws_config, METH_VARARGS | METH_KEYWORDS,
+     "ws_config(websocket_class, disconnect, max_message=16 MiB, deflate=True, ping=0): "
+     "what WebSocket sessions are made of (in the master, before fork)"},
     {"finalize", (PyCFunction)(void (*)(void))ff_py_finalize, METH_VARARGS | METH_KEYWORDS,
      "finalize(obj, fn, /, *args, **kwargs) -> Finalizer: run fn once, when obj is collected,\n"
      "when called, at the end of the current request, or at exit."},
@@ -220,6 +223,7 @@ static int module_exec(PyObject *m)
         !(st->Step_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_step_spec, NULL)) ||
         !(st->Asgi_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_asgi_spec, NULL)) ||
         !(st->Ready_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &ff_ready_spec, NULL)) ||
+        add_type(m, &ff_ws_spec, &st->WebSocket_type) < 0 ||
         add_type(m, &ff_filesink_spec, &st->FileSink_type) < 0 ||
         add_type(m, &ff_sqlitesink_spec, &st->SQLiteSink_type) < 0 ||
         add_type(m, &ff_upload_spec, &st->UploadFile_type) < 0 ||
@@ -270,6 +274,8 @@ static int module_exec(PyObject *m)
     st->empty_tuple = PyTuple_New(0);
     st->str_close = PyUnicode_InternFromString("close");
     st->str_flush = PyUnicode_InternFromString("flush");
+    st->ws_max_message = 16u << 20; /* until ws_config() says otherwise */
+    st->ws_deflate = 1;
     st->secrets = PyList_New(0);
     if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
         !st->time_fromiso || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
@@ -302,6 +308,9 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->Ready_type);
     Py_VISIT(st->asgi_app);
     Py_VISIT(st->asgi_root_path);
+    Py_VISIT(st->WebSocket_type);
+    Py_VISIT(st->ws_class);
+    Py_VISIT(st->ws_disconnect);
     Py_VISIT(st->CallNext_type);
     Py_VISIT(st->Finalizer_type);
     Py_VISIT(st->FileSink_type);
@@ -350,6 +359,9 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->Ready_type);
     Py_CLEAR(st->asgi_app);
     Py_CLEAR(st->asgi_root_path);
+    Py_CLEAR(st->WebSocket_type);
+    Py_CLEAR(st->ws_class);
+    Py_CLEAR(st->ws_disconnect);
     Py_CLEAR(st->CallNext_type);
     Py_CLEAR(st->Finalizer_type);
     Py_CLEAR(st->FileSink_type);

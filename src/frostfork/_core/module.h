@@ -72,6 +72,13 @@ typedef struct {
     PyTypeObject *Ready_type;  /* an awaitable that is already done */
     PyObject *asgi_app;        /* set by asgi_config(): the ASGI app the workers host */
     PyObject *asgi_root_path;  /* the scopes' root_path (--root-path), or NULL for "" */
+    /* websockets (dispatch/ws.c): set by frostfork._core.ws_config() in the master */
+    PyTypeObject *WebSocket_type; /* the C base of frostfork.WebSocket */
+    PyObject *ws_class;        /* frostfork.WebSocket, what native handlers are given */
+    PyObject *ws_disconnect;   /* frostfork.WebSocketDisconnect */
+    unsigned long long ws_max_message; /* --ws-max-message */
+    int ws_deflate;            /* permessage-deflate offered (--no-ws-deflate: 0) */
+    long ws_ping_ms;           /* --ws-ping (0: off) */
 } ff_state;
 
 ff_state *ff_get_state(PyObject *module);
@@ -96,6 +103,8 @@ extern PyType_Spec ff_step_spec;
 extern PyType_Spec ff_asgi_spec;
 extern PyType_Spec ff_ready_spec;
 PyObject *ff_py_asgi_config(PyObject *module, PyObject *args, PyObject *kwargs);
+extern PyType_Spec ff_ws_spec;
+PyObject *ff_py_ws_config(PyObject *module, PyObject *args, PyObject *kwargs);
 /* Imports module.attr[.attr] — for the handful of stdlib objects cached at init. */
 PyObject *ff_import_attr(const char *module, const char *attr);
 

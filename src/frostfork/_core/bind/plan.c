@@ -107,7 +107,7 @@ static PyObject *plan_new(PyTypeObject *type, PyObject *targs, PyObject *kw)
                               &loc, &a->capture, &schema, &a->required, &def, &a->is_list, &dep,
                               &sec))
             goto fail;
-        if (a->src < FF_SRC_PATH || a->src > FF_SRC_FORM_MODEL) {
+        if (a->src < FF_SRC_PATH || a->src > FF_SRC_WEBSOCKET) {
             PyErr_Format(PyExc_ValueError, "bad source %d", a->src);
             goto fail;
         }
@@ -196,6 +196,7 @@ void ff_bind_init(ff_bind *b, ff_state *st, const ff_req *r, const ff_slice *cap
     b->body = NULL;
     b->body_state = 0;
     b->request = NULL;
+    b->websocket = NULL;
     b->path_names = path_names;
     b->query = b->query_inline;
     b->nquery = -1;
@@ -723,6 +724,12 @@ static PyObject *arg_value(ff_bind *b, ff_Plan *plan, const ff_arg *a)
         return from_form(b, a);
     case FF_SRC_FORM_MODEL:
         return form_model(b, a);
+    case FF_SRC_WEBSOCKET:
+        if (!b->websocket) {
+            PyErr_SetString(PyExc_RuntimeError, "a WebSocket parameter outside a websocket route");
+            return NULL;
+        }
+        return Py_NewRef(b->websocket);
     }
     return NULL;
 }

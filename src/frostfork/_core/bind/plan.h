@@ -23,6 +23,7 @@ enum ff_src {
     FF_SRC_FORM,       /* a form field (urlencoded or multipart), converted like a query value */
     FF_SRC_FILE,       /* an uploaded file (UploadFile), or a list of them */
     FF_SRC_FORM_MODEL, /* the whole form as a model */
+    FF_SRC_WEBSOCKET,  /* a websocket route's frostfork.WebSocket */
 };
 
 /* Security scheme kinds, mirrored by frostfork/security.py. */
@@ -84,6 +85,7 @@ typedef struct {
     PyObject *body;         /* decoded body, once */
     int body_state;         /* 0 not yet, 1 ok, -1 failed */
     PyObject *request;      /* the Request object, if asked for */
+    PyObject *websocket;    /* a websocket route's session (borrowed), or NULL */
     PyObject *path_names;   /* tuple of the pattern's {names} */
     ff_pair *query;         /* query_inline, or a heap array for a longer query */
     int nquery;             /* -1 until parsed */

@@ -47,7 +47,7 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
     if (e->suspend && (asgi || !e->inline_step)) {
         /* straight to a Task: its first step already runs with a current task, which
          * anyio-based code (Starlette, FastAPI, httpx) looks up on its first call */
-        int status = e->suspend(e, r, coro, NULL, ctx, label, mark, asgi, rt);
+        int status = e->suspend(e, r, coro, NULL, ctx, label, mark, asgi, rt, NULL);
         Py_DECREF(ctx);
         if (status == -1)
             status = asgi ? ff_asgi_finish(asgi, (ff_req *)r, label, 1, 0)
@@ -73,7 +73,7 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
     } else if (sr == PYGEN_ERROR) {
         status = ff_fail_500(e, r, out, label);
     } else if (e->suspend) {
-        status = e->suspend(e, r, coro, v, ctx, label, mark, asgi, rt);
+        status = e->suspend(e, r, coro, v, ctx, label, mark, asgi, rt, NULL);
     } else {
         PyObject *res = PyObject_CallMethod(coro, "close", NULL);
         Py_XDECREF(res);

@@ -12,6 +12,7 @@
  * waits for the client to leave or the response to end (http.disconnect). */
 #include "dispatch/dispatch.h"
 #include "dispatch/asgi.h"
+#include "dispatch/ws.h"
 #include "obj/headers.h"
 
 #include <ctype.h>
@@ -29,7 +30,7 @@ typedef struct {
     PyObject *value;
 } ff_Ready;
 
-static PyObject *ready_new(ff_state *st, PyObject *value)
+PyObject *ff_ready_new(ff_state *st, PyObject *value)
 {
     ff_Ready *r = PyObject_New(ff_Ready, st->Ready_type);
     if (r)
@@ -129,7 +130,7 @@ static PyObject *message(const char *type)
 }
 
 /* Resolves a Future with value (stealing it), unless it is done already. */
-static void resolve(PyObject **fut, PyObject *value)
+void ff_future_resolve(PyObject **fut, PyObject *value)
 {
     PyObject *f = *fut;
     *fut = NULL;
@@ -179,11 +180,11 @@ static PyObject *asgi_receive(PyObject *self, PyObject *unused)
         a->body_done = a->body_off == n;
         PyObject *msg = Py_BuildValue("{s:s,s:N,s:O}", "type", "http.request", "body", chunk,
                                       "more_body", a->body_done ? Py_False : Py_True);
-        return msg ? ready_new(st, msg) : NULL;
+        return msg ? ff_ready_new(st, msg) : NULL;
     }
     if (a->gone || a->state == FF_ASGI_DONE) {
         PyObject *msg = message("http.disconnect");
-        return msg ? ready_new(st, msg) : NULL;
+        return msg ? ff_ready_new(st, msg) : NULL;
     }
     if (!a->disconnect && !(a->disconnect = new_future(a)))
         return NULL;
@@ -192,7 +193,7 @@ static PyObject *asgi_receive(PyObject *self, PyObject *unused)
 
 /* Header names and values the app gives are written as they are, so they
  * must be bytes without CR, LF or NUL (no response splitting). */
-static int header_ok(PyObject *v, int name)
+int ff_asgi_header_ok(PyObject *v, int name)
 {
     if (!PyBytes_Check(v)) {
         PyErr_Format(PyExc_TypeError, "ASGI header %s must be bytes, not %.50s",
@@ -281,7 +282,7 @@ static int write_body(ff_Asgi *a, const char *p, size_t n, int more)
     return 0;
 }
 
-static PyObject *get_item(PyObject *msg, const char *key)
+PyObject *ff_asgi_get_item(PyObject *msg, const char *key)
 {
     PyObject *v = PyMapping_GetItemString(msg, key);
     if (!v && PyErr_ExceptionMatches(PyExc_KeyError))
@@ -295,7 +296,7 @@ static PyObject *send_start(ff_Asgi *a, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "ASGI: http.response.start sent twice");
         return NULL;
     }
-    PyObject *status = get_item(msg, "status");
+    PyObject *status = ff_asgi_get_item(msg, "status");
     long code = status && PyLong_Check(status) ? PyLong_AsLong(status) : -1;
     Py_XDECREF(status);
     if (code < 100 || code > 999) {
@@ -303,7 +304,7 @@ static PyObject *send_start(ff_Asgi *a, PyObject *msg)
             PyErr_SetString(PyExc_TypeError, "ASGI: http.response.start needs an int status");
         return NULL;
     }
-    PyObject *headers = get_item(msg, "headers");
+    PyObject *headers = ff_asgi_get_item(msg, "headers");
     PyObject *list = PyList_New(0);
     PyObject *it = headers && headers != Py_None ? PyObject_GetIter(headers) : NULL;
     if (!list || (headers && headers != Py_None && !it))
@@ -314,8 +315,8 @@ static PyObject *send_start(ff_Asgi *a, PyObject *msg)
         Py_DECREF(item);
         if (!pair)
             goto fail;
-        int ok = PyTuple_GET_SIZE(pair) == 2 && header_ok(PyTuple_GET_ITEM(pair, 0), 1) &&
-                 header_ok(PyTuple_GET_ITEM(pair, 1), 0);
+        int ok = PyTuple_GET_SIZE(pair) == 2 && ff_asgi_header_ok(PyTuple_GET_ITEM(pair, 0), 1) &&
+                 ff_asgi_header_ok(PyTuple_GET_ITEM(pair, 1), 0);
         if (!ok && !PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "ASGI: each header is a (name, value) pair");
         if (!ok || PyList_Append(list, pair) < 0) {
@@ -331,7 +332,7 @@ static PyObject *send_start(ff_Asgi *a, PyObject *msg)
     a->status = (int)code;
     a->headers = list;
     a->state = FF_ASGI_STARTED;
-    return ready_new(a->e->st, NULL);
+    return ff_ready_new(a->e->st, NULL);
 fail:
     Py_XDECREF(it);
     Py_XDECREF(headers);
@@ -349,7 +350,7 @@ static PyObject *send_body(ff_Asgi *a, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "ASGI: http.response.body after the response ended");
         return NULL;
     }
-    PyObject *body = get_item(msg, "body"), *more_o = get_item(msg, "more_body");
+    PyObject *body = ff_asgi_get_item(msg, "body"), *more_o = ff_asgi_get_item(msg, "more_body");
     int more = more_o ? PyObject_IsTrue(more_o) : 0;
     Py_XDECREF(more_o);
     Py_buffer view = {0};
@@ -373,7 +374,7 @@ static PyObject *send_body(ff_Asgi *a, PyObject *msg)
     }
     a->state = more ? FF_ASGI_BODY : FF_ASGI_DONE;
     if (!more)
-        resolve(&a->disconnect, message("http.disconnect"));
+        ff_future_resolve(&a->disconnect, message("http.disconnect"));
     if (a->stream && a->e->stream_flush)
         a->e->stream_flush(a->stream); /* may find the client gone */
     if (more && a->out && ff_buf_used(a->out) > OUT_HIGH && a->e->loop) {
@@ -381,7 +382,7 @@ static PyObject *send_body(ff_Asgi *a, PyObject *msg)
             return NULL;
         return Py_NewRef(a->drain);
     }
-    return ready_new(a->e->st, NULL);
+    return ff_ready_new(a->e->st, NULL);
 }
 
 /* send(message) */
@@ -392,7 +393,7 @@ static PyObject *asgi_send(PyObject *self, PyObject *msg)
         PyErr_SetString(PyExc_OSError, "ASGI: the client disconnected");
         return NULL;
     }
-    PyObject *type = PyMapping_Check(msg) ? get_item(msg, "type") : NULL;
+    PyObject *type = PyMapping_Check(msg) ? ff_asgi_get_item(msg, "type") : NULL;
     if (!type || !PyUnicode_Check(type)) {
         Py_XDECREF(type);
         if (!PyErr_Occurred())
@@ -444,7 +445,7 @@ void ff_asgi_gone(ff_Asgi *a)
     a->gone = 1;
     a->out = NULL;
     a->stream = NULL;
-    resolve(&a->disconnect, message("http.disconnect"));
+    ff_future_resolve(&a->disconnect, message("http.disconnect"));
     if (a->drain) {
         PyObject *f = a->drain;
         a->drain = NULL;
@@ -462,7 +463,7 @@ void ff_asgi_gone(ff_Asgi *a)
 void ff_asgi_drained(ff_Asgi *a)
 {
     if (a->drain && a->out && ff_buf_used(a->out) <= OUT_HIGH / 2)
-        resolve(&a->drain, NULL);
+        ff_future_resolve(&a->drain, NULL);
 }
 
 /* The app's coroutine ended (failed: with the exception set). Answers what
@@ -546,7 +547,7 @@ static PyObject *header_pairs(const ff_http_request *h)
     return list;
 }
 
-static PyObject *build_scope(ff_env *e, const ff_req *r)
+PyObject *ff_asgi_scope(ff_env *e, const ff_req *r, int websocket)
 {
     const ff_http_request *h = r->http;
     char *tmp = PyMem_Malloc(h->path_len + 1);
@@ -560,9 +561,10 @@ static PyObject *build_scope(ff_env *e, const ff_req *r)
     PyObject *scope = NULL;
     if (path && state && client)
         scope = Py_BuildValue(
-            "{s:s,s:O,s:s,s:s#,s:s,s:N,s:y#,s:y#,s:O,s:N,s:O,s:O,s:N}", "type", "http", "asgi",
-            e->asgi_version, "http_version", r->http10 ? "1.0" : "1.1", "method", h->method,
-            (Py_ssize_t)h->method_len, "scheme", "http", "path", Py_NewRef(path), "raw_path",
+            "{s:s,s:O,s:s,s:s#,s:s,s:N,s:y#,s:y#,s:O,s:N,s:O,s:O,s:N}", "type",
+            websocket ? "websocket" : "http", "asgi", e->asgi_version, "http_version",
+            r->http10 ? "1.0" : "1.1", "method", h->method, (Py_ssize_t)h->method_len, "scheme",
+            websocket ? "ws" : "http", "path", Py_NewRef(path), "raw_path",
             h->path, (Py_ssize_t)h->path_len, "query_string", h->query ? h->query : "",
             (Py_ssize_t)(h->query ? h->query_len : 0), "root_path", e->asgi_root_path, "headers",
             header_pairs(h), "client", client, "server", e->asgi_server, "state", Py_NewRef(state));
@@ -572,25 +574,12 @@ static PyObject *build_scope(ff_env *e, const ff_req *r)
     return scope;
 }
 
-static int wants_websocket(const ff_http_request *h)
-{
-    for (size_t i = 0; i < h->num_headers; i++) {
-        const ff_http_header *f = &h->headers[i];
-        if (f->name_len == 7 && strncasecmp(f->name, "upgrade", 7) == 0 && f->value_len >= 9)
-            for (size_t k = 0; k + 9 <= f->value_len; k++)
-                if (strncasecmp(f->value + k, "websocket", 9) == 0)
-                    return 1;
-    }
-    return 0;
-}
-
 int ff_asgi_dispatch(ff_env *e, ff_req *r, ff_buf *out)
 {
     ff_state *st = e->st;
     struct ff_Finalizer *mark = st->request_fins.head;
-    if (wants_websocket(r->http)) /* no websocket scope yet: refused, the app is not called */
-        return ff_response_error(out, 400, "WebSocket is not supported by this server",
-                                 e->date, 0, r->http10, r->head_only) < 0 ? -1 : 400;
+    if (ff_ws_is_upgrade(r->http))
+        return ff_ws_dispatch_asgi(e, r, out);
     if (e->busy)
         return ff_async_busy(e, r, out);
     ff_Asgi *a = PyObject_GC_New(ff_Asgi, st->Asgi_type);
@@ -604,7 +593,7 @@ int ff_asgi_dispatch(ff_env *e, ff_req *r, ff_buf *out)
     a->head_only = r->head_only;
     PyObject_GC_Track(a);
     a->body = PyBytes_FromStringAndSize(r->body_len ? r->body : "", (Py_ssize_t)r->body_len);
-    PyObject *scope = a->body ? build_scope(e, r) : NULL;
+    PyObject *scope = a->body ? ff_asgi_scope(e, r, 0) : NULL;
     PyObject *recv = scope ? PyObject_GetAttrString((PyObject *)a, "receive") : NULL;
     PyObject *send = recv ? PyObject_GetAttrString((PyObject *)a, "send") : NULL;
     PyObject *coro = send ? PyObject_CallFunctionObjArgs(e->asgi_app, scope, recv, send, NULL) : NULL;

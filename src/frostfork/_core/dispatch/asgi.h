@@ -34,4 +34,16 @@ void ff_asgi_drained(ff_Asgi *a);
 /* The app's coroutine ended; see asgi.c. Returns the status answered. */
 int ff_asgi_finish(ff_Asgi *a, ff_req *r, const char *label, int failed, int timed_out);
 
+/* Shared with dispatch/ws.c. An awaitable already done with value (stolen;
+ * NULL: None). */
+PyObject *ff_ready_new(ff_state *st, PyObject *value);
+/* Resolves *fut with value (stolen) unless it is done, and clears *fut. */
+void ff_future_resolve(PyObject **fut, PyObject *value);
+/* msg[key], NULL without an exception when missing. */
+PyObject *ff_asgi_get_item(PyObject *msg, const char *key);
+/* 1 when v is bytes fit for a header name (name=1) or value; else 0 with an exception. */
+int ff_asgi_header_ok(PyObject *v, int name);
+/* The scope dict of this request: "http", or "websocket" (scheme ws). */
+PyObject *ff_asgi_scope(ff_env *e, const ff_req *r, int websocket);
+
 #endif

@@ -26,6 +26,7 @@ typedef struct {
     char *label;           /* "GET /users/{id}" for logs */
     int status;            /* of a plain return value: the route's status_code, else 200 */
     PyObject *response;    /* the response model's Schema, or NULL: results encoded as they are */
+    int websocket;         /* an @app.websocket route (dispatch/ws.c) */
 } ff_route;
 
 /* A folder served by app.static(): files below dirfd under the URL prefix. */
@@ -69,6 +70,7 @@ void ff_app_worker_stop(ff_app *app);
 void ff_app_free(ff_app *app);
 
 struct ff_Asgi; /* dispatch/asgi.h */
+struct ff_Ws;   /* dispatch/ws.h */
 
 /* Everything a dispatcher may use besides the request itself. */
 typedef struct ff_env {
@@ -85,7 +87,7 @@ typedef struct ff_env {
      * whether that many are running that new ones are refused (--max-concurrency) */
     int (*suspend)(struct ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded,
                    PyObject *ctx, const char *label, struct ff_Finalizer *mark,
-                   struct ff_Asgi *asgi, const ff_route *rt);
+                   struct ff_Asgi *asgi, const ff_route *rt, struct ff_Ws *ws);
     int busy;
     int inline_step;              /* run a native coroutine's first step inline (no Task) */
     PyObject *loop;               /* the worker's event loop (borrowed), or NULL */
@@ -97,6 +99,10 @@ typedef struct ff_env {
     PyObject *asgi_root_path;     /* str */
     PyObject *asgi_server;        /* (host, port) or None */
     void (*stream_flush)(void *stream);
+    /* websockets: the 101 was written (the connection carries frames from now on), and
+     * the session's receive queue went low (read from the socket again) */
+    void (*ws_opened)(void *stream);
+    void (*ws_resume)(void *stream);
     /* WSGI: the environ keys that never change, and cached short strings */
     PyObject *environ_base;
     ff_strcache strings;

@@ -2,6 +2,7 @@
  * they return into a response. The handler call is the only Python code
  * that runs for a request. */
 #include "dispatch/dispatch.h"
+#include "dispatch/ws.h"
 #include "obj/headers.h"
 #include "obj/objects.h"
 #include "json/encode.h"
@@ -486,12 +487,20 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     if (m == FF_ROUTE_BAD_METHOD)
         return write_405(e, r, out, allow);
     const ff_route *rt = &app->routes[id];
-    if (e->busy && ff_async_callable(((ff_Plan *)rt->plan)->callable))
+    ff_Ws *ws = NULL;
+    if (rt->websocket) {
+        int status = ff_ws_prepare(e, r, out, &ws);
+        if (!ws)
+            return status;
+        ((ff_req *)r)->keep_alive = 0; /* a refused handshake ends the connection */
+    } else if (e->busy && ff_async_callable(((ff_Plan *)rt->plan)->callable)) {
         return ff_async_busy(e, r, out);
+    }
     struct ff_Finalizer *mark = e->st->request_fins.head;
     ff_bind b;
     ff_bind_init(&b, e->st, r, caps, ncaps, rt->param_names);
-    if (app->middleware) {
+    b.websocket = (PyObject *)ws;
+    if (app->middleware && !ws) {
         int status = dispatch_middleware(e, r, out, rt, &b);
         ff_bind_free(&b);
         return status;
@@ -499,7 +508,15 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     PyObject *res = ff_plan_call(&b, (ff_Plan *)rt->plan);
     PyObject *exc = NULL;
     int status;
-    if (res && PyCoro_CheckExact(res)) {
+    if (res && ws) {
+        if (PyCoro_CheckExact(res)) {
+            status = ff_ws_start_native(e, r, out, res, rt, mark, ws);
+        } else {
+            PyErr_SetString(PyExc_TypeError, "a websocket handler must be an async def");
+            status = ff_fail_500(e, r, out, rt->label);
+        }
+        Py_DECREF(res);
+    } else if (res && PyCoro_CheckExact(res)) {
         status = ff_async_run(e, r, out, res, rt->label, mark, NULL, rt);
         Py_DECREF(res);
     } else if (res) {
@@ -537,6 +554,7 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
         PyErr_WriteUnraisable(NULL);
     Py_XDECREF(exc);
     ff_bind_free(&b);
+    Py_XDECREF(ws);
     return status;
 }
 
@@ -664,6 +682,11 @@ int ff_app_build(ff_app *app, PyObject *routes, PyTypeObject *plan_type, char *e
                 return -1;
             }
             rt->status = (int)v;
+            PyObject *wsflag = PyObject_GetAttrString(record, "websocket");
+            if (!wsflag)
+                PyErr_Clear(); /* a record without one: an HTTP route */
+            rt->websocket = wsflag && PyObject_IsTrue(wsflag) == 1;
+            Py_XDECREF(wsflag);
         }
         if (resp != Py_None)
             rt->response = resp;

@@ -14,6 +14,7 @@
  * calls aio_config()): an all-sync app keeps the plain C loop. */
 #include "server/conn.h"
 #include "dispatch/asgi.h"
+#include "dispatch/ws.h"
 #include "life/finalize.h"
 
 #include <errno.h>
@@ -45,6 +46,8 @@ typedef struct ff_Step {
     size_t req_end;
     struct timespec t0;
     ff_Asgi *asgi;            /* an ASGI request: its response is written by send() */
+    ff_Ws *ws;                /* a WebSocket session */
+    char *head_copy;          /* the head, kept once a WebSocket's input became frames */
     const ff_route *rt;       /* a native handler's route (its status and response model) */
     PyObject *cancelled_error; /* asyncio.CancelledError */
     int ended;                /* answered: the coroutine returned, raised or was cancelled */
@@ -52,6 +55,7 @@ typedef struct ff_Step {
 
 enum { OUT_RESULT, OUT_ERROR, OUT_CANCELLED };
 static void step_end(ff_Step *s, int outcome, PyObject *value);
+static void ws_let_go(ff_worker *w, ff_conn *c);
 
 static ff_worker *env_worker(ff_env *e)
 {
@@ -239,11 +243,17 @@ static void step_end(ff_Step *s, int outcome, PyObject *value)
             r->keep_alive = 0;
         size_t mark = ff_buf_used(&c->out);
         int status = 0;
+        if (s->ws)
+            ws_let_go(w, c);
         if (c->gone) {
             status = 499; /* nginx's "client closed request", for the log */
             if (s->asgi)
                 ff_asgi_gone(s->asgi);
+            if (s->ws)
+                ff_wsobj_gone(s->ws);
             PyErr_Clear();
+        } else if (s->ws) {
+            status = ff_wsobj_finish(s->ws, r, s->label, outcome != OUT_RESULT);
         } else if (s->asgi) {
             status = ff_asgi_finish(s->asgi, r, s->label, outcome == OUT_ERROR,
                                     outcome == OUT_CANCELLED && s->timed_out);
@@ -293,6 +303,7 @@ static int step_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(s->first);
     Py_VISIT(s->task);
     Py_VISIT(s->asgi);
+    Py_VISIT(s->ws);
     Py_VISIT(s->cancelled_error);
     return 0;
 }
@@ -304,6 +315,7 @@ static int step_clear(PyObject *self)
     Py_CLEAR(s->first);
     Py_CLEAR(s->task);
     Py_CLEAR(s->asgi);
+    Py_CLEAR(s->ws);
     Py_CLEAR(s->cancelled_error);
     return 0;
 }
@@ -316,11 +328,13 @@ static void step_dealloc(PyObject *self)
     step_unlink(s);
     if (s->c) { /* not reached while its connection waits: the connection holds no reference */
         s->c->task = NULL;
+        s->c->ws = NULL;
         s->c = NULL;
     }
     ff_fin_run_list(&s->fins);
     step_clear(self);
     PyMem_Free(s->headers);
+    PyMem_Free(s->head_copy);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -360,7 +374,7 @@ PyType_Spec ff_step_spec = {
  * the loop takes over. */
 int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
                    const char *label, struct ff_Finalizer *mark, ff_Asgi *asgi,
-                   const ff_route *rt)
+                   const ff_route *rt, ff_Ws *ws)
 {
     ff_worker *w = env_worker(e);
     ff_conn *c = w->running;
@@ -412,6 +426,12 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
         asgi->stream = s;
         ff_asgi_drained(asgi); /* a send() that waits on the output may go on already */
     }
+    if (ws) {
+        s->ws = (ff_Ws *)Py_NewRef(ws);
+        ws->stream = s;
+        ws->out = &c->out;
+        c->ws = ws;
+    }
     w->ntasks++;
     w->steps_made++;
     update_busy(w);
@@ -453,7 +473,12 @@ void ff_aio_cancel(ff_worker *w, ff_conn *c, int timed_out)
 void ff_aio_detach(ff_worker *w, ff_conn *c)
 {
     ff_Step *s = c->task;
-    ff_aio_cancel(w, c, 0);
+    if (s && s->ws) { /* its handler is told (receive() reports the close) and ends on its own */
+        ws_let_go(w, c);
+        ff_wsobj_gone(s->ws);
+    } else {
+        ff_aio_cancel(w, c, 0);
+    }
     c->task = NULL;
     if (s && s->asgi)
         ff_asgi_gone(s->asgi);
@@ -473,6 +498,8 @@ void ff_aio_client_gone(ff_worker *w, ff_conn *c)
     ff_Step *s = c->task;
     if (s && s->asgi)
         ff_asgi_gone(s->asgi);
+    else if (s && s->ws)
+        ff_wsobj_gone(s->ws);
     else
         ff_aio_cancel(w, c, 0);
 }
@@ -483,6 +510,8 @@ void ff_aio_flushed(ff_worker *w, ff_conn *c)
     (void)w;
     if (c->task && c->task->asgi)
         ff_asgi_drained(c->task->asgi);
+    if (c->task && c->task->ws)
+        ff_wsobj_drained(c->task->ws);
 }
 
 static void stream_flush(void *stream)
@@ -490,6 +519,104 @@ static void stream_flush(void *stream)
     ff_Step *s = stream;
     if (s->w && s->c)
         ff_conn_process(s->w, s->c);
+}
+
+/* ---- WebSockets ---- */
+
+/* Moves the head's pointers into a copy of its bytes: once the 101 is
+ * written the connection's input holds frames, and the access log still
+ * reads the method and path when the session ends. */
+static void keep_head(ff_Step *s, const char *base, size_t len)
+{
+    char *copy = PyMem_Malloc(len ? len : 1);
+    if (!copy) { /* out of memory: the log line loses its details */
+        static ff_http_header none;
+        s->http.method = "GET";
+        s->http.method_len = 3;
+        s->http.target = s->http.path = "/";
+        s->http.target_len = s->http.path_len = 1;
+        s->http.query = s->http.authority = NULL;
+        s->http.query_len = s->http.authority_len = 0;
+        s->http.headers = &none;
+        s->http.num_headers = 0;
+        return;
+    }
+    memcpy(copy, base, len);
+#define FF_REBASE(p) do { if ((p) && (p) >= base && (p) < base + len) (p) = copy + ((p) - base); } while (0)
+    FF_REBASE(s->http.method);
+    FF_REBASE(s->http.target);
+    FF_REBASE(s->http.path);
+    FF_REBASE(s->http.query);
+    FF_REBASE(s->http.authority);
+    for (size_t i = 0; i < s->http.num_headers; i++) {
+        FF_REBASE(s->headers[i].name);
+        FF_REBASE(s->headers[i].value);
+    }
+#undef FF_REBASE
+    PyMem_Free(s->head_copy);
+    s->head_copy = copy;
+}
+
+/* The handler accepted: the request's bytes are let go (the head kept
+ * aside), the connection leaves --timeout for the WebSocket list (idle
+ * pings), and what the client sent after the handshake is read as frames. */
+static void ws_opened(void *stream)
+{
+    ff_Step *s = stream;
+    ff_worker *w = s->w;
+    ff_conn *c = s->c;
+    if (!w || !c || c->ws_open)
+        return;
+    keep_head(s, c->in.data + c->in.off, s->req_end);
+    ff_buf_consume(&c->in, s->req_end);
+    s->req_end = 0;
+    c->head_len = 0;
+    c->prev_len = 0;
+    c->ws_open = 1;
+    ff_tl_push(&w->ws, c, w->now);
+    __atomic_add_fetch(&w->slot->websockets, 1, __ATOMIC_RELAXED);
+    if (ff_buf_used(&c->in) > 0 && ff_conn_ws_input(w, c))
+        return;
+    ff_conn_watch(w, c, ff_buf_used(&c->out) ? FF_WRITE : FF_READ);
+}
+
+/* The session's queue went low again: the socket is read again. */
+static void ws_resume(void *stream)
+{
+    ff_Step *s = stream;
+    if (s->w && s->c && s->c->ws_open && !ff_buf_used(&s->c->out))
+        ff_conn_watch(s->w, s->c, FF_READ);
+}
+
+/* The connection stops being an open WebSocket (counted off). */
+static void ws_let_go(ff_worker *w, ff_conn *c)
+{
+    if (c->ws_open) {
+        __atomic_sub_fetch(&w->slot->websockets, 1, __ATOMIC_RELAXED);
+        c->ws_open = 0;
+    }
+    c->ws = NULL;
+}
+
+void ff_aio_ws_end(ff_worker *w, ff_conn *c)
+{
+    ff_Step *s = c->task;
+    if (!s || !s->ws)
+        return;
+    ws_let_go(w, c);
+    ff_wsobj_gone(s->ws); /* the handler's receive()/send() see the close from now on */
+    c->task = NULL;
+    s->c = NULL;
+    w->ntasks--;
+    update_busy(w);
+    s->r.keep_alive = 0;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t us = (t1.tv_sec - s->t0.tv_sec) * 1000000 + (t1.tv_nsec - s->t0.tv_nsec) / 1000;
+    ff_conn_request_done(w, c, &s->r, 101, 0, us);
+    s->r.peer_host = "";
+    c->closing = 1;
+    ff_conn_process(w, c); /* writes the close frame, then lingers for the client's close */
 }
 
 /* ---- the loop ---- */
@@ -621,6 +748,8 @@ int ff_aio_start(ff_worker *w)
     w->env.loop = w->aio_loop;
     w->env.inline_step = st->aio_inline;
     w->env.stream_flush = stream_flush;
+    w->env.ws_opened = ws_opened;
+    w->env.ws_resume = ws_resume;
     if (st->asgi_app && asgi_start(w) < 0)
         goto fail;
     return 0;

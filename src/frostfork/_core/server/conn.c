@@ -5,6 +5,7 @@
  * A request is read completely into the connection's buffer before anything
  * runs in Python, so a slow client costs a buffer, never the worker. */
 #include "server/conn.h"
+#include "dispatch/ws.h"
 #include "obj/body.h"
 #include "life/finalize.h"
 #include "life/spool.h"
@@ -528,7 +529,14 @@ void ff_conn_process(ff_worker *w, ff_conn *c)
     if (c->task) {
         /* a task runs this connection's request: only earlier answers go out */
         if (conn_flush(w, c) == 0) {
-            ff_conn_watch(w, c, ff_buf_used(&c->out) ? FF_WRITE : FF_READ);
+            if (c->ws_open && ff_buf_used(&c->out) == 0)
+                ff_buf_free(&c->out);
+            if (ff_buf_used(&c->out))
+                ff_conn_watch(w, c, FF_WRITE);
+            else if (!c->ws_open || ff_wsobj_can_read(c->ws))
+                ff_conn_watch(w, c, FF_READ);
+            else if (c->watching && ff_loop_del(&w->loop, c->fd) == 0)
+                c->watching = 0; /* the session's queue is full: read again once it drains */
             ff_aio_flushed(w, c);
         }
         return;
@@ -613,8 +621,67 @@ static void task_readable(ff_worker *w, ff_conn *c)
     }
 }
 
+/* ---- WebSockets ---- */
+
+int ff_conn_ws_input(ff_worker *w, ff_conn *c)
+{
+    size_t used = 0;
+    int rc = ff_wsobj_feed(c->ws, c->in.data + c->in.off, ff_buf_used(&c->in), &used);
+    ff_buf_consume(&c->in, used);
+    if (rc == 0) {
+        if (ff_buf_used(&c->in) == 0)
+            ff_buf_free(&c->in); /* an idle WebSocket holds no buffer: thousands of them stay cheap */
+        ff_tl_push(&w->ws, c, w->now); /* the idle ping counts from the last frame */
+        return 0;
+    }
+    if (rc < 0) /* out of memory in the session: it ends, abruptly */
+        PyErr_Clear();
+    ff_aio_ws_end(w, c);
+    return 1;
+}
+
+/* An open WebSocket's socket is readable: frames are read and handed to the
+ * session, a bounded number of reads per turn, until its receive queue is
+ * over its mark (then the socket is not watched until the handler takes
+ * messages: a client cannot fill the worker's memory faster than the
+ * handler reads). */
+static void ws_readable(ff_worker *w, ff_conn *c)
+{
+    for (int i = 0; i < 8; i++) {
+        if (!ff_wsobj_can_read(c->ws)) {
+            ff_wsobj_pause(c->ws);
+            break;
+        }
+        if (ff_buf_reserve(&c->in, READ_CHUNK) < 0) {
+            ff_conn_close(w, c);
+            return;
+        }
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        if (n == 0) {
+            ff_conn_close(w, c); /* no close frame: the handler sees 1006 */
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                break;
+            ff_conn_close(w, c);
+            return;
+        }
+        c->in.len += (size_t)n;
+        if (ff_conn_ws_input(w, c))
+            return;
+        if (c->in.len < c->in.cap)
+            break; /* the socket had less than the room: nothing more for now */
+    }
+    ff_conn_process(w, c); /* pongs and close answers go out */
+}
+
 void ff_conn_readable(ff_worker *w, ff_conn *c)
 {
+    if (c->ws_open) {
+        ws_readable(w, c);
+        return;
+    }
     if (c->task) {
         task_readable(w, c);
         return;

@@ -54,6 +54,8 @@ struct ff_conn {
     char peer_host[48];   /* the peer's address as text ("" for a unix socket) */
     struct ff_Step *task; /* FF_C_TASK: the suspended request (server/aio.c) */
     int gone;             /* the client left while the task ran: close when it ends */
+    struct ff_Ws *ws;     /* a WebSocket session's connection (its Step owns it), or NULL */
+    int ws_open;          /* ... past the 101: the input is frames, read by ws_readable */
 };
 
 typedef struct ff_worker {
@@ -82,6 +84,7 @@ typedef struct ff_worker {
     PyObject *aio_ctx;       /* the worker's own context, copied for each request's end */
     PyObject *aio_tick;      /* the loop's reader callback: one turn of this worker */
     ff_tlist tasks;          /* connections whose handler runs as a Task (--timeout) */
+    ff_tlist ws;             /* open WebSockets; the timeout is --ws-ping (idle ping) */
     int ntasks;
     unsigned long steps_made; /* requests suspended so far */
     struct ff_Step *steps;   /* every Step still alive, to let go of at exit */
@@ -147,9 +150,16 @@ void ff_aio_detach(ff_worker *w, ff_conn *c); /* the connection closes: cancel i
 void ff_aio_cancel(ff_worker *w, ff_conn *c, int timed_out);
 void ff_aio_client_gone(ff_worker *w, ff_conn *c); /* cancel, or tell the ASGI app */
 void ff_aio_flushed(ff_worker *w, ff_conn *c);     /* output went out: backpressure eases */
+/* A WebSocket's session ended while its handler may still run (the close
+ * handshake finished, a protocol error, a ping timeout): it is logged and let
+ * go of, and the connection closes once its output is written. */
+void ff_aio_ws_end(ff_worker *w, ff_conn *c);
+/* Frames already in c->in (sent with the handshake, or read): handed to the
+ * session. Returns 1 when that ended it (ff_aio_ws_end ran). */
+int ff_conn_ws_input(ff_worker *w, ff_conn *c);
 int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
                    const char *label, struct ff_Finalizer *mark, struct ff_Asgi *asgi,
-                   const ff_route *rt);
+                   const ff_route *rt, struct ff_Ws *ws);
 
 /* conn.c: the request cycle of one connection */
 /* The end of one request (now, or when its task ended): counted, logged,

@@ -228,6 +228,9 @@ static void reap(ff_master *m, int64_t now)
         ff_spool_worker_dir(dir, sizeof dir, m->srv->spool, pid);
         ff_rmtree(dir); /* what a killed worker left behind, before its replacement starts */
         int self_retired = __atomic_load_n(&m->srv->slots[i].retiring, __ATOMIC_RELAXED);
+        /* websockets still open in a worker that is gone were closed by the kernel */
+        m->srv->shared->hdr.ws_lost += __atomic_exchange_n(&m->srv->slots[i].websockets, 0,
+                                                           __ATOMIC_RELAXED);
         int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         if (WIFEXITED(status) && WEXITSTATUS(status) == FF_EXIT_LIFESPAN && !m->stopping) {
             /* the app said it cannot start (its message is in the log): stop */

@@ -95,19 +95,22 @@ int ff_stats_json(ff_buf *out, const ff_shared *sh, int64_t now_ms)
     rc |= mem_json(out, &h->master_mem);
     rc |= printf_buf(out, "},\"restarts\":%lld,\"freeze_count\":%lld,\"immortal_objects\":%lld,"
                           "\"immortal_bytes\":%lld,\"workers_target\":%lld,"
-                          "\"sampled_age_s\":%.1f,\"workers\":[",
+                          "\"websockets_lost\":%lld,\"sampled_age_s\":%.1f,\"workers\":[",
                      (long long)h->restarts, (long long)h->freeze_count,
                      (long long)h->immortal_objects, (long long)h->immortal_bytes,
-                     (long long)h->workers_target, (double)(now_ms - h->sampled_ms) / 1000.0);
+                     (long long)h->workers_target, (long long)h->ws_lost,
+                     (double)(now_ms - h->sampled_ms) / 1000.0);
     int first = 1;
     for (int i = 0; i < FF_MAX_SLOTS; i++) {
         const ff_slot *s = &sh->slots[i];
         if (s->pid <= 0)
             continue;
-        rc |= printf_buf(out, "%s{\"slot\":%d,\"pid\":%d,\"age_s\":%.1f,\"requests\":%llu,",
+        rc |= printf_buf(out, "%s{\"slot\":%d,\"pid\":%d,\"age_s\":%.1f,\"requests\":%llu,"
+                              "\"websockets\":%d,",
                          first ? "" : ",", i, (int)s->pid,
                          (double)(now_ms - s->started_ms) / 1000.0,
-                         (unsigned long long)s->requests);
+                         (unsigned long long)s->requests,
+                         (int)__atomic_load_n(&s->websockets, __ATOMIC_RELAXED));
         rc |= mem_json(out, &s->mem);
         rc |= ff_buf_puts(out, "}");
         total_pss += s->mem.pss;
@@ -179,6 +182,17 @@ int ff_stats_prometheus(ff_buf *out, const ff_shared *sh, int64_t now_ms)
                                  gauges[g].name, i, (int)sh->slots[i].pid, (long long)kb * 1024);
         }
     }
+    rc |= ff_buf_puts(out, "# HELP frostfork_websockets_open WebSocket sessions open, per worker.\n"
+                           "# TYPE frostfork_websockets_open gauge\n");
+    for (int i = 0; i < FF_MAX_SLOTS; i++)
+        if (sh->slots[i].pid > 0)
+            rc |= printf_buf(out, "frostfork_websockets_open{slot=\"%d\",pid=\"%d\"} %d\n", i,
+                             (int)sh->slots[i].pid,
+                             (int)__atomic_load_n(&sh->slots[i].websockets, __ATOMIC_RELAXED));
+    rc |= printf_buf(out, "# HELP frostfork_websockets_lost_total WebSockets that were open in "
+                          "workers that died (the kernel closed them).\n"
+                          "# TYPE frostfork_websockets_lost_total counter\n"
+                          "frostfork_websockets_lost_total %lld\n", (long long)h->ws_lost);
     rc |= printf_buf(out,
                      "# HELP frostfork_worker_restarts_total Workers replaced after dying or "
                      "timing out.\n# TYPE frostfork_worker_restarts_total counter\n"

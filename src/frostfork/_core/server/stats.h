@@ -32,6 +32,8 @@ typedef struct {
     uint64_t requests;
     int32_t pid;
     int32_t retiring;
+    int32_t websockets;     /* open WebSocket sessions (after the 101) */
+    int32_t pad_;
     uint64_t status[6];     /* 1xx 2xx 3xx 4xx 5xx other */
     uint64_t lat[FF_LAT_BUCKETS];
     uint64_t lat_sum_us;
@@ -48,6 +50,7 @@ typedef struct {
     int64_t immortal_objects; /* made immortal before fork (--freeze immortal) */
     int64_t immortal_bytes;
     int64_t workers_target;
+    int64_t ws_lost;       /* WebSockets open in workers that died (closed by the kernel) */
     ff_mem master_mem;
 } ff_shared_header;
 

@@ -4,6 +4,7 @@
  * Each connection is always on exactly one timeout list; the lists are FIFO
  * by deadline, so expiry is O(expired). */
 #include "server/conn.h"
+#include "dispatch/ws.h"
 #include "dispatch/mw.h"
 #include "life/finalize.h"
 #include "life/sinks.h"
@@ -180,6 +181,13 @@ void ff_worker_begin_drain(ff_worker *w)
     for (ff_conn *c = w->idle.head; c; c = c->next)
         if (c->deadline > w->now + DRAIN_IDLE_GRACE_MS)
             c->deadline = w->now + DRAIN_IDLE_GRACE_MS;
+    /* open WebSockets are told 1001 (going away); each closes when the client answers,
+     * or at the end of --graceful-timeout */
+    for (ff_conn *c = w->ws.head, *next; c; c = next) {
+        next = c->next;
+        ff_wsobj_going_away(c->ws);
+        ff_conn_process(w, c);
+    }
 }
 
 /* Expires the heads of the timeout lists. A request cut off mid-head or
@@ -189,13 +197,21 @@ void ff_worker_begin_drain(ff_worker *w)
  * ready ones; the rest are due at once, so the next wait does not sleep. */
 static void expire(ff_worker *w)
 {
-    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks};
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks, &w->ws};
     int budget = EXPIRE_BATCH;
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
         ff_conn *c;
         while (budget > 0 && (c = lists[i]->head) && c->deadline <= w->now) {
             budget--;
-            if (c->task) {
+            if (c->ws_open) {
+                /* --ws-ping: idle for that long, pinged; no pong since the last ping, closed */
+                if (ff_wsobj_ping(c->ws) < 0) {
+                    ff_aio_ws_end(w, c);
+                } else {
+                    ff_tl_push(&w->ws, c, w->now);
+                    ff_conn_process(w, c);
+                }
+            } else if (c->task) {
                 /* --timeout: the handler's task is cancelled and answered 504 */
                 ff_tl_remove(c);
                 ff_aio_cancel(w, c, 1);
@@ -225,7 +241,7 @@ int ff_worker_next_wait_ms(ff_worker *w)
     if ((ff_buf_used(&w->logs.buf[0]) || ff_buf_used(&w->logs.buf[1])) &&
         w->logs.next_flush_ms < next)
         next = w->logs.next_flush_ms;
-    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks};
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks, &w->ws};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         if (lists[i]->head && lists[i]->head->deadline < next)
             next = lists[i]->head->deadline;
@@ -254,7 +270,7 @@ static int handle_signals(ff_worker *w)
 
 static void close_all(ff_worker *w)
 {
-    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks};
+    ff_tlist *lists[] = {&w->idle, &w->head, &w->body, &w->write, &w->linger, &w->tasks, &w->ws};
     for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
         while (lists[i]->head)
             ff_conn_close(w, lists[i]->head);
@@ -317,6 +333,7 @@ int ff_worker_main(ff_server *srv, int slot, long max_requests)
     w.linger.timeout_ms = LINGER_MS;
     /* --timeout for an async handler's task (0: never) */
     w.tasks.timeout_ms = srv->cfg.timeout_ms > 0 ? srv->cfg.timeout_ms : INT64_MAX / 4;
+    w.ws.timeout_ms = srv->st->ws_ping_ms > 0 ? srv->st->ws_ping_ms : INT64_MAX / 4;
     w.timerfd = -1;
     w.now = ff_now_ms();
     ff_date_update(&w.date, time(NULL));
