@@ -3,6 +3,7 @@ JSON, subprotocol choice, closes with a given code, failures before and after ac
 route that never accepts, and a sender that fills a slow reader (backpressure)."""
 
 import asyncio
+import gc
 import os
 from typing import Annotated
 
@@ -151,6 +152,12 @@ async def flood(ws: ff.WebSocket, n: Annotated[int, Query()] = 10,
         progress["sent"] += 1
     progress["done"] = 1
     await ws.close(1000)
+
+
+@app.get("/gc")
+def collect() -> dict:
+    """A full cyclic collection in the worker: open sessions must survive it."""
+    return {"collected": gc.collect()}
 
 
 @app.get("/progress")

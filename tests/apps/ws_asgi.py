@@ -31,7 +31,8 @@ async def echo(scope, receive, send):
         if "websocket.http.response" in scope.get("extensions", {}):
             await send({"type": "websocket.http.response.start", "status": 403,
                         "headers": [(b"content-type", b"text/plain"), (b"x-denied", b"yes")]})
-            await send({"type": "websocket.http.response.body", "body": b"denied: "})
+            await send({"type": "websocket.http.response.body", "body": b"denied: ",
+                        "more_body": True})
             await send({"type": "websocket.http.response.body", "body": b"no token"})
         else:
             await send({"type": "websocket.close", "code": 1008})

@@ -205,6 +205,22 @@ def test_backpressure_bounds_the_worker_memory(app):
     assert rss_kib(pid) - before < 64 * 1024
 
 
+def test_open_sessions_survive_a_garbage_collection(app):
+    """Nothing but the server holds a waiting handler's task: a cyclic collection in the
+    worker must not reclaim it (the session would be freed under an open connection)."""
+    conns = [connect(app.port, "/echo")[0] for _ in range(5)]
+    for i, conn in enumerate(conns):
+        conn.send_text(f"before {i}")
+        assert conn.read_message() == (TEXT, f"before {i}".encode())
+    http_json(app, "/gc")
+    for i, conn in enumerate(conns):
+        conn.send_text(f"after {i}")
+        assert conn.read_message() == (TEXT, f"after {i}".encode())
+        conn.send_close(1000)
+        assert conn.expect_close(reply=False).code == 1000
+    assert http_json(app, "/")["message"] == "Hello, World!"
+
+
 def test_many_connections_at_once(app):
     with contextlib.ExitStack() as stack:
         conns = [stack.enter_context(opened(app, "/echo")) for _ in range(100)]
