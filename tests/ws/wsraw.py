@@ -14,7 +14,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from conftest import SLOW, Resp, read_response, pending
+from conftest import _LEFTOVER, SLOW, Resp, pending, read_response
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TAIL = b"\x00\x00\xff\xff"  # what RFC 7692 strips from (and appends to) each deflated message
@@ -308,11 +308,9 @@ def read_response_upgrade(sock: socket.socket, timeout: float) -> Resp:
                        (line.partition(":") for line in lines[1:])]
             r = Resp(101, lines[0].split(" ", 2)[2] if lines[0].count(" ") >= 2 else "",
                      headers, b"", head)
-            from conftest import _LEFTOVER
             _LEFTOVER[sock] = rest
             return r
     # not a 101: hand the bytes back to the generic reader
-    from conftest import _LEFTOVER
     _LEFTOVER[sock] = buf
     return read_response(sock, timeout=max(0.1, deadline - time.monotonic()) / SLOW)
 
