@@ -256,3 +256,12 @@ def test_idle_websocket_outlives_the_http_timeouts(serve):
     conn.send_text("still open")
     assert conn.read_message() == (TEXT, b"still open")
     conn.close()
+
+
+def test_unanswered_ping_closes_with_1011(serve):
+    srv = serve("ws_app:app", "--workers", "1", "--ws-ping", "0.3")
+    conn, _ = connect(srv.port, "/echo")
+    f = conn.read_frame(timeout=5)
+    assert f.opcode == wsraw.PING  # not answered: the next ping time closes the session
+    f = conn.expect_close(timeout=5)
+    assert f.code == 1011
