@@ -527,11 +527,34 @@ static PyObject *ws_get_subprotocols(PyObject *self, void *unused)
     return ws->subprotocols ? Py_NewRef(ws->subprotocols) : PyList_New(0);
 }
 
+/* The handshake's headers as a dict, made on first use from the head the
+ * server keeps (most handlers never ask: 10,000 idle sessions should not
+ * each hold one). */
 static PyObject *ws_get_headers(PyObject *self, void *unused)
 {
     (void)unused;
     ff_Ws *ws = (ff_Ws *)self;
-    return ws->headers ? Py_NewRef(ws->headers) : PyDict_New();
+    if (ws->headers)
+        return Py_NewRef(ws->headers);
+    PyObject *d = PyDict_New();
+    const ff_http_request *h = ws->http;
+    for (size_t i = 0; d && h && i < h->num_headers; i++) {
+        const ff_http_header *f = &h->headers[i];
+        char lower[128];
+        if (f->name_len > sizeof lower)
+            continue;
+        for (size_t k = 0; k < f->name_len; k++)
+            lower[k] = (char)(f->name[k] >= 'A' && f->name[k] <= 'Z' ? f->name[k] + 32 : f->name[k]);
+        PyObject *k = PyUnicode_DecodeLatin1(lower, (Py_ssize_t)f->name_len, NULL);
+        PyObject *v = k ? PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL) : NULL;
+        if (!v || PyDict_SetItem(d, k, v) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    if (d && h)
+        ws->headers = Py_NewRef(d); /* kept once made: the head may go away later */
+    return d;
 }
 
 static PyObject *ws_get_close_code(PyObject *self, void *unused)
@@ -903,7 +926,7 @@ static ff_Ws *session_new(ff_env *e, const ff_req *r, const ff_ws_handshake *hs,
     ws->deflate = hs->deflate;
     if (!st->ws_deflate)
         ws->deflate.enabled = 0;
-    if (!(ws->subprotocols = PyList_New(0)))
+    if (hs->protocols && !(ws->subprotocols = PyList_New(0)))
         goto fail;
     const char *p = hs->protocols, *end = p ? p + hs->protocols_len : NULL;
     while (p && p < end) {
@@ -924,26 +947,6 @@ static ff_Ws *session_new(ff_env *e, const ff_req *r, const ff_ws_handshake *hs,
             Py_DECREF(s);
         }
         p = q + 1;
-    }
-    if (!asgi) {
-        const ff_http_request *h = r->http;
-        if (!(ws->headers = PyDict_New()))
-            goto fail;
-        for (size_t i = 0; i < h->num_headers; i++) {
-            const ff_http_header *f = &h->headers[i];
-            char lower[128];
-            if (f->name_len > sizeof lower)
-                continue;
-            for (size_t k = 0; k < f->name_len; k++)
-                lower[k] = (char)(f->name[k] >= 'A' && f->name[k] <= 'Z' ? f->name[k] + 32 : f->name[k]);
-            PyObject *k = PyUnicode_DecodeLatin1(lower, (Py_ssize_t)f->name_len, NULL);
-            PyObject *v = k ? PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL) : NULL;
-            int rc = v ? PyDict_SetItem(ws->headers, k, v) : -1;
-            Py_XDECREF(k);
-            Py_XDECREF(v);
-            if (rc < 0)
-                goto fail;
-        }
     }
     return ws;
 fail:
@@ -996,10 +999,12 @@ int ff_ws_dispatch_asgi(ff_env *e, ff_req *r, ff_buf *out)
     ff_Ws *ws = session_new(e, r, &hs, 1);
     PyObject *scope = ws ? ff_asgi_scope(e, r, 1) : NULL;
     PyObject *ext = scope ? Py_BuildValue("{s:{}}", "websocket.http.response") : NULL;
-    if (scope && (PyDict_DelItemString(scope, "method") < 0 ||
-                  !ext || PyDict_SetItemString(scope, "extensions", ext) < 0 ||
-                  PyDict_SetItemString(scope, "subprotocols", ws->subprotocols) < 0))
+    PyObject *protos = ws ? ws_get_subprotocols((PyObject *)ws, NULL) : NULL;
+    if (scope && (PyDict_DelItemString(scope, "method") < 0 || !ext || !protos ||
+                  PyDict_SetItemString(scope, "extensions", ext) < 0 ||
+                  PyDict_SetItemString(scope, "subprotocols", protos) < 0))
         Py_CLEAR(scope);
+    Py_XDECREF(protos);
     Py_XDECREF(ext);
     PyObject *recv = scope ? PyObject_GetAttrString((PyObject *)ws, "_asgi_receive") : NULL;
     PyObject *send = recv ? PyObject_GetAttrString((PyObject *)ws, "_asgi_send") : NULL;
