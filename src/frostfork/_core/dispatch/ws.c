@@ -527,11 +527,33 @@ static PyObject *ws_get_subprotocols(PyObject *self, void *unused)
     return ws->subprotocols ? Py_NewRef(ws->subprotocols) : PyList_New(0);
 }
 
+/* The handshake's headers as frostfork.datastructures.Headers (case-
+ * insensitive, repeats kept), made on first use from the head the server
+ * keeps: most handlers never ask, and 10,000 idle sessions should not each
+ * hold one. */
 static PyObject *ws_get_headers(PyObject *self, void *unused)
 {
     (void)unused;
     ff_Ws *ws = (ff_Ws *)self;
-    return ws->headers ? Py_NewRef(ws->headers) : PyDict_New();
+    if (ws->headers)
+        return Py_NewRef(ws->headers);
+    const ff_http_request *h = ws->http;
+    PyObject *pairs = PyList_New(0);
+    for (size_t i = 0; pairs && h && i < h->num_headers; i++) {
+        const ff_http_header *f = &h->headers[i];
+        PyObject *pair = Py_BuildValue("(NN)", PyUnicode_DecodeLatin1(f->name, (Py_ssize_t)f->name_len, NULL),
+                                       PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL));
+        if (!pair || PyList_Append(pairs, pair) < 0)
+            Py_CLEAR(pairs);
+        Py_XDECREF(pair);
+    }
+    PyObject *make = pairs ? ff_import_attr("frostfork.datastructures", "Headers") : NULL;
+    PyObject *headers = make ? PyObject_CallOneArg(make, pairs) : NULL;
+    Py_XDECREF(make);
+    Py_XDECREF(pairs);
+    if (headers && h)
+        ws->headers = Py_NewRef(headers); /* kept once made: the head may go away later */
+    return headers;
 }
 
 static PyObject *ws_get_close_code(PyObject *self, void *unused)
@@ -691,7 +713,9 @@ static PyObject *asgi_send_close(ff_Ws *ws, PyObject *msg)
     Py_XDECREF(c);
     const char *reason = "";
     Py_ssize_t rn = 0;
-    if (r && r != Py_None && !(reason = PyUnicode_AsUTF8AndSize(r, &rn))) {
+    /* a reason that is not a str (FastAPI sends its validation errors' list) is left out,
+     * as uvicorn does */
+    if (r && PyUnicode_Check(r) && !(reason = PyUnicode_AsUTF8AndSize(r, &rn))) {
         Py_DECREF(r);
         return NULL;
     }
@@ -810,7 +834,7 @@ static PyMethodDef ws_methods[] = {
 
 static PyGetSetDef ws_getset[] = {
     {"subprotocols", ws_get_subprotocols, NULL, "the subprotocols the client offered", NULL},
-    {"headers", ws_get_headers, NULL, "the handshake's headers: lower-case name -> value", NULL},
+    {"headers", ws_get_headers, NULL, "the handshake's headers (case-insensitive, read-only)", NULL},
     {"close_code", ws_get_close_code, NULL, "the code the session closed with, or None", NULL},
     {"close_reason", ws_get_close_reason, NULL, "the reason it closed with, or None", NULL},
     {"state", ws_get_state, NULL, "connecting, open, closing, closed or refused", NULL},
@@ -903,7 +927,7 @@ static ff_Ws *session_new(ff_env *e, const ff_req *r, const ff_ws_handshake *hs,
     ws->deflate = hs->deflate;
     if (!st->ws_deflate)
         ws->deflate.enabled = 0;
-    if (!(ws->subprotocols = PyList_New(0)))
+    if (hs->protocols && !(ws->subprotocols = PyList_New(0)))
         goto fail;
     const char *p = hs->protocols, *end = p ? p + hs->protocols_len : NULL;
     while (p && p < end) {
@@ -924,26 +948,6 @@ static ff_Ws *session_new(ff_env *e, const ff_req *r, const ff_ws_handshake *hs,
             Py_DECREF(s);
         }
         p = q + 1;
-    }
-    if (!asgi) {
-        const ff_http_request *h = r->http;
-        if (!(ws->headers = PyDict_New()))
-            goto fail;
-        for (size_t i = 0; i < h->num_headers; i++) {
-            const ff_http_header *f = &h->headers[i];
-            char lower[128];
-            if (f->name_len > sizeof lower)
-                continue;
-            for (size_t k = 0; k < f->name_len; k++)
-                lower[k] = (char)(f->name[k] >= 'A' && f->name[k] <= 'Z' ? f->name[k] + 32 : f->name[k]);
-            PyObject *k = PyUnicode_DecodeLatin1(lower, (Py_ssize_t)f->name_len, NULL);
-            PyObject *v = k ? PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL) : NULL;
-            int rc = v ? PyDict_SetItem(ws->headers, k, v) : -1;
-            Py_XDECREF(k);
-            Py_XDECREF(v);
-            if (rc < 0)
-                goto fail;
-        }
     }
     return ws;
 fail:
@@ -996,10 +1000,12 @@ int ff_ws_dispatch_asgi(ff_env *e, ff_req *r, ff_buf *out)
     ff_Ws *ws = session_new(e, r, &hs, 1);
     PyObject *scope = ws ? ff_asgi_scope(e, r, 1) : NULL;
     PyObject *ext = scope ? Py_BuildValue("{s:{}}", "websocket.http.response") : NULL;
-    if (scope && (PyDict_DelItemString(scope, "method") < 0 ||
-                  !ext || PyDict_SetItemString(scope, "extensions", ext) < 0 ||
-                  PyDict_SetItemString(scope, "subprotocols", ws->subprotocols) < 0))
+    PyObject *protos = ws ? ws_get_subprotocols((PyObject *)ws, NULL) : NULL;
+    if (scope && (PyDict_DelItemString(scope, "method") < 0 || !ext || !protos ||
+                  PyDict_SetItemString(scope, "extensions", ext) < 0 ||
+                  PyDict_SetItemString(scope, "subprotocols", protos) < 0))
         Py_CLEAR(scope);
+    Py_XDECREF(protos);
     Py_XDECREF(ext);
     PyObject *recv = scope ? PyObject_GetAttrString((PyObject *)ws, "_asgi_receive") : NULL;
     PyObject *send = recv ? PyObject_GetAttrString((PyObject *)ws, "_asgi_send") : NULL;

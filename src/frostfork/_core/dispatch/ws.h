@@ -42,7 +42,8 @@ typedef struct ff_Ws {
     size_t key_len;
     ff_ws_deflate_params deflate; /* the client's offer we would take (enabled: 0 when none) */
     PyObject *subprotocols; /* list of str the client offered */
-    PyObject *headers;      /* dict: lower-case name -> value (the last one of a repeated name) */
+    PyObject *headers;      /* dict: lower-case name -> value, made when first asked for */
+    const ff_http_request *http; /* the handshake's head while the server keeps it, or NULL */
     PyObject *queue;        /* list of received messages, taken from qhead */
     Py_ssize_t qhead;
     size_t qbytes;          /* payload bytes queued: over the mark, the server stops reading */

@@ -228,6 +228,7 @@ static void step_end(ff_Step *s, int outcome, PyObject *value)
     s->ended = 1;
     ff_worker *w = s->w;
     ff_conn *c = s->c;
+    int held = w != NULL; /* the worker's reference, let go of at the end */
     step_unlink(s);
     PyObject *ctx = w && c && w->aio_ctx ? PyContext_Copy(w->aio_ctx) : NULL;
     int entered = ctx && PyContext_Enter(ctx) == 0;
@@ -292,7 +293,11 @@ static void step_end(ff_Step *s, int outcome, PyObject *value)
     if (entered)
         PyContext_Exit(ctx);
     Py_XDECREF(ctx);
+    if (s->ws)
+        s->ws->http = NULL; /* the head goes with the Step */
     Py_CLEAR(s->task); /* the loop holds the running Task: the cycle ends here */
+    if (held)
+        Py_DECREF(s); /* the running Task still holds it as its coroutine */
 }
 
 static int step_traverse(PyObject *self, visitproc visit, void *arg)
@@ -315,6 +320,8 @@ static int step_clear(PyObject *self)
     Py_CLEAR(s->first);
     Py_CLEAR(s->task);
     Py_CLEAR(s->asgi);
+    if (s->ws)
+        s->ws->http = NULL;
     Py_CLEAR(s->ws);
     Py_CLEAR(s->cancelled_error);
     return 0;
@@ -332,6 +339,8 @@ static void step_dealloc(PyObject *self)
         s->c = NULL;
     }
     ff_fin_run_list(&s->fins);
+    if (s->ws)
+        s->ws->http = NULL;
     step_clear(self);
     PyMem_Free(s->headers);
     PyMem_Free(s->head_copy);
@@ -430,12 +439,17 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
         s->ws = (ff_Ws *)Py_NewRef(ws);
         ws->stream = s;
         ws->out = &c->out;
+        ws->http = &s->http;
         c->ws = ws;
     }
     w->ntasks++;
     w->steps_made++;
     update_busy(w);
-    Py_DECREF(s); /* the Task holds it now; it holds the Task until the coroutine ends */
+    /* The worker keeps the reference it made (w->steps) until the coroutine ends: a
+     * Task waiting on a Future that only this request refers to (a WebSocket's
+     * receive(), an ASGI app's http.disconnect) is otherwise an unreachable cycle
+     * the garbage collector would destroy while it is pending. The Step holds
+     * the Task until then too. */
     return FF_STATUS_PENDING;
 fail:
     if (s->task) {
@@ -575,7 +589,9 @@ static void ws_opened(void *stream)
     c->ws_open = 1;
     ff_tl_push(&w->ws, c, w->now);
     __atomic_add_fetch(&w->slot->websockets, 1, __ATOMIC_RELAXED);
-    if (ff_buf_used(&c->in) > 0 && ff_conn_ws_input(w, c))
+    if (ff_buf_used(&c->in) == 0)
+        ff_buf_free(&c->in); /* an idle WebSocket holds no buffer */
+    else if (ff_conn_ws_input(w, c))
         return;
     ff_conn_watch(w, c, ff_buf_used(&c->out) ? FF_WRITE : FF_READ);
 }
@@ -813,8 +829,9 @@ void ff_aio_stop(ff_worker *w)
     }
     while (w->steps) { /* never ended: their cleanup runs now, at exit */
         ff_Step *s = w->steps;
-        step_unlink(s);
         ff_fin_run_list(&s->fins);
+        step_unlink(s);
+        Py_DECREF(s); /* the worker's reference */
     }
     PyObject *res = PyObject_CallMethod(w->aio_loop, "close", NULL);
     Py_XDECREF(res);
