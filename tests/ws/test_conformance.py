@@ -17,7 +17,7 @@ import pytest
 
 import wsraw
 from wsraw import BINARY, CLOSE, CONT, PING, PONG, TEXT, connect, frame, handshake, upgrade_request
-from wsservers import BUG_GC, BUG_SMWB15, LIMIT, close_path, known_bug, ws_server  # noqa: F401
+from wsservers import BUG_SMWB15, LIMIT, close_path, known_bug, ws_server  # noqa: F401
 
 ECHO = "/echo"
 
@@ -838,8 +838,7 @@ def test_library_subprotocol(ws_server):
         assert ws.subprotocol == "chat"
 
 
-def test_library_concurrent_connections(ws_server, request):
-    known_bug(request, ws_server.kind, BUG_GC)
+def test_library_concurrent_connections(ws_server):
     with contextlib.ExitStack() as stack:
         conns = [stack.enter_context(ws_connect(ws_url(ws_server), open_timeout=10,
                                                 close_timeout=10)) for _ in range(50)]
@@ -847,3 +846,15 @@ def test_library_concurrent_connections(ws_server, request):
             ws.send(f"conn {i}")
         for i, ws in enumerate(conns):
             assert ws.recv(timeout=10) == f"conn {i}"
+
+
+@pytest.mark.parametrize("bits", [10, 15])
+def test_library_offer_with_server_max_window_bits(ws_server, bits, request):
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    if bits == 15:
+        known_bug(request, ws_server.kind, BUG_SMWB15)
+    offer = ClientPerMessageDeflateFactory(server_max_window_bits=bits)
+    with ws_connect(ws_url(ws_server), extensions=[offer], compression=None, open_timeout=10,
+                    close_timeout=10) as ws:
+        ws.send("through a small window " * 50)
+        assert ws.recv(timeout=10) == "through a small window " * 50

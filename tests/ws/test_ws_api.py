@@ -18,7 +18,7 @@ from websockets.sync.client import connect as ws_connect
 import wsraw
 from conftest import SANITIZED, SLOW, Server, rss_kib, wait_until
 from wsraw import BINARY, TEXT, connect, handshake, upgrade_request
-from wsservers import BUG_GC, BUG_HEADERS, needs_ws
+from wsservers import needs_ws
 
 pytestmark = needs_ws
 
@@ -44,7 +44,6 @@ def http_json(srv, path: str):
     return httpx.get(srv.url(path), timeout=10 * SLOW).json()
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_HEADERS)
 def test_path_query_and_header_bindings(app):
     with opened(app, "/bind/lobby?token=abc%20d", subprotocols=["x1", "x2"],
                 additional_headers={"X-User": "ann"}, user_agent_header="tester/1") as ws:
@@ -207,7 +206,6 @@ def test_backpressure_bounds_the_worker_memory(app):
         assert rss_kib(pid) - before < 64 * 1024
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_GC)
 def test_open_sessions_survive_a_garbage_collection(app):
     """Nothing but the server holds a waiting handler's task: a cyclic collection in the
     worker must not reclaim it (the session would be freed under an open connection)."""
@@ -224,7 +222,6 @@ def test_open_sessions_survive_a_garbage_collection(app):
     assert http_json(app, "/")["message"] == "Hello, World!"
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_GC)
 def test_many_connections_at_once(app):
     with contextlib.ExitStack() as stack:
         conns = [stack.enter_context(opened(app, "/echo")) for _ in range(100)]

@@ -12,7 +12,7 @@ from websockets.sync.client import connect as _connect
 
 from conftest import SLOW, Server
 from wsraw import connect, handshake, upgrade_request
-from wsservers import BUG_CLOSE_REASON, HAS_WS, Uvicorn, known_bug, needs_ws
+from wsservers import HAS_WS, Uvicorn, needs_ws
 
 
 def ws_connect(port: int, path: str, **kw):
@@ -78,9 +78,7 @@ def transcript(port: int, app: str) -> list:
 
 @needs_ws
 @pytest.mark.parametrize("app", ["starlette", "fastapi"])
-def test_same_transcript_as_uvicorn(serve, app, request):
-    if app == "fastapi":
-        known_bug(request, "frostfork", BUG_CLOSE_REASON)
+def test_same_transcript_as_uvicorn(serve, app):
     target = f"ws_asgi:{app}_app"
     ours = serve(target, "--asgi", "--workers", "1")
     ref = Uvicorn(target)

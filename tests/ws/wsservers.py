@@ -104,15 +104,9 @@ def close_path(kind: str, code: int, reason: str = "") -> str:
 # Frostfork bugs this suite found that were not fixed when it landed: each test that
 # shows one is marked xfail(strict=True) on the frostfork servers only, so a fix makes it
 # XPASS and fail, asking for the mark to go.
-BUG_GC = ("a cyclic gc.collect() in the worker frees a waiting session's Step/Task (nothing "
-          "but the cycle holds it), step_dealloc sets c->ws = NULL while c->ws_open stays 1: "
-          "the next readable event segfaults in ff_wsobj_can_read (dispatch/ws.c)")
 BUG_SMWB15 = ("an offer with server_max_window_bits=15 is accepted without the parameter in "
               "the answer (RFC 7692 §7.1.2.1: accepting it means answering it with a value "
               "<= 15; the websockets client refuses such an answer)")
-BUG_HEADERS = "ws.headers is a dict with lower-case names: get('USER-AGENT') is None"
-BUG_CLOSE_REASON = ("ASGI websocket.close before accept with a reason that is not a str "
-                    "(FastAPI's validation handler sends a list) answers 500, uvicorn 403")
 
 
 def known_bug(request, kind: str, reason: str) -> None:
