@@ -140,8 +140,9 @@ def main() -> int:
         assert all(echo_ok(s) for s in socks[-10:]), "the last connections do not echo"
         assert all(echo_ok(s) for s in socks[:10]), "the first connections do not echo"
         after = rss_kib(worker)
-        print(f"  worker RSS with 10 WebSockets:       {base / 1024:8.1f} MiB")
-        print(f"  worker RSS with {len(socks):,} idle WebSockets: {after / 1024:8.1f} MiB")
+        label = f"{len(socks):,} idle WebSockets"
+        print(f"  worker RSS with {'10 WebSockets':>{len(label)}}: {base / 1024:8.1f} MiB")
+        print(f"  worker RSS with {label}: {after / 1024:8.1f} MiB")
         print(f"  per connection: {(after - base) / (len(socks) - 10):.1f} KiB "
               f"(opened in {took:.1f} s)")
         return 0
