@@ -858,3 +858,49 @@ def test_library_offer_with_server_max_window_bits(ws_server, bits, request):
                     close_timeout=10) as ws:
         ws.send("through a small window " * 50)
         assert ws.recv(timeout=10) == "through a small window " * 50
+
+
+# ---- the handshake's neighbours on the same connection ---------------------------------
+
+def test_frame_in_the_same_packet_as_the_handshake(ws_server):
+    if ws_server.kind == "uvicorn":
+        pytest.skip("the reference (uvicorn --ws websockets) drops bytes sent with the handshake")
+    key = wsraw.new_key()
+    hs = handshake(ws_server.port, upgrade_request(ECHO, key) + frame(TEXT, b"eager"))
+    assert hs.resp.status == 101
+    assert hs.conn.read_message() == (TEXT, b"eager")
+    hs.conn.close()
+
+
+def test_upgrade_after_a_keep_alive_request(ws_server):
+    from conftest import read_response
+    with socket.create_connection(("127.0.0.1", ws_server.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = read_response(s)
+        assert first.status in (200, 426)
+        s.sendall(upgrade_request(ECHO))
+        resp = wsraw.read_response_upgrade(s, 5)
+        assert resp.status == 101
+        conn = wsraw.Conn(s, wsraw.pending(s))
+        echo(conn, TEXT, b"upgraded second")
+
+
+def test_handshake_with_a_body_is_refused(ws_server):
+    req = upgrade_request(ECHO, extra=[("Content-Length", "5")]) + b"hello"
+    try:
+        hs = handshake(ws_server.port, req)
+    except wsraw.Closed:
+        return
+    if ws_server.kind == "uvicorn":  # the reference upgrades it (and reads the body as frames)
+        return
+    refused(hs)
+
+
+def test_client_close_while_the_server_streams(ws_server):
+    if ws_server.kind != "frostfork":
+        pytest.skip("the /flood route is the native app's")
+    conn, _ = connect(ws_server.port, "/flood?n=40&size=262144")
+    assert conn.read_message(timeout=10)[0] == BINARY
+    conn.send_close(1000)
+    f = conn.expect_close(timeout=20, reply=False)  # what was in flight, then the close
+    assert f.code == 1000
