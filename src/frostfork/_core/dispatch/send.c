@@ -21,9 +21,40 @@ void ff_body_src_clear(ff_body_src *s)
         Py_CLEAR(s->close);
         Py_CLEAR(s->iter);
     }
+    ff_gzip_stream_free(s->gz);
+    s->gz = NULL;
     s->kind = FF_BODY_NONE;
     s->fd = -1;
     s->left = 0;
+}
+
+/* A gzipped piece as one chunk: the compressed bytes go after a chunk-size
+ * of 8 hex digits (leading zeros are allowed, RFC 9112 7.1), filled in once
+ * their length is known. Nothing is written when the compressor held all
+ * of it back. */
+static int put_gzipped(ff_body_src *s, ff_buf *out, const void *p, size_t n, int finish)
+{
+    size_t mark = out->len;
+    if (ff_buf_append(out, "00000000\r\n", 10) < 0)
+        return -1;
+    size_t at = out->len;
+    if (ff_gzip_stream_put(s->gz, out, p, n, finish) < 0) {
+        out->len = mark;
+        return -1;
+    }
+    size_t z = out->len - at;
+    if (z == 0) {
+        out->len = mark;
+        return 0;
+    }
+    static const char digits[] = "0123456789abcdef";
+    for (int k = 7; k >= 0; k--, z >>= 4)
+        out->data[mark + (size_t)k] = digits[z & 15];
+    if (ff_buf_append(out, "\r\n", 2) < 0) {
+        out->len = mark;
+        return -1;
+    }
+    return 0;
 }
 
 /* "<hex size>\r\n" before a chunk. */
@@ -48,6 +79,8 @@ int ff_body_src_put(ff_body_src *s, ff_buf *out, const void *p, size_t n)
 {
     if (n == 0)
         return 0;
+    if (s->gz)
+        return put_gzipped(s, out, p, n, 0);
     if ((s->chunked && chunk_head(out, n) < 0) || ff_buf_append(out, p, n) < 0 ||
         (s->chunked && ff_buf_append(out, "\r\n", 2) < 0))
         return -1;
@@ -78,7 +111,9 @@ int ff_body_src_pump(ff_body_src *s, ff_buf *out)
                                                     "Content-Length it declared");
                 return -1;
             }
-            int rc = s->chunked ? ff_buf_append(out, "0\r\n\r\n", 5) : 0;
+            int rc = s->gz ? put_gzipped(s, out, "", 0, 1) : 0; /* the gzip trailer */
+            if (rc == 0 && s->chunked)
+                rc = ff_buf_append(out, "0\r\n\r\n", 5);
             ff_body_src_clear(s);
             return rc < 0 ? -1 : 0;
         }

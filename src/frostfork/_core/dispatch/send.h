@@ -12,6 +12,7 @@
 #define FF_DISPATCH_SEND_H
 
 #include "module.h"
+#include "http/gzip.h"
 #include "util/buf.h"
 
 #include <stdint.h>
@@ -27,6 +28,7 @@ typedef struct {
     PyObject *close;   /* ITER: close() of the iterable, or NULL */
     int chunked;       /* ITER: frame each item as a chunk, end with the last chunk */
     int sized;         /* ITER: a Content-Length was sent: stop (and truncate) at it */
+    ff_gzip_stream *gz; /* ITER, chunked: each item gzipped on the way (owned), or NULL */
 } ff_body_src;
 
 /* Ends the source: closes the file, or calls close() (an exception from it
