@@ -36,6 +36,7 @@ struct ff_ws {
     uint8_t msg_op;          /* 0 (none), TEXT or BINARY */
     uint8_t msg_compressed;
     uint8_t delivered;       /* msg was handed out: reset it on the next call */
+    uint8_t z_ended;         /* the client's deflate stream ended (BFINAL) in this message */
     ff_utf8 utf8;
     uint64_t msg_wire;       /* payload bytes received for it (compressed size) */
     char *msg;
