@@ -115,8 +115,10 @@ typedef struct {
 /* Reads client bytes. Consumes what it can of in[0..len) and sets *used;
  * returns 1 with *ev filled when an event is complete (call again with the
  * rest of the input), 0 when it needs more bytes (all of the input was
- * consumed, nothing pending), -1 when out of memory. After an ERROR or a
- * CLOSE event the reader refuses more input (returns ERROR again). Checks:
+ * consumed, nothing pending), -1 when out of memory (the reader's state is
+ * then lost: drop the connection). After an ERROR or a CLOSE event the reader
+ * refuses more input (returns ERROR again, consuming it; a call with len 0
+ * returns 0). Checks:
  * the mask bit (clients must mask: 1002), reserved bits (RSV1 only on a
  * first data frame with deflate agreed: 1002), unknown opcodes (1002),
  * control frames over 125 bytes or fragmented (1002), a continuation with
