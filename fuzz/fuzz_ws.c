@@ -1,8 +1,9 @@
 /* fuzz/fuzz_ws.c — libFuzzer target for the WebSocket layer (ws/).
  *
  * The first input byte picks what runs and how: bit 6 set, the rest is an
- * HTTP request head for the handshake (ff_ws_check_request, then the 101
- * answer); otherwise the rest is client frames for the reader, under a
+ * HTTP request head for the handshake (ff_ws_check_request with deflate
+ * allowed by bit 0 and no_context_takeover by bit 1, then the 101 answer);
+ * otherwise the rest is client frames for the reader, under a
  * configuration the other bits choose (bit 0 permessage-deflate, bit 1
  * client_no_context_takeover, bit 2 server_no_context_takeover, bit 3 a
  * 64-byte max_message, bit 4 deflate_min 16, bit 5 server window 9 bits).
@@ -247,7 +248,7 @@ static void feed(const ff_ws_config *cfg, const uint8_t *in, size_t size, uint64
     ff_ws_free(ws);
 }
 
-static void handshake(const uint8_t *in, size_t size, int allow)
+static void handshake(const uint8_t *in, size_t size, int allow, int nct)
 {
     ff_http_header headers[32];
     ff_http_request req;
@@ -260,6 +261,7 @@ static void handshake(const uint8_t *in, size_t size, int allow)
     (void)ff_ws_is_upgrade(&req);
     memset(&hs, 0, sizeof hs);
     hs.allow_deflate = allow;
+    hs.no_context_takeover = nct;
     if (ff_ws_check_request(&req, &hs) < 0) {
         if ((hs.status != 400 && hs.status != 426) || !hs.reason)
             FAIL("refusal %d", hs.status);
@@ -270,7 +272,8 @@ static void handshake(const uint8_t *in, size_t size, int allow)
         (hs.protocols == hs.protocols_buf && hs.protocols_len > sizeof hs.protocols_buf) ||
         (d->enabled && !allow) ||
         d->server_max_window_bits < 9 || d->server_max_window_bits > 15 ||
-        d->client_max_window_bits < 8 || d->client_max_window_bits > 15)
+        d->client_max_window_bits < 8 || d->client_max_window_bits > 15 ||
+        (d->enabled && nct && !(d->server_no_context_takeover && d->client_no_context_takeover)))
         FAIL("accepted handshake out of range: key %zu protocols %p/%zu deflate %d %d %d", hs.key_len, (const void *)hs.protocols, hs.protocols_len, d->enabled, d->server_max_window_bits, d->client_max_window_bits);
     ff_buf out = {0};
     if (ff_ws_write_accept(&out, &hs, hs.protocols, hs.protocols_len, NULL, 0) < 0)
@@ -289,7 +292,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
     if (sel & 0x40) {
-        handshake(data, size, sel & 1);
+        handshake(data, size, sel & 1, (sel >> 1) & 1);
         return 0;
     }
     ff_ws_config cfg = {

@@ -75,6 +75,9 @@ static z_stream *inflater(ff_ws *ws)
     return z;
 }
 
+/* Output goes straight into the message buffer, grown geometrically but
+ * never past max_message + 1: a small compressed frame cannot make us
+ * allocate what it would inflate to (a "zip bomb" stops at the limit). */
 int ff_ws_inflate(ff_ws *ws, const unsigned char *in, size_t n, int tail)
 {
     z_stream *z = inflater(ws);
@@ -143,6 +146,8 @@ void ff_ws_inflate_done(ff_ws *ws)
     ws->z_ended = 0;
 }
 
+/* The agreed window (zlib's smallest raw window is 9 bits, hence the
+ * handshake declining server_max_window_bits=8), default level and memory. */
 static z_stream *deflater(ff_ws *ws)
 {
     z_stream *z = ws->deflater;
@@ -162,6 +167,9 @@ static z_stream *deflater(ff_ws *ws)
     return z;
 }
 
+/* Deflates into out directly (room from deflateBound, so one call usually
+ * does it), ending with a sync flush so the message stands on a byte
+ * boundary and the client can inflate it without what comes next. */
 int ff_ws_deflate(ff_ws *ws, ff_buf *out, const char *data, size_t len)
 {
     z_stream *z = deflater(ws);
