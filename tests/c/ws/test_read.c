@@ -473,6 +473,11 @@ static void test_memory(void)
     CHECK(ws->inflater == NULL, "no inflater for an uncompressed message");
     CHECK(ff_ws_read(ws, "", 0, &used, &ev) == 0 && ws->msg == NULL, "big buffer freed");
     s.n = 0;
+    frame(&s, 1, FF_WS_OP_TEXT, "small", 5);
+    CHECK(ff_ws_read(ws, (char *)s.p, s.n, &used, &ev) == 1 && ev.len == 5, "small");
+    CHECK(ff_ws_read(ws, "", 0, &used, &ev) == 0 && ws->msg_cap <= FF_WS_KEEP_BUFFER,
+          "a small buffer is kept (%zu)", ws->msg_cap);
+    s.n = 0;
     cdeflate_init(&c, 15);
     compress_msg(&c, "abc", 3, 0, &z);
     frame_ex(&s, 1, 4, FF_WS_OP_BINARY, z.p, z.n, 0, 1);

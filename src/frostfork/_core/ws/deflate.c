@@ -97,7 +97,7 @@ int ff_ws_inflate(ff_ws *ws, const unsigned char *in, size_t n, int tail)
             char *p;
             if (ws->msg_len >= limit)
                 return 1009;
-            cap = ws->msg_cap ? ws->msg_cap * 2 : 1024;
+            cap = ws->msg_cap ? ws->msg_cap * 2 : 512;
             if (cap > limit)
                 cap = limit;
             p = ff_realloc(ws->msg, cap);
