@@ -2,6 +2,7 @@
  * SHA-1 and base64 against known vectors, the RFC's accept example, the
  * accept/refuse matrix of an upgrade request, permessage-deflate offer
  * negotiation, and the 101 answer. Requests go through the real HTTP parser. */
+#define _GNU_SOURCE /* memmem */
 #include "harness.h"
 
 #include "http/parse.h"
@@ -307,6 +308,32 @@ static void test_deflate_negotiation(void)
     }
 }
 
+/* no_context_takeover imposes both resets on any accepted offer. */
+static void test_no_context_takeover(void)
+{
+    static parsed p;
+    ff_ws_handshake hs;
+    ff_buf out = {0};
+
+    memset(&hs, 0, sizeof hs);
+    hs.allow_deflate = 1;
+    hs.no_context_takeover = 1;
+    parse(&p, "GET / HTTP/1.1\n" GOOD_HEAD "Sec-WebSocket-Extensions: permessage-deflate; "
+              "client_max_window_bits\n");
+    CHECK(ff_ws_check_request(&p.req, &hs) == 0 && hs.deflate.enabled &&
+              hs.deflate.server_no_context_takeover && hs.deflate.client_no_context_takeover,
+          "imposed");
+    CHECK(hs.no_context_takeover == 1 && hs.allow_deflate == 1, "inputs kept");
+    ff_ws_write_accept(&out, &hs, NULL, 0, NULL, 0);
+    CHECK(memmem(out.data, out.len, "Sec-WebSocket-Extensions: permessage-deflate; "
+                 "server_no_context_takeover; client_no_context_takeover\r\n", 102) != NULL,
+          "answered: %.*s", (int)out.len, out.data);
+    ff_buf_free(&out);
+    parse(&p, "GET / HTTP/1.1\n" GOOD_HEAD);
+    CHECK(ff_ws_check_request(&p.req, &hs) == 0 && !hs.deflate.enabled &&
+              !hs.deflate.server_no_context_takeover, "nothing offered: nothing imposed");
+}
+
 static void test_write_accept(void)
 {
     ff_ws_handshake hs;
@@ -343,6 +370,7 @@ int main(void)
     test_is_upgrade();
     test_protocols();
     test_deflate_negotiation();
+    test_no_context_takeover();
     test_write_accept();
     return th_summary("ws/handshake");
 }

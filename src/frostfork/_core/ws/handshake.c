@@ -220,6 +220,9 @@ static int refuse(ff_ws_handshake *hs, int status, const char *reason)
     return -1;
 }
 
+/* The checks run in the order that gives the most useful refusal: what
+ * makes it no WebSocket request at all first, the version (426 names the
+ * one we speak) before the key. */
 int ff_ws_check_request(const ff_http_request *h, ff_ws_handshake *hs)
 {
     const ff_http_header *key = NULL, *version = NULL;
@@ -287,6 +290,8 @@ int ff_ws_check_request(const ff_http_request *h, ff_ws_handshake *hs)
     hs->key_len = key->value_len;
     if (hs->allow_deflate)
         negotiate_deflate(h, &hs->deflate);
+    if (hs->deflate.enabled && hs->no_context_takeover)
+        hs->deflate.server_no_context_takeover = hs->deflate.client_no_context_takeover = 1;
     return 0;
 }
 
@@ -313,6 +318,8 @@ static int put_bits(ff_buf *out, const char *name, int bits)
     return ff_buf_put_u64(out, (unsigned long long)bits);
 }
 
+/* The 101 head in one pass of appends; on failure the buffer is cut back to
+ * what it held, so the caller can still answer 500 into it. */
 int ff_ws_write_accept(ff_buf *out, const ff_ws_handshake *hs, const char *subprotocol,
                        size_t subprotocol_len, const char *extra, size_t extra_len)
 {

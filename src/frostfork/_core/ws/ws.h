@@ -54,6 +54,13 @@ typedef struct {
     ff_ws_deflate_params deflate;  /* the first acceptable permessage-deflate offer */
     int status;                    /* on refusal: 400, or 426 (wrong version) */
     const char *reason;            /* on refusal: why, for the body */
+    /* in: when permessage-deflate is agreed, answer server_no_context_takeover
+     * and client_no_context_takeover whatever the offer said (RFC 7692
+     * §7.1.1.1 and §7.1.1.2 let a server include both unasked): then no zlib
+     * stream outlives a message, so an idle connection holds none (about
+     * 300 KiB of deflater and 40 KiB of inflater otherwise), at the cost of
+     * compressing each message alone. */
+    int no_context_takeover;
 } ff_ws_handshake;
 
 /* 1 when the request asks for a WebSocket (an Upgrade header whose token list
@@ -115,8 +122,10 @@ typedef struct {
 /* Reads client bytes. Consumes what it can of in[0..len) and sets *used;
  * returns 1 with *ev filled when an event is complete (call again with the
  * rest of the input), 0 when it needs more bytes (all of the input was
- * consumed, nothing pending), -1 when out of memory. After an ERROR or a
- * CLOSE event the reader refuses more input (returns ERROR again). Checks:
+ * consumed, nothing pending), -1 when out of memory (the reader's state is
+ * then lost: drop the connection). After an ERROR or a CLOSE event the reader
+ * refuses more input (returns ERROR again, consuming it; a call with len 0
+ * returns 0). Checks:
  * the mask bit (clients must mask: 1002), reserved bits (RSV1 only on a
  * first data frame with deflate agreed: 1002), unknown opcodes (1002),
  * control frames over 125 bytes or fragmented (1002), a continuation with
