@@ -57,8 +57,8 @@ void ff_ws_zlib_free(ff_ws *ws)
     drop_deflater(ws);
 }
 
-/* Always a 15-bit window: it reads what a client with any smaller window
- * sent, so client_max_window_bits needs no setting here. */
+/* The agreed client window (15 unless the client let us choose): what
+ * the client compresses with, so a smaller one is all it takes to read. */
 static z_stream *inflater(ff_ws *ws)
 {
     z_stream *z = ws->inflater;
@@ -67,7 +67,10 @@ static z_stream *inflater(ff_ws *ws)
     z = new_stream();
     if (!z)
         return NULL;
-    if (inflateInit2(z, -15) != Z_OK) {
+    int bits = ws->cfg.deflate.client_max_window_bits;
+    if (bits < 9 || bits > 15) /* a larger window reads any smaller one */
+        bits = bits < 9 ? 9 : 15;
+    if (inflateInit2(z, -bits) != Z_OK) {
         ff_free(z);
         return NULL;
     }
@@ -146,8 +149,11 @@ void ff_ws_inflate_done(ff_ws *ws)
     ws->z_ended = 0;
 }
 
-/* The agreed window (zlib's smallest raw window is 9 bits, hence the
- * handshake declining server_max_window_bits=8), default level and memory. */
+/* At most the agreed window, and at most FF_WS_SERVER_WINDOW_BITS with
+ * memLevel 5 (a smaller window than agreed is always readable): about
+ * 40 KiB per session that sends compressed messages, not 270. zlib's
+ * smallest raw window is 9 bits, hence the handshake declining
+ * server_max_window_bits=8. */
 static z_stream *deflater(ff_ws *ws)
 {
     z_stream *z = ws->deflater;
@@ -156,10 +162,12 @@ static z_stream *deflater(ff_ws *ws)
         return z;
     if (bits < 9 || bits > 15) /* zlib cannot make an 8-bit window; the handshake declines it */
         bits = bits < 9 ? 9 : 15;
+    if (bits > FF_WS_SERVER_WINDOW_BITS)
+        bits = FF_WS_SERVER_WINDOW_BITS;
     z = new_stream();
     if (!z)
         return NULL;
-    if (deflateInit2(z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (deflateInit2(z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
         ff_free(z);
         return NULL;
     }

@@ -180,11 +180,14 @@ static int parse_offer(cursor *c, ff_ws_deflate_params *out)
             if (seen_smwb++ || b < 9) /* 8: zlib deflates with 9 at least */
                 goto decline;
             d.server_max_window_bits = b;
+            d.server_bits_offered = 1;
         } else if (PARAM("client_max_window_bits")) {
             int b = val ? window_bits(val, vn) : 15;
             if (seen_cmwb++ || b < 0)
                 goto decline;
-            d.client_max_window_bits = b;
+            /* the client lets us choose its window: a small one keeps our inflater small */
+            d.client_max_window_bits = b < FF_WS_CLIENT_WINDOW_BITS ? b : FF_WS_CLIENT_WINDOW_BITS;
+            d.client_bits_offered = 1;
         } else {
             goto decline;
         }
@@ -309,9 +312,9 @@ void ff_ws_accept_value(const char *key, size_t key_len, char out[29])
 
 /* Appends "; name=N" for a window size other than the default 15 (the
  * default needs no parameter, and leaving it out means the same). */
-static int put_bits(ff_buf *out, const char *name, int bits)
+static int put_bits(ff_buf *out, const char *name, int bits, int offered)
 {
-    if (bits == 15)
+    if (bits == 15 && !offered) /* RFC 7692 7.1.2.1: an offered server_max_window_bits is answered */
         return 0;
     if (ff_buf_puts(out, name) < 0)
         return -1;
@@ -342,8 +345,10 @@ int ff_ws_write_accept(ff_buf *out, const ff_ws_handshake *hs, const char *subpr
           ff_buf_puts(out, "; server_no_context_takeover") < 0) ||
          (d->client_no_context_takeover &&
           ff_buf_puts(out, "; client_no_context_takeover") < 0) ||
-         put_bits(out, "; server_max_window_bits=", d->server_max_window_bits) < 0 ||
-         put_bits(out, "; client_max_window_bits=", d->client_max_window_bits) < 0 ||
+         put_bits(out, "; server_max_window_bits=", d->server_max_window_bits,
+                  d->server_bits_offered) < 0 ||
+         put_bits(out, "; client_max_window_bits=", d->client_max_window_bits,
+                  d->client_bits_offered) < 0 ||
          ff_buf_puts(out, "\r\n") < 0))
         goto oom;
     if (extra && ff_buf_append(out, extra, extra_len) < 0)

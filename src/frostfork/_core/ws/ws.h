@@ -32,12 +32,22 @@ enum {
 
 /* ---- the opening handshake ---- */
 
+/* The window asked of a client that offers client_max_window_bits: 4 KiB, so
+ * a session's inflater holds about 11 KiB instead of 40 (the deflater, ours,
+ * uses a 12-bit window and memLevel 5 whatever was agreed: about 40 KiB
+ * instead of 270). Context takeover is kept: compression stays good. */
+#define FF_WS_CLIENT_WINDOW_BITS 12
+#define FF_WS_SERVER_WINDOW_BITS 12
+
 typedef struct {
     int enabled;                    /* permessage-deflate agreed */
     int server_no_context_takeover; /* the server resets its deflater per message */
     int client_no_context_takeover; /* the client resets its deflater per message */
-    int server_max_window_bits;     /* 8..15 (the server's deflater window); 15 when not sent */
-    int client_max_window_bits;     /* 8..15 (our inflater's window); 15 when not sent */
+    int server_max_window_bits;     /* 9..15 (the server's deflater window); 15 when not sent */
+    int client_max_window_bits;     /* 8..15 (our inflater's window); 15 when not sent, at most
+                                     * FF_WS_CLIENT_WINDOW_BITS when the client let us choose */
+    int server_bits_offered;        /* the offer named server_max_window_bits: the answer must */
+    int client_bits_offered;        /* ... and client_max_window_bits: the answer may */
 } ff_ws_deflate_params;
 
 typedef struct {
