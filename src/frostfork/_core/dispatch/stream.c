@@ -27,8 +27,20 @@ int ff_stream_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp)
         goto done;
     if (mtype != Py_None && !ct)
         goto done;
-    if (!(iter = PyObject_GetIter(content)))
+    int aiter = !PyObject_HasAttrString(content, "__iter__") &&
+                PyObject_HasAttrString(content, "__aiter__");
+    if (aiter && !e->loop) {
+        /* no event loop in this process (an all-sync app's worker, the in-process
+         * engine): each item is awaited on a private loop, as a sync body is drained */
+        PyObject *wrap = ff_import_attr("frostfork.aio", "blocking_iter");
+        iter = wrap ? PyObject_CallOneArg(wrap, content) : NULL;
+        Py_XDECREF(wrap);
+        aiter = 0;
+        if (!iter)
+            goto done;
+    } else if (!aiter && !(iter = PyObject_GetIter(content))) {
         goto done;
+    }
     size_t mark = ff_buf_used(out);
     int no_body = r->head_only || st == 204 || st == 304 || st < 200;
     int chunked = cl < 0 && !r->http10;
@@ -54,6 +66,26 @@ int ff_stream_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp)
         goto done;
     }
     rc = (int)st;
+    if (aiter) { /* awaited item by item on the worker's loop (send.c) */
+        if (no_body || cl == 0 || ff_body_src_aiter(&e->src, content, e->loop, chunked) < 0) {
+            if (PyErr_Occurred()) {
+                out->len = out->off + mark;
+                rc = -1;
+            }
+            goto done; /* nothing to send: a generator never started needs no closing */
+        }
+        e->src.sized = cl >= 0;
+        e->src.left = cl >= 0 ? (uint64_t)cl : 0;
+        e->src.gz = gz ? ff_gzip_stream_new(0) : NULL;
+        if (gz && !e->src.gz) {
+            ff_body_src_clear(&e->src);
+            out->len = out->off + mark;
+            PyErr_NoMemory();
+            rc = -1;
+        }
+        e->src_close = cl < 0 && !chunked;
+        goto done;
+    }
     PyObject *close = PyObject_GetAttrString(content, "close");
     if (!close)
         PyErr_Clear();
