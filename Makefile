@@ -140,7 +140,7 @@ test-alloc-faults: $(FAULT_VENV)/.installed
 # make fuzz-smoke  every target for FUZZ_SMOKE_SECONDS (20) from the seeds; fails on any crash
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS := fuzz_parse fuzz_chunked fuzz_json_scan fuzz_json fuzz_mw fuzz_multipart fuzz_form
+FUZZ_TARGETS := fuzz_parse fuzz_chunked fuzz_json_scan fuzz_json fuzz_mw fuzz_multipart fuzz_form fuzz_ws
 FUZZ_BUILD := build/fuzz
 FUZZ_ARTIFACTS := $(CURDIR)/build/fuzz-artifacts
 

@@ -139,3 +139,28 @@ def plan_callable(fn: Callable[..., Any], async_deps: tuple[str, ...], *, factor
     def make(**kw: Any) -> Pending:
         return Pending(fn, kw, async_deps, app_scope)
     return make
+
+
+# ---- async iterables as response bodies where no loop runs ------------------------------
+
+def blocking_iter(aiterable: Any):
+    """A StreamingResponse over an async iterable, sent by a worker that runs no event
+    loop (an app without `async def` handlers) or by the in-process engine: each item is
+    awaited on a private loop, one at a time, as a sync generator is drained. The
+    iterable's aclose() runs when the body ends or the client leaves."""
+    loop = asyncio.new_event_loop()
+    it = aiterable.__aiter__()
+    try:
+        while True:
+            try:
+                item = loop.run_until_complete(it.__anext__())
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        close = getattr(it, "aclose", None)
+        try:
+            if close is not None:
+                loop.run_until_complete(close())
+        finally:
+            loop.close()

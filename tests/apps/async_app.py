@@ -185,3 +185,35 @@ async def inflight(ms: int = 200) -> dict:
 @app.get("/task")
 async def has_task() -> dict:
     return {"task": asyncio.current_task() is not None}
+
+
+# ---- bodies an async handler returns after it suspended (issue 16) ----
+
+@app.get("/astream")
+async def astream(n: int = 3, ms: int = 20, tag: str = "s") -> ff.StreamingResponse:
+    await asyncio.sleep(0.001)  # suspended first: the task's end writes the head
+
+    async def gen():
+        try:
+            for i in range(n):
+                await asyncio.sleep(ms / 1000)
+                events.append(f"{tag} item {i}")
+                yield f"item {i}\n"
+        finally:
+            events.append(f"{tag} finally")
+    return ff.StreamingResponse(gen(), media_type="text/plain")
+
+
+@app.get("/astream-sized")
+async def astream_sized() -> ff.StreamingResponse:
+    async def gen():
+        yield b"abc"
+        await asyncio.sleep(0.001)
+        yield b"defgh"
+    return ff.StreamingResponse(gen(), content_length=8)
+
+
+@app.get("/afile")
+async def afile() -> ff.FileResponse:
+    await asyncio.sleep(0.001)
+    return ff.FileResponse(__file__)

@@ -98,3 +98,19 @@ def rss() -> dict:
             if line.startswith("VmHWM:"):
                 return {"hwm_kib": int(line.split()[1])}
     return {}
+
+
+@app.get("/agen")
+def agen(n: int = 3) -> StreamingResponse:
+    """An async generator from a sync handler, in a worker that runs no event loop:
+    each item is awaited on a private loop (frostfork.aio.blocking_iter)."""
+    import asyncio
+
+    async def gen():
+        try:
+            for i in range(n):
+                await asyncio.sleep(0)
+                yield f"a{i},"
+        finally:
+            _note("agen finally")
+    return StreamingResponse(gen(), media_type="text/csv")

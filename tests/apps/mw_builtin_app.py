@@ -38,6 +38,37 @@ def nothing():
     return frostfork.Response(204, None)
 
 
+@app.get("/stream")
+def stream():
+    """200 CSV lines, one item each: gzipped on the way when asked for."""
+    return frostfork.StreamingResponse((f"{i},user-{i},{'x' * 40}\n" for i in range(200)),
+                                       media_type="text/csv")
+
+
+@app.get("/stream/encoded")
+def stream_encoded():
+    return frostfork.StreamingResponse(iter([b"already", b"encoded"]),
+                                       headers={"Content-Encoding": "br"})
+
+
+@app.get("/stream/sized")
+def stream_sized():
+    return frostfork.StreamingResponse(iter([b"x" * 600, b"y" * 600]), content_length=1200)
+
+
+@app.get("/events")
+def events():
+    return frostfork.StreamingResponse(iter(["data: a\n\n", "data: b\n\n"]),
+                                       media_type="text/event-stream")
+
+
+@app.get("/file/{name}")
+def file(name: str):
+    """A file beside this module (tests write them), its .gz sibling preferred."""
+    import os
+    return frostfork.FileResponse(os.path.join(os.environ["MW_FILES"], name))
+
+
 @wide.get("/x")
 def x() -> dict:
     return {"x": 1}

@@ -151,3 +151,81 @@ def test_bad_forwarded_allow_ips_refused_at_start(tmp_path):
     s = Server("mw_builtin_app:proxied", "--forwarded-allow-ips", "not-an-ip", wait=False)
     assert s.wait_exit() != 0
     assert "not an IP address" in s.output()
+
+
+# ---- gzip of bodies sent in pieces (issue 16): streams, and files' .gz siblings ----------
+
+def chunks_of(body: bytes) -> list[bytes]:
+    """The chunk payloads of a chunked body, as sent."""
+    out, pos = [], 0
+    while True:
+        end = body.index(b"\r\n", pos)
+        size = int(body[pos:end].split(b";")[0], 16)
+        if size == 0:
+            return out
+        out.append(body[end + 2:end + 2 + size])
+        pos = end + 2 + size + 2
+
+
+def raw_chunked(port: int, path: str, ae: str = "gzip") -> tuple[int, dict[str, str], bytes]:
+    data = raw(port, f"GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {ae}\r\n"
+                     f"Connection: close\r\n\r\n".encode())
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_stream_gzipped_on_the_way(mw):
+    status, h, body = raw_chunked(mw.port, "/stream")
+    assert status == 200 and h["content-encoding"] == "gzip" and h["vary"] == "Accept-Encoding"
+    assert h["transfer-encoding"] == "chunked" and "content-length" not in h
+    pieces = chunks_of(body)
+    plain = b"".join(f"{i},user-{i},{'x' * 40}\n".encode() for i in range(200))
+    assert gzip.decompress(b"".join(pieces)) == plain
+    assert len(pieces) > 2  # flushed per item, not held to the end
+    assert sum(map(len, pieces)) < len(plain) // 3
+    # every prefix of whole chunks decodes (Z_SYNC_FLUSH): a reader sees each item in time
+    import zlib
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert d.decompress(b"".join(pieces[:2])).startswith(b"0,user-0,")
+
+
+@pytest.mark.parametrize("path,ae", [("/stream", "identity"), ("/stream", "gzip;q=0"),
+                                     ("/stream/encoded", "gzip"), ("/stream/sized", "gzip"),
+                                     ("/events", "gzip")])
+def test_stream_not_gzipped(mw, path, ae):
+    status, h, body = raw_chunked(mw.port, path, ae)
+    assert status == 200
+    assert h.get("content-encoding") in (None, "br")
+    if h.get("transfer-encoding") == "chunked":
+        body = b"".join(chunks_of(body))
+    if path == "/stream":
+        assert body.startswith(b"0,user-0,")
+    if path == "/events":
+        assert body == b"data: a\n\ndata: b\n\n"
+
+
+@pytest.fixture(scope="module")
+def mw_files(tmp_path_factory):
+    where = tmp_path_factory.mktemp("mwfiles")
+    plain = b"hello world\n" * 1000
+    (where / "both.txt").write_bytes(plain)
+    (where / "both.txt.gz").write_bytes(gzip.compress(plain))
+    (where / "plain.txt").write_bytes(plain)
+    s = Server("mw_builtin_app:app", "--workers", "1", env={"MW_FILES": str(where)})
+    yield s, plain
+    s.stop()
+    s.check_clean()
+
+
+def test_file_response_prefers_gz_sibling(mw_files):
+    srv, plain = mw_files
+    status, h, body = raw_chunked(srv.port, "/file/both.txt")
+    assert status == 200 and h["content-encoding"] == "gzip" and h["vary"] == "Accept-Encoding"
+    assert h["content-type"].startswith("text/plain")
+    assert int(h["content-length"]) == len(body) < len(plain) and gzip.decompress(body) == plain
+    status, h, body = raw_chunked(srv.port, "/file/both.txt", "identity")
+    assert status == 200 and "content-encoding" not in h and body == plain
+    status, h, body = raw_chunked(srv.port, "/file/plain.txt")  # no sibling: sent as it is
+    assert status == 200 and "content-encoding" not in h and body == plain

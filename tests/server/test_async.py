@@ -206,3 +206,36 @@ def test_inline_step_has_no_task_unless_asked(serve):
     srv2 = serve("async_app:app", "--workers", "1", "--no-inline-step")
     assert get(srv2, "/task").json() == {"task": True}
     assert get(srv2, "/sleep?ms=1").json()["slept"] == 1
+
+
+# ---- bodies from a handler that suspended: async generators, files (issue 16) ----
+
+def test_async_generator_streamed_after_the_handler_suspended(app):
+    with socket.create_connection(("127.0.0.1", app.port), timeout=10) as s:
+        s.sendall(b"GET /astream?n=3&tag=ok HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = read_response(s)
+        assert r.status == 200 and r.header("transfer-encoding") == "chunked"
+        assert r.body == b"item 0\nitem 1\nitem 2\n"
+        s.sendall(b"GET /astream-sized HTTP/1.1\r\nHost: t\r\n\r\n")  # the connection goes on
+        r = read_response(s)
+        assert r.status == 200 and r.header("content-length") == "8" and r.body == b"abcdefgh"
+    wait_until(lambda: "ok finally" in events(app), 10, "the generator's finally")
+
+
+def test_async_generator_closed_when_the_client_leaves(app):
+    with socket.create_connection(("127.0.0.1", app.port), timeout=10) as s:
+        s.sendall(b"GET /astream?n=100000&ms=5&tag=gone HTTP/1.1\r\nHost: t\r\n\r\n")
+        got = b""
+        deadline = time.monotonic() + 10
+        while b"item 3\n" not in got and time.monotonic() < deadline:
+            got += s.recv(4096)
+        assert b"item 3\n" in got
+    wait_until(lambda: "gone finally" in events(app), 10, "the generator's finally")
+    produced = sum(1 for e in events(app) if e.startswith("gone item"))
+    assert produced < 100000
+
+
+def test_file_response_after_the_handler_suspended(app):
+    r = get(app, "/afile")
+    assert r.status_code == 200
+    assert r.content == (ROOT / "tests" / "apps" / "async_app.py").read_bytes()

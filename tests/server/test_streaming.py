@@ -145,3 +145,11 @@ def test_1_gib_stream_keeps_the_worker_small(srv):
     grew = (hwm_kib(worker) - before) * 1024
     bar = 16 * MiB if not SANITIZED else 64 * MiB
     assert grew < bar, f"worker peak RSS grew by {grew / MiB:.1f} MiB"
+
+
+def test_async_generator_in_a_worker_without_a_loop(srv, root):
+    out = raw(srv.port, b"GET /agen?n=4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    payload, complete = dechunk(body)
+    assert b"200 OK" in head and complete and payload == b"a0,a1,a2,a3,"
+    wait_until(lambda: "agen finally" in notes(root), 10, "the async generator's finally")

@@ -2,6 +2,7 @@
  * SHA-1 and base64 against known vectors, the RFC's accept example, the
  * accept/refuse matrix of an upgrade request, permessage-deflate offer
  * negotiation, and the 101 answer. Requests go through the real HTTP parser. */
+#define _GNU_SOURCE /* memmem */
 #include "harness.h"
 
 #include "http/parse.h"
@@ -262,7 +263,7 @@ static void test_deflate_negotiation(void)
     } v[] = {
         {"", 0, 0, 0, 15, 15},
         {"Sec-WebSocket-Extensions: permessage-deflate\n", 1, 0, 0, 15, 15},
-        {"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\n", 1, 0, 0, 15, 15},
+        {"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\n", 1, 0, 0, 15, 12},
         {"Sec-WebSocket-Extensions: permessage-deflate;client_max_window_bits=10\n", 1, 0, 0, 15, 10},
         {"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=\"8\"\n", 1, 0, 0, 15, 8},
         {"Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; "
@@ -307,6 +308,33 @@ static void test_deflate_negotiation(void)
     }
 }
 
+/* no_context_takeover imposes both resets on any accepted offer. */
+static void test_no_context_takeover(void)
+{
+    static parsed p;
+    ff_ws_handshake hs;
+    ff_buf out = {0};
+
+    memset(&hs, 0, sizeof hs);
+    hs.allow_deflate = 1;
+    hs.no_context_takeover = 1;
+    parse(&p, "GET / HTTP/1.1\n" GOOD_HEAD "Sec-WebSocket-Extensions: permessage-deflate; "
+              "client_max_window_bits\n");
+    CHECK(ff_ws_check_request(&p.req, &hs) == 0 && hs.deflate.enabled &&
+              hs.deflate.server_no_context_takeover && hs.deflate.client_no_context_takeover,
+          "imposed");
+    CHECK(hs.no_context_takeover == 1 && hs.allow_deflate == 1, "inputs kept");
+    ff_ws_write_accept(&out, &hs, NULL, 0, NULL, 0);
+    CHECK(memmem(out.data, out.len, "Sec-WebSocket-Extensions: permessage-deflate; "
+                 "server_no_context_takeover; client_no_context_takeover; "
+                 "client_max_window_bits=12\r\n", 129) != NULL,
+          "answered: %.*s", (int)out.len, out.data);
+    ff_buf_free(&out);
+    parse(&p, "GET / HTTP/1.1\n" GOOD_HEAD);
+    CHECK(ff_ws_check_request(&p.req, &hs) == 0 && !hs.deflate.enabled &&
+              !hs.deflate.server_no_context_takeover, "nothing offered: nothing imposed");
+}
+
 static void test_write_accept(void)
 {
     ff_ws_handshake hs;
@@ -328,7 +356,17 @@ static void test_write_accept(void)
     want = "prefixHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n"
            "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; "
-           "server_max_window_bits=10\r\nX-A: 1\r\n\r\n";
+           "server_max_window_bits=10; client_max_window_bits=12\r\nX-A: 1\r\n\r\n";
+    CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0, "full: %.*s",
+          (int)out.len, out.data);
+
+    out.len = 0; /* an offered server_max_window_bits is answered, 15 too (RFC 7692 7.1.2.1) */
+    check("GET / HTTP/1.1\n" GOOD_HEAD "Sec-WebSocket-Extensions: permessage-deflate; "
+          "server_max_window_bits=15\n", 1, &hs);
+    CHECK(ff_ws_write_accept(&out, &hs, NULL, 0, NULL, 0) == 0, "smwb=15");
+    want = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+           "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=15\r\n\r\n";
     CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0, "full: %.*s",
           (int)out.len, out.data);
     ff_buf_free(&out);
@@ -343,6 +381,7 @@ int main(void)
     test_is_upgrade();
     test_protocols();
     test_deflate_negotiation();
+    test_no_context_takeover();
     test_write_accept();
     return th_summary("ws/handshake");
 }

@@ -10,6 +10,7 @@
  * symlink can reach outside, whatever the path says. */
 #define _GNU_SOURCE
 #include "dispatch/dispatch.h"
+#include "dispatch/mw.h"
 #include "obj/headers.h"
 
 #include <errno.h>
@@ -322,7 +323,7 @@ int ff_file_respond(ff_env *e, const ff_req *r, ff_buf *out, const ff_file_opts 
             body_len = mp->len;
     }
     char line[160];
-    ff_headers_seen seen = {0, -1};
+    ff_headers_seen seen = {.content_length = -1};
     if (ff_response_begin(out, status, NULL, 0, e->date) < 0 || ff_buf_puts(out, "ETag: ") < 0 ||
         ff_buf_puts(out, v.etag) < 0 || ff_buf_puts(out, "\r\nLast-Modified: ") < 0 ||
         ff_buf_puts(out, v.lastmod) < 0 ||
@@ -519,9 +520,23 @@ int ff_file_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp)
     long st = PyLong_AsLong(status);
     if (st == -1 && PyErr_Occurred())
         goto done;
-    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     struct stat sb;
-    if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+    int gz = 0, fd = -1;
+    if (ff_mw_gzip_stream(e->mw, r, NULL) && (size_t)pl < 4000) {
+        /* with gzip on, a precompressed sibling (name.gz) is sent in its place */
+        char gzpath[4100];
+        memcpy(gzpath, p, (size_t)pl);
+        memcpy(gzpath + pl, ".gz", 4);
+        fd = open(gzpath, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+            close(fd);
+            fd = -1;
+        }
+        gz = fd >= 0;
+    }
+    if (fd < 0)
+        fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (!gz && fd >= 0 && (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
         close(fd);
         fd = -1;
         errno = EISDIR;
@@ -535,7 +550,8 @@ int ff_file_response(ff_env *e, const ff_req *r, ff_buf *out, PyObject *resp)
         mt = media_type(fn ? fn : p, fn ? (size_t)fnl : (size_t)pl);
     ff_file_opts o = {.fd = fd, .st = &sb, .ctype = mt, .filename = fn,
                       .filename_len = (size_t)fnl, .disposition = kd,
-                      .headers = headers == Py_None ? NULL : headers, .status = (int)st};
+                      .headers = headers == Py_None ? NULL : headers, .status = (int)st,
+                      .gzip = gz, .vary = gz};
     rc = ff_file_respond(e, r, out, &o);
     if (rc < 0)
         PyErr_NoMemory();

@@ -252,6 +252,16 @@ static int want_gzip(const ff_mw *m, const ff_req *r, int status, const char *he
     return ae && ff_gzip_accepted(ae->value, ae->value_len);
 }
 
+int ff_mw_gzip_stream(const ff_mw *m, const ff_req *r, const char *ctype)
+{
+    if (!m || !m->gzip_min || r->head_only)
+        return 0;
+    if (ctype && strncasecmp(ctype, "text/event-stream", 17) == 0)
+        return 0;
+    const ff_http_header *ae = header(r, "accept-encoding");
+    return ae && ff_gzip_accepted(ae->value, ae->value_len);
+}
+
 int ff_mw_after(ff_mw *m, const ff_req *r, ff_buf *out, size_t start)
 {
     char *resp = out->data + out->off + start;

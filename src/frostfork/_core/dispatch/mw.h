@@ -43,6 +43,11 @@ void ff_mw_process_end(ff_mw *m);
  * the status of a response it wrote, or -1 when out of memory. */
 int ff_mw_before(ff_mw *m, ff_req *r, ff_buf *out, const ff_date_cache *date);
 
+/* Whether a body sent in pieces (a StreamingResponse of unknown length, of
+ * type ctype) is gzipped on the way: gzip on, a client that takes it, not a
+ * HEAD, not an event stream (an SSE reader wants each event as it is). */
+int ff_mw_gzip_stream(const ff_mw *m, const ff_req *r, const char *ctype);
+
 /* After dispatch: the response starting `start` bytes into out's used part
  * gets its CORS headers and is gzipped when it qualifies. Returns 0, or -1
  * when out of memory (ff_dispatch_run then drops the response and closes). */

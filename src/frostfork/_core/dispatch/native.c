@@ -68,7 +68,7 @@ static int write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res, 
         ctype = "application/json";
     }
     size_t mark = ff_buf_used(out);
-    ff_headers_seen seen = {0, -1};
+    ff_headers_seen seen = {.content_length = -1};
     int no_body = status == 204 || status == 304 || status < 200;
     if (ff_response_begin(out, status, NULL, 0, e->date) < 0 ||
         ff_put_headers(out, headers, &seen) < 0 ||

@@ -12,11 +12,14 @@
 #define FF_DISPATCH_SEND_H
 
 #include "module.h"
+#include "http/gzip.h"
 #include "util/buf.h"
 
 #include <stdint.h>
 
-enum { FF_BODY_NONE = 0, FF_BODY_FILE, FF_BODY_ITER };
+enum { FF_BODY_NONE = 0, FF_BODY_FILE, FF_BODY_ITER, FF_BODY_AITER };
+
+struct ff_Apump; /* an async iterator's items, awaited on the worker's loop (send.c) */
 
 typedef struct {
     int kind;          /* FF_BODY_* */
@@ -27,6 +30,8 @@ typedef struct {
     PyObject *close;   /* ITER: close() of the iterable, or NULL */
     int chunked;       /* ITER: frame each item as a chunk, end with the last chunk */
     int sized;         /* ITER: a Content-Length was sent: stop (and truncate) at it */
+    ff_gzip_stream *gz; /* ITER, chunked: each item gzipped on the way (owned), or NULL */
+    struct ff_Apump *pump; /* AITER: owned (iter and close are unused) */
 } ff_body_src;
 
 /* Ends the source: closes the file, or calls close() (an exception from it
@@ -45,6 +50,18 @@ int ff_body_src_pump(ff_body_src *s, ff_buf *out);
  * chunked; counted against a sized one). Returns 0, or -1 when out of
  * memory. */
 int ff_body_src_put(ff_body_src *s, ff_buf *out, const void *p, size_t n);
+
+/* An AITER source over the async iterable `aiterable`, its items awaited as
+ * Tasks of `loop`. Returns 0, or -1 with a Python exception. */
+int ff_body_src_aiter(ff_body_src *s, PyObject *aiterable, PyObject *loop, int chunked);
+/* Who is told when an AITER source's next item (or its end) is there:
+ * ready(ctx, owner), from the loop; the owner must call ff_body_src_apump. */
+void ff_body_src_attach(ff_body_src *s, void (*ready)(void *ctx, void *owner), void *ctx,
+                        void *owner);
+/* The AITER counterpart of ff_body_src_pump: 1 an item was appended, 0 the
+ * source finished (cleared), -1 failed (cleared, exception pending), 2 the
+ * next item is being awaited (ready() will say when). */
+int ff_body_src_apump(ff_body_src *s, ff_buf *out);
 
 /* Appends up to max bytes of a FILE source to out with pread (the engine's
  * way, and where sendfile is not possible). Returns 1, 0 when finished

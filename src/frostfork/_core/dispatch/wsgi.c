@@ -531,7 +531,7 @@ int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
     PyObject *result = NULL, *it = NULL;
     int closed = 0;
     size_t mark = ff_buf_used(out);
-    ff_headers_seen seen = {0, -1};
+    ff_headers_seen seen = {.content_length = -1};
     ff_body_src src = {.fd = -1};
     PyObject *env = build_environ(e, r);
     if (!env)

@@ -93,3 +93,59 @@ void ff_gzip_free(ff_gzip *g)
         g->z = NULL;
     }
 }
+
+struct ff_gzip_stream {
+    z_stream z;
+};
+
+ff_gzip_stream *ff_gzip_stream_new(int level)
+{
+    ff_gzip_stream *s = ff_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    /* 12 window bits + 16: a gzip header and trailer; memLevel 5 */
+    if (deflateInit2(&s->z, level ? level : 6, Z_DEFLATED, 12 + 16, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
+        ff_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* deflate() until it has taken all the input and written everything the
+ * flush asks for, growing out as it goes. */
+int ff_gzip_stream_put(ff_gzip_stream *s, ff_buf *out, const char *p, size_t n, int finish)
+{
+    z_stream *z = &s->z;
+    size_t mark = out->len;
+    if (n > 0xffffffffu)
+        return -1;
+    z->next_in = (Bytef *)(uintptr_t)p;
+    z->avail_in = (uInt)n;
+    int flush = finish ? Z_FINISH : Z_SYNC_FLUSH;
+    for (int i = 0; i < 1 << 20; i++) { /* bounded: each turn writes up to 4 KiB or more */
+        size_t room = deflateBound(z, z->avail_in) + 64;
+        if (room < 4096)
+            room = 4096;
+        if (ff_buf_reserve(out, room) < 0)
+            goto fail;
+        z->next_out = (Bytef *)out->data + out->len;
+        z->avail_out = (uInt)room;
+        int rc = deflate(z, flush);
+        out->len += room - z->avail_out;
+        if (rc == Z_STREAM_END || (rc == Z_OK && z->avail_out > 0 && z->avail_in == 0 && !finish))
+            return 0;
+        if (rc != Z_OK && rc != Z_BUF_ERROR)
+            goto fail;
+    }
+fail:
+    out->len = mark;
+    return -1;
+}
+
+void ff_gzip_stream_free(ff_gzip_stream *s)
+{
+    if (!s)
+        return;
+    deflateEnd(&s->z);
+    ff_free(s);
+}

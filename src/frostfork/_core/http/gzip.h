@@ -28,4 +28,18 @@ int ff_gzip_compress(ff_gzip *g, ff_buf *out, const char *data, size_t n);
 
 void ff_gzip_free(ff_gzip *g);
 
+/* A gzip stream of its own, for a body sent in pieces (a StreamingResponse):
+ * several can be in flight in one worker, so each has its zlib state. A
+ * 12-bit window and memLevel 5 keep it near 40 KiB (the window a reader
+ * needs is in the stream's header; any reader accepts a smaller one). */
+typedef struct ff_gzip_stream ff_gzip_stream;
+
+/* NULL when out of memory. */
+ff_gzip_stream *ff_gzip_stream_new(int level);
+/* Appends the compressed form of p[0..n) to out, flushed (Z_SYNC_FLUSH) so
+ * the client can decode everything so far; with finish, the gzip trailer
+ * too. 0, or -1 (out is then as it was). */
+int ff_gzip_stream_put(ff_gzip_stream *s, ff_buf *out, const char *p, size_t n, int finish);
+void ff_gzip_stream_free(ff_gzip_stream *s);
+
 #endif

@@ -51,6 +51,8 @@ static int put_header(ff_buf *out, PyObject *k, PyObject *v, ff_headers_seen *se
         return 0;
     if (ieq(ks, kn, "content-type"))
         seen->content_type = 1;
+    if (ieq(ks, kn, "content-encoding"))
+        seen->content_encoding = 1;
     if (ff_buf_reserve(out, (size_t)(kn + vn) + 4) < 0) {
         PyErr_NoMemory();
         return -1;

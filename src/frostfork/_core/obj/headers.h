@@ -11,6 +11,7 @@
  * are dropped, but a Content-Length value is remembered (HEAD answers). */
 typedef struct {
     int content_type;         /* the user set Content-Type */
+    int content_encoding;     /* ... and Content-Encoding (then the body is not gzipped) */
     long long content_length; /* the user's Content-Length, -1 when none */
 } ff_headers_seen;
 int ff_put_headers(ff_buf *out, PyObject *headers, ff_headers_seen *seen);

@@ -15,6 +15,7 @@
 #include "server/conn.h"
 #include "dispatch/asgi.h"
 #include "dispatch/ws.h"
+#include "dispatch/mw.h"
 #include "life/finalize.h"
 
 #include <errno.h>
@@ -270,6 +271,21 @@ static void step_end(ff_Step *s, int outcome, PyObject *value)
                 status = ff_fail_500(e, r, &c->out, s->label);
         } else {
             status = ff_fail_500(e, r, &c->out, s->label);
+        }
+        if (!s->asgi && !s->ws) {
+            /* as ff_dispatch_run does for an answer written at once: CORS headers and
+             * gzip, and a file or stream body the connection sends as it drains */
+            if (status > 0 && e->mw && ff_mw_after(e->mw, r, &c->out, mark) < 0)
+                status = -1;
+            if (status > 0 && e->src.kind != FF_BODY_NONE) {
+                c->src = e->src;
+                c->src_close = e->src_close;
+                ff_body_src_attach(&c->src, ff_conn_src_ready, w, c);
+            } else {
+                ff_body_src_clear(&e->src);
+            }
+            e->src = (ff_body_src){.fd = -1};
+            e->src_close = 0;
         }
         if (status < 0) { /* out of memory for the response: close without one */
             c->out.len = c->out.off + mark;

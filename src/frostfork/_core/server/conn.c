@@ -137,6 +137,7 @@ static int run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const ch
         status = ff_dispatch_run(&w->env, &r, &c->out);
         c->src = w->env.src; /* a file or stream body: sent by conn_flush as the socket drains */
         c->src_close = w->env.src_close;
+        ff_body_src_attach(&c->src, ff_conn_src_ready, w, c);
         w->env.src = (ff_body_src){.fd = -1};
         w->env.src_close = 0;
     }
@@ -155,6 +156,16 @@ static int run_request(ff_worker *w, ff_conn *c, ff_http_request *http, const ch
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
     ff_conn_request_done(w, c, &r, status, ff_buf_used(&c->out) - mark, us);
     return status;
+}
+
+/* An async body's next item (or its end) arrived: it is written, and the
+ * next asked for once the socket took it. */
+void ff_conn_src_ready(void *ctx, void *owner)
+{
+    ff_worker *w = ctx;
+    ff_conn *c = owner;
+    w->now = ff_now_ms();
+    ff_conn_process(w, c);
 }
 
 /* A file or stream body is finished: the connection goes on with the next
@@ -214,6 +225,16 @@ static int conn_flush(ff_worker *w, ff_conn *c)
                 return src_failed(w, c);
             if (rc == 0)
                 src_done(c);
+            continue;
+        }
+        if (c->src.kind == FF_BODY_AITER) {
+            int rc = ff_body_src_apump(&c->src, &c->out);
+            if (rc < 0)
+                return src_failed(w, c);
+            if (rc == 0)
+                src_done(c);
+            if (rc == 2)
+                return 0; /* the next item is awaited: its arrival processes c again */
             continue;
         }
         off_t off = (off_t)c->src.off;
@@ -478,6 +499,14 @@ static void body_release(ff_body *b)
  * body or a head, or idle. */
 static void settle(ff_worker *w, ff_conn *c)
 {
+    if (ff_buf_used(&c->out) == 0 && c->src.kind == FF_BODY_AITER) {
+        /* waiting for the app's next item: no write timeout (an event stream may
+         * be quiet for long), and the socket watched only to see the client leave */
+        c->state = FF_C_WRITE;
+        ff_tl_remove(c);
+        ff_conn_watch(w, c, FF_READ);
+        return;
+    }
     if (ff_buf_used(&c->out) > 0 || c->src.kind != FF_BODY_NONE) {
         if (c->state != FF_C_WRITE) {
             c->state = FF_C_WRITE;

@@ -157,6 +157,8 @@ void ff_aio_ws_end(ff_worker *w, ff_conn *c);
 /* Frames already in c->in (sent with the handshake, or read): handed to the
  * session. Returns 1 when that ended it (ff_aio_ws_end ran). */
 int ff_conn_ws_input(ff_worker *w, ff_conn *c);
+/* An async iterator's item for the connection's body arrived (send.h's ready). */
+void ff_conn_src_ready(void *ctx, void *owner);
 int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded, PyObject *ctx,
                    const char *label, struct ff_Finalizer *mark, struct ff_Asgi *asgi,
                    const ff_route *rt, struct ff_Ws *ws);

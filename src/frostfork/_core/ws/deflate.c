@@ -57,8 +57,8 @@ void ff_ws_zlib_free(ff_ws *ws)
     drop_deflater(ws);
 }
 
-/* Always a 15-bit window: it reads what a client with any smaller window
- * sent, so client_max_window_bits needs no setting here. */
+/* The agreed client window (15 unless the client let us choose): what
+ * the client compresses with, so a smaller one is all it takes to read. */
 static z_stream *inflater(ff_ws *ws)
 {
     z_stream *z = ws->inflater;
@@ -67,7 +67,10 @@ static z_stream *inflater(ff_ws *ws)
     z = new_stream();
     if (!z)
         return NULL;
-    if (inflateInit2(z, -15) != Z_OK) {
+    int bits = ws->cfg.deflate.client_max_window_bits;
+    if (bits < 9 || bits > 15) /* a larger window reads any smaller one */
+        bits = bits < 9 ? 9 : 15;
+    if (inflateInit2(z, -bits) != Z_OK) {
         ff_free(z);
         return NULL;
     }
@@ -75,6 +78,9 @@ static z_stream *inflater(ff_ws *ws)
     return z;
 }
 
+/* Output goes straight into the message buffer, grown geometrically but
+ * never past max_message + 1: a small compressed frame cannot make us
+ * allocate what it would inflate to (a "zip bomb" stops at the limit). */
 int ff_ws_inflate(ff_ws *ws, const unsigned char *in, size_t n, int tail)
 {
     z_stream *z = inflater(ws);
@@ -84,6 +90,8 @@ int ff_ws_inflate(ff_ws *ws, const unsigned char *in, size_t n, int tail)
     (void)tail;
     if (!z)
         return -1;
+    if (ws->z_ended)
+        return 0; /* what follows a final block (the 00 00 ff ff too) is ignored */
     z->next_in = (Bytef *)in;
     z->avail_in = (uInt)n; /* read.c hands at most 4096 bytes */
     for (;;) {
@@ -92,7 +100,7 @@ int ff_ws_inflate(ff_ws *ws, const unsigned char *in, size_t n, int tail)
             char *p;
             if (ws->msg_len >= limit)
                 return 1009;
-            cap = ws->msg_cap ? ws->msg_cap * 2 : 1024;
+            cap = ws->msg_cap ? ws->msg_cap * 2 : 512;
             if (cap > limit)
                 cap = limit;
             p = ff_realloc(ws->msg, cap);
@@ -112,12 +120,11 @@ int ff_ws_inflate(ff_ws *ws, const unsigned char *in, size_t n, int tail)
             return 1009;
         switch (rc) {
         case Z_STREAM_END:
-            /* the client ended its stream (BFINAL): what follows starts anew */
-            if (inflateReset(z) != Z_OK)
-                return 1007;
-            if (z->avail_in == 0)
-                return 0;
-            break;
+            /* the client ended its stream with a final block (BFINAL, which
+             * RFC 7692 permits): the rest of this message is ignored and the
+             * next one starts a new stream */
+            ws->z_ended = 1;
+            return 0;
         case Z_OK:
         case Z_BUF_ERROR:
             if (z->avail_out != 0 && (z->avail_in == 0 || rc == Z_BUF_ERROR))
@@ -133,10 +140,20 @@ int ff_ws_inflate(ff_ws *ws, const unsigned char *in, size_t n, int tail)
 
 void ff_ws_inflate_done(ff_ws *ws)
 {
-    if (ws->cfg.deflate.client_no_context_takeover)
+    if (ws->cfg.deflate.client_no_context_takeover) {
         drop_inflater(ws);
+    } else if (ws->z_ended && ws->inflater) {
+        if (inflateReset(ws->inflater) != Z_OK)
+            drop_inflater(ws);
+    }
+    ws->z_ended = 0;
 }
 
+/* At most the agreed window, and at most FF_WS_SERVER_WINDOW_BITS with
+ * memLevel 5 (a smaller window than agreed is always readable): about
+ * 40 KiB per session that sends compressed messages, not 270. zlib's
+ * smallest raw window is 9 bits, hence the handshake declining
+ * server_max_window_bits=8. */
 static z_stream *deflater(ff_ws *ws)
 {
     z_stream *z = ws->deflater;
@@ -145,10 +162,12 @@ static z_stream *deflater(ff_ws *ws)
         return z;
     if (bits < 9 || bits > 15) /* zlib cannot make an 8-bit window; the handshake declines it */
         bits = bits < 9 ? 9 : 15;
+    if (bits > FF_WS_SERVER_WINDOW_BITS)
+        bits = FF_WS_SERVER_WINDOW_BITS;
     z = new_stream();
     if (!z)
         return NULL;
-    if (deflateInit2(z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (deflateInit2(z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -bits, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
         ff_free(z);
         return NULL;
     }
@@ -156,6 +175,9 @@ static z_stream *deflater(ff_ws *ws)
     return z;
 }
 
+/* Deflates into out directly (room from deflateBound, so one call usually
+ * does it), ending with a sync flush so the message stands on a byte
+ * boundary and the client can inflate it without what comes next. */
 int ff_ws_deflate(ff_ws *ws, ff_buf *out, const char *data, size_t len)
 {
     z_stream *z = deflater(ws);
@@ -194,6 +216,12 @@ int ff_ws_deflate(ff_ws *ws, ff_buf *out, const char *data, size_t len)
      * receiver adds it back (RFC 7692 §7.2.1) */
     if (out->len - out->off >= start + 4 && memcmp(out->data + out->len - 4, "\0\0\xff\xff", 4) == 0)
         out->len -= 4;
+    if (out->len - out->off == start) {
+        /* nothing new to flush (an empty message): zlib wrote nothing, and
+         * the receiver's 00 00 ff ff needs the stored block's header bits
+         * before it, so send them as one 00 byte (RFC 7692 §7.2.3.6) */
+        out->data[out->len++] = 0; /* room: reserved above */
+    }
     if (ws->cfg.deflate.server_no_context_takeover)
         drop_deflater(ws);
     return 0;

@@ -180,11 +180,14 @@ static int parse_offer(cursor *c, ff_ws_deflate_params *out)
             if (seen_smwb++ || b < 9) /* 8: zlib deflates with 9 at least */
                 goto decline;
             d.server_max_window_bits = b;
+            d.server_bits_offered = 1;
         } else if (PARAM("client_max_window_bits")) {
             int b = val ? window_bits(val, vn) : 15;
             if (seen_cmwb++ || b < 0)
                 goto decline;
-            d.client_max_window_bits = b;
+            /* the client lets us choose its window: a small one keeps our inflater small */
+            d.client_max_window_bits = b < FF_WS_CLIENT_WINDOW_BITS ? b : FF_WS_CLIENT_WINDOW_BITS;
+            d.client_bits_offered = 1;
         } else {
             goto decline;
         }
@@ -220,6 +223,9 @@ static int refuse(ff_ws_handshake *hs, int status, const char *reason)
     return -1;
 }
 
+/* The checks run in the order that gives the most useful refusal: what
+ * makes it no WebSocket request at all first, the version (426 names the
+ * one we speak) before the key. */
 int ff_ws_check_request(const ff_http_request *h, ff_ws_handshake *hs)
 {
     const ff_http_header *key = NULL, *version = NULL;
@@ -287,6 +293,8 @@ int ff_ws_check_request(const ff_http_request *h, ff_ws_handshake *hs)
     hs->key_len = key->value_len;
     if (hs->allow_deflate)
         negotiate_deflate(h, &hs->deflate);
+    if (hs->deflate.enabled && hs->no_context_takeover)
+        hs->deflate.server_no_context_takeover = hs->deflate.client_no_context_takeover = 1;
     return 0;
 }
 
@@ -304,15 +312,17 @@ void ff_ws_accept_value(const char *key, size_t key_len, char out[29])
 
 /* Appends "; name=N" for a window size other than the default 15 (the
  * default needs no parameter, and leaving it out means the same). */
-static int put_bits(ff_buf *out, const char *name, int bits)
+static int put_bits(ff_buf *out, const char *name, int bits, int offered)
 {
-    if (bits == 15)
+    if (bits == 15 && !offered) /* RFC 7692 7.1.2.1: an offered server_max_window_bits is answered */
         return 0;
     if (ff_buf_puts(out, name) < 0)
         return -1;
     return ff_buf_put_u64(out, (unsigned long long)bits);
 }
 
+/* The 101 head in one pass of appends; on failure the buffer is cut back to
+ * what it held, so the caller can still answer 500 into it. */
 int ff_ws_write_accept(ff_buf *out, const ff_ws_handshake *hs, const char *subprotocol,
                        size_t subprotocol_len, const char *extra, size_t extra_len)
 {
@@ -335,8 +345,10 @@ int ff_ws_write_accept(ff_buf *out, const ff_ws_handshake *hs, const char *subpr
           ff_buf_puts(out, "; server_no_context_takeover") < 0) ||
          (d->client_no_context_takeover &&
           ff_buf_puts(out, "; client_no_context_takeover") < 0) ||
-         put_bits(out, "; server_max_window_bits=", d->server_max_window_bits) < 0 ||
-         put_bits(out, "; client_max_window_bits=", d->client_max_window_bits) < 0 ||
+         put_bits(out, "; server_max_window_bits=", d->server_max_window_bits,
+                  d->server_bits_offered) < 0 ||
+         put_bits(out, "; client_max_window_bits=", d->client_max_window_bits,
+                  d->client_bits_offered) < 0 ||
          ff_buf_puts(out, "\r\n") < 0))
         goto oom;
     if (extra && ff_buf_append(out, extra, extra_len) < 0)

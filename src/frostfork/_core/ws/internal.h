@@ -19,9 +19,11 @@ typedef struct {
  * it cannot be. */
 int ff_utf8_feed(ff_utf8 *u, const unsigned char *p, size_t n);
 
-/* Messages kept in the reader's buffer are freed after delivery when the
- * buffer grew over this, so an idle connection holds little. */
-#define FF_WS_KEEP_BUFFER 4096
+/* The reader's message buffer is freed after delivery when it grew over
+ * this: an idle connection holds its ff_ws (under 300 bytes) and at most this
+ * much, so 10,000 of them stay under 10 MiB, while small chatty messages
+ * reuse their buffer. */
+#define FF_WS_KEEP_BUFFER 512
 
 struct ff_ws {
     ff_ws_config cfg;
@@ -36,6 +38,7 @@ struct ff_ws {
     uint8_t msg_op;          /* 0 (none), TEXT or BINARY */
     uint8_t msg_compressed;
     uint8_t delivered;       /* msg was handed out: reset it on the next call */
+    uint8_t z_ended;         /* the client's deflate stream ended (BFINAL) in this message */
     ff_utf8 utf8;
     uint64_t msg_wire;       /* payload bytes received for it (compressed size) */
     char *msg;

@@ -135,6 +135,8 @@ static void msg_release(ff_ws *ws)
     }
 }
 
+/* XORs with the frame's mask from where the last piece of this payload
+ * stopped (mask_pos), so a payload split anywhere unmasks the same. */
 static void unmask(ff_ws *ws, unsigned char *dst, const unsigned char *src, size_t n)
 {
     unsigned m = ws->mask_pos;
@@ -360,6 +362,9 @@ static int frame_end(ff_ws *ws, ff_ws_event *ev)
     return 1;
 }
 
+/* One loop over frames: gather a header (byte by byte, at most 14), stream
+ * its payload, act at its end. Nothing is buffered but the header bytes, the
+ * control payload and the message, so the input can be split anywhere. */
 int ff_ws_read(ff_ws *ws, const char *in, size_t len, size_t *used, ff_ws_event *ev)
 {
     const unsigned char *p = (const unsigned char *)in, *end = p + len;

@@ -32,12 +32,22 @@ enum {
 
 /* ---- the opening handshake ---- */
 
+/* The window asked of a client that offers client_max_window_bits: 4 KiB, so
+ * a session's inflater holds about 11 KiB instead of 40 (the deflater, ours,
+ * uses a 12-bit window and memLevel 5 whatever was agreed: about 40 KiB
+ * instead of 270). Context takeover is kept: compression stays good. */
+#define FF_WS_CLIENT_WINDOW_BITS 12
+#define FF_WS_SERVER_WINDOW_BITS 12
+
 typedef struct {
     int enabled;                    /* permessage-deflate agreed */
     int server_no_context_takeover; /* the server resets its deflater per message */
     int client_no_context_takeover; /* the client resets its deflater per message */
-    int server_max_window_bits;     /* 8..15 (the server's deflater window); 15 when not sent */
-    int client_max_window_bits;     /* 8..15 (our inflater's window); 15 when not sent */
+    int server_max_window_bits;     /* 9..15 (the server's deflater window); 15 when not sent */
+    int client_max_window_bits;     /* 8..15 (our inflater's window); 15 when not sent, at most
+                                     * FF_WS_CLIENT_WINDOW_BITS when the client let us choose */
+    int server_bits_offered;        /* the offer named server_max_window_bits: the answer must */
+    int client_bits_offered;        /* ... and client_max_window_bits: the answer may */
 } ff_ws_deflate_params;
 
 typedef struct {
@@ -54,6 +64,13 @@ typedef struct {
     ff_ws_deflate_params deflate;  /* the first acceptable permessage-deflate offer */
     int status;                    /* on refusal: 400, or 426 (wrong version) */
     const char *reason;            /* on refusal: why, for the body */
+    /* in: when permessage-deflate is agreed, answer server_no_context_takeover
+     * and client_no_context_takeover whatever the offer said (RFC 7692
+     * §7.1.1.1 and §7.1.1.2 let a server include both unasked): then no zlib
+     * stream outlives a message, so an idle connection holds none (about
+     * 300 KiB of deflater and 40 KiB of inflater otherwise), at the cost of
+     * compressing each message alone. */
+    int no_context_takeover;
 } ff_ws_handshake;
 
 /* 1 when the request asks for a WebSocket (an Upgrade header whose token list
@@ -115,8 +132,10 @@ typedef struct {
 /* Reads client bytes. Consumes what it can of in[0..len) and sets *used;
  * returns 1 with *ev filled when an event is complete (call again with the
  * rest of the input), 0 when it needs more bytes (all of the input was
- * consumed, nothing pending), -1 when out of memory. After an ERROR or a
- * CLOSE event the reader refuses more input (returns ERROR again). Checks:
+ * consumed, nothing pending), -1 when out of memory (the reader's state is
+ * then lost: drop the connection). After an ERROR or a CLOSE event the reader
+ * refuses more input (returns ERROR again, consuming it; a call with len 0
+ * returns 0). Checks:
  * the mask bit (clients must mask: 1002), reserved bits (RSV1 only on a
  * first data frame with deflate agreed: 1002), unknown opcodes (1002),
  * control frames over 125 bytes or fragmented (1002), a continuation with
