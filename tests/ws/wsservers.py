@@ -99,17 +99,3 @@ def close_path(kind: str, code: int, reason: str = "") -> str:
     if kind == "frostfork":
         return f"/close/{code}?reason={quote(reason)}"
     return f"/close?code={code}&reason={quote(reason)}"
-
-
-# Frostfork bugs this suite found that were not fixed when it landed: each test that
-# shows one is marked xfail(strict=True) on the frostfork servers only, so a fix makes it
-# XPASS and fail, asking for the mark to go.
-BUG_SMWB15 = ("an offer with server_max_window_bits=15 is accepted without the parameter in "
-              "the answer (RFC 7692 §7.1.2.1: accepting it means answering it with a value "
-              "<= 15; the websockets client refuses such an answer)")
-
-
-def known_bug(request, kind: str, reason: str) -> None:
-    """Marks the running test xfail(strict) when it runs against frostfork."""
-    if kind.startswith("frostfork"):
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
