@@ -685,7 +685,8 @@ static void ws_readable(ff_worker *w, ff_conn *c)
             ff_conn_close(w, c);
             return;
         }
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, 0);
+        size_t room = c->in.cap - c->in.len;
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, room, 0);
         if (n == 0) {
             ff_conn_close(w, c); /* no close frame: the handler sees 1006 */
             return;
@@ -699,7 +700,7 @@ static void ws_readable(ff_worker *w, ff_conn *c)
         c->in.len += (size_t)n;
         if (ff_conn_ws_input(w, c))
             return;
-        if (c->in.len < c->in.cap)
+        if ((size_t)n < room)
             break; /* the socket had less than the room: nothing more for now */
     }
     ff_conn_process(w, c); /* pongs and close answers go out */
