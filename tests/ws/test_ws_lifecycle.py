@@ -5,6 +5,7 @@ worker."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -119,3 +120,27 @@ def test_stats_show_open_websockets_per_worker(serve, tmp_path):
         conn.close()
     wait_until(lambda: sum(w.get("websockets", 0) for w in snap()["workers"]) == 0,
                what="the stats count none once closed")
+
+
+def test_a_killed_workers_websockets_are_counted_lost(serve):
+    """SIGKILL a worker holding open WebSockets: the kernel closes them (the clients see
+    the connection end without a close frame), and the master counts them in
+    frostfork_websockets_lost_total and the stats' websockets_lost."""
+    srv = serve("ws_app:app", "--workers", "1", "--metrics")
+    (pid,) = srv.wait_workers(1)
+    conns = open_held(srv, 3)
+
+    def lost() -> int:
+        text = httpx.get(srv.url("/_frostfork/metrics"), timeout=10).text
+        m = re.search(r"^frostfork_websockets_lost_total (\d+)$", text, re.M)
+        return int(m.group(1)) if m else -1
+
+    assert lost() == 0
+    os.kill(pid, signal.SIGKILL)
+    for conn in conns:
+        conn.expect_eof(timeout=10)
+    srv.wait_workers(1, exclude={pid})
+    wait_until(lambda: lost() == 3, what=lambda: f"3 lost websockets, not {lost()}")
+    stats = httpx.get(srv.url("/_frostfork/stats.json"), timeout=10).json()
+    assert stats["websockets_lost"] == 3
+    assert all(w["websockets"] == 0 for w in stats["workers"])
