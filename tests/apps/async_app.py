@@ -217,3 +217,28 @@ async def astream_sized() -> ff.StreamingResponse:
 async def afile() -> ff.FileResponse:
     await asyncio.sleep(0.001)
     return ff.FileResponse(__file__)
+
+
+# ---- errors raised by async handlers go through the exception handlers ----
+
+class Teapot(Exception):
+    pass
+
+
+@app.exception_handler(Teapot)
+def teapot(request: ff.Request, exc: Teapot) -> ff.Response:
+    return ff.Response(418, f"teapot at {request.path}".encode())
+
+
+@app.get("/http-error")
+async def http_error(suspend: bool = False) -> dict:
+    if suspend:
+        await asyncio.sleep(0.001)
+    raise ff.HTTPError(404, "no such thing")
+
+
+@app.get("/teapot")
+async def raise_teapot(suspend: bool = False) -> dict:
+    if suspend:
+        await asyncio.sleep(0.001)
+    raise Teapot()

@@ -239,3 +239,14 @@ def test_file_response_after_the_handler_suspended(app):
     r = get(app, "/afile")
     assert r.status_code == 200
     assert r.content == (ROOT / "tests" / "apps" / "async_app.py").read_bytes()
+
+
+@pytest.mark.parametrize("suspend", ["false", "true"])
+def test_exceptions_go_through_the_exception_handlers(app, suspend):
+    """HTTPError and a registered exception handler answer an async handler's exception,
+    whether it raised in the first step or after it suspended (not a 500)."""
+    r = get(app, f"/http-error?suspend={suspend}")
+    assert (r.status_code, r.json()) == (404, {"detail": "no such thing"})
+    r = get(app, f"/teapot?suspend={suspend}")
+    assert (r.status_code, r.content) == (418, b"teapot at /teapot")
+    assert get(app, "/").status_code == 200

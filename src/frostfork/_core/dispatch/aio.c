@@ -71,7 +71,7 @@ int ff_async_run(ff_env *e, const ff_req *r, ff_buf *out, PyObject *coro, const 
         if ((status = ff_native_write_result(e, r, out, v, rt)) < 0)
             status = ff_fail_500(e, r, out, label);
     } else if (sr == PYGEN_ERROR) {
-        status = ff_fail_500(e, r, out, label);
+        status = ff_native_write_failure(e, r, out, rt);
     } else if (e->suspend) {
         status = e->suspend(e, r, coro, v, ctx, label, mark, asgi, rt, NULL);
     } else {

@@ -139,6 +139,9 @@ int ff_wsgi_dispatch(ff_env *e, const ff_req *r, ff_buf *out);
  * Returns the status, or -1 with a Python exception and nothing written. */
 int ff_native_write_result(ff_env *e, const ff_req *r, ff_buf *out, PyObject *res,
                            const ff_route *rt);
+/* An async handler raised (the exception is pending): its exception handler,
+ * HTTPError, or 500. Returns the status. */
+int ff_native_write_failure(ff_env *e, const ff_req *r, ff_buf *out, const ff_route *rt);
 /* dispatch/aio.c: runs an async handler's coroutine to its first suspension.
  * Finished: its result is written. Suspended: handed to env->suspend (the
  * finalizers pushed since `mark` are the request's), FF_STATUS_PENDING. */

@@ -234,6 +234,40 @@ static PyObject *handle_exception(ff_env *e, ff_bind *b, PyObject *exc)
     return NULL;
 }
 
+/* An async handler's exception (pending), raised in its first step or in
+ * its Task: the user's exception handler, HTTPError's rendering, or a 500,
+ * as for a sync handler. The handler's binding state is gone by then, so an
+ * exception handler gets a Request made now (its path_params empty). */
+int ff_native_write_failure(ff_env *e, const ff_req *r, ff_buf *out, const ff_route *rt)
+{
+    const char *label = rt ? rt->label : "async handler";
+    if (!e->app || (!e->app->exc_handlers && !e->app->http_error))
+        return ff_fail_500(e, r, out, label);
+    PyObject *exc = take_exception();
+    if (!exc)
+        return ff_fail_500(e, r, out, label);
+    int builtin;
+    PyObject *res = NULL, *fn = find_handler(e->app, exc, &builtin);
+    if (fn) {
+        PyObject *params = PyDict_New();
+        PyObject *request = params ? ff_request_new(e->st, r, params) : NULL;
+        res = request ? PyObject_CallFunctionObjArgs(fn, request, exc, NULL) : NULL;
+        Py_XDECREF(params);
+        Py_XDECREF(request);
+        Py_DECREF(fn);
+    } else if (builtin) {
+        res = http_error_response(exc);
+    } else {
+        restore_exception(exc);
+    }
+    Py_DECREF(exc);
+    if (!res)
+        return ff_fail_500(e, r, out, label);
+    int status = write_result(e, r, out, res, 200, NULL);
+    Py_DECREF(res);
+    return status < 0 ? ff_fail_500(e, r, out, label) : status;
+}
+
 /* The 401 of a missing or malformed credential. */
 static PyObject *unauthorized_response(ff_bind *b)
 {

@@ -270,7 +270,7 @@ static void step_end(ff_Step *s, int outcome, PyObject *value)
             if ((status = ff_native_write_result(e, r, &c->out, value, s->rt)) < 0)
                 status = ff_fail_500(e, r, &c->out, s->label);
         } else {
-            status = ff_fail_500(e, r, &c->out, s->label);
+            status = ff_native_write_failure(e, r, &c->out, s->rt);
         }
         if (!s->asgi && !s->ws) {
             /* as ff_dispatch_run does for an answer written at once: CORS headers and
