@@ -190,14 +190,25 @@ def test_registration_errors():
         app._compile()
 
 
-def test_engine_answers_inline_coroutines_only():
+def test_engine_runs_async_handlers_to_their_end():
+    """In process (the test client's engine) an async handler that suspends runs as a
+    Task of the engine's own loop and is answered when it ends: awaits, async
+    dependencies, exception handlers, an async generator body."""
     sys.path.insert(0, str(ROOT / "tests" / "apps"))
     import async_app
-    eng = _core.Engine(async_app.app._compile())
+    app = async_app.app
+    eng = _core.Engine(app._compile(), runtime=app.runtime())
     status, _, body = eng.handle(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
     assert (status, body) == (200, b'{"message":"Hello, World!"}')
-    status, _, _ = eng.handle(b"GET /sleep HTTP/1.1\r\nHost: t\r\n\r\n")
-    assert status == 500
+    status, _, body = eng.handle(b"GET /sleep?ms=3 HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert (status, json.loads(body)["slept"]) == (200, 3)
+    status, _, body = eng.handle(b"GET /task HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert (status, json.loads(body)) == (200, {"task": True})
+    status, _, body = eng.handle(b"GET /http-error?suspend=true HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert (status, json.loads(body)) == (404, {"detail": "no such thing"})
+    status, _, body = eng.handle(b"GET /astream?n=2&ms=1&tag=eng HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert (status, body) == (200, b"item 0\nitem 1\n")
+    assert "eng finally" in async_app.events
 
 
 def test_inline_step_has_no_task_unless_asked(serve):

@@ -180,3 +180,40 @@ def test_short_path_keeps_client_headers_and_cookies():
         c.get("/login")  # Set-Cookie on the short path goes into the jar
         assert c.cookies.get("session") == "abc123"
         assert c.get("/me").json() == {"session": "abc123"}
+
+
+import asyncio  # noqa: E402
+import contextvars  # noqa: E402
+
+import frostfork  # noqa: E402
+
+_var = contextvars.ContextVar("v", default="unset")
+async_app = frostfork.App()
+
+
+class Conn:
+    pass
+
+
+async def open_conn() -> Conn:
+    await asyncio.sleep(0)
+    return Conn()
+
+
+async_app.provide(Conn, open_conn)
+
+
+@async_app.get("/slow/{n}")
+async def slow(n: int, conn: Conn) -> dict:
+    _var.set(f"req{n}")
+    await asyncio.sleep(0.001)
+    return {"n": n, "var": _var.get(), "conn": type(conn).__name__}
+
+
+def test_async_handlers_that_suspend_are_answered_in_process():
+    """A handler that awaits (a sleep, an async dependency) runs to its end on the
+    client's own loop; the request's context variables stay with it."""
+    with Client(async_app) as c:
+        assert c.get("/slow/1").json() == {"n": 1, "var": "req1", "conn": "Conn"}
+        assert c.get("/slow/2").json() == {"n": 2, "var": "req2", "conn": "Conn"}
+    assert _var.get() == "unset"

@@ -896,7 +896,7 @@ static int precheck(ff_env *e, const ff_req *r, ff_buf *out, ff_ws_handshake *hs
         return refuse_http(e, r, out, hs->status ? hs->status : 400,
                            hs->status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL,
                            hs->reason ? hs->reason : "bad WebSocket handshake");
-    if (!e->suspend)
+    if (!e->ws_opened) /* only a worker's connections become sessions */
         return refuse_http(e, r, out, 501, NULL,
                            "WebSockets need the worker's event loop (not available in process)");
     if (e->busy)

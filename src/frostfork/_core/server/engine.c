@@ -12,6 +12,7 @@
 #include "dispatch/mw.h"
 #include "life/finalize.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,6 +26,7 @@ typedef struct {
     ff_http_header *headers; /* limits.max_headers + 1: room for an absolute-form Host */
     ff_buf out;
     ff_mw *mw;               /* built-in middleware, or NULL */
+    PyObject *loop;          /* a private event loop for async handlers, made on first use */
     int ready;
 } ff_Engine;
 
@@ -41,6 +43,51 @@ static void engine_release(ff_Engine *self)
     ff_mw_free(self->mw);
     self->mw = NULL;
     Py_CLEAR(self->wsgi_app);
+    if (self->loop) {
+        PyObject *res = PyObject_CallMethod(self->loop, "close", NULL);
+        Py_XDECREF(res);
+        PyErr_Clear();
+        Py_CLEAR(self->loop);
+    }
+}
+
+/* An async handler in process: its coroutine runs to its end as a Task of
+ * the engine's own event loop (made on first use), and is answered like a
+ * handler that returned at once. The worker hands it to its loop instead
+ * and answers later; here the caller waits, as a test does. (Run from inside
+ * a running event loop, run_until_complete refuses: that request is a 500.) */
+static int engine_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded,
+                          PyObject *ctx, const char *label, struct ff_Finalizer *mark,
+                          struct ff_Asgi *asgi, const ff_route *rt, struct ff_Ws *ws)
+{
+    (void)label;
+    (void)mark;
+    ff_Engine *self = (ff_Engine *)((char *)e - offsetof(ff_Engine, env));
+    if (yielded || asgi || ws) { /* inline_step is off, and no ASGI app or session here */
+        PyErr_SetString(PyExc_RuntimeError, "the in-process engine cannot run this coroutine");
+        return -1;
+    }
+    if (!self->loop) {
+        PyObject *make = ff_import_attr("asyncio", "new_event_loop");
+        self->loop = make ? PyObject_CallNoArgs(make) : NULL;
+        Py_XDECREF(make);
+        if (!self->loop)
+            return -1;
+    }
+    PyObject *create = PyObject_GetAttrString(self->loop, "create_task");
+    PyObject *args = create ? PyTuple_Pack(1, coro) : NULL;
+    PyObject *kw = args ? Py_BuildValue("{s:O}", "context", ctx) : NULL;
+    PyObject *task = kw ? PyObject_Call(create, args, kw) : NULL;
+    Py_XDECREF(create);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    PyObject *res = task ? PyObject_CallMethod(self->loop, "run_until_complete", "O", task) : NULL;
+    Py_XDECREF(task);
+    if (!res)
+        return ff_native_write_failure(e, r, &self->out, rt);
+    int status = ff_native_write_result(e, r, &self->out, res, rt);
+    Py_DECREF(res);
+    return status < 0 ? ff_fail_500(e, r, &self->out, rt ? rt->label : "async handler") : status;
 }
 
 /* Engine(routes=None, wsgi_app=None, *, server_name="testserver", server_port=80,
@@ -111,6 +158,8 @@ static int engine_init(ff_Engine *self, PyObject *args, PyObject *kwargs)
         return -1;
     }
     self->env.mw = self->mw;
+    self->env.suspend = engine_suspend; /* async handlers: each to its end on a private loop */
+    self->env.inline_step = 0;         /* no loop runs during a first step here */
     self->ready = 1;
     return 0;
 }
