@@ -23,6 +23,12 @@ int main(void)
           "IMF-fixdate: %.*s", (int)d.len, d.line);
     CHECK(strcmp(ff_status_reason(404), "Not Found") == 0 &&
               strcmp(ff_status_reason(422), "Unprocessable Content") == 0, "reasons");
+    /* every status the server itself sends, and the registered ones a handler may choose */
+    static const int known[] = {101, 200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 408,
+                                413, 414, 416, 418, 422, 426, 429, 431, 500, 501, 503, 504};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        CHECK(strcmp(ff_status_reason(known[i]), "Unknown") != 0, "a reason for %d", known[i]);
+    CHECK(strcmp(ff_status_reason(299), "Unknown") == 0, "unregistered: Unknown");
 
     ff_buf b = {0};
     CHECK(ff_response_begin(&b, 201, NULL, 0, &d) == 0 &&
