@@ -647,7 +647,7 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
         }
         if (!first)
             out->data[out->len++] = ',';
-        memcpy(out->data + out->len, f->key, f->key_len);
+        copy_small(out->data + out->len, (const unsigned char *)f->key, f->key_len);
         out->len += f->key_len;
         int bad = put_item(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
