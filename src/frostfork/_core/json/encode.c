@@ -26,14 +26,60 @@ static int oom(void)
     return -1;
 }
 
+/* json.encode writes straight into the bytes object it returns instead of
+ * into a malloc'd buffer copied into one at the end (a copy of the whole
+ * output: about 6% of encoding a list of models). Such a buffer is marked by
+ * off == BYTES_OUT (an offset no real buffer reaches); its data is the
+ * bytes object's ob_sval, and it grows by _PyBytes_Resize. Every other
+ * buffer (a worker's output, a log line) grows as ff_buf always does. */
+#define BYTES_OUT SIZE_MAX
+
+static PyObject *bytes_of(const ff_buf *out)
+{
+    return (PyObject *)(out->data - offsetof(PyBytesObject, ob_sval));
+}
+
+static int grow(ff_buf *out, size_t extra)
+{
+    if (out->off != BYTES_OUT)
+        return ff_buf_reserve(out, extra);
+    size_t cap = out->cap * 2, need = out->len + extra;
+    if (cap < need)
+        cap = need;
+    if (cap > (size_t)PY_SSIZE_T_MAX)
+        return -1;
+    PyObject *b = bytes_of(out);
+    if (_PyBytes_Resize(&b, (Py_ssize_t)cap) < 0) { /* b is gone */
+        PyErr_Clear(); /* the caller reports MemoryError */
+        out->data = NULL;
+        out->len = out->cap = 0;
+        return -1;
+    }
+    out->data = PyBytes_AS_STRING(b);
+    out->cap = cap;
+    return 0;
+}
+
+/* Room for `extra` more bytes: the hot check inline, growing out of line. */
+static inline int reserve(ff_buf *out, size_t extra)
+{
+    return out->cap - out->len >= extra ? 0 : grow(out, extra);
+}
+
 static int put(ff_buf *out, const char *s, size_t n)
 {
-    return ff_buf_append(out, s, n) < 0 ? oom() : 0;
+    if (n == 0)
+        return 0;
+    if (reserve(out, n) < 0)
+        return oom();
+    memcpy(out->data + out->len, s, n);
+    out->len += n;
+    return 0;
 }
 
 static int put_char(ff_buf *out, char c)
 {
-    if (out->cap == out->len && ff_buf_reserve(out, 1) < 0)
+    if (out->cap == out->len && grow(out, 1) < 0)
         return oom();
     out->data[out->len++] = c;
     return 0;
@@ -144,7 +190,7 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char 
                 clean = n;
         }
     }
-    if (ff_buf_reserve(out, n + 3) < 0)
+    if (reserve(out, n + 3) < 0)
         return oom();
     out->data[out->len++] = '"';
     if (clean == n) {
@@ -215,7 +261,7 @@ static int put_long(ff_buf *out, PyObject *o)
     if (v == -1 && PyErr_Occurred())
         return -1;
     if (!overflow) {
-        if (ff_buf_reserve(out, 24) < 0)
+        if (reserve(out, 24) < 0)
             return oom();
         char *p = out->data + out->len;
         size_t n = 0;
@@ -294,7 +340,7 @@ static int put_float(ff_buf *out, PyObject *o)
         return -1;
     }
 #if FLT_EVAL_METHOD == 0
-    if (ff_buf_reserve(out, 40) < 0)
+    if (reserve(out, 40) < 0)
         return oom();
     size_t fn = short_float(out->data + out->len, d);
     if (fn) {
@@ -407,7 +453,7 @@ static int put_key(ff_buf *out, PyObject *k, int comma, enc *e)
     unsigned slot = (unsigned)((uintptr_t)k >> 4) & (KEY_SLOTS - 1);
     key_entry *ke = &e->keys[slot];
     if ((e->key_used >> slot & 1) && ke->key == k) {
-        if (ff_buf_reserve(out, 33) < 0)
+        if (reserve(out, 33) < 0)
             return oom();
         char *d = out->data + out->len;
         *d = ',';
@@ -640,7 +686,7 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
             PyErr_Clear(); /* an unset slot */
             continue;
         }
-        if (ff_buf_reserve(out, f->key_len + 1) < 0) {
+        if (reserve(out, f->key_len + 1) < 0) {
             Py_DECREF(v);
             oom();
             goto done;
@@ -797,17 +843,22 @@ PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$p:json_encode", kwlist, &obj, &sensitive))
         return NULL;
     ff_state *st = ff_get_state(module);
-    ff_buf b = {0};
-    PyObject *res = NULL;
     /* A worker's output buffer keeps its size from one response to the next;
      * this entry point has no such buffer, so it starts where the last call
      * ended (up to 1 MiB) instead of growing through a copy per doubling. */
-    if (st->enc_size_hint > 1024 && ff_buf_reserve(&b, st->enc_size_hint) < 0)
-        return PyErr_NoMemory();
-    if (ff_json_encode(&b, obj, st, sensitive ? FF_ENC_SENSITIVE : 0) == 0) {
-        res = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
-        st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
+    size_t cap = st->enc_size_hint > 1024 ? st->enc_size_hint : 1024;
+    PyObject *res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+    if (!res)
+        return NULL;
+    ff_buf b = {PyBytes_AS_STRING(res), BYTES_OUT, 0, cap};
+    int rc = ff_json_encode(&b, obj, st, sensitive ? FF_ENC_SENSITIVE : 0);
+    res = b.data ? bytes_of(&b) : NULL; /* NULL: a failed grow already freed it */
+    if (rc < 0) {
+        Py_XDECREF(res);
+        return NULL;
     }
-    ff_buf_free(&b);
+    st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
+    if (_PyBytes_Resize(&res, (Py_ssize_t)b.len) < 0)
+        return NULL;
     return res;
 }
