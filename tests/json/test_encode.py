@@ -69,6 +69,9 @@ def test_floats_are_written_as_repr_and_read_back_exactly():
         bits = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
         if bits == bits and abs(bits) != float("inf"):
             values.append(bits)
+        # halfway cases for the encoder's own rounding of a * 10**k (ties to even)
+        values.append(rng.randint(0, 10**14) + 0.5)
+        values.append((rng.randint(0, 10**12) * 2 + 1) / 2 / 10 ** rng.randint(0, 3))
     for v in values:
         encoded = json_encode(v)
         assert encoded == repr(v).encode()

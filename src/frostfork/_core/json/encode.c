@@ -293,6 +293,17 @@ static int put_long(ff_buf *out, PyObject *o)
  * an ulp of m / 10^k and the product rounds once more, so d * 10^k is
  * within m * 2^-52 < 0.25 of m (m < 1e15 < 2^50); no neighbour of it can
  * be the one. */
+/* nearbyint(x) for 0 <= x < 2^52, without the libm call (which also saves
+ * and restores the floating-point environment): once 2^52 is added no
+ * fraction bits are left, so the addition itself rounds x to an integer in
+ * the current mode (round to nearest, ties to even, the one nearbyint would
+ * use too), and subtracting 2^52 again is exact. Needs FLT_EVAL_METHOD == 0
+ * (double arithmetic in double), which the one caller's #if checks. */
+static inline double round_below_2p52(double x)
+{
+    return (x + 0x1p52) - 0x1p52;
+}
+
 static size_t short_float(char buf[40], double d)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -311,7 +322,7 @@ static size_t short_float(char buf[40], double d)
         double scaled = a * pow10[k];
         if (scaled >= 1e15)
             return 0;
-        double m = nearbyint(scaled);
+        double m = round_below_2p52(scaled); /* scaled < 1e15 < 2^52 */
         if (m / pow10[k] != a)
             continue;
         unsigned long long mi = (unsigned long long)m, p = (unsigned long long)pow10[k];
