@@ -165,42 +165,20 @@ static size_t write_u64(char *p, unsigned long long v)
     return n;
 }
 
-/* Escapes one run of UTF-8 (or ASCII) bytes, then writes `tail` (':' after
- * a key) unless it is 0. Bytes >= 0x80 pass through: the output is UTF-8,
- * which RFC 8259 requires anyway. Most strings need no escape at all: they
- * are checked a word at a time (a short one as one word) and copied whole. */
-static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char tail)
+#if defined(__GNUC__)
+#define ENC_HOT static inline __attribute__((always_inline))
+#define ENC_COLD static __attribute__((noinline, cold))
+#else
+#define ENC_HOT static inline
+#define ENC_COLD static
+#endif
+
+/* The rest of a string that needs escapes, from its first `clean` bytes on
+ * (the opening quote already written), then the closing quote and `tail`.
+ * Out of line: most strings never get here, and its loop and switch would
+ * otherwise cost every string's call their register saves. */
+ENC_COLD int put_escaped(ff_buf *out, const unsigned char *s, size_t n, size_t clean, char tail)
 {
-    size_t clean = 0;
-    if (n <= 8) {
-        if (n == 0 || !ff_json_special_bytes(small_word(s, n)))
-            clean = n;
-    } else {
-        while (n - clean >= 8) {
-            uint64_t w;
-            memcpy(&w, s + clean, 8);
-            if (ff_json_special_bytes(w))
-                break;
-            clean += 8;
-        }
-        if (n - clean < 8) { /* a short tail after clean words: the overlapping last word */
-            uint64_t w;
-            memcpy(&w, s + n - 8, 8);
-            if (!ff_json_special_bytes(w))
-                clean = n;
-        }
-    }
-    if (reserve(out, n + 3) < 0)
-        return oom();
-    out->data[out->len++] = '"';
-    if (clean == n) {
-        char *d = out->data + out->len;
-        copy_small(d, s, n);
-        d[n] = '"';
-        d[n + 1] = tail;
-        out->len += n + 1 + (tail != 0);
-        return 0;
-    }
     size_t run = 0;
     for (size_t i = clean; i < n; i++) {
         unsigned char ch = s[i];
@@ -237,6 +215,46 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char 
     if (put(out, (const char *)s + run, n - run) < 0 || put_char(out, '"') < 0)
         return -1;
     return tail ? put_char(out, tail) : 0;
+}
+
+/* Escapes one run of UTF-8 (or ASCII) bytes, then writes `tail` (':' after
+ * a key) unless it is 0. Bytes >= 0x80 pass through: the output is UTF-8,
+ * which RFC 8259 requires anyway. Most strings need no escape at all: they
+ * are checked a word at a time (a short one as one word) and copied whole,
+ * inline in the caller; the others go on in put_escaped. */
+ENC_HOT int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char tail)
+{
+    size_t clean = 0;
+    if (n <= 8) {
+        if (n == 0 || !ff_json_special_bytes(small_word(s, n)))
+            clean = n;
+    } else {
+        while (n - clean >= 8) {
+            uint64_t w;
+            memcpy(&w, s + clean, 8);
+            if (ff_json_special_bytes(w))
+                break;
+            clean += 8;
+        }
+        if (n - clean < 8) { /* a short tail after clean words: the overlapping last word */
+            uint64_t w;
+            memcpy(&w, s + n - 8, 8);
+            if (!ff_json_special_bytes(w))
+                clean = n;
+        }
+    }
+    if (reserve(out, n + 3) < 0)
+        return oom();
+    out->data[out->len++] = '"';
+    if (clean == n) {
+        char *d = out->data + out->len;
+        copy_small(d, s, n);
+        d[n] = '"';
+        d[n + 1] = tail;
+        out->len += n + 1 + (tail != 0);
+        return 0;
+    }
+    return put_escaped(out, s, n, clean, tail);
 }
 
 /* A str as a JSON string, followed by `tail` unless it is 0. */
