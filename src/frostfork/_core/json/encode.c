@@ -887,6 +887,15 @@ PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
+    if (b.len < b.cap / 2) {
+        /* Much smaller than the room taken (a small result after a large one):
+         * copied out, so the result does not keep the large block (shrinking a
+         * block that malloc mapped keeps whole pages). The copy is at most half
+         * the room, never more than the copy every call used to make. */
+        PyObject *small = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+        Py_DECREF(res);
+        return small;
+    }
     if (_PyBytes_Resize(&res, (Py_ssize_t)b.len) < 0)
         return NULL;
     return res;
