@@ -187,7 +187,10 @@ def _stricter_here(text: bytes) -> bool:
         raise ValueError(name)
 
     try:
-        v = json.loads(s, parse_constant=no_constant)
+        # every key and value of every object, as a list: a value that a later
+        # duplicate key replaces in json's dict (a lone surrogate, say) is still looked at
+        v = json.loads(s, parse_constant=no_constant,
+                       object_pairs_hook=lambda pairs: [x for pair in pairs for x in pair])
     except (ValueError, RecursionError):
         return True  # NaN/Infinity, or json itself refuses the str form
 

@@ -69,6 +69,9 @@ def test_floats_are_written_as_repr_and_read_back_exactly():
         bits = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
         if bits == bits and abs(bits) != float("inf"):
             values.append(bits)
+        # halfway cases for the encoder's own rounding of a * 10**k (ties to even)
+        values.append(rng.randint(0, 10**14) + 0.5)
+        values.append((rng.randint(0, 10**12) * 2 + 1) / 2 / 10 ** rng.randint(0, 3))
     for v in values:
         encoded = json_encode(v)
         assert encoded == repr(v).encode()
@@ -167,3 +170,19 @@ def test_other_mappings_are_written_as_objects():
                                                                    "accept": "*/*"}}
     with pytest.raises(TypeError, match="not JSON serializable"):
         json_encode(object())
+
+
+def test_output_sizes_across_the_size_hint_and_through_growth():
+    # json_encode writes into the bytes object it returns, sized from the last
+    # call's output: outputs smaller and larger than that (growing several
+    # times in one call), and errors halfway, must all come out whole.
+    sizes = [0, 1, 5, 1000, 1023, 1024, 1025, 5000, 300_000, 10, 2_000_000, 3, 70_000]
+    for n in sizes:
+        value = ["x" * 7] * (n // 10) + ["y" * (n % 10)]
+        got = json_encode(value)
+        assert type(got) is bytes
+        assert got == json.dumps(value, separators=(",", ":")).encode()
+        assert json.loads(got) == value
+    with pytest.raises(TypeError):
+        json_encode(["a" * 100] * 50_000 + [object()])
+    assert json_encode({"after": "error"}) == b'{"after":"error"}'

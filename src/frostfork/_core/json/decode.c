@@ -792,6 +792,15 @@ static PyObject *check_choice(ff_dec *d, const ff_type *t, PyObject *v)
 
 static PyObject *dec(ff_dec *d, const ff_type *t);
 
+/* A plain str (no constraint, not Sensitive) whose string starts right at
+ * the cursor: the commonest field and list item, read inline by the
+ * container's loop instead of through dec() and dec_value() (two calls and
+ * their register saves per string). Anything else goes the general way. */
+HOT int plain_str_here(const ff_dec *d, const ff_type *t)
+{
+    return t->kind == FF_T_STR && !t->cons && d->in.p < d->in.end && *d->in.p == '"';
+}
+
 static PyObject *dec_array(ff_dec *d, const ff_type *t)
 {
     if (enter(d) < 0)
@@ -805,7 +814,7 @@ static PyObject *dec_array(ff_dec *d, const ff_type *t)
     while (more == 1) {
         const ff_type *it = t->kind == FF_T_TUPLE ? (i < t->nargs ? t->args[i] : NULL) : t->args[0];
         d->path[d->depth++] = (ff_loc){NULL, i};
-        PyObject *v = it ? dec(d, it) : parse_any(d);
+        PyObject *v = !it ? parse_any(d) : plain_str_here(d, it) ? parse_str(d) : dec(d, it);
         d->depth--;
         if (!v && FATAL(d))
             goto fail;
@@ -1038,7 +1047,8 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
             seen[i] = 1;
             hint = i + 1;
             d->path[d->depth++] = (ff_loc){t->fields[i].name, 0};
-            vals[i] = dec(d, t->fields[i].type);
+            const ff_type *ft = t->fields[i].type;
+            vals[i] = plain_str_here(d, ft) ? parse_str(d) : dec(d, ft);
             d->depth--;
             if (!vals[i] && FATAL(d))
                 goto done;

@@ -26,14 +26,60 @@ static int oom(void)
     return -1;
 }
 
+/* json.encode writes straight into the bytes object it returns instead of
+ * into a malloc'd buffer copied into one at the end (a copy of the whole
+ * output: about 6% of encoding a list of models). Such a buffer is marked by
+ * off == BYTES_OUT (an offset no real buffer reaches); its data is the
+ * bytes object's ob_sval, and it grows by _PyBytes_Resize. Every other
+ * buffer (a worker's output, a log line) grows as ff_buf always does. */
+#define BYTES_OUT SIZE_MAX
+
+static PyObject *bytes_of(const ff_buf *out)
+{
+    return (PyObject *)(out->data - offsetof(PyBytesObject, ob_sval));
+}
+
+static int grow(ff_buf *out, size_t extra)
+{
+    if (out->off != BYTES_OUT)
+        return ff_buf_reserve(out, extra);
+    size_t cap = out->cap * 2, need = out->len + extra;
+    if (cap < need)
+        cap = need;
+    if (cap > (size_t)PY_SSIZE_T_MAX)
+        return -1;
+    PyObject *b = bytes_of(out);
+    if (_PyBytes_Resize(&b, (Py_ssize_t)cap) < 0) { /* b is gone */
+        PyErr_Clear(); /* the caller reports MemoryError */
+        out->data = NULL;
+        out->len = out->cap = 0;
+        return -1;
+    }
+    out->data = PyBytes_AS_STRING(b);
+    out->cap = cap;
+    return 0;
+}
+
+/* Room for `extra` more bytes: the hot check inline, growing out of line. */
+static inline int reserve(ff_buf *out, size_t extra)
+{
+    return out->cap - out->len >= extra ? 0 : grow(out, extra);
+}
+
 static int put(ff_buf *out, const char *s, size_t n)
 {
-    return ff_buf_append(out, s, n) < 0 ? oom() : 0;
+    if (n == 0)
+        return 0;
+    if (reserve(out, n) < 0)
+        return oom();
+    memcpy(out->data + out->len, s, n);
+    out->len += n;
+    return 0;
 }
 
 static int put_char(ff_buf *out, char c)
 {
-    if (out->cap == out->len && ff_buf_reserve(out, 1) < 0)
+    if (out->cap == out->len && grow(out, 1) < 0)
         return oom();
     out->data[out->len++] = c;
     return 0;
@@ -119,42 +165,20 @@ static size_t write_u64(char *p, unsigned long long v)
     return n;
 }
 
-/* Escapes one run of UTF-8 (or ASCII) bytes, then writes `tail` (':' after
- * a key) unless it is 0. Bytes >= 0x80 pass through: the output is UTF-8,
- * which RFC 8259 requires anyway. Most strings need no escape at all: they
- * are checked a word at a time (a short one as one word) and copied whole. */
-static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char tail)
+#if defined(__GNUC__)
+#define ENC_HOT static inline __attribute__((always_inline))
+#define ENC_COLD static __attribute__((noinline, cold))
+#else
+#define ENC_HOT static inline
+#define ENC_COLD static
+#endif
+
+/* The rest of a string that needs escapes, from its first `clean` bytes on
+ * (the opening quote already written), then the closing quote and `tail`.
+ * Out of line: most strings never get here, and its loop and switch would
+ * otherwise cost every string's call their register saves. */
+ENC_COLD int put_escaped(ff_buf *out, const unsigned char *s, size_t n, size_t clean, char tail)
 {
-    size_t clean = 0;
-    if (n <= 8) {
-        if (n == 0 || !ff_json_special_bytes(small_word(s, n)))
-            clean = n;
-    } else {
-        while (n - clean >= 8) {
-            uint64_t w;
-            memcpy(&w, s + clean, 8);
-            if (ff_json_special_bytes(w))
-                break;
-            clean += 8;
-        }
-        if (n - clean < 8) { /* a short tail after clean words: the overlapping last word */
-            uint64_t w;
-            memcpy(&w, s + n - 8, 8);
-            if (!ff_json_special_bytes(w))
-                clean = n;
-        }
-    }
-    if (ff_buf_reserve(out, n + 3) < 0)
-        return oom();
-    out->data[out->len++] = '"';
-    if (clean == n) {
-        char *d = out->data + out->len;
-        copy_small(d, s, n);
-        d[n] = '"';
-        d[n + 1] = tail;
-        out->len += n + 1 + (tail != 0);
-        return 0;
-    }
     size_t run = 0;
     for (size_t i = clean; i < n; i++) {
         unsigned char ch = s[i];
@@ -193,6 +217,46 @@ static int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char 
     return tail ? put_char(out, tail) : 0;
 }
 
+/* Escapes one run of UTF-8 (or ASCII) bytes, then writes `tail` (':' after
+ * a key) unless it is 0. Bytes >= 0x80 pass through: the output is UTF-8,
+ * which RFC 8259 requires anyway. Most strings need no escape at all: they
+ * are checked a word at a time (a short one as one word) and copied whole,
+ * inline in the caller; the others go on in put_escaped. */
+ENC_HOT int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char tail)
+{
+    size_t clean = 0;
+    if (n <= 8) {
+        if (n == 0 || !ff_json_special_bytes(small_word(s, n)))
+            clean = n;
+    } else {
+        while (n - clean >= 8) {
+            uint64_t w;
+            memcpy(&w, s + clean, 8);
+            if (ff_json_special_bytes(w))
+                break;
+            clean += 8;
+        }
+        if (n - clean < 8) { /* a short tail after clean words: the overlapping last word */
+            uint64_t w;
+            memcpy(&w, s + n - 8, 8);
+            if (!ff_json_special_bytes(w))
+                clean = n;
+        }
+    }
+    if (reserve(out, n + 3) < 0)
+        return oom();
+    out->data[out->len++] = '"';
+    if (clean == n) {
+        char *d = out->data + out->len;
+        copy_small(d, s, n);
+        d[n] = '"';
+        d[n + 1] = tail;
+        out->len += n + 1 + (tail != 0);
+        return 0;
+    }
+    return put_escaped(out, s, n, clean, tail);
+}
+
 /* A str as a JSON string, followed by `tail` unless it is 0. */
 static int put_str_then(ff_buf *out, PyObject *s, char tail)
 {
@@ -215,7 +279,7 @@ static int put_long(ff_buf *out, PyObject *o)
     if (v == -1 && PyErr_Occurred())
         return -1;
     if (!overflow) {
-        if (ff_buf_reserve(out, 24) < 0)
+        if (reserve(out, 24) < 0)
             return oom();
         char *p = out->data + out->len;
         size_t n = 0;
@@ -247,6 +311,17 @@ static int put_long(ff_buf *out, PyObject *o)
  * an ulp of m / 10^k and the product rounds once more, so d * 10^k is
  * within m * 2^-52 < 0.25 of m (m < 1e15 < 2^50); no neighbour of it can
  * be the one. */
+/* nearbyint(x) for 0 <= x < 2^52, without the libm call (which also saves
+ * and restores the floating-point environment): once 2^52 is added no
+ * fraction bits are left, so the addition itself rounds x to an integer in
+ * the current mode (round to nearest, ties to even, the one nearbyint would
+ * use too), and subtracting 2^52 again is exact. Needs FLT_EVAL_METHOD == 0
+ * (double arithmetic in double), which the one caller's #if checks. */
+static inline double round_below_2p52(double x)
+{
+    return (x + 0x1p52) - 0x1p52;
+}
+
 static size_t short_float(char buf[40], double d)
 {
     static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
@@ -265,7 +340,7 @@ static size_t short_float(char buf[40], double d)
         double scaled = a * pow10[k];
         if (scaled >= 1e15)
             return 0;
-        double m = nearbyint(scaled);
+        double m = round_below_2p52(scaled); /* scaled < 1e15 < 2^52 */
         if (m / pow10[k] != a)
             continue;
         unsigned long long mi = (unsigned long long)m, p = (unsigned long long)pow10[k];
@@ -294,7 +369,7 @@ static int put_float(ff_buf *out, PyObject *o)
         return -1;
     }
 #if FLT_EVAL_METHOD == 0
-    if (ff_buf_reserve(out, 40) < 0)
+    if (reserve(out, 40) < 0)
         return oom();
     size_t fn = short_float(out->data + out->len, d);
     if (fn) {
@@ -407,7 +482,7 @@ static int put_key(ff_buf *out, PyObject *k, int comma, enc *e)
     unsigned slot = (unsigned)((uintptr_t)k >> 4) & (KEY_SLOTS - 1);
     key_entry *ke = &e->keys[slot];
     if ((e->key_used >> slot & 1) && ke->key == k) {
-        if (ff_buf_reserve(out, 33) < 0)
+        if (reserve(out, 33) < 0)
             return oom();
         char *d = out->data + out->len;
         *d = ',';
@@ -640,14 +715,14 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
             PyErr_Clear(); /* an unset slot */
             continue;
         }
-        if (ff_buf_reserve(out, f->key_len + 1) < 0) {
+        if (reserve(out, f->key_len + 1) < 0) {
             Py_DECREF(v);
             oom();
             goto done;
         }
         if (!first)
             out->data[out->len++] = ',';
-        memcpy(out->data + out->len, f->key, f->key_len);
+        copy_small(out->data + out->len, (const unsigned char *)f->key, f->key_len);
         out->len += f->key_len;
         int bad = put_item(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
@@ -797,17 +872,31 @@ PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs)
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$p:json_encode", kwlist, &obj, &sensitive))
         return NULL;
     ff_state *st = ff_get_state(module);
-    ff_buf b = {0};
-    PyObject *res = NULL;
     /* A worker's output buffer keeps its size from one response to the next;
      * this entry point has no such buffer, so it starts where the last call
      * ended (up to 1 MiB) instead of growing through a copy per doubling. */
-    if (st->enc_size_hint > 1024 && ff_buf_reserve(&b, st->enc_size_hint) < 0)
-        return PyErr_NoMemory();
-    if (ff_json_encode(&b, obj, st, sensitive ? FF_ENC_SENSITIVE : 0) == 0) {
-        res = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
-        st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
+    size_t cap = st->enc_size_hint > 1024 ? st->enc_size_hint : 1024;
+    PyObject *res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
+    if (!res)
+        return NULL;
+    ff_buf b = {PyBytes_AS_STRING(res), BYTES_OUT, 0, cap};
+    int rc = ff_json_encode(&b, obj, st, sensitive ? FF_ENC_SENSITIVE : 0);
+    res = b.data ? bytes_of(&b) : NULL; /* NULL: a failed grow already freed it */
+    if (rc < 0) {
+        Py_XDECREF(res);
+        return NULL;
     }
-    ff_buf_free(&b);
+    st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
+    if (b.len < b.cap / 2) {
+        /* Much smaller than the room taken (a small result after a large one):
+         * copied out, so the result does not keep the large block (shrinking a
+         * block that malloc mapped keeps whole pages). The copy is at most half
+         * the room, never more than the copy every call used to make. */
+        PyObject *small = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
+        Py_DECREF(res);
+        return small;
+    }
+    if (_PyBytes_Resize(&res, (Py_ssize_t)b.len) < 0)
+        return NULL;
     return res;
 }
