@@ -10,7 +10,7 @@ import asyncio
 import inspect
 
 from frostfork import _core
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 LOOPS = ("auto", "asyncio", "uvloop")
@@ -143,7 +143,7 @@ def plan_callable(fn: Callable[..., Any], async_deps: tuple[str, ...], *, factor
 
 # ---- async iterables as response bodies where no loop runs ------------------------------
 
-def blocking_iter(aiterable: Any):
+def blocking_iter(aiterable: Any) -> Iterator[Any]:
     """A StreamingResponse over an async iterable, sent by a worker that runs no event
     loop (an app without `async def` handlers) or by the in-process engine: each item is
     awaited on a private loop, one at a time, as a sync generator is drained. The
