@@ -82,7 +82,10 @@ def test_ten_swaps_under_paced_load_refuse_no_connection(dev, tmp_path):
     errors = [o for o in outcomes if o.startswith("error")]
     assert not errors, errors[:5]
     assert len(outcomes) > 100
-    assert srv.output().count("serves; generation") == 10
+    # the reloader logs a generation's "serves" when it sees it ready, which can be a
+    # moment after that generation's workers already answer: wait for the tenth line
+    wait_until(lambda: srv.output().count("serves; generation") == 10, 10,
+               what=lambda: f"ten 'serves' lines:\n{srv.output()[-2000:]}")
 
 
 def test_include_and_exclude_patterns(dev, tmp_path):
