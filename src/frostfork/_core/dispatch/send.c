@@ -233,6 +233,18 @@ static void apump_free(PyObject *capsule)
     PyMem_Free(p);
 }
 
+/* The generator is closed as a Task of the loop (aclose() is a coroutine):
+ * its finally runs there. A failure is left pending for the caller. */
+static void schedule_aclose(ff_Apump *p)
+{
+    PyObject *aclose = PyObject_GetAttrString(p->aiter, "aclose");
+    PyObject *coro = aclose ? PyObject_CallNoArgs(aclose) : NULL;
+    PyObject *task = coro ? PyObject_CallMethod(p->loop, "create_task", "O", coro) : NULL;
+    Py_XDECREF(aclose);
+    Py_XDECREF(coro);
+    Py_XDECREF(task);
+}
+
 /* The Task of __anext__ is done: its item, the end, or its exception. */
 static PyObject *apump_done(PyObject *capsule, PyObject *fut)
 {
@@ -243,12 +255,7 @@ static PyObject *apump_done(PyObject *capsule, PyObject *fut)
     if (!p->owner) { /* the client left: an iterator the cancel did not end is closed */
         PyObject *res = PyObject_CallMethod(fut, "cancelled", NULL);
         if (res == Py_False) {
-            PyObject *aclose = PyObject_GetAttrString(p->aiter, "aclose");
-            PyObject *coro = aclose ? PyObject_CallNoArgs(aclose) : NULL;
-            PyObject *task = coro ? PyObject_CallMethod(p->loop, "create_task", "O", coro) : NULL;
-            Py_XDECREF(aclose);
-            Py_XDECREF(coro);
-            Py_XDECREF(task);
+            schedule_aclose(p);
         }
         Py_XDECREF(res);
         PyErr_Clear();
@@ -283,12 +290,7 @@ static void apump_release(ff_Apump *p)
         PyObject *res = PyObject_CallMethod(p->fut, "cancel", NULL);
         Py_XDECREF(res);
     } else if (p->state != AP_END && p->state != AP_FAILED) {
-        PyObject *aclose = PyObject_GetAttrString(p->aiter, "aclose");
-        PyObject *coro = aclose ? PyObject_CallNoArgs(aclose) : NULL;
-        PyObject *task = coro ? PyObject_CallMethod(p->loop, "create_task", "O", coro) : NULL;
-        Py_XDECREF(aclose);
-        Py_XDECREF(coro);
-        Py_XDECREF(task);
+        schedule_aclose(p);
     }
     if (PyErr_Occurred())
         PyErr_WriteUnraisable(p->aiter);
