@@ -159,10 +159,10 @@ def serve_options(s: argparse.ArgumentParser) -> None:
                    help="where workers keep spooled bodies and temp files; each worker gets its "
                         "own directory, removed by the master if the worker dies (default "
                         "%(default)s)")
-    s.add_argument("--spool-threshold", type=_size, default="1m", metavar="SIZE",
+    s.add_argument("--spool-threshold", type=_size, default="2m", metavar="SIZE",
                    help="request bodies larger than this are spooled to a file as they "
                         "arrive: at once for a Content-Length above it, from the byte that "
-                        "crosses it for a chunked body (default 1m). A spooled body stays "
+                        "crosses it for a chunked body (default 2m). A spooled body stays "
                         "in its file: request.stream() and wsgi.input read it in blocks, a "
                         "typed body is decoded from it mapped read-only, request.body copies "
                         "it into memory")

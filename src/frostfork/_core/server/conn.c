@@ -26,6 +26,7 @@
 #define BODY_CHUNK 65536
 #define OUT_HIGH_WATER (256 * 1024)
 #define DRAIN_IDLE_GRACE_MS 200
+#define IDLE_BUF_MAX (4 * BODY_CHUNK) /* an idle connection keeps buffers up to this */
 
 /* ---- refusing ---- */
 
@@ -541,6 +542,13 @@ static void settle(ff_worker *w, ff_conn *c)
             ff_tl_push(&w->head, c, w->now);
         }
     } else if (c->state != FF_C_IDLE) {
+        /* Waiting for the next request, the connection lets go of buffers a
+         * large body or answer grew: otherwise one 2 MiB upload would pin
+         * 2 MiB for as long as its client keeps the connection open. */
+        if (c->in.cap > IDLE_BUF_MAX)
+            ff_buf_free(&c->in);
+        if (c->out.cap > IDLE_BUF_MAX)
+            ff_buf_free(&c->out);
         c->state = FF_C_IDLE;
         ff_tl_push(&w->idle, c, w->now);
         if (w->draining && c->deadline > w->now + DRAIN_IDLE_GRACE_MS)

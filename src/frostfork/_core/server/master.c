@@ -760,7 +760,7 @@ PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs)
     c->workers = 1;
     c->max_connections = 1000;
     c->metrics_fd = -1;
-    unsigned long long spool_threshold = 1 << 20;
+    unsigned long long spool_threshold = 2 << 20;
     PyObject *access = Py_None, *audit = Py_None, *mask = NULL, *runtime = Py_None;
     PyObject *middleware = Py_None;
     const char *access_format = "json";
