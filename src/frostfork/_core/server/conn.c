@@ -714,6 +714,19 @@ static void ws_readable(ff_worker *w, ff_conn *c)
     ff_conn_process(w, c); /* pongs and close answers go out */
 }
 
+/* The room to read the rest of a body into. A body that will stay in
+ * memory gets all of its room at once: growing by doubling would copy it
+ * over and over, and untouched room costs no resident memory. */
+static size_t body_room(ff_worker *w, ff_conn *c)
+{
+    if ((c->flags & FF_HTTP_F_CHUNKED) || c->spool_fd >= 0 || c->content_length <= 0 ||
+        ((uint64_t)c->content_length > w->srv->cfg.spool_threshold &&
+         w->srv->st->spool_dir[0] != '\0'))
+        return BODY_CHUNK;
+    size_t end = c->head_len + (size_t)c->content_length, used = ff_buf_used(&c->in);
+    return end > used + BODY_CHUNK ? end - used : BODY_CHUNK;
+}
+
 void ff_conn_readable(ff_worker *w, ff_conn *c)
 {
     if (c->ws_open) {
@@ -736,7 +749,7 @@ void ff_conn_readable(ff_worker *w, ff_conn *c)
         }
         return;
     }
-    size_t want = c->head_len ? BODY_CHUNK : READ_CHUNK;
+    size_t want = c->head_len ? body_room(w, c) : READ_CHUNK;
     if (ff_buf_reserve(&c->in, want) < 0) {
         ff_conn_close(w, c);
         return;
