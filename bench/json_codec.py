@@ -360,8 +360,7 @@ def run(a: argparse.Namespace) -> None:
              f"- Each row side by side in one process, {a.repeats} interleaved batches of "
              "~10 ms of thread CPU time per library; ratios from the best batch, to the fastest of "
              "msgspec / orjson",
-             "- The machine (2 cores) was shared with other jobs while this ran: medians "
-             "swing far more than best batches",
+             wrkparse.load_line() + " Medians swing far more than best batches.",
              *[f"- {m}" for m in missing], ""]
     body += lines
     body += ["", "Bars (issue 13), from the best batches above:", "", *bar_lines(times)]

@@ -216,7 +216,7 @@ def run(a: argparse.Namespace) -> None:
              f"- Load: `taskset -c 1 wrk -t1 -c50 -d{a.duration}s --latency`, each server one worker "
              f"under `taskset -c 0`, started afresh per round; {a.rounds} alternating rounds after "
              "a 2 s warm-up per route; answers checked before measuring (bench/json_http.py)",
-             "- The machine (2 cores) was shared with other jobs while this ran: rounds vary.", "",
+             wrkparse.load_line(), "",
              *lines, "", *bars, "",
              "Server commands (cwd = repo root, PYTHONPATH = repo root):", ""]
     for name in names:

@@ -152,7 +152,7 @@ def run(a: argparse.Namespace) -> None:
              "time = best of repeated calls in thread CPU time (gc off while timing); memory = a fresh child "
              "process per size reading VmHWM/VmRSS from /proc/self/status around one untyped "
              "decode (method in bench/json_scaling.py's docstring)",
-             "- The machine was shared with other jobs while this ran (2 cores).", ""]
+             wrkparse.load_line(), ""]
     body += ["| input | untyped | ns/byte | typed list[Model] | ns/byte | orjson.loads | "
              "peak extra RSS | kept by the result | transient (peak - kept) / input |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

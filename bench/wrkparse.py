@@ -15,6 +15,13 @@ import platform
 import re
 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+LOAD_AT_START = " ".join(open("/proc/loadavg").read().split()[:3])  # read when a bench imports this
+
+
+def load_line():
+    """What else the machine was doing: the load average when the benchmark began."""
+    return (f"- Load average (1, 5, 15 min) when this run began: {LOAD_AT_START}, on 2 cores "
+            "shared with whatever else runs: compare within a run, not across runs.")
 
 
 def parse(text):
