@@ -25,10 +25,20 @@ worker-stop and shutdown hooks. Used without `with`, no hooks run.
 `raise_server_exceptions=True` (the default, as Starlette's TestClient): an
 exception a handler raised is raised in the test instead of becoming the 500
 a real client would get. Set it False to see the 500.
+
+In an `async def` test: `AsyncClient(app)` is an `httpx.AsyncClient` over the same
+engine (`async with AsyncClient(app) as client: r = await client.get("/")`). A
+request is answered on a helper thread, so `async def` handlers that suspend run
+to their end there (on the engine's own loop) while the test's loop goes on. A
+`Client` used from inside a running loop takes the same thread (and blocks that
+loop until the answer is back, as Starlette's TestClient does).
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
 import datetime
 import time
 import urllib.parse
@@ -40,7 +50,7 @@ import httpx
 from frostfork import _core
 from frostfork.cors import middleware_config
 
-__all__ = ["Client", "Transport"]
+__all__ = ["AsyncClient", "Client", "Transport"]
 
 _HOOKS_ENTER = ("run_startup", "run_worker_start")
 _HOOKS_EXIT = ("run_worker_stop", "run_shutdown")
@@ -58,6 +68,7 @@ class Transport(httpx.BaseTransport):
         self._forwarded = forwarded_allow_ips
         self._engine: Any = None
         self._entered = False
+        self._thread: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- the engine ----------------------------------------------------------
 
@@ -92,6 +103,9 @@ class Transport(httpx.BaseTransport):
         self.close()
 
     def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
         if self._entered:
             self._entered = False
             self._engine = None
@@ -102,29 +116,93 @@ class Transport(httpx.BaseTransport):
 
     # -- requests ------------------------------------------------------------
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def _answer(self, raw: bytes) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The engine's answer to one request's bytes. From inside a running event
+        loop the engine cannot run its own (a loop cannot be nested), so the call
+        goes to this transport's helper thread, with the caller's context."""
         engine = self._engine or self._build()
-        body = request.read()
-        url = request.url
-        target = url.raw_path or b"/"
-        lines = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
-        has_host = False
-        for name, value in request.headers.raw:
-            lowered = name.lower()
-            if lowered in (b"content-length", b"transfer-encoding"):
-                continue  # the body goes whole, with its exact length
-            if lowered == b"host":
-                has_host = True
-            lines += (name, b": ", value, b"\r\n")
-        if not has_host:
-            lines += (b"Host: ", url.netloc or b"testserver", b"\r\n")
-        if body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
-            lines += (b"Content-Length: ", str(len(body)).encode(), b"\r\n")
-        lines += (b"\r\n", body)
-        status, headers, content = engine.handle(
-            b"".join(lines), client=self.client, raise_errors=self.raise_server_exceptions)
+        answer: tuple[int, list[tuple[bytes, bytes]], bytes]
+        if asyncio._get_running_loop() is None:
+            answer = engine.handle(raw, client=self.client,
+                                   raise_errors=self.raise_server_exceptions)
+        else:
+            answer = self._in_thread(engine, raw).result()
+        return answer
+
+    def _in_thread(self, engine: Any, raw: bytes) -> concurrent.futures.Future[Any]:
+        if self._thread is None:
+            self._thread = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="frostfork-testclient")
+        return self._thread.submit(contextvars.copy_context().run, engine.handle, raw,
+                                   client=self.client, raise_errors=self.raise_server_exceptions)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        status, headers, content = self._answer(_request_bytes(request, request.read()))
         return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content),
                               request=request, extensions={"http_version": b"HTTP/1.1"})
+
+
+class AsyncTransport(httpx.AsyncBaseTransport):
+    """The async face of `Transport`: each request is answered on the transport's
+    helper thread while the caller's loop goes on."""
+
+    def __init__(self, app: Any, **kwargs: Any) -> None:
+        self.sync = Transport(app, **kwargs)
+
+    async def __aenter__(self) -> AsyncTransport:
+        self.sync.__enter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self.sync.close()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        t = self.sync
+        raw = _request_bytes(request, await request.aread())
+        status, headers, content = await asyncio.wrap_future(
+            t._in_thread(t._engine or t._build(), raw))
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(content),
+                              request=request, extensions={"http_version": b"HTTP/1.1"})
+
+
+class AsyncClient(httpx.AsyncClient):
+    """An httpx.AsyncClient whose requests are answered by `app` in process, for
+    `async def` tests (see the module). Entering it runs the app's startup and
+    worker-start hooks, leaving it the stop hooks, as for `Client`."""
+
+    def __init__(self, app: Any, base_url: str = "http://testserver", *,
+                 raise_server_exceptions: bool = True,
+                 client: tuple[str, int] = ("testclient", 50000),
+                 follow_redirects: bool = True, **kwargs: Any) -> None:
+        self.app = app
+        self.transport = AsyncTransport(app, raise_server_exceptions=raise_server_exceptions,
+                                        client=client)
+        super().__init__(transport=self.transport, base_url=base_url,
+                         follow_redirects=follow_redirects, **kwargs)
+
+
+def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
+    """An httpx request as the HTTP/1.1 bytes a client would send, the body whole."""
+    url = request.url
+    target = url.raw_path or b"/"
+    lines = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+    has_host = False
+    for name, value in request.headers.raw:
+        lowered = name.lower()
+        if lowered in (b"content-length", b"transfer-encoding"):
+            continue  # the body goes whole, with its exact length
+        if lowered == b"host":
+            has_host = True
+        lines += (name, b": ", value, b"\r\n")
+    if not has_host:
+        lines += (b"Host: ", url.netloc or b"testserver", b"\r\n")
+    if body or request.method not in ("GET", "HEAD", "DELETE", "OPTIONS"):
+        lines += (b"Content-Length: ", str(len(body)).encode(), b"\r\n")
+    lines += (b"\r\n", body)
+    return b"".join(lines)
 
 
 _DEFAULT = httpx.USE_CLIENT_DEFAULT
@@ -271,10 +349,8 @@ class Client(httpx.Client):
         else:
             lines.append(b"\r\n")
         lines.append(body)
-        t = self.transport
         start = time.perf_counter()
-        status, rheaders, content = t._engine.handle(
-            b"".join(lines), client=t.client, raise_errors=t.raise_server_exceptions)
+        status, rheaders, content = self.transport._answer(b"".join(lines))
         elapsed = time.perf_counter() - start
         coding = b""
         cookies = False

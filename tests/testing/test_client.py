@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from conftest import ROOT
-from frostfork.testing import Client, Transport
+from frostfork.testing import AsyncClient, Client, Transport
 
 sys.path.insert(0, str(ROOT / "tests" / "apps"))
 import client_app  # noqa: E402
@@ -184,6 +184,7 @@ def test_short_path_keeps_client_headers_and_cookies():
 
 import asyncio  # noqa: E402
 import contextvars  # noqa: E402
+import threading  # noqa: E402
 
 import frostfork  # noqa: E402
 
@@ -217,3 +218,64 @@ def test_async_handlers_that_suspend_are_answered_in_process():
         assert c.get("/slow/1").json() == {"n": 1, "var": "req1", "conn": "Conn"}
         assert c.get("/slow/2").json() == {"n": 2, "var": "req2", "conn": "Conn"}
     assert _var.get() == "unset"
+
+
+def test_a_client_inside_a_running_loop_still_runs_handlers_that_suspend():
+    """From an `async def` test (a running loop) the engine cannot run its own
+    loop here: the call goes to the client's helper thread, through the short
+    path and through httpx's own (an absolute URL), with the test's context."""
+    _var.set("test")
+
+    async def main() -> tuple[dict, dict, str]:
+        with Client(async_app) as c:
+            a = c.get("/slow/3").json()
+            b = c.get("http://testserver/slow/4").json()
+        return a, b, _var.get()
+
+    assert asyncio.run(main()) == ({"n": 3, "var": "req3", "conn": "Conn"},
+                                   {"n": 4, "var": "req4", "conn": "Conn"}, "test")
+    _var.set("unset")
+
+
+gate = threading.Event()
+
+
+@async_app.get("/gate")
+def gated() -> dict:
+    return {"opened": gate.wait(10)}
+
+
+@async_app.get("/fail")
+async def fail() -> dict:
+    await asyncio.sleep(0)
+    raise LookupError("from the handler")
+
+
+def test_async_client_answers_without_blocking_the_tests_loop():
+    """`AsyncClient` in an async test: hooks run on enter and exit, handlers that
+    suspend are answered, concurrent requests all come back, and while one is
+    answered the test's own loop goes on (it opens the gate the handler waits on;
+    a blocked loop would leave it shut until the handler's 10 s wait ends)."""
+    gate.clear()
+    client_app.EVENTS.clear()
+
+    async def main() -> None:
+        async with AsyncClient(app) as c:
+            assert client_app.EVENTS == ["startup"]
+            r = await c.post("/users", json={"name": "ann", "age": 3})
+            assert r.status_code == 200 and r.json()["name"] == "ann"
+        if hasattr(app, "on_shutdown"):
+            assert client_app.EVENTS == ["startup", "shutdown"]
+        async with AsyncClient(async_app) as c:
+            rs = await asyncio.gather(*(c.get(f"/slow/{n}") for n in range(5)))
+            assert [r.json()["n"] for r in rs] == list(range(5))
+            pending = asyncio.ensure_future(c.get("/gate"))
+            await asyncio.sleep(0)  # the request starts
+            gate.set()
+            assert (await pending).json() == {"opened": True}
+            with pytest.raises(LookupError, match="from the handler"):
+                await c.get("/fail")
+        async with AsyncClient(async_app, raise_server_exceptions=False) as c:
+            assert (await c.get("/fail")).status_code == 500
+
+    asyncio.run(main())
