@@ -272,6 +272,18 @@ static int module_exec(PyObject *m)
     st->gc_module = PyImport_ImportModule("gc");
     st->enc_fields = PyDict_New();
     st->empty_tuple = PyTuple_New(0);
+    static const char *const asgi_strings[] = {
+#define FF_ASGI_STRING_TEXT(id, text) text,
+        FF_ASGI_STRINGS(FF_ASGI_STRING_TEXT)
+#undef FF_ASGI_STRING_TEXT
+    };
+    for (int i = 0; i < FF_S_COUNT; i++)
+        if (!(st->astr[i] = PyUnicode_InternFromString(asgi_strings[i])))
+            return -1;
+    st->task_kwnames = Py_BuildValue("(sss)", "loop", "context", "name");
+    st->task_name = PyUnicode_InternFromString("frostfork-request");
+    if (!st->task_kwnames || !st->task_name)
+        return -1;
     st->str_close = PyUnicode_InternFromString("close");
     st->str_flush = PyUnicode_InternFromString("flush");
     st->ws_max_message = 16u << 20; /* until ws_config() says otherwise */
@@ -348,6 +360,10 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->StreamingResponse_type);
     Py_CLEAR(st->FileResponse_type);
     Py_CLEAR(st->gc_module);
+    for (int i = 0; i < FF_S_COUNT; i++)
+        Py_CLEAR(st->astr[i]);
+    Py_CLEAR(st->task_kwnames);
+    Py_CLEAR(st->task_name);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);
     Py_CLEAR(st->empty_tuple);

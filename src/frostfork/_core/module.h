@@ -15,6 +15,25 @@ typedef struct ff_fin_list {
     struct ff_Finalizer *head;
 } ff_fin_list;
 
+/* The strings the ASGI path uses on every request and message (dispatch/asgi.c,
+ * dispatch/ws.c), interned once: a scope or message dict is then built and read
+ * with keys whose hash is already known, not from C strings each time. */
+#define FF_ASGI_STRINGS(X)                                                                  \
+    X(TYPE, "type") X(ASGI, "asgi") X(HTTP_VERSION, "http_version") X(METHOD, "method")    \
+    X(SCHEME, "scheme") X(PATH, "path") X(RAW_PATH, "raw_path")                            \
+    X(QUERY_STRING, "query_string") X(ROOT_PATH, "root_path") X(HEADERS, "headers")        \
+    X(CLIENT, "client") X(SERVER, "server") X(STATE, "state") X(STATUS, "status")          \
+    X(BODY, "body") X(MORE_BODY, "more_body") X(SUBPROTOCOL, "subprotocol")                \
+    X(SUBPROTOCOLS, "subprotocols") X(EXTENSIONS, "extensions") X(BYTES, "bytes")          \
+    X(TEXT, "text") X(CODE, "code") X(REASON, "reason") X(RECEIVE, "receive")              \
+    X(SEND, "send") X(ASGI_RECEIVE, "_asgi_receive") X(ASGI_SEND, "_asgi_send")            \
+    X(HTTP, "http") X(WEBSOCKET, "websocket") X(WS, "ws") X(V10, "1.0") X(V11, "1.1")      \
+    X(HTTP_REQUEST, "http.request") X(HTTP_DISCONNECT, "http.disconnect")                  \
+    X(WS_CONNECT, "websocket.connect") X(WS_RECEIVE, "websocket.receive")                  \
+    X(WS_DISCONNECT, "websocket.disconnect")
+#define FF_ASGI_STRING_ENUM(id, text) FF_S_##id,
+enum ff_asgi_string { FF_ASGI_STRINGS(FF_ASGI_STRING_ENUM) FF_S_COUNT };
+
 typedef struct {
     PyTypeObject *Request_type;
     PyTypeObject *Response_type;
@@ -72,6 +91,9 @@ typedef struct {
     PyTypeObject *Ready_type;  /* an awaitable that is already done */
     PyObject *asgi_app;        /* set by asgi_config(): the ASGI app the workers host */
     PyObject *asgi_root_path;  /* the scopes' root_path (--root-path), or NULL for "" */
+    PyObject *astr[FF_S_COUNT]; /* FF_ASGI_STRINGS, interned */
+    PyObject *task_kwnames;    /* ("loop", "context", "name"): how a request's Task is made */
+    PyObject *task_name;       /* its name, given so that 3.11 does not format "Task-N" */
     /* websockets (dispatch/ws.c): set by frostfork._core.ws_config() in the master */
     PyTypeObject *WebSocket_type; /* the C base of frostfork.WebSocket */
     PyObject *ws_class;        /* frostfork.WebSocket, what native handlers are given */

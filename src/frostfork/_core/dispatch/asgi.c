@@ -124,9 +124,13 @@ static void asgi_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
-static PyObject *message(const char *type)
+/* {"type": type} with the interned strings. */
+PyObject *ff_asgi_message(ff_state *st, enum ff_asgi_string type)
 {
-    return Py_BuildValue("{s:s}", "type", type);
+    PyObject *m = PyDict_New();
+    if (m && PyDict_SetItem(m, st->astr[FF_S_TYPE], st->astr[type]) < 0)
+        Py_CLEAR(m);
+    return m;
 }
 
 /* Resolves a Future with value (stealing it), unless it is done already. */
@@ -178,12 +182,16 @@ static PyObject *asgi_receive(PyObject *self, PyObject *unused)
             return NULL;
         a->body_off += take;
         a->body_done = a->body_off == n;
-        PyObject *msg = Py_BuildValue("{s:s,s:N,s:O}", "type", "http.request", "body", chunk,
-                                      "more_body", a->body_done ? Py_False : Py_True);
+        PyObject *msg = ff_asgi_message(st, FF_S_HTTP_REQUEST);
+        if (msg && (PyDict_SetItem(msg, st->astr[FF_S_BODY], chunk) < 0 ||
+                    PyDict_SetItem(msg, st->astr[FF_S_MORE_BODY],
+                                   a->body_done ? Py_False : Py_True) < 0))
+            Py_CLEAR(msg);
+        Py_DECREF(chunk);
         return msg ? ff_ready_new(st, msg) : NULL;
     }
     if (a->gone || a->state == FF_ASGI_DONE) {
-        PyObject *msg = message("http.disconnect");
+        PyObject *msg = ff_asgi_message(st, FF_S_HTTP_DISCONNECT);
         return msg ? ff_ready_new(st, msg) : NULL;
     }
     if (!a->disconnect && !(a->disconnect = new_future(a)))
@@ -282,9 +290,13 @@ static int write_body(ff_Asgi *a, const char *p, size_t n, int more)
     return 0;
 }
 
-PyObject *ff_asgi_get_item(PyObject *msg, const char *key)
+PyObject *ff_asgi_get_item(PyObject *msg, PyObject *key)
 {
-    PyObject *v = PyMapping_GetItemString(msg, key);
+    if (PyDict_CheckExact(msg)) { /* every app's messages: no KeyError made and cleared */
+        PyObject *v = PyDict_GetItemWithError(msg, key);
+        return Py_XNewRef(v);
+    }
+    PyObject *v = PyObject_GetItem(msg, key);
     if (!v && PyErr_ExceptionMatches(PyExc_KeyError))
         PyErr_Clear();
     return v;
@@ -296,7 +308,8 @@ static PyObject *send_start(ff_Asgi *a, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "ASGI: http.response.start sent twice");
         return NULL;
     }
-    PyObject *status = ff_asgi_get_item(msg, "status");
+    ff_state *st = a->e->st;
+    PyObject *status = ff_asgi_get_item(msg, st->astr[FF_S_STATUS]);
     long code = status && PyLong_Check(status) ? PyLong_AsLong(status) : -1;
     Py_XDECREF(status);
     if (code < 100 || code > 999) {
@@ -304,7 +317,7 @@ static PyObject *send_start(ff_Asgi *a, PyObject *msg)
             PyErr_SetString(PyExc_TypeError, "ASGI: http.response.start needs an int status");
         return NULL;
     }
-    PyObject *headers = ff_asgi_get_item(msg, "headers");
+    PyObject *headers = ff_asgi_get_item(msg, st->astr[FF_S_HEADERS]);
     PyObject *list = PyList_New(0);
     PyObject *it = headers && headers != Py_None ? PyObject_GetIter(headers) : NULL;
     if (!list || (headers && headers != Py_None && !it))
@@ -350,8 +363,11 @@ static PyObject *send_body(ff_Asgi *a, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "ASGI: http.response.body after the response ended");
         return NULL;
     }
-    PyObject *body = ff_asgi_get_item(msg, "body"), *more_o = ff_asgi_get_item(msg, "more_body");
-    int more = more_o ? PyObject_IsTrue(more_o) : 0;
+    ff_state *st = a->e->st;
+    PyObject *body = ff_asgi_get_item(msg, st->astr[FF_S_BODY]);
+    PyObject *more_o = body || !PyErr_Occurred() ? ff_asgi_get_item(msg, st->astr[FF_S_MORE_BODY])
+                                                 : NULL;
+    int more = more_o ? PyObject_IsTrue(more_o) : PyErr_Occurred() ? -1 : 0;
     Py_XDECREF(more_o);
     Py_buffer view = {0};
     if (more < 0 || (body && PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0)) {
@@ -373,8 +389,8 @@ static PyObject *send_body(ff_Asgi *a, PyObject *msg)
         return PyErr_NoMemory();
     }
     a->state = more ? FF_ASGI_BODY : FF_ASGI_DONE;
-    if (!more)
-        ff_future_resolve(&a->disconnect, message("http.disconnect"));
+    if (!more && a->disconnect)
+        ff_future_resolve(&a->disconnect, ff_asgi_message(st, FF_S_HTTP_DISCONNECT));
     if (a->stream && a->e->stream_flush)
         a->e->stream_flush(a->stream); /* may find the client gone */
     if (more && a->out && ff_buf_used(a->out) > OUT_HIGH && a->e->loop) {
@@ -393,7 +409,7 @@ static PyObject *asgi_send(PyObject *self, PyObject *msg)
         PyErr_SetString(PyExc_OSError, "ASGI: the client disconnected");
         return NULL;
     }
-    PyObject *type = PyMapping_Check(msg) ? ff_asgi_get_item(msg, "type") : NULL;
+    PyObject *type = PyMapping_Check(msg) ? ff_asgi_get_item(msg, a->e->st->astr[FF_S_TYPE]) : NULL;
     if (!type || !PyUnicode_Check(type)) {
         Py_XDECREF(type);
         if (!PyErr_Occurred())
@@ -445,7 +461,8 @@ void ff_asgi_gone(ff_Asgi *a)
     a->gone = 1;
     a->out = NULL;
     a->stream = NULL;
-    ff_future_resolve(&a->disconnect, message("http.disconnect"));
+    if (a->disconnect)
+        ff_future_resolve(&a->disconnect, ff_asgi_message(a->e->st, FF_S_HTTP_DISCONNECT));
     if (a->drain) {
         PyObject *f = a->drain;
         a->drain = NULL;
@@ -536,40 +553,72 @@ static PyObject *header_pairs(const ff_http_request *h)
                     p[k] = (char)tolower((unsigned char)p[k]);
             }
         }
-        PyObject *pair = name ? Py_BuildValue("(Ny#)", name, f->value, (Py_ssize_t)f->value_len)
-                              : NULL;
+        PyObject *value = name ? PyBytes_FromStringAndSize(f->value, (Py_ssize_t)f->value_len)
+                               : NULL;
+        PyObject *pair = value ? PyTuple_New(2) : NULL;
         if (!pair) {
+            Py_XDECREF(name);
+            Py_XDECREF(value);
             Py_CLEAR(list);
             break;
         }
+        PyTuple_SET_ITEM(pair, 0, name);
+        PyTuple_SET_ITEM(pair, 1, value);
         PyList_SET_ITEM(list, (Py_ssize_t)i, pair);
     }
     return list;
 }
 
+/* Sets scope[key] = v, stealing v; a NULL v (a failed build) fails it. */
+static int scope_set(PyObject *scope, PyObject *key, PyObject *v)
+{
+    int rc = v ? PyDict_SetItem(scope, key, v) : -1;
+    Py_XDECREF(v);
+    return rc;
+}
+
 PyObject *ff_asgi_scope(ff_env *e, const ff_req *r, int websocket)
 {
     const ff_http_request *h = r->http;
-    char *tmp = PyMem_Malloc(h->path_len + 1);
+    PyObject *const *k = e->st->astr;
+    char stack[256], *tmp = h->path_len < sizeof stack ? stack : PyMem_Malloc(h->path_len + 1);
     long n = tmp ? ff_percent_decode(tmp, h->path, h->path_len) : -1;
     PyObject *path = n < 0 ? PyUnicode_DecodeLatin1(h->path, (Py_ssize_t)h->path_len, NULL)
                            : PyUnicode_DecodeUTF8(tmp, n, "surrogateescape");
-    PyMem_Free(tmp);
-    PyObject *state = e->asgi_state ? PyDict_Copy(e->asgi_state) : PyDict_New();
-    PyObject *client = r->peer_host[0] ? Py_BuildValue("(si)", r->peer_host, r->peer_port)
-                                       : Py_NewRef(Py_None);
-    PyObject *scope = NULL;
-    if (path && state && client)
-        scope = Py_BuildValue(
-            "{s:s,s:O,s:s,s:s#,s:s,s:N,s:y#,s:y#,s:O,s:N,s:O,s:O,s:N}", "type",
-            websocket ? "websocket" : "http", "asgi", e->asgi_version, "http_version",
-            r->http10 ? "1.0" : "1.1", "method", h->method, (Py_ssize_t)h->method_len, "scheme",
-            websocket ? "ws" : "http", "path", Py_NewRef(path), "raw_path",
-            h->path, (Py_ssize_t)h->path_len, "query_string", h->query ? h->query : "",
-            (Py_ssize_t)(h->query ? h->query_len : 0), "root_path", e->asgi_root_path, "headers",
-            header_pairs(h), "client", client, "server", e->asgi_server, "state", Py_NewRef(state));
+    if (tmp != stack)
+        PyMem_Free(tmp);
+    PyObject *client = Py_None;
+    if (r->peer_host[0]) {
+        PyObject *host = PyUnicode_FromString(r->peer_host);
+        PyObject *port = host ? PyLong_FromLong(r->peer_port) : NULL;
+        client = port ? PyTuple_Pack(2, host, port) : NULL;
+        Py_XDECREF(host);
+        Py_XDECREF(port);
+    } else {
+        Py_INCREF(client);
+    }
+    PyObject *scope = path && client ? PyDict_New() : NULL;
+    if (scope &&
+        (PyDict_SetItem(scope, k[FF_S_TYPE], k[websocket ? FF_S_WEBSOCKET : FF_S_HTTP]) < 0 ||
+         PyDict_SetItem(scope, k[FF_S_ASGI], e->asgi_version) < 0 ||
+         PyDict_SetItem(scope, k[FF_S_HTTP_VERSION], k[r->http10 ? FF_S_V10 : FF_S_V11]) < 0 ||
+         scope_set(scope, k[FF_S_METHOD],
+                   PyUnicode_DecodeLatin1(h->method, (Py_ssize_t)h->method_len, NULL)) < 0 ||
+         PyDict_SetItem(scope, k[FF_S_SCHEME], k[websocket ? FF_S_WS : FF_S_HTTP]) < 0 ||
+         PyDict_SetItem(scope, k[FF_S_PATH], path) < 0 ||
+         scope_set(scope, k[FF_S_RAW_PATH],
+                   PyBytes_FromStringAndSize(h->path, (Py_ssize_t)h->path_len)) < 0 ||
+         scope_set(scope, k[FF_S_QUERY_STRING],
+                   PyBytes_FromStringAndSize(h->query ? h->query : "",
+                                             (Py_ssize_t)(h->query ? h->query_len : 0))) < 0 ||
+         PyDict_SetItem(scope, k[FF_S_ROOT_PATH], e->asgi_root_path) < 0 ||
+         scope_set(scope, k[FF_S_HEADERS], header_pairs(h)) < 0 ||
+         PyDict_SetItem(scope, k[FF_S_CLIENT], client) < 0 ||
+         PyDict_SetItem(scope, k[FF_S_SERVER], e->asgi_server) < 0 ||
+         scope_set(scope, k[FF_S_STATE],
+                   e->asgi_state ? PyDict_Copy(e->asgi_state) : PyDict_New()) < 0))
+        Py_CLEAR(scope);
     Py_XDECREF(path);
-    Py_XDECREF(state);
     Py_XDECREF(client);
     return scope;
 }
@@ -594,8 +643,8 @@ int ff_asgi_dispatch(ff_env *e, ff_req *r, ff_buf *out)
     PyObject_GC_Track(a);
     a->body = PyBytes_FromStringAndSize(r->body_len ? r->body : "", (Py_ssize_t)r->body_len);
     PyObject *scope = a->body ? ff_asgi_scope(e, r, 0) : NULL;
-    PyObject *recv = scope ? PyObject_GetAttrString((PyObject *)a, "receive") : NULL;
-    PyObject *send = recv ? PyObject_GetAttrString((PyObject *)a, "send") : NULL;
+    PyObject *recv = scope ? PyObject_GetAttr((PyObject *)a, st->astr[FF_S_RECEIVE]) : NULL;
+    PyObject *send = recv ? PyObject_GetAttr((PyObject *)a, st->astr[FF_S_SEND]) : NULL;
     PyObject *coro = send ? PyObject_CallFunctionObjArgs(e->asgi_app, scope, recv, send, NULL) : NULL;
     Py_XDECREF(scope);
     Py_XDECREF(recv);

@@ -39,8 +39,11 @@ int ff_asgi_finish(ff_Asgi *a, ff_req *r, const char *label, int failed, int tim
 PyObject *ff_ready_new(ff_state *st, PyObject *value);
 /* Resolves *fut with value (stolen) unless it is done, and clears *fut. */
 void ff_future_resolve(PyObject **fut, PyObject *value);
-/* msg[key], NULL without an exception when missing. */
-PyObject *ff_asgi_get_item(PyObject *msg, const char *key);
+/* msg[key] (key one of the state's interned strings), NULL without an
+ * exception when missing. */
+PyObject *ff_asgi_get_item(PyObject *msg, PyObject *key);
+/* A new {"type": type} message. */
+PyObject *ff_asgi_message(ff_state *st, enum ff_asgi_string type);
 /* 1 when v is bytes fit for a header name (name=1) or value; else 0 with an exception. */
 int ff_asgi_header_ok(PyObject *v, int name);
 /* The scope dict of this request: "http", or "websocket" (scheme ws). */

@@ -20,6 +20,7 @@
 #define WS_OUT_HIGH (256 * 1024)   /* send() waits while more than this is unsent */
 #define WS_QUEUE_HIGH (1u << 20)   /* received bytes queued before the server stops reading */
 #define WS_DEFLATE_MIN 64          /* shorter messages go out uncompressed */
+#define ASTR(ws, id) ((ws)->e->st->astr[FF_S_##id]) /* an interned ASGI string */
 
 /* ---- helpers ---- */
 
@@ -70,9 +71,14 @@ static PyObject *disconnect_exc(ff_Ws *ws)
 static PyObject *asgi_disconnect_msg(ff_Ws *ws)
 {
     PyObject *reason = reason_str(ws);
-    return reason ? Py_BuildValue("{s:s,s:i,s:N}", "type", "websocket.disconnect", "code",
-                                  ws->close_code, "reason", reason)
-                  : NULL;
+    PyObject *code = reason ? PyLong_FromLong(ws->close_code) : NULL;
+    PyObject *m = code ? ff_asgi_message(ws->e->st, FF_S_WS_DISCONNECT) : NULL;
+    if (m && (PyDict_SetItem(m, ASTR(ws, CODE), code) < 0 ||
+              PyDict_SetItem(m, ASTR(ws, REASON), reason) < 0))
+        Py_CLEAR(m);
+    Py_XDECREF(code);
+    Py_XDECREF(reason);
+    return m;
 }
 
 static void flush(ff_Ws *ws)
@@ -129,9 +135,9 @@ static PyObject *dequeue(ff_Ws *ws)
 static size_t message_size(ff_Ws *ws, PyObject *m)
 {
     if (ws->asgi) {
-        PyObject *v = PyDict_GetItemString(m, "bytes");
+        PyObject *v = PyDict_GetItem(m, ASTR(ws, BYTES));
         if (!v || v == Py_None)
-            v = PyDict_GetItemString(m, "text");
+            v = PyDict_GetItem(m, ASTR(ws, TEXT));
         m = v;
     }
     if (!m)
@@ -590,7 +596,7 @@ static PyObject *asgi_receive(PyObject *self, PyObject *unused)
     ff_state *st = ws->e->st;
     if (!ws->asgi_connected) {
         ws->asgi_connected = 1;
-        PyObject *m = Py_BuildValue("{s:s}", "type", "websocket.connect");
+        PyObject *m = ff_asgi_message(st, FF_S_WS_CONNECT);
         return m ? ff_ready_new(st, m) : NULL;
     }
     PyObject *m = take(ws);
@@ -616,9 +622,9 @@ static PyObject *asgi_receive(PyObject *self, PyObject *unused)
 
 /* The headers of websocket.accept or websocket.http.response.start as a
  * list of (bytes, bytes), checked. */
-static PyObject *asgi_headers(PyObject *msg)
+static PyObject *asgi_headers(ff_Ws *ws, PyObject *msg)
 {
-    PyObject *headers = ff_asgi_get_item(msg, "headers");
+    PyObject *headers = ff_asgi_get_item(msg, ASTR(ws, HEADERS));
     if (!headers) {
         if (PyErr_Occurred())
             return NULL;
@@ -661,7 +667,7 @@ static PyObject *asgi_send_accept(ff_Ws *ws, PyObject *msg)
         PyErr_SetString(PyExc_RuntimeError, "ASGI: websocket.accept after the handshake was answered");
         return NULL;
     }
-    PyObject *sp = ff_asgi_get_item(msg, "subprotocol");
+    PyObject *sp = ff_asgi_get_item(msg, ASTR(ws, SUBPROTOCOL));
     if (!sp && PyErr_Occurred())
         return NULL;
     if (sp && sp != Py_None && !PyUnicode_Check(sp)) {
@@ -669,7 +675,7 @@ static PyObject *asgi_send_accept(ff_Ws *ws, PyObject *msg)
         PyErr_SetString(PyExc_TypeError, "ASGI: websocket.accept subprotocol must be a str");
         return NULL;
     }
-    PyObject *headers = asgi_headers(msg);
+    PyObject *headers = asgi_headers(ws, msg);
     int rc = headers ? write_accept(ws, sp, headers) : -1;
     Py_XDECREF(sp);
     Py_XDECREF(headers);
@@ -678,7 +684,7 @@ static PyObject *asgi_send_accept(ff_Ws *ws, PyObject *msg)
 
 static PyObject *asgi_send_data(ff_Ws *ws, PyObject *msg)
 {
-    PyObject *b = ff_asgi_get_item(msg, "bytes");
+    PyObject *b = ff_asgi_get_item(msg, ASTR(ws, BYTES));
     if (!b && PyErr_Occurred())
         return NULL;
     if (b && b != Py_None) {
@@ -692,7 +698,7 @@ static PyObject *asgi_send_data(ff_Ws *ws, PyObject *msg)
         return r;
     }
     Py_XDECREF(b);
-    PyObject *t = ff_asgi_get_item(msg, "text");
+    PyObject *t = ff_asgi_get_item(msg, ASTR(ws, TEXT));
     if (!t || t == Py_None || !PyUnicode_Check(t)) {
         Py_XDECREF(t);
         if (!PyErr_Occurred())
@@ -708,7 +714,7 @@ static PyObject *asgi_send_data(ff_Ws *ws, PyObject *msg)
 
 static PyObject *asgi_send_close(ff_Ws *ws, PyObject *msg)
 {
-    PyObject *c = ff_asgi_get_item(msg, "code"), *r = ff_asgi_get_item(msg, "reason");
+    PyObject *c = ff_asgi_get_item(msg, ASTR(ws, CODE)), *r = ff_asgi_get_item(msg, ASTR(ws, REASON));
     long code = c && c != Py_None ? PyLong_AsLong(c) : 1000;
     Py_XDECREF(c);
     const char *reason = "";
@@ -742,7 +748,7 @@ static PyObject *asgi_send_deny(ff_Ws *ws, PyObject *msg, int start)
         return NULL;
     }
     if (start) {
-        PyObject *s = ff_asgi_get_item(msg, "status");
+        PyObject *s = ff_asgi_get_item(msg, ASTR(ws, STATUS));
         long status = s && PyLong_Check(s) ? PyLong_AsLong(s) : -1;
         Py_XDECREF(s);
         if (status < 100 || status > 999) {
@@ -750,7 +756,7 @@ static PyObject *asgi_send_deny(ff_Ws *ws, PyObject *msg, int start)
                 PyErr_SetString(PyExc_TypeError, "ASGI: websocket.http.response.start needs a status");
             return NULL;
         }
-        if (!(ws->deny_headers = asgi_headers(msg)))
+        if (!(ws->deny_headers = asgi_headers(ws, msg)))
             return NULL;
         if (!(ws->deny_body = PyByteArray_FromStringAndSize("", 0)))
             return NULL;
@@ -758,7 +764,7 @@ static PyObject *asgi_send_deny(ff_Ws *ws, PyObject *msg, int start)
         ws->deny_started = 1;
         return ff_ready_new(ws->e->st, NULL);
     }
-    PyObject *b = ff_asgi_get_item(msg, "body"), *more_o = ff_asgi_get_item(msg, "more_body");
+    PyObject *b = ff_asgi_get_item(msg, ASTR(ws, BODY)), *more_o = ff_asgi_get_item(msg, ASTR(ws, MORE_BODY));
     int more = more_o ? PyObject_IsTrue(more_o) : 0;
     Py_XDECREF(more_o);
     if (more < 0 || (b && b != Py_None && !PyBytes_Check(b))) {
@@ -786,7 +792,7 @@ static PyObject *asgi_send_deny(ff_Ws *ws, PyObject *msg, int start)
 static PyObject *asgi_send(PyObject *self, PyObject *msg)
 {
     ff_Ws *ws = (ff_Ws *)self;
-    PyObject *type = PyMapping_Check(msg) ? ff_asgi_get_item(msg, "type") : NULL;
+    PyObject *type = PyMapping_Check(msg) ? ff_asgi_get_item(msg, ASTR(ws, TYPE)) : NULL;
     if (!type || !PyUnicode_Check(type)) {
         Py_XDECREF(type);
         if (!PyErr_Occurred())
@@ -1001,14 +1007,14 @@ int ff_ws_dispatch_asgi(ff_env *e, ff_req *r, ff_buf *out)
     PyObject *scope = ws ? ff_asgi_scope(e, r, 1) : NULL;
     PyObject *ext = scope ? Py_BuildValue("{s:{}}", "websocket.http.response") : NULL;
     PyObject *protos = ws ? ws_get_subprotocols((PyObject *)ws, NULL) : NULL;
-    if (scope && (PyDict_DelItemString(scope, "method") < 0 || !ext || !protos ||
-                  PyDict_SetItemString(scope, "extensions", ext) < 0 ||
-                  PyDict_SetItemString(scope, "subprotocols", protos) < 0))
+    if (scope && (PyDict_DelItem(scope, ASTR(ws, METHOD)) < 0 || !ext || !protos ||
+                  PyDict_SetItem(scope, ASTR(ws, EXTENSIONS), ext) < 0 ||
+                  PyDict_SetItem(scope, ASTR(ws, SUBPROTOCOLS), protos) < 0))
         Py_CLEAR(scope);
     Py_XDECREF(protos);
     Py_XDECREF(ext);
-    PyObject *recv = scope ? PyObject_GetAttrString((PyObject *)ws, "_asgi_receive") : NULL;
-    PyObject *send = recv ? PyObject_GetAttrString((PyObject *)ws, "_asgi_send") : NULL;
+    PyObject *recv = scope ? PyObject_GetAttr((PyObject *)ws, ASTR(ws, ASGI_RECEIVE)) : NULL;
+    PyObject *send = recv ? PyObject_GetAttr((PyObject *)ws, ASTR(ws, ASGI_SEND)) : NULL;
     PyObject *coro = send ? PyObject_CallFunctionObjArgs(e->asgi_app, scope, recv, send, NULL) : NULL;
     Py_XDECREF(scope);
     Py_XDECREF(recv);
@@ -1036,7 +1042,10 @@ static int deliver(ff_Ws *ws, int text, const char *p, size_t n)
     PyObject *v = text ? PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, NULL)
                        : PyBytes_FromStringAndSize(p, (Py_ssize_t)n);
     if (v && ws->asgi) {
-        PyObject *m = Py_BuildValue("{s:s,s:N}", "type", "websocket.receive", text ? "text" : "bytes", v);
+        PyObject *m = ff_asgi_message(ws->e->st, FF_S_WS_RECEIVE);
+        if (m && PyDict_SetItem(m, text ? ASTR(ws, TEXT) : ASTR(ws, BYTES), v) < 0)
+            Py_CLEAR(m);
+        Py_DECREF(v);
         v = m;
     }
     if (!v)

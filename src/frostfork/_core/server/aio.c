@@ -430,12 +430,9 @@ int ff_aio_suspend(ff_env *e, const ff_req *r, PyObject *coro, PyObject *yielded
         memcpy(s->headers, r->http->headers, r->http->num_headers * sizeof(ff_http_header));
         s->http.headers = s->headers;
     }
-    PyObject *kwnames = Py_BuildValue("(ss)", "loop", "context");
-    PyObject *argv[] = {NULL, (PyObject *)s, w->aio_loop, ctx};
-    s->task = kwnames ? PyObject_Vectorcall(w->aio_task_type, argv + 1,
-                                            1 | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames)
-                      : NULL;
-    Py_XDECREF(kwnames);
+    PyObject *argv[] = {NULL, (PyObject *)s, w->aio_loop, ctx, st->task_name};
+    s->task = PyObject_Vectorcall(w->aio_task_type, argv + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                  st->task_kwnames);
     if (!s->task)
         goto fail;
     ff_fin_list_split(&st->request_fins, mark, &s->fins);
