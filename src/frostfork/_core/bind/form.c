@@ -2,8 +2,8 @@
  *
  * Urlencoded bodies are small and whole in memory: one pass of the codec.
  * Multipart bodies are fed to the resumable parser in the same loop whether
- * they are in memory or spooled; a spooled one is read with pread through a
- * fixed window rather than through its mapping, so a large upload costs page
+ * they are in memory or spooled; a spooled one through its read-only mapping,
+ * a window at a time, dropping the pages behind, so a large upload costs page
  * cache and never the worker's resident memory. A file part is not copied
  * anywhere: its UploadFile reads a range of the spooled body (or a BytesIO of
  * the part when the body is in memory). Only field values are collected. */
@@ -13,12 +13,12 @@
 #include "obj/upload.h"
 #include "util/buf.h"
 
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
-#define WINDOW (256 * 1024) /* read size for a spooled body; far above what the parser keeps */
+#define WINDOW (256 * 1024) /* what the parser sees of a spooled body at once; far above what it keeps */
 
 static const ff_form_limits LIMITS = {
     .max_fields = FF_FORM_MAX_FIELDS,
@@ -235,24 +235,10 @@ static int on_event(mp_ctx *c, const ff_mp_event *ev, uint64_t at, size_t n)
     }
 }
 
-/* Reads up to n bytes at off of the spool file, retrying short reads. */
-static ssize_t spool_pread(int fd, char *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)got;
-}
+/* Once the parser is this far past the last drop, the mapped pages behind it
+ * are let go (MADV_DONTNEED: the page cache keeps them, the worker's resident
+ * set does not). */
+#define DROP_EVERY (1024 * 1024)
 
 static int read_multipart(ff_state *st, const ff_req *r, const char *ct, size_t ct_len,
                           PyObject *dict, const char **msg)
@@ -266,37 +252,21 @@ static int read_multipart(ff_state *st, const ff_req *r, const char *ct, size_t 
     ff_multipart p;
     ff_http_header headers[FF_FORM_MAX_PART_HEADERS];
     mp_ctx c = {.st = st, .r = r, .dict = dict};
-    int spooled = r->spool != NULL, rc = 0;
-    int fd = spooled ? ff_spool_fd(r->spool) : -1;
-    char *win = spooled ? PyMem_Malloc(WINDOW) : (char *)r->body;
-    size_t have = spooled ? 0 : r->body_len;
-    uint64_t win_off = 0, read_off = spooled ? 0 : r->body_len;
-    if (!win) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    /* A spooled body is its file mapped read-only: the parser sees at most a
+     * window of it at a time, and the pages it has passed are dropped. */
+    size_t window = r->spool ? WINDOW : r->body_len, pos = 0, dropped = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    int rc = 0;
     ff_mp_init(&p, b, blen);
     for (;;) {
-        if (spooled && read_off < r->body_len && have < WINDOW) {
-            size_t want = WINDOW - have;
-            if (want > r->body_len - read_off)
-                want = (size_t)(r->body_len - read_off);
-            ssize_t got = spool_pread(fd, win + have, want, read_off);
-            if (got <= 0) {
-                if (got == 0)
-                    PyErr_SetString(PyExc_OSError, "spooled request body is shorter than sent");
-                rc = -1;
-                break;
-            }
-            have += (size_t)got;
-            read_off += (uint64_t)got;
-        }
-        size_t pos = 0;
+        size_t avail = r->body_len - pos < window ? r->body_len - pos : window;
         ssize_t n;
         enum ff_form_error err = FF_FORM_OK;
         ff_mp_event ev;
-        while ((n = ff_mp_next(&p, win + pos, have - pos, &LIMITS, headers, &ev, &err)) > 0) {
-            if (on_event(&c, &ev, win_off + pos, (size_t)n) < 0) {
+        size_t start = pos;
+        while ((n = ff_mp_next(&p, r->body + pos, avail - (pos - start), &LIMITS, headers, &ev,
+                               &err)) > 0) {
+            if (on_event(&c, &ev, pos, (size_t)n) < 0) {
                 rc = -1;
                 break;
             }
@@ -309,16 +279,20 @@ static int read_multipart(ff_state *st, const ff_req *r, const char *ct, size_t 
             rc = ff_form_error_status(err);
             break;
         }
-        if (read_off >= r->body_len) {
+        if (start + avail >= r->body_len || pos == start) {
+            /* the whole body was seen (or a window made no progress: the
+             * parser cannot use more, so it ended short) */
             if (!ff_mp_done(&p)) {
                 *msg = ff_form_error_text(FF_FORM_E_TRUNCATED);
                 rc = 400;
             }
             break;
         }
-        memmove(win, win + pos, have - pos);
-        have -= pos;
-        win_off += pos;
+        if (r->spool && page > 0 && pos - dropped >= DROP_EVERY) {
+            size_t upto = pos & ~((size_t)page - 1);
+            madvise((char *)r->body + dropped, upto - dropped, MADV_DONTNEED);
+            dropped = upto;
+        }
     }
     if (rc < 0 && c.bad) {
         PyErr_Clear();
@@ -327,8 +301,6 @@ static int read_multipart(ff_state *st, const ff_req *r, const char *ct, size_t 
     }
     part_clear(&c);
     ff_buf_free(&c.data);
-    if (spooled)
-        PyMem_Free(win);
     return rc;
 }
 
