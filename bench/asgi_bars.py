@@ -7,6 +7,8 @@ and bench.apps.litestar_bench:app (the same routes; the body a msgspec Struct wi
 constraints) served by frostfork --asgi, granian --interface asgi and uvicorn --loop uvloop
 --http httptools, each with one worker pinned to core 0, wrk -t1 -c50 pinned to core 1, GET /
 and the typed POST (bench/post_user.lua). Rounds alternate the servers and the apps.
+bench.apps.asgi_raw:app (no framework) runs beside them: its rate is each server's own cost,
+and from it the table derives how far the bars can go at all (see "ceilings" below).
 Memory: bench.apps.fastapi_mem:app (its import builds 600,000 tuples) with 4 workers per
 server; GET /pid on fresh connections until every worker answered twice; total PSS = sum of
 Pss in /proc/PID/smaps_rollup over the master (or the first process) and all descendants.
@@ -44,7 +46,8 @@ def cmd(server: str, target: str, port: int, workers: int) -> list[str]:
 
 
 SERVERS = ["frostfork", "granian", "uvicorn"]
-APPS = {"FastAPI": "bench.apps.fastapi_bench:app", "Litestar": "bench.apps.litestar_bench:app"}
+APPS = {"FastAPI": "bench.apps.fastapi_bench:app", "Litestar": "bench.apps.litestar_bench:app",
+        "bare ASGI": "bench.apps.asgi_raw:app"}
 
 
 def free_port() -> int:
@@ -148,8 +151,8 @@ def main() -> None:
         f"Command: `python bench/asgi_bars.py --rounds {a.rounds} --duration {a.duration}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPython "
         f"{sys.version.split()[0]}; bench.apps.fastapi_bench:app (FastAPI, async handlers, "
-        "pydantic body) and bench.apps.litestar_bench:app (Litestar, the same routes, a msgspec "
-        "Struct body). One worker on core 0, `wrk -t1 -c50` on core 1, 2 s warm-up, rounds "
+        "pydantic body), bench.apps.litestar_bench:app (Litestar, the same routes, a msgspec "
+        "Struct body) and bench.apps.asgi_raw:app (no framework). One worker on core 0, `wrk -t1 -c50` on core 1, 2 s warm-up, rounds "
         "alternate the apps and the servers.",
         "",
         "| app | server | GET / median req/s | per round | POST /users median req/s | per round | "
@@ -169,6 +172,23 @@ def main() -> None:
             lines.append(f"| {app} | {s} | {statistics.median(h):,.0f} | "
                          f"{', '.join(f'{v:,.0f}' for v in h)} | {statistics.median(p):,.0f} | "
                          f"{', '.join(f'{v:,.0f}' for v in p)} | {ratio} | {errs} |")
+    ceil = ["", "Ceilings: a framework app's own time per request, estimated as frostfork's "
+            "time per request on it minus frostfork's on the bare app (1/app - 1/bare, per-round "
+            "medians), against each peer's time on the same app: the ratio frostfork would reach "
+            "if its own cost were zero.", ""]
+    med = {app: {s: {k: statistics.median(x[k]["rps"] for x in got[app][s])
+                     for k in ("hello", "post")} for s in SERVERS} for app in APPS}
+    for app in APPS:
+        if app == "bare ASGI":
+            continue
+        for k, route in (("hello", "GET /"), ("post", "POST /users")):
+            own = 1 / med[app]["frostfork"][k] - 1 / med["bare ASGI"]["frostfork"][k]
+            if own <= 0:
+                continue
+            parts = [f"{s} {(1 / med[app][s][k]) / own:.2f}" for s in SERVERS if s != "frostfork"]
+            ceil.append(f"- {app} {route}: the app's own time {own * 1e6:,.0f} µs; "
+                        f"ceiling over {', '.join(parts)}")
+    lines += ceil
     if mem:
         lines += ["", "Memory: bench.apps.fastapi_mem:app (600,000 tuples built at import), 4 "
                   "workers, each worker answered GET /pid at least twice; total PSS of the "
