@@ -65,26 +65,6 @@ static void reader_run(void)
     free(z.p);
 }
 
-static int inflate_all(z_stream *z, const unsigned char *p, size_t n, bytes *out)
-{
-    unsigned char buf[4096];
-    unsigned char tail[4] = {0, 0, 0xff, 0xff};
-    out->n = 0;
-    for (int part = 0; part < 2; part++) {
-        z->next_in = part ? tail : (Bytef *)p;
-        z->avail_in = part ? 4 : (uInt)n;
-        do {
-            z->next_out = buf;
-            z->avail_out = sizeof buf;
-            int rc = inflate(z, Z_SYNC_FLUSH);
-            if (rc != Z_OK && rc != Z_BUF_ERROR)
-                return -1;
-            bput(out, buf, sizeof buf - z->avail_out);
-        } while (z->avail_out == 0 || z->avail_in);
-    }
-    return 0;
-}
-
 static void writer_run(void)
 {
     static char text[30000];
@@ -105,7 +85,7 @@ static void writer_run(void)
         ff_buf_puts(&out, "keep");
         CHECK(ff_ws_write_message(ws, &out, FF_WS_OP_TEXT, text, sizeof text) == 0, "first");
         size_t hn = (unsigned char)out.data[5] == 126 ? 4 : (unsigned char)out.data[5] == 127 ? 10 : 2;
-        CHECK(inflate_all(&z, (unsigned char *)out.data + 4 + hn, out.len - 4 - hn, &back) == 0 &&
+        CHECK(inflate_msg(&z, (unsigned char *)out.data + 4 + hn, out.len - 4 - hn, &back) == 0 &&
                   back.n == sizeof text, "first read");
         /* a fresh small buffer, so the next message must grow it */
         ff_buf_free(&out);
@@ -126,7 +106,7 @@ static void writer_run(void)
             size_t plen = (unsigned char)out.data[5] == 126
                               ? (size_t)((unsigned char)out.data[6] << 8 | (unsigned char)out.data[7])
                               : (unsigned char)out.data[5];
-            CHECK(inflate_all(&z, (unsigned char *)out.data + 4 + hn, plen, &back) == 0 &&
+            CHECK(inflate_msg(&z, (unsigned char *)out.data + 4 + hn, plen, &back) == 0 &&
                       back.n == sizeof text - 7 && memcmp(back.p, text + 7, back.n) == 0,
                   "fail at %ld: second read", at);
         }
@@ -134,7 +114,7 @@ static void writer_run(void)
         out.len = 4;
         CHECK(ff_ws_write_message(ws, &out, FF_WS_OP_TEXT, text, 5000) == 0, "after");
         hn = (unsigned char)out.data[5] == 126 ? 4 : 2;
-        CHECK(inflate_all(&z, (unsigned char *)out.data + 4 + hn, out.len - 4 - hn, &back) == 0 &&
+        CHECK(inflate_msg(&z, (unsigned char *)out.data + 4 + hn, out.len - 4 - hn, &back) == 0 &&
                   back.n == 5000 && memcmp(back.p, text, 5000) == 0,
               "fail at %ld: a message after the failure reads back", at);
         ff_ws_free(ws);

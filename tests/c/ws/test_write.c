@@ -106,27 +106,6 @@ static void test_heads(void)
     ff_ws_free(ws);
 }
 
-/* Inflates one message's payload with the test's own inflater. */
-static int inflate_msg(z_stream *z, const unsigned char *p, size_t n, bytes *out)
-{
-    unsigned char buf[65536];
-    unsigned char tail[4] = {0, 0, 0xff, 0xff};
-    out->n = 0;
-    for (int part = 0; part < 2; part++) {
-        z->next_in = part ? tail : (Bytef *)p;
-        z->avail_in = part ? 4 : (uInt)n;
-        do {
-            z->next_out = buf;
-            z->avail_out = sizeof buf;
-            int rc = inflate(z, Z_SYNC_FLUSH);
-            if (rc != Z_OK && rc != Z_BUF_ERROR)
-                return -1;
-            bput(out, buf, sizeof buf - z->avail_out);
-        } while (z->avail_out == 0 || z->avail_in);
-    }
-    return 0;
-}
-
 static void test_deflate_roundtrip(void)
 {
     static char text[300000];

@@ -106,6 +106,28 @@ static inline void compress_msg(cdeflate *c, const void *data, size_t len, int r
         out->n -= 4;
 }
 
+/* Inflates one message's payload (its 00 00 ff ff tail put back) with the
+ * test's own inflater, as a client would. */
+static inline int inflate_msg(z_stream *z, const unsigned char *p, size_t n, bytes *out)
+{
+    unsigned char buf[65536];
+    unsigned char tail[4] = {0, 0, 0xff, 0xff};
+    out->n = 0;
+    for (int part = 0; part < 2; part++) {
+        z->next_in = part ? tail : (Bytef *)p;
+        z->avail_in = part ? 4 : (uInt)n;
+        do {
+            z->next_out = buf;
+            z->avail_out = sizeof buf;
+            int rc = inflate(z, Z_SYNC_FLUSH);
+            if (rc != Z_OK && rc != Z_BUF_ERROR)
+                return -1;
+            bput(out, buf, sizeof buf - z->avail_out);
+        } while (z->avail_out == 0 || z->avail_in);
+    }
+    return 0;
+}
+
 /* Feeds stream[0..n) cut at cuts[0..k) into a new reader and writes the
  * events as text: T<len>:data B<len>:data P<len>:data O<len>:data C<code>:reason
  * E<code>; stops at the first CLOSE or ERROR. Each piece is fed from its own
