@@ -411,6 +411,27 @@ class Closed(ConnectionError):
 _LEFTOVER: "weakref.WeakKeyDictionary[socket.socket, bytes]" = weakref.WeakKeyDictionary()
 
 
+def recv_by(sock: socket.socket, deadline: float, what: str, have: bytes = b"",
+            size: int = 65536) -> bytes:
+    """The next bytes from sock, waiting until `deadline` (time.monotonic()) at
+    most: TimeoutError after it, Closed if the server closed (or reset) first.
+    `what` (what was being read) and `have` (what was read so far) go into the
+    error."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"no {what} in time: {have[:300]!r}")
+    sock.settimeout(left)
+    try:
+        chunk = sock.recv(size)
+    except socket.timeout:
+        raise TimeoutError(f"no {what} in time: {have[:300]!r}") from None
+    except ConnectionResetError:
+        chunk = b""
+    if not chunk:
+        raise Closed(f"server closed before a whole {what}: {have[:300]!r}", have)
+    return chunk
+
+
 def read_response(sock: socket.socket, head: bool = False, timeout: float = 5.0) -> Resp:
     """Reads exactly one final response from sock (interim 1xx ones are
     skipped); `head`: it answers a HEAD, so it has no body. Bytes past it (the
@@ -429,17 +450,7 @@ def read_response(sock: socket.socket, head: bool = False, timeout: float = 5.0)
             if rest:
                 _LEFTOVER[sock] = rest
             return r
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no complete response within {timeout * SLOW:.1f} s: {buf[:300]!r}")
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            raise Closed(f"server closed mid-response: {buf[:300]!r}", buf)
-        buf += chunk
+        buf += recv_by(sock, deadline, "response", buf)
 
 
 def pending(sock: socket.socket) -> bytes:

@@ -14,7 +14,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from conftest import _LEFTOVER, SLOW, Resp, pending, read_response
+from conftest import _LEFTOVER, SLOW, Closed, Resp, pending, read_response, recv_by  # noqa: F401 (Closed: wsraw.Closed)
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TAIL = b"\x00\x00\xff\xff"  # what RFC 7692 strips from (and appends to) each deflated message
@@ -128,10 +128,6 @@ class Frame:
         return self.payload[2:]
 
 
-class Closed(Exception):
-    """The server closed the TCP connection (EOF or reset)."""
-
-
 @dataclass
 class Handshake:
     """What an opening handshake got: the response and, when it was 101, a Conn."""
@@ -173,19 +169,7 @@ class Conn:
 
     # -- reading
     def _fill(self, deadline: float) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no whole frame in time; have {self.buf[:80]!r}")
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(1 << 20)
-        except socket.timeout:
-            raise TimeoutError(f"no whole frame in time; have {self.buf[:80]!r}") from None
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            raise Closed(f"the server closed the connection; unread {self.buf[:80]!r}")
-        self.buf += chunk
+        self.buf += recv_by(self.sock, deadline, "frame", self.buf, 1 << 20)
 
     def _need(self, n: int, deadline: float) -> None:
         while len(self.buf) < n:
@@ -290,17 +274,7 @@ def read_response_upgrade(sock: socket.socket, timeout: float) -> Resp:
     deadline = time.monotonic() + timeout * SLOW
     buf = b""
     while b"\r\n\r\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no response head in time: {buf[:200]!r}")
-        sock.settimeout(left)
-        try:
-            chunk = sock.recv(65536)
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            raise Closed(f"closed before a response head: {buf[:200]!r}")
-        buf += chunk
+        buf += recv_by(sock, deadline, "response head", buf)
         if buf.startswith(b"HTTP/1.1 101") and b"\r\n\r\n" in buf:
             head, _, rest = buf.partition(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
