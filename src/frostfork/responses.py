@@ -211,4 +211,4 @@ class FileResponse:
         self.content_disposition_type = content_disposition_type
 
 
-_core._register_responses(StreamingResponse, FileResponse)
+_core._register_responses(StreamingResponse, FileResponse, Response, JSONResponse)

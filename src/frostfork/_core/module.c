@@ -87,25 +87,29 @@ PyObject *ff_py_match(PyObject *module, PyObject *args)
     return params ? Py_BuildValue("(iN)", id, params) : NULL;
 }
 
-/* _register_responses(StreamingResponse, FileResponse): the classes of
- * frostfork.responses, which the native dispatcher recognises in a
- * handler's result (they are plain Python classes; only their type is
- * checked per request). */
+/* _register_responses(StreamingResponse, FileResponse, Response, JSONResponse):
+ * the classes of frostfork.responses. The native dispatcher recognises the
+ * first two in a handler's result (they are plain Python classes; only their
+ * type is checked per request), and makes the last two for middleware and
+ * response models without importing them each time. */
 static PyObject *ff_py_register_responses(PyObject *m, PyObject *args)
 {
-    PyObject *streaming, *file;
-    if (!PyArg_ParseTuple(args, "O!O!:_register_responses", &PyType_Type, &streaming,
-                          &PyType_Type, &file))
+    PyObject *streaming, *file, *response, *json;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!:_register_responses", &PyType_Type, &streaming,
+                          &PyType_Type, &file, &PyType_Type, &response, &PyType_Type, &json))
         return NULL;
     ff_state *st = ff_get_state(m);
     Py_XSETREF(st->StreamingResponse_type, Py_NewRef(streaming));
     Py_XSETREF(st->FileResponse_type, Py_NewRef(file));
+    Py_XSETREF(st->Response_cls, Py_NewRef(response));
+    Py_XSETREF(st->JSONResponse_cls, Py_NewRef(json));
     Py_RETURN_NONE;
 }
 
 static PyMethodDef module_methods[] = {
     {"_register_responses", ff_py_register_responses, METH_VARARGS,
-     "_register_responses(StreamingResponse, FileResponse): done by frostfork.responses"},
+     "_register_responses(StreamingResponse, FileResponse, Response, JSONResponse): done by "
+     "frostfork.responses"},
     {"serve", (PyCFunction)(void (*)(void))ff_py_serve, METH_VARARGS | METH_KEYWORDS,
      "serve(listen_fd, app, *, wsgi=False, workers=1, ...) -> exit code\n\n"
      "Freeze the heap, fork the workers and supervise them until stopped."},
@@ -310,6 +314,8 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->UploadFile_type);
     Py_VISIT(st->FileWrapper_type);
     Py_VISIT(st->StreamingResponse_type);
+    Py_VISIT(st->Response_cls);
+    Py_VISIT(st->JSONResponse_cls);
     Py_VISIT(st->FileResponse_type);
     Py_VISIT(st->gc_module);
     Py_VISIT(st->Schema_type);
@@ -358,6 +364,8 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->UploadFile_type);
     Py_CLEAR(st->FileWrapper_type);
     Py_CLEAR(st->StreamingResponse_type);
+    Py_CLEAR(st->Response_cls);
+    Py_CLEAR(st->JSONResponse_cls);
     Py_CLEAR(st->FileResponse_type);
     Py_CLEAR(st->gc_module);
     for (int i = 0; i < FF_S_COUNT; i++)

@@ -46,6 +46,8 @@ typedef struct {
     PyTypeObject *FileWrapper_type; /* wsgi.file_wrapper (dispatch/wsgi.c) */
     PyObject *StreamingResponse_type; /* frostfork.responses classes, once registered */
     PyObject *FileResponse_type;
+    PyObject *Response_cls;     /* frostfork.Response and JSONResponse, for middleware */
+    PyObject *JSONResponse_cls;
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;

@@ -185,27 +185,25 @@ static PyObject *find_handler(const ff_app *app, PyObject *exc, int *builtin)
 /* A frostfork.Response (the Python subclass, whose headers middleware can
  * change) built from Py_BuildValue's format and arguments. Error paths and
  * middleware only. */
-static PyObject *make_response(const char *fmt, ...)
+static PyObject *make_response(ff_state *st, const char *fmt, ...)
 {
     va_list va;
     va_start(va, fmt);
     PyObject *args = Py_VaBuildValue(fmt, va);
     va_end(va);
-    PyObject *cls = args ? ff_import_attr("frostfork.responses", "Response") : NULL;
-    PyObject *res = cls ? PyObject_CallObject(cls, args) : NULL;
-    Py_XDECREF(cls);
+    PyObject *res = args ? PyObject_CallObject(st->Response_cls, args) : NULL;
     Py_XDECREF(args);
     return res;
 }
 
 /* A Response for an HTTPError: {"detail": exc.detail}, exc.status, exc.headers. */
-static PyObject *http_error_response(PyObject *exc)
+static PyObject *http_error_response(ff_state *st, PyObject *exc)
 {
     PyObject *status = PyObject_GetAttrString(exc, "status");
     PyObject *detail = status ? PyObject_GetAttrString(exc, "detail") : NULL;
     PyObject *headers = detail ? PyObject_GetAttrString(exc, "headers") : NULL;
     PyObject *body = headers ? Py_BuildValue("{s:O}", "detail", detail) : NULL;
-    PyObject *res = body ? make_response("(OOO)", status, body, headers) : NULL;
+    PyObject *res = body ? make_response(st, "(OOO)", status, body, headers) : NULL;
     Py_XDECREF(status);
     Py_XDECREF(detail);
     Py_XDECREF(headers);
@@ -229,7 +227,7 @@ static PyObject *handle_exception(ff_env *e, ff_bind *b, PyObject *exc)
         return res;
     }
     if (builtin)
-        return http_error_response(exc);
+        return http_error_response(e->st, exc);
     restore_exception(exc);
     return NULL;
 }
@@ -256,7 +254,7 @@ int ff_native_write_failure(ff_env *e, const ff_req *r, ff_buf *out, const ff_ro
         Py_XDECREF(request);
         Py_DECREF(fn);
     } else if (builtin) {
-        res = http_error_response(exc);
+        res = http_error_response(e->st, exc);
     } else {
         restore_exception(exc);
     }
@@ -269,9 +267,9 @@ int ff_native_write_failure(ff_env *e, const ff_req *r, ff_buf *out, const ff_ro
 }
 
 /* The 401 of a missing or malformed credential. */
-static PyObject *unauthorized_response(ff_bind *b)
+static PyObject *unauthorized_response(ff_state *st, ff_bind *b)
 {
-    return make_response("(i{ss}[(sO)])", 401, "detail",
+    return make_response(st, "(i{ss}[(sO)])", 401, "detail",
                          b->unauth == 1 ? "Not authenticated" : "Invalid authentication credentials",
                          "WWW-Authenticate", b->challenge);
 }
@@ -327,9 +325,8 @@ static PyObject *shaped_json(ff_env *e, PyObject *shape, PyObject *value, int st
     if (ff_json_encode_as(b, value, ((ff_Schema *)shape)->root, e->st) < 0)
         return NULL;
     PyObject *body = PyBytes_FromStringAndSize(b->data, (Py_ssize_t)b->len);
-    PyObject *cls = body ? ff_import_attr("frostfork.responses", "JSONResponse") : NULL;
-    PyObject *res = cls ? PyObject_CallFunction(cls, "Oi", body, status) : NULL;
-    Py_XDECREF(cls);
+    PyObject *res = body ? PyObject_CallFunction(e->st->JSONResponse_cls, "Oi", body, status)
+                         : NULL;
     Py_XDECREF(body);
     return res;
 }
@@ -347,23 +344,23 @@ static PyObject *run_handler(ff_chain *c)
             return res;
         PyObject *wrapped = c->rt->response && !PyBytes_Check(res) && !PyUnicode_Check(res)
                                 ? shaped_json(e, c->rt->response, res, c->rt->status)
-                                : make_response("(iO)", c->rt->status, res);
+                                : make_response(e->st, "(iO)", c->rt->status, res);
         Py_DECREF(res);
         return wrapped;
     }
     if (b->unauth)
-        return unauthorized_response(b);
+        return unauthorized_response(e->st, b);
     if (b->dec.in.err) {
         char msg[160];
         snprintf(msg, sizeof msg, "invalid JSON at byte %zu: %s", b->dec.in.err_pos, b->dec.in.err);
-        return make_response("(i{ss})", 400, "detail", msg);
+        return make_response(e->st, "(i{ss})", 400, "detail", msg);
     }
     if (!PyErr_Occurred() && b->dec.errors) {
         int found;
         res = validation_handler(e, b, &found);
         if (found)
             return res;
-        return make_response("(i{sO})", 422, "detail", b->dec.errors);
+        return make_response(e->st, "(i{sO})", 422, "detail", b->dec.errors);
     }
     PyObject *exc = take_exception();
     if (!exc)
@@ -558,7 +555,7 @@ int ff_native_dispatch(ff_env *e, const ff_req *r, ff_buf *out)
             status = ff_fail_500(e, r, out, rt->label);
         Py_DECREF(res);
     } else if (b.unauth) {
-        res = unauthorized_response(&b);
+        res = unauthorized_response(e->st, &b);
         status = res ? write_result(e, r, out, res, 401, NULL) : -1;
         Py_XDECREF(res);
         if (status < 0)
