@@ -194,7 +194,8 @@ def test_idle_connections_let_go_of_big_buffers(serve):
     connection lets go of them. 24 idle keep-alive connections that each
     echoed 3 MiB leave the worker's RSS about where one did (holding them
     would be ~6 MiB each)."""
-    srv = serve("native_basic:app", "--workers", "1", "--spool-threshold", "4m")
+    srv = serve("native_basic:app", "--workers", "1", "--spool-threshold", "4m",
+                "--keepalive", "120")  # the first connection waits through all the others
     (worker,) = srv.wait_workers(1)
     body = os.urandom(3 << 20)
     socks: list[socket.socket] = []
