@@ -898,9 +898,40 @@ fail:
     return NULL;
 }
 
+/* Whether a dataclass's fields may still be stored straight into its
+ * instances' inline values: the class has the key table schema/compile.c
+ * probed and no data descriptor (a property, a slot) answers to a field name,
+ * so generic setattr would do exactly those stores. Free while the class's
+ * version tag is the one seen then; after a change to the class (another
+ * library caching something on it does that) the names are looked up again,
+ * once per call and new tag. */
+static int dc_plain(ff_dec *d, const ff_type *t, PyTypeObject *tp)
+{
+    if (ff_shared_keys(tp) != t->dc_keys)
+        return 0;
+    int valid = PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
+    if (valid && tp->tp_version_tag == t->dc_version)
+        return 1;
+    for (unsigned k = 0; valid && k < FF_DEC_DC_SEEN; k++)
+        if (d->dc_type[k] == tp && d->dc_version[k] == tp->tp_version_tag)
+            return 1;
+    for (Py_ssize_t i = 0; i < t->nfields; i++) {
+        PyObject *descr = _PyType_Lookup(tp, t->fields[i].name); /* borrowed; no exception */
+        if (descr && Py_TYPE(descr)->tp_descr_set)
+            return 0;
+    }
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
+        return 1; /* no tag to remember this by (the lookups above gave none) */
+    unsigned k = d->dc_next++ % FF_DEC_DC_SEEN;
+    d->dc_type[k] = tp;
+    d->dc_version[k] = tp->tp_version_tag;
+    return 1;
+}
+
 /* Builds the model object from its field values (stolen). frostfork.Model
- * slots are written directly; dataclasses get object.__new__ plus generic
- * setattr, so neither __init__ nor a frozen __setattr__ runs. */
+ * slots are written directly; dataclasses get object.__new__ plus the stores
+ * of generic setattr (straight into the inline values when the schema found
+ * where they go), so neither __init__ nor a frozen __setattr__ runs. */
 static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
 {
     PyObject *obj = NULL;
@@ -919,8 +950,18 @@ static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
                 vals[i] = NULL;
             }
     } else {
-        obj = PyBaseObject_Type.tp_new((PyTypeObject *)t->cls, d->st->empty_tuple, NULL);
-        for (Py_ssize_t i = 0; obj && i < n; i++)
+        PyTypeObject *tp = (PyTypeObject *)t->cls;
+        obj = PyBaseObject_Type.tp_new(tp, d->st->empty_tuple, NULL);
+        /* the stores generic setattr would make, without its type lookup and
+         * key search per field, while the class is as schema/compile.c found it */
+        void *iv = obj && t->dc_keys && dc_plain(d, t, tp) ? ff_inline_values(obj, 1) : NULL;
+        if (iv)
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (vals[i]) {
+                    ff_values_store(iv, t->fields[i].vix, vals[i]);
+                    vals[i] = NULL;
+                }
+        for (Py_ssize_t i = 0; obj && !iv && i < n; i++)
             if (vals[i] && PyObject_GenericSetAttr(obj, t->fields[i].name, vals[i]) < 0)
                 Py_CLEAR(obj);
     }

@@ -36,6 +36,7 @@ typedef struct {
     PyObject *default_factory; /* NULL when none */
     int required;        /* absent -> "missing" error (else: default, or left out) */
     Py_ssize_t offset;   /* frostfork.Model: slot offset in the instance */
+    int vix;             /* dataclass: index in the instance's inline values (dc_keys) */
 } ff_field;
 
 struct ff_type {
@@ -56,6 +57,11 @@ struct ff_type {
     Py_ssize_t nfields;
     int model_kind;
     int forbid_extra;
+    /* dataclass: its fields are stored straight into a new instance's inline
+     * values (compat.h) while the class still has this key table (NULL: never)
+     * and this version tag, i.e. no data descriptor can have appeared since */
+    void *dc_keys;
+    unsigned int dc_version;
     unsigned token_mask;   /* which JSON tokens this type can start with (unions) */
 };
 
