@@ -64,6 +64,18 @@ static inline void ff_make_immortal(PyObject *o)
 }
 #endif
 
+/* The class's version tag while it is valid, else 0 (CPython never hands out
+ * 0). Until 3.12 a change to the class clears Py_TPFLAGS_VALID_VERSION_TAG;
+ * 3.13 no longer sets that flag and marks an invalid tag by zeroing it. */
+static inline unsigned int ff_type_version(PyTypeObject *tp)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return tp->tp_version_tag;
+#else
+    return PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
+#endif
+}
+
 /* A fresh instance's attribute values, written the way CPython's own
  * specialised STORE_ATTR_INSTANCE_VALUE writes them (3.11-3.13, GIL builds).
  *

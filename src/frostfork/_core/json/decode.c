@@ -909,22 +909,22 @@ static int dc_plain(ff_dec *d, const ff_type *t, PyTypeObject *tp)
 {
     if (ff_shared_keys(tp) != t->dc_keys)
         return 0;
-    int valid = PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
-    if (valid && tp->tp_version_tag == t->dc_version)
+    unsigned int version = ff_type_version(tp);
+    if (version && version == t->dc_version)
         return 1;
-    for (unsigned k = 0; valid && k < FF_DEC_DC_SEEN; k++)
-        if (d->dc_type[k] == tp && d->dc_version[k] == tp->tp_version_tag)
+    for (unsigned k = 0; version && k < FF_DEC_DC_SEEN; k++)
+        if (d->dc_type[k] == tp && d->dc_version[k] == version)
             return 1;
     for (Py_ssize_t i = 0; i < t->nfields; i++) {
         PyObject *descr = _PyType_Lookup(tp, t->fields[i].name); /* borrowed; no exception */
         if (descr && Py_TYPE(descr)->tp_descr_set)
             return 0;
     }
-    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
+    if (!(version = ff_type_version(tp)))
         return 1; /* no tag to remember this by (the lookups above gave none) */
     unsigned k = d->dc_next++ % FF_DEC_DC_SEEN;
     d->dc_type[k] = tp;
-    d->dc_version[k] = tp->tp_version_tag;
+    d->dc_version[k] = version;
     return 1;
 }
 

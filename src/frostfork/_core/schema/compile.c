@@ -321,8 +321,7 @@ static void probe_inline_values(ff_type *t)
             Py_CLEAR(obj);
     }
     void *iv = obj ? ff_inline_values(obj, 0) : NULL;
-    ok = iv && ff_values_count(iv) == t->nfields && ff_shared_keys(tp) == keys &&
-         PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
+    ok = iv && ff_values_count(iv) == t->nfields && ff_shared_keys(tp) == keys;
     for (Py_ssize_t i = 0; ok && i < t->nfields; i++) {
         int ix = ff_values_order(iv, (int)i);
         ok = ix >= 0 && ff_values_array(iv)[ix] == tags[i];
@@ -330,7 +329,7 @@ static void probe_inline_values(ff_type *t)
     }
     if (ok) {
         t->dc_keys = keys;
-        t->dc_version = tp->tp_version_tag;
+        t->dc_version = ff_type_version(tp); /* 0 (none): decode.c looks again */
     }
     Py_XDECREF(obj);
     for (Py_ssize_t i = 0; i < t->nfields; i++)
