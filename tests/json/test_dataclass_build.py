@@ -192,3 +192,19 @@ def test_errors_build_nothing() -> None:
     locs = sorted(tuple(e["loc"]) for e in ei.value.args[0])
     assert locs == [(1, "x"), (2, "x")]
     gc.collect()
+
+
+def test_ascii_strings_of_every_length() -> None:
+    """ASCII strings are built without PyUnicode_New and copied by fixed-size
+    moves: every length around the move sizes, as values, keys and at the very
+    end of the input, must be an ordinary str."""
+    for n in range(0, 70):
+        text = "".join(chr(33 + (i * 7) % 90) for i in range(n)).replace('"', "x").replace("\\", "y")
+        for got in (fj.decode(f'"{text}"'.encode()), fj.decode(f'"{text}"'.encode(), type=str),
+                    fj.decode(f'["{text}"]'.encode(), type=list[str])[0],
+                    next(iter(fj.decode(f'{{"{text}":1}}'.encode()))),
+                    fj.decode(f'{{"x":1,"y":"{text}"}}'.encode(), type=Point).y):
+            assert type(got) is str and got == text and len(got) == n
+            assert got.isascii() and got.encode() == text.encode()
+            assert hash(got) == hash(text) and {got: 1}[text] == 1
+            assert sys.intern(got) == text and got + "é" == text + "é"

@@ -219,4 +219,36 @@ static inline void ff_values_store(void *iv, int ix, PyObject *v)
 }
 #endif
 
+/* A new str of n (> 0) ASCII characters whose data the caller fills: the
+ * compact ASCII object PyUnicode_New(n, 127) makes (header, then the n bytes
+ * and a NUL in one block from the object allocator), without its general
+ * sizing for every kind. The JSON decoder makes one per string value. The
+ * header's fields are public structs (cpython/unicodeobject.h) whose members
+ * differ by version: 3.11 has `ready` and `wstr`, 3.12 and 3.13
+ * `statically_allocated`; 3.14 and later take PyUnicode_New. */
+static inline PyObject *ff_ascii_new(Py_ssize_t n)
+{
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000
+    if ((size_t)n > (size_t)PY_SSIZE_T_MAX - sizeof(PyASCIIObject) - 1)
+        return PyErr_NoMemory();
+    PyASCIIObject *o = PyObject_Malloc(sizeof(PyASCIIObject) + (size_t)n + 1);
+    if (!o)
+        return PyErr_NoMemory();
+    memset(&o->state, 0, sizeof o->state);
+    o->length = n;
+    o->hash = -1;
+    o->state.kind = PyUnicode_1BYTE_KIND;
+    o->state.compact = 1;
+    o->state.ascii = 1;
+#if PY_VERSION_HEX < 0x030C0000
+    o->state.ready = 1;
+    o->wstr = NULL;
+#endif
+    ((char *)(o + 1))[n] = '\0';
+    return PyObject_Init((PyObject *)o, &PyUnicode_Type);
+#else
+    return PyUnicode_New(n, 127);
+#endif
+}
+
 #endif
