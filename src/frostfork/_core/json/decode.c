@@ -1059,8 +1059,13 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
         PyErr_NoMemory();
         return NULL;
     }
-    memset(vals, 0, (size_t)n * sizeof(PyObject *));
-    memset(seen, 0, (size_t)n);
+    if (n <= 8) { /* the usual model: constant sizes, cleared by a few stores, not a call */
+        memset(stack_vals, 0, 8 * sizeof(PyObject *));
+        memset(stack_seen, 0, 8);
+    } else {
+        memset(vals, 0, (size_t)n * sizeof(PyObject *));
+        memset(seen, 0, (size_t)n);
+    }
     PyObject *res = NULL;
     int bad = 0;
     Py_ssize_t hint = 0;
