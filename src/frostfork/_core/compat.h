@@ -225,10 +225,11 @@ static inline void ff_values_store(void *iv, int ix, PyObject *v)
  * sizing for every kind. The JSON decoder makes one per string value. The
  * header's fields are public structs (cpython/unicodeobject.h) whose members
  * differ by version: 3.11 has `ready` and `wstr`, 3.12 and 3.13
- * `statically_allocated`; 3.14 and later take PyUnicode_New. */
+ * `statically_allocated`; 3.14 and later, and free-threaded builds, take
+ * PyUnicode_New. */
 static inline PyObject *ff_ascii_new(Py_ssize_t n)
 {
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030E0000 && !defined(Py_GIL_DISABLED)
     if ((size_t)n > (size_t)PY_SSIZE_T_MAX - sizeof(PyASCIIObject) - 1)
         return PyErr_NoMemory();
     PyASCIIObject *o = PyObject_Malloc(sizeof(PyASCIIObject) + (size_t)n + 1);
