@@ -208,3 +208,24 @@ def test_ascii_strings_of_every_length() -> None:
             assert got.isascii() and got.encode() == text.encode()
             assert hash(got) == hash(text) and {got: 1}[text] == 1
             assert sys.intern(got) == text and got + "é" == text + "é"
+
+
+def test_declared_keys_matched_as_words() -> None:
+    """A model's next key is taken by comparing its quoted text (up to 16 bytes)
+    with one or two words of input: every key length, and inputs that differ from
+    it in any one byte, or are its prefix or extension, must not be taken for it."""
+    for n in range(1, 19):
+        name_a = "".join("abcdefghijklmnopqrs"[i] for i in range(n))
+        name_b = "z" * n
+        cls = dataclasses.make_dataclass(f"K{n}", [(name_a, int), (name_b, int, 0)])
+        for tail in ("", " " * 20):  # the object at the very end of the input, or not
+            got = fj.decode(f'{{"{name_a}":1,"{name_b}":2}}{tail}'.encode(), type=cls)
+            assert (getattr(got, name_a), getattr(got, name_b)) == (1, 2)
+            variants = [name_a[:i] + chr(ord(name_a[i]) ^ 1) + name_a[i + 1:] for i in range(n)]
+            variants += [name_a[:-1], name_a + "x", name_a + '\\"', "\u00e9" + name_a[1:]]
+            for other in variants:
+                text = f'{{"{other}":1,"{name_b}":2}}{tail}'
+                with pytest.raises(ValidationError) as ei:
+                    fj.decode(text.encode(), type=cls)
+                assert [e["loc"] for e in ei.value.args[0]] == [[name_a]] or \
+                    [tuple(e["loc"]) for e in ei.value.args[0]] == [(name_a,)], (n, other)

@@ -1015,9 +1015,27 @@ static Py_ssize_t find_field(const ff_type *t, const char *k, size_t n, Py_ssize
  * unmoved. */
 static Py_ssize_t expected_key(const ff_type *t, ff_json_scan *s, Py_ssize_t hint)
 {
-    if (hint >= t->nfields || !t->fields[hint].key_plain)
+    if (hint >= t->nfields)
         return -1;
     const ff_field *f = &t->fields[hint];
+    size_t ql = f->qlen;
+    if (ql && s->end - s->p >= 16) {
+        /* a short key: its quoted text against one or two words of input */
+        uint64_t a, b;
+        memcpy(&a, s->p, 8);
+        if (ql <= 8) {
+            if ((a ^ f->qword[0]) & f->qmask)
+                return -1;
+        } else {
+            memcpy(&b, s->p + ql - 8, 8);
+            if ((a ^ f->qword[0]) | (b ^ f->qword[1]))
+                return -1;
+        }
+        s->p += ql;
+        return hint;
+    }
+    if (!f->key_plain)
+        return -1;
     size_t n = (size_t)f->key_len;
     if ((size_t)(s->end - s->p) < n + 2 || s->p[n + 1] != '"' || !same_bytes(s->p + 1, f->key, n))
         return -1;

@@ -237,6 +237,19 @@ static int compile_fields(compiler *c, ff_type *t, PyObject *node)
                 if (ch == '"' || ch == '\\' || ch < 0x20)
                     fd->key_plain = 0;
             }
+            if (fd->key_plain && fd->key_len <= 14) {
+                /* the quoted key as words, for decode.c's expected_key */
+                char q[16] = {0}, m[8] = {0};
+                size_t ql = (size_t)fd->key_len + 2;
+                q[0] = '"';
+                memcpy(q + 1, fd->key, (size_t)fd->key_len);
+                q[ql - 1] = '"';
+                memset(m, 0xff, ql < 8 ? ql : 8);
+                memcpy(&fd->qword[0], q, 8);
+                memcpy(&fd->qword[1], ql >= 8 ? q + ql - 8 : q, 8);
+                memcpy(&fd->qmask, m, 8);
+                fd->qlen = ql;
+            }
         }
         if (fd->key) {
             PyObject *req = PyObject_GetAttrString(f, "required");

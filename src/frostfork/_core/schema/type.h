@@ -31,6 +31,11 @@ typedef struct {
     const char *key;     /* its UTF-8, for matching JSON keys without objects */
     Py_ssize_t key_len;
     int key_plain;       /* key has no '"', '\\' or control byte: it is its own JSON text */
+    /* a plain key of up to 14 bytes as its quoted JSON text ("key", qlen
+     * bytes) in two overlapping words, qmask the first qlen bytes of a word
+     * when qlen <= 8; qlen 0 when the key is longer or not plain */
+    uint64_t qword[2], qmask;
+    size_t qlen;
     ff_type *type;
     PyObject *default_value;   /* NULL when none */
     PyObject *default_factory; /* NULL when none */
