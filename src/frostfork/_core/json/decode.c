@@ -124,14 +124,41 @@ HOT int str_token(ff_dec *d, const char **s, size_t *n)
     return lexed(d, ff_json_string(&d->in, s, n, 0));
 }
 
+/* n bytes from s to dst (which do not overlap): a short string, the usual
+ * JSON value, by overlapping fixed-size moves instead of a call to memcpy.
+ * Reads only inside [s, s + n). */
+static inline void copy_bytes(char *dst, const char *s, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = s[i];
+    } else {
+        memcpy(dst, s, n);
+    }
+}
+
 /* A string token's bytes as a str. When the lexer saw only ASCII the str
  * is filled with one memcpy, skipping the general UTF-8 decoder. */
 HOT PyObject *str_object(ff_dec *d, const char *s, size_t n)
 {
     if (d->in.ascii) {
-        PyObject *r = PyUnicode_New((Py_ssize_t)n, 127);
-        if (r && n)
-            memcpy(PyUnicode_1BYTE_DATA(r), s, n);
+        if (!n)
+            return PyUnicode_New(0, 127); /* the shared empty str */
+        PyObject *r = ff_ascii_new((Py_ssize_t)n);
+        if (r)
+            copy_bytes((char *)PyUnicode_1BYTE_DATA(r), s, n);
         return r;
     }
     PyObject *r = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
@@ -898,9 +925,40 @@ fail:
     return NULL;
 }
 
+/* Whether a dataclass's fields may still be stored straight into its
+ * instances' inline values: the class has the key table schema/compile.c
+ * probed and no data descriptor (a property, a slot) answers to a field name,
+ * so generic setattr would do exactly those stores. Free while the class's
+ * version tag is the one seen then; after a change to the class (another
+ * library caching something on it does that) the names are looked up again,
+ * once per call and new tag. */
+static int dc_plain(ff_dec *d, const ff_type *t, PyTypeObject *tp)
+{
+    if (ff_shared_keys(tp) != t->dc_keys)
+        return 0;
+    unsigned int version = ff_type_version(tp);
+    if (version && version == t->dc_version)
+        return 1;
+    for (unsigned k = 0; version && k < FF_DEC_DC_SEEN; k++)
+        if (d->dc_type[k] == tp && d->dc_version[k] == version)
+            return 1;
+    for (Py_ssize_t i = 0; i < t->nfields; i++) {
+        PyObject *descr = _PyType_Lookup(tp, t->fields[i].name); /* borrowed; no exception */
+        if (descr && Py_TYPE(descr)->tp_descr_set)
+            return 0;
+    }
+    if (!(version = ff_type_version(tp)))
+        return 1; /* no tag to remember this by (the lookups above gave none) */
+    unsigned k = d->dc_next++ % FF_DEC_DC_SEEN;
+    d->dc_type[k] = tp;
+    d->dc_version[k] = version;
+    return 1;
+}
+
 /* Builds the model object from its field values (stolen). frostfork.Model
- * slots are written directly; dataclasses get object.__new__ plus generic
- * setattr, so neither __init__ nor a frozen __setattr__ runs. */
+ * slots are written directly; dataclasses get object.__new__ plus the stores
+ * of generic setattr (straight into the inline values when the schema found
+ * where they go), so neither __init__ nor a frozen __setattr__ runs. */
 static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
 {
     PyObject *obj = NULL;
@@ -919,8 +977,18 @@ static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
                 vals[i] = NULL;
             }
     } else {
-        obj = PyBaseObject_Type.tp_new((PyTypeObject *)t->cls, d->st->empty_tuple, NULL);
-        for (Py_ssize_t i = 0; obj && i < n; i++)
+        PyTypeObject *tp = (PyTypeObject *)t->cls;
+        obj = PyBaseObject_Type.tp_new(tp, d->st->empty_tuple, NULL);
+        /* the stores generic setattr would make, without its type lookup and
+         * key search per field, while the class is as schema/compile.c found it */
+        void *iv = obj && t->dc_keys && dc_plain(d, t, tp) ? ff_inline_values(obj, 1) : NULL;
+        if (iv)
+            for (Py_ssize_t i = 0; i < n; i++)
+                if (vals[i]) {
+                    ff_values_store(iv, t->fields[i].vix, vals[i]);
+                    vals[i] = NULL;
+                }
+        for (Py_ssize_t i = 0; obj && !iv && i < n; i++)
             if (vals[i] && PyObject_GenericSetAttr(obj, t->fields[i].name, vals[i]) < 0)
                 Py_CLEAR(obj);
     }
@@ -947,9 +1015,27 @@ static Py_ssize_t find_field(const ff_type *t, const char *k, size_t n, Py_ssize
  * unmoved. */
 static Py_ssize_t expected_key(const ff_type *t, ff_json_scan *s, Py_ssize_t hint)
 {
-    if (hint >= t->nfields || !t->fields[hint].key_plain)
+    if (hint >= t->nfields)
         return -1;
     const ff_field *f = &t->fields[hint];
+    size_t ql = f->qlen;
+    if (ql && s->end - s->p >= 16) {
+        /* a short key: its quoted text against one or two words of input */
+        uint64_t a, b;
+        memcpy(&a, s->p, 8);
+        if (ql <= 8) {
+            if ((a ^ f->qword[0]) & f->qmask)
+                return -1;
+        } else {
+            memcpy(&b, s->p + ql - 8, 8);
+            if ((a ^ f->qword[0]) | (b ^ f->qword[1]))
+                return -1;
+        }
+        s->p += ql;
+        return hint;
+    }
+    if (!f->key_plain)
+        return -1;
     size_t n = (size_t)f->key_len;
     if ((size_t)(s->end - s->p) < n + 2 || s->p[n + 1] != '"' || !same_bytes(s->p + 1, f->key, n))
         return -1;
@@ -991,8 +1077,13 @@ static PyObject *dec_model(ff_dec *d, const ff_type *t)
         PyErr_NoMemory();
         return NULL;
     }
-    memset(vals, 0, (size_t)n * sizeof(PyObject *));
-    memset(seen, 0, (size_t)n);
+    if (n <= 8) { /* the usual model: constant sizes, cleared by a few stores, not a call */
+        memset(stack_vals, 0, 8 * sizeof(PyObject *));
+        memset(stack_seen, 0, 8);
+    } else {
+        memset(vals, 0, (size_t)n * sizeof(PyObject *));
+        memset(seen, 0, (size_t)n);
+    }
     PyObject *res = NULL;
     int bad = 0;
     Py_ssize_t hint = 0;

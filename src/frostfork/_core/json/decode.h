@@ -25,6 +25,8 @@ typedef struct {
     Py_ssize_t index;
 } ff_loc;
 
+#define FF_DEC_DC_SEEN 4
+
 typedef struct {
     ff_json_scan in;    /* the lexer: input, position, first syntax error (-> 400) */
     ff_state *st;
@@ -39,6 +41,13 @@ typedef struct {
      * keys (arrays of same-shaped records); npred[l] of pred[l] are set
      * and hold a reference each */
     unsigned char npred[FF_DEC_PRED_DEPTH];
+    /* dataclasses whose class changed since its schema was compiled (another
+     * library caching something on it moves its version tag): the tag this
+     * call checked again and found still free of data descriptors on the
+     * field names, for the last FF_DEC_DC_SEEN classes (build_model) */
+    PyTypeObject *dc_type[FF_DEC_DC_SEEN];
+    unsigned int dc_version[FF_DEC_DC_SEEN];
+    unsigned dc_next;
     ff_loc path[FF_JSON_MAX_DEPTH + 2];
     PyObject *pred[FF_DEC_PRED_DEPTH][FF_DEC_PRED_KEYS]; /* last: ff_dec_init leaves it unset */
 } ff_dec;

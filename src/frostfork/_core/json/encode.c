@@ -592,8 +592,7 @@ static PyObject *compile_fields(PyTypeObject *tp, PyObject *spec)
         fs->n = i + 1;
     }
     at[n] = keys.len;
-    fs->from_dict = tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_dictoffset != 0 &&
-                    PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG);
+    fs->from_dict = tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_dictoffset != 0;
     for (Py_ssize_t i = 0; fs->from_dict && i < n; i++) {
         if (fs->f[i].offset >= 0)
             continue;
@@ -604,7 +603,9 @@ static PyObject *compile_fields(PyTypeObject *tp, PyObject *spec)
             fs->from_dict = 0;
         Py_XDECREF(descr);
     }
-    fs->version = tp->tp_version_tag;
+    /* the tag the lookups above leave (0: none, then no dict reads) */
+    fs->version = ff_type_version(tp);
+    fs->from_dict &= fs->version != 0;
     fs->keys = PyMem_Malloc(keys.len ? keys.len : 1);
     if (!fs->keys) {
         PyErr_NoMemory();
@@ -690,8 +691,7 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
     int first = 1, all = (e->flags & FF_ENC_SENSITIVE) != 0;
     PyObject *dict = NULL;
     Py_ssize_t pos = 0;
-    if (fs->from_dict && Py_TYPE(o)->tp_version_tag == fs->version &&
-        PyType_HasFeature(Py_TYPE(o), Py_TPFLAGS_VALID_VERSION_TAG) &&
+    if (fs->from_dict && ff_type_version(Py_TYPE(o)) == fs->version &&
         !(dict = PyObject_GenericGetDict(o, NULL)))
         return -1;
     int rc = -1;

@@ -237,6 +237,19 @@ static int compile_fields(compiler *c, ff_type *t, PyObject *node)
                 if (ch == '"' || ch == '\\' || ch < 0x20)
                     fd->key_plain = 0;
             }
+            if (fd->key_plain && fd->key_len <= 14) {
+                /* the quoted key as words, for decode.c's expected_key */
+                char q[16] = {0}, m[8] = {0};
+                size_t ql = (size_t)fd->key_len + 2;
+                q[0] = '"';
+                memcpy(q + 1, fd->key, (size_t)fd->key_len);
+                q[ql - 1] = '"';
+                memset(m, 0xff, ql < 8 ? ql : 8);
+                memcpy(&fd->qword[0], q, 8);
+                memcpy(&fd->qword[1], ql >= 8 ? q + ql - 8 : q, 8);
+                memcpy(&fd->qmask, m, 8);
+                fd->qlen = ql;
+            }
         }
         if (fd->key) {
             PyObject *req = PyObject_GetAttrString(f, "required");
@@ -279,6 +292,62 @@ done:
     Py_XDECREF(kind);
     Py_XDECREF(forbid);
     return rc;
+}
+
+/* Where each field of a dataclass lives in its instances' inline values, so
+ * the decoder can store them there directly instead of through a generic
+ * setattr per field (a type lookup and a key-table search each, a third of
+ * the cost of decoding into dataclasses). Found by setting the fields, in
+ * declaration order, on a probe instance made as the decoder makes them and
+ * reading back the order the values array recorded; any surprise (a data
+ * descriptor or __post_init__ on the class, a dict materialised, a count or
+ * value that does not match) leaves t->dc_keys NULL and the generic path in
+ * place. Never fails: whatever goes wrong here only loses the shortcut. */
+static void probe_inline_values(ff_type *t)
+{
+    t->dc_keys = NULL;
+    if (!FF_HAVE_INLINE_VALUES || !PyType_Check(t->cls) || t->nfields < 1 || t->nfields > 30)
+        return;
+    PyTypeObject *tp = (PyTypeObject *)t->cls;
+    void *keys = ff_shared_keys(tp);
+    if (!keys)
+        return;
+    PyObject *post = PyUnicode_InternFromString("__post_init__");
+    if (!post) {
+        PyErr_Clear();
+        return;
+    }
+    int ok = _PyType_Lookup(tp, post) == NULL;
+    Py_DECREF(post);
+    for (Py_ssize_t i = 0; ok && i < t->nfields; i++) {
+        PyObject *descr = _PyType_Lookup(tp, t->fields[i].name); /* borrowed */
+        ok = !descr || !Py_TYPE(descr)->tp_descr_set;
+    }
+    PyObject *args = ok ? PyTuple_New(0) : NULL;
+    PyObject *obj = args ? PyBaseObject_Type.tp_new(tp, args, NULL) : NULL;
+    Py_XDECREF(args);
+    PyObject *tags[30] = {0};
+    for (Py_ssize_t i = 0; obj && i < t->nfields; i++) {
+        /* distinct objects, recognisable by identity in the values array */
+        if (!(tags[i] = PyLong_FromSsize_t(1000 + i)) ||
+            PyObject_GenericSetAttr(obj, t->fields[i].name, tags[i]) < 0)
+            Py_CLEAR(obj);
+    }
+    void *iv = obj ? ff_inline_values(obj, 0) : NULL;
+    ok = iv && ff_values_count(iv) == t->nfields && ff_shared_keys(tp) == keys;
+    for (Py_ssize_t i = 0; ok && i < t->nfields; i++) {
+        int ix = ff_values_order(iv, (int)i);
+        ok = ix >= 0 && ff_values_array(iv)[ix] == tags[i];
+        t->fields[i].vix = ix;
+    }
+    if (ok) {
+        t->dc_keys = keys;
+        t->dc_version = ff_type_version(tp); /* 0 (none): decode.c looks again */
+    }
+    Py_XDECREF(obj);
+    for (Py_ssize_t i = 0; i < t->nfields; i++)
+        Py_XDECREF(tags[i]);
+    PyErr_Clear();
 }
 
 static ff_type *compile_node(compiler *c, PyObject *node)
@@ -325,6 +394,8 @@ static ff_type *compile_node(compiler *c, PyObject *node)
         return NULL;
     if (t->kind == FF_T_MODEL && compile_fields(c, t, node) < 0)
         return NULL;
+    if (t->kind == FF_T_MODEL && t->model_kind == FF_MODEL_DATACLASS)
+        probe_inline_values(t);
     if (t->kind == FF_T_UNION)
         for (Py_ssize_t i = 0; i < t->nargs; i++)
             t->token_mask |= t->args[i]->token_mask ? t->args[i]->token_mask : FF_TOK_ALL;

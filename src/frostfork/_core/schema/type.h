@@ -31,11 +31,17 @@ typedef struct {
     const char *key;     /* its UTF-8, for matching JSON keys without objects */
     Py_ssize_t key_len;
     int key_plain;       /* key has no '"', '\\' or control byte: it is its own JSON text */
+    /* a plain key of up to 14 bytes as its quoted JSON text ("key", qlen
+     * bytes) in two overlapping words, qmask the first qlen bytes of a word
+     * when qlen <= 8; qlen 0 when the key is longer or not plain */
+    uint64_t qword[2], qmask;
+    size_t qlen;
     ff_type *type;
     PyObject *default_value;   /* NULL when none */
     PyObject *default_factory; /* NULL when none */
     int required;        /* absent -> "missing" error (else: default, or left out) */
     Py_ssize_t offset;   /* frostfork.Model: slot offset in the instance */
+    int vix;             /* dataclass: index in the instance's inline values (dc_keys) */
 } ff_field;
 
 struct ff_type {
@@ -56,6 +62,11 @@ struct ff_type {
     Py_ssize_t nfields;
     int model_kind;
     int forbid_extra;
+    /* dataclass: its fields are stored straight into a new instance's inline
+     * values (compat.h) while the class still has this key table (NULL: never)
+     * and this version tag, i.e. no data descriptor can have appeared since */
+    void *dc_keys;
+    unsigned int dc_version;
     unsigned token_mask;   /* which JSON tokens this type can start with (unions) */
 };
 
