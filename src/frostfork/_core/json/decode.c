@@ -4,6 +4,7 @@
  * d->in.err is set or a Python exception is pending; otherwise the value was
  * consumed and an error recorded, and the caller goes on to collect more. */
 #include "json/decode.h"
+#include "util/copy.h"
 
 #include <ctype.h>
 #include <float.h>
@@ -124,31 +125,6 @@ HOT int str_token(ff_dec *d, const char **s, size_t *n)
     return lexed(d, ff_json_string(&d->in, s, n, 0));
 }
 
-/* n bytes from s to dst (which do not overlap): a short string, the usual
- * JSON value, by overlapping fixed-size moves instead of a call to memcpy.
- * Reads only inside [s, s + n). */
-static inline void copy_bytes(char *dst, const char *s, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy(dst + n - 4, &b, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = s[i];
-    } else {
-        memcpy(dst, s, n);
-    }
-}
-
 /* A string token's bytes as a str. When the lexer saw only ASCII the str
  * is filled with one memcpy, skipping the general UTF-8 decoder. */
 HOT PyObject *str_object(ff_dec *d, const char *s, size_t n)
@@ -158,7 +134,7 @@ HOT PyObject *str_object(ff_dec *d, const char *s, size_t n)
             return PyUnicode_New(0, 127); /* the shared empty str */
         PyObject *r = ff_ascii_new((Py_ssize_t)n);
         if (r)
-            copy_bytes((char *)PyUnicode_1BYTE_DATA(r), s, n);
+            ff_copy_small((char *)PyUnicode_1BYTE_DATA(r), s, n);
         return r;
     }
     PyObject *r = PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");

@@ -3,6 +3,7 @@
  * No intermediate str objects: ASCII strings are escaped straight from the
  * object's storage, others from their cached UTF-8. */
 #include "json/encode.h"
+#include "util/copy.h"
 #include "json/scan.h"
 
 #include <float.h>
@@ -83,35 +84,6 @@ static int put_char(ff_buf *out, char c)
         return oom();
     out->data[out->len++] = c;
     return 0;
-}
-
-/* Copies n bytes; the short strings most keys and values are get two
- * overlapping fixed-size moves instead of a call to memcpy or a byte loop. */
-static inline void copy_small(char *dst, const unsigned char *src, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, src + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, src + n - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy(dst + n - 4, &b, 4);
-    } else if (n >= 2 && n < 4) {
-        uint16_t a, b;
-        memcpy(&a, src, 2);
-        memcpy(&b, src + n - 2, 2);
-        memcpy(dst, &a, 2);
-        memcpy(dst + n - 2, &b, 2);
-    } else if (n == 1) {
-        *dst = (char)*src;
-    } else if (n > 16) {
-        memcpy(dst, src, n);
-    }
 }
 
 /* The bytes of a string of 1 to 8 bytes as one word, some read twice and
@@ -248,7 +220,7 @@ ENC_HOT int put_string_bytes(ff_buf *out, const unsigned char *s, size_t n, char
     out->data[out->len++] = '"';
     if (clean == n) {
         char *d = out->data + out->len;
-        copy_small(d, s, n);
+        ff_copy_small(d, s, n);
         d[n] = '"';
         d[n + 1] = tail;
         out->len += n + 1 + (tail != 0);
@@ -722,7 +694,7 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
         }
         if (!first)
             out->data[out->len++] = ',';
-        copy_small(out->data + out->len, (const unsigned char *)f->key, f->key_len);
+        ff_copy_small(out->data + out->len, (const unsigned char *)f->key, f->key_len);
         out->len += f->key_len;
         int bad = put_item(out, v, depth + 1, e) < 0;
         Py_DECREF(v);
