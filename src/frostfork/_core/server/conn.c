@@ -413,6 +413,14 @@ static int take_head(ff_worker *w, ff_conn *c, ff_http_request *req, char *base,
     return 1;
 }
 
+/* Whether a body with a Content-Length goes to a spool file rather than
+ * memory: one over --spool-threshold, when the worker has a spool directory. */
+static int spools_by_length(ff_worker *w, const ff_conn *c)
+{
+    return w->srv->st->spool_dir[0] != '\0' && c->content_length > 0 &&
+           (uint64_t)c->content_length > w->srv->cfg.spool_threshold;
+}
+
 /* Where the body of the request being read is, once it is whole. */
 typedef struct {
     const char *data;
@@ -449,9 +457,7 @@ static int take_body(ff_worker *w, ff_conn *c, char *base, size_t avail, ff_body
         spooling = spool_ok && (c->spool_fd >= 0 || c->body_len > w->srv->cfg.spool_threshold);
         if (spooling && spool_decoded(w, c, base, tail) < 0)
             done = -1;
-    } else if (c->spool_fd >= 0 ||
-               (spool_ok && c->content_length > 0 &&
-                (uint64_t)c->content_length > w->srv->cfg.spool_threshold)) {
+    } else if (c->spool_fd >= 0 || spools_by_length(w, c)) {
         spooling = 1;
         done = spool_body(w, c, base, avail);
     }
@@ -720,8 +726,7 @@ static void ws_readable(ff_worker *w, ff_conn *c)
 static size_t body_room(ff_worker *w, ff_conn *c)
 {
     if ((c->flags & FF_HTTP_F_CHUNKED) || c->spool_fd >= 0 || c->content_length <= 0 ||
-        ((uint64_t)c->content_length > w->srv->cfg.spool_threshold &&
-         w->srv->st->spool_dir[0] != '\0'))
+        spools_by_length(w, c))
         return BODY_CHUNK;
     size_t end = c->head_len + (size_t)c->content_length, used = ff_buf_used(&c->in);
     return end > used + BODY_CHUNK ? end - used : BODY_CHUNK;
