@@ -11,9 +11,14 @@ reads. Before any timing, every library's result is checked to be the same data
 Timing: all functions of all rows run in one process, interleaved (each repeat runs
 every function once, in turn), each measurement a batch of calls long enough to be
 ~10 ms of this thread's CPU time (time.thread_time: a batch preempted by other jobs
-does not count their time); gc is off while a batch runs. A row reports best and median per call and
-each library's ratio to the fastest peer (msgspec / orjson) on that row, from the best
-times. The notes file (bench/json_codec_notes.md) holds the profile and the effect
+does not count their time); gc is off while a batch runs. That is done in several
+processes (--processes), each with its own order of the functions: in any one process
+one function or another runs ~1.5x slow in every batch, whichever library it is
+(which one changes from process to process even with ASLR and hash randomisation off:
+where the kernel puts the process's pages), so one process's best batch can be a
+layout's figure rather than the library's. A row reports best and median per call
+over all processes and each library's ratio to the fastest peer (msgspec / orjson) on
+that row, from the best times, and the bars list each process's own ratio beside it. The notes file (bench/json_codec_notes.md) holds the profile and the effect
 of each change and is copied under the table.
 """
 
@@ -24,7 +29,9 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -245,10 +252,13 @@ def calibrate(fn: Any, target: float = 0.010) -> int:
         n *= 2
 
 
-def measure(rows: list[tuple[str, list[tuple[str, Any, Any]]]], repeats: int
+def measure(rows: list[tuple[str, list[tuple[str, Any, Any]]]], repeats: int, seed: int = 0
             ) -> dict[tuple[str, str], list[float]]:
-    """Per-call seconds of each (row, label), `repeats` batches each, interleaved."""
+    """Per-call seconds of each (row, label), `repeats` batches each, interleaved in an
+    order shuffled by `seed` (0: the rows' own order)."""
     fns = [(title, label, fn) for title, r in rows for label, fn, _ in r]
+    if seed:
+        random.Random(seed).shuffle(fns)
     loops = {(t, lb): calibrate(fn) for t, lb, fn in fns}
     times: dict[tuple[str, str], list[float]] = {(t, lb): [] for t, lb, _ in fns}
     for rep in range(repeats):
@@ -289,46 +299,56 @@ def table(rows: list[tuple[str, list[tuple[str, Any, Any]]]],
     return lines, ratios
 
 
-def bar_lines(times: dict[tuple[str, str], list[float]]) -> list[str]:
-    """Issue 13's codec bars, each met or missed, from the best batches."""
-    best = {k: min(v) for k, v in times.items()}
-    D, U = "decode + validate into models", "decode, no type"
-    EM, ED = "encode models / dataclasses", "encode dicts"
+D, U = "decode + validate into models", "decode, no type"
+EM, ED = "encode models / dataclasses", "encode dicts"
+# Issue 13's codec bars: (text, row, frostfork's label, peers, limit); limit None: a
+# figure reported beside the bars.
+BARS = [
+    ("decode+validate into `frostfork.Model` ≤ 1.0× msgspec `Decoder(list[Struct])`",
+     D, "frostfork Model", ("msgspec Struct",), 1.0),
+    ("decode+validate into dataclasses ≤ 1.1× msgspec `Decoder(list[Struct])`",
+     D, "frostfork dataclass", ("msgspec Struct",), 1.1),
+    ("untyped decode ≤ 1.0× orjson.loads and msgspec.json.decode",
+     U, "frostfork", ("orjson", "msgspec"), 1.0),
+    ("encode models ≤ 1.0× msgspec (Structs) and orjson (dataclasses)",
+     EM, "frostfork Model", ("msgspec Struct", "orjson dataclass"), 1.0),
+    ("encode dataclasses ≤ 1.0× the row's fastest peer (msgspec encoding Structs)",
+     EM, "frostfork dataclass", ("msgspec Struct", "orjson dataclass"), 1.0),
+    ("encode dicts ≤ 1.0× orjson.dumps and msgspec's encoder",
+     ED, "frostfork", ("orjson", "msgspec"), 1.0),
+    ("(same input) decode into dataclasses, over msgspec decoding the same dataclasses",
+     D, "frostfork dataclass", ("msgspec dataclass",), None),
+    ("(same input) encode dataclasses, over orjson / msgspec encoding the same dataclasses",
+     EM, "frostfork dataclass", ("orjson dataclass", "msgspec dataclass"), None),
+]
 
-    def r(row: str, mine: str, *peers: str) -> tuple[float, str] | None:
-        have = [(best[(row, p)], p) for p in peers if (row, p) in best]
-        if (row, mine) not in best or not have:
-            return None
-        t, who = min(have)
-        return best[(row, mine)] / t, who
 
+def bar_ratio(times: dict[tuple[str, str], list[float]], row: str, mine: str,
+              peers: tuple[str, ...]) -> tuple[float, str] | None:
+    """frostfork's best over the fastest peer's best on a row, and that peer."""
+    have = [(min(times[(row, p)]), p) for p in peers if (row, p) in times]
+    if (row, mine) not in times or not have:
+        return None
+    t, who = min(have)
+    return min(times[(row, mine)]) / t, who
+
+
+def bar_lines(times: dict[tuple[str, str], list[float]],
+              each: list[dict[tuple[str, str], list[float]]]) -> list[str]:
+    """Each bar met or missed from the best batches of all processes, with every
+    process's own ratio (`each`: one process's times each) after it."""
     out = []
-    for text, got, limit in [
-        ("decode+validate into `frostfork.Model` ≤ 1.0× msgspec `Decoder(list[Struct])`",
-         r(D, "frostfork Model", "msgspec Struct"), 1.0),
-        ("decode+validate into dataclasses ≤ 1.1× msgspec `Decoder(list[Struct])`",
-         r(D, "frostfork dataclass", "msgspec Struct"), 1.1),
-        ("untyped decode ≤ 1.0× orjson.loads and msgspec.json.decode",
-         r(U, "frostfork", "orjson", "msgspec"), 1.0),
-        ("encode models ≤ 1.0× msgspec (Structs) and orjson (dataclasses)",
-         r(EM, "frostfork Model", "msgspec Struct", "orjson dataclass"), 1.0),
-        ("encode dataclasses ≤ 1.0× the row's fastest peer (msgspec encoding Structs)",
-         r(EM, "frostfork dataclass", "msgspec Struct", "orjson dataclass"), 1.0),
-        ("encode dicts ≤ 1.0× orjson.dumps and msgspec's encoder",
-         r(ED, "frostfork", "orjson", "msgspec"), 1.0),
-    ]:
+    for text, row, mine, peers, limit in BARS:
+        got = bar_ratio(times, row, mine, peers)
         if got is None:
-            out.append(f"- {text}: not measured (a peer is missing)")
+            if limit is not None:
+                out.append(f"- {text}: not measured (a peer is missing)")
             continue
         x, who = got
-        out.append(f"- {text}: {x:.2f}× ({who}) — **{'met' if x <= limit else 'missed'}**")
-    same = [("decode into dataclasses, over msgspec decoding the same dataclasses",
-             r(D, "frostfork dataclass", "msgspec dataclass")),
-            ("encode dataclasses, over orjson / msgspec encoding the same dataclasses",
-             r(EM, "frostfork dataclass", "orjson dataclass", "msgspec dataclass"))]
-    for text, got in same:
-        if got:
-            out.append(f"- (same input) {text}: {got[0]:.2f}× ({got[1]})")
+        per = [bar_ratio(t, row, mine, peers) for t in each]
+        per_s = ", ".join(f"{p[0]:.2f}" for p in per if p)
+        verdict = "" if limit is None else f" — **{'met' if x <= limit else 'missed'}**"
+        out.append(f"- {text}: {x:.2f}× ({who}){verdict}; each process: {per_s}")
     return out
 
 
@@ -341,13 +361,35 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+def child(a: argparse.Namespace) -> None:
+    """One process's share of a run: its batches, written as JSON for the parent."""
+    rows, _ = build_rows()
+    rows = [r for r in rows if not a.rows or any(w in r[0] for w in a.rows)]
+    check(rows)
+    times = measure(rows, a.repeats, a.seed)
+    with open(a.child, "w") as f:
+        json.dump([[t, lb, v] for (t, lb), v in times.items()], f)
+
+
 def run(a: argparse.Namespace) -> None:
     rows, missing = build_rows()
     if a.rows:  # a quick look at some rows (never written to RESULTS.md)
         rows = [r for r in rows if any(w in r[0] for w in a.rows)]
         a.results = None
-    check(rows)
-    times = measure(rows, a.repeats)
+    if a.child:
+        return child(a)
+    each = []  # one process after another: never two timing at once
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(a.processes):
+            out = os.path.join(tmp, f"{i}.json")
+            cmd = [sys.executable, os.path.abspath(__file__), "run", "--child", out,
+                   "--seed", str(i), "--repeats", str(a.repeats)]
+            if a.rows:
+                cmd += ["--rows", *a.rows]
+            subprocess.run(cmd, check=True)
+            with open(out) as f:
+                each.append({(t, lb): v for t, lb, v in json.load(f)})
+    times = {k: [x for t in each for x in t[k]] for k in each[0]}
     lines, ratios = table(rows, times)
     if a.json:
         with open(a.json, "w") as f:
@@ -357,13 +399,15 @@ def run(a: argparse.Namespace) -> None:
              f"- Input: {N_OBJECTS:,} objects of 7 fields (nested object + list of str), "
              f"{len(json.dumps(make_plain(), separators=(',', ':'))):,} bytes, the same bytes "
              "for every library; every library's result checked equal before timing",
-             f"- Each row side by side in one process, {a.repeats} interleaved batches of "
-             "~10 ms of thread CPU time per library; ratios from the best batch, to the fastest of "
-             "msgspec / orjson",
+             f"- Every row side by side in each of {a.processes} processes run one after "
+             f"another (each its own order of the functions), {a.repeats} interleaved batches "
+             "of ~10 ms of thread CPU time per library in each; best and median over all "
+             "batches; ratios from the best batch, to the fastest of msgspec / orjson",
              wrkparse.load_line() + " Medians swing far more than best batches.",
              *[f"- {m}" for m in missing], ""]
     body += lines
-    body += ["", "Bars (issue 13), from the best batches above:", "", *bar_lines(times)]
+    body += ["", "Bars (issue 13), from the best batches above, then each process's own ratio:",
+             "", *bar_lines(times, each)]
     notes = os.path.join(HERE, "json_codec_notes.md")
     if os.path.exists(notes):
         body += ["", open(notes).read().rstrip()]
@@ -398,6 +442,10 @@ def main() -> None:
     r.add_argument("--repeats", type=int, default=int(os.environ.get("REPEATS", 30)))
     r.add_argument("--json", help="also write frostfork's ratios here")
     r.add_argument("--rows", nargs="*", help="only the rows whose title holds one of these words")
+    r.add_argument("--processes", type=int, default=int(os.environ.get("PROCESSES", 5)),
+                   help="processes run one after another, each timing every row")
+    r.add_argument("--child", help=argparse.SUPPRESS)  # internal: one process's share
+    r.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     pr = sub.add_parser("profile")
     pr.add_argument("row", help="e.g. 'decode, no type / frostfork'")
     pr.add_argument("--loops", type=int, default=50)
