@@ -72,5 +72,8 @@ def _fields_for(cls: type) -> Any:
             names = getattr(cls, "__frostfork_fields__", None) or [
                 f.name for f in dataclasses.fields(cls)]
             return tuple((n, False) for n in names)
-        return tuple((f.name, bool(f.node.sensitive)) for f in node.fields)
+        fields = {f.name: f for f in (*node.fields, *node.late)}
+        order = ([f.name for f in dataclasses.fields(cls)] if node.model_kind == "dataclass"
+                 else list(fields))  # declaration order, init=False fields included
+        return tuple((n, bool(fields[n].node.sensitive)) for n in order)
     return None

@@ -234,7 +234,10 @@ class _Builder:
             return self.model(cls, tn.MODEL_FROSTFORK, self.frostfork_fields,
                               forbid_extra=bool(getattr(cls, "__forbid_extra__", False)))
         if dataclasses.is_dataclass(cls):
-            return self.model(cls, tn.MODEL_DATACLASS, self.dataclass_fields)
+            node = self.model(cls, tn.MODEL_DATACLASS, self.dataclass_fields)
+            node.late = tuple(self.dataclass_late_fields(cls))
+            node.post_init = callable(getattr(cls, "__post_init__", None))
+            return node
         if _is_typeddict(cls):
             return self.model(cls, tn.MODEL_TYPEDDICT, self.typeddict_fields)
         raise SchemaError(f"{_at(where)}unsupported type {_name(cls)} (not a dataclass, "
@@ -257,6 +260,31 @@ class _Builder:
                   else f.default_factory)
             for f in dataclasses.fields(cls) if f.init
         ]
+
+    def dataclass_late_fields(self, cls: type) -> list[Field]:
+        """The init=False fields: never read from the input; the decoder sets those
+        with a default, as __init__ does, and the encoder writes them. InitVar
+        pseudo-fields are refused: the input has no place for __post_init__'s
+        arguments."""
+        initvar = getattr(dataclasses, "_FIELD_INITVAR", None)
+        for f in getattr(cls, "__dataclass_fields__", {}).values():
+            if initvar is not None and getattr(f, "_field_type", None) is initvar:
+                raise SchemaError(f"{cls.__name__}.{f.name}: InitVar fields are not supported "
+                                  "(decoding cannot pass them to __post_init__)")
+        hints = _type_hints(cls)
+        out = []
+        for f in dataclasses.fields(cls):
+            if f.init:
+                continue
+            try:  # its type only says whether it is Sensitive: nothing is validated
+                node = self.node(hints[f.name], f"{cls.__name__}.{f.name}")
+            except (SchemaError, TypeError, KeyError):
+                node = tn.Node(tn.ANY)
+            out.append(Field(f.name, node,
+                             default=tn.MISSING if f.default is dataclasses.MISSING else f.default,
+                             default_factory=None if f.default_factory is dataclasses.MISSING
+                             else f.default_factory))
+        return out
 
     def typeddict_fields(self, cls: type, hints: dict[str, Any]) -> list[Field]:
         """Keys that are not required may be absent (optional_key), with no default."""

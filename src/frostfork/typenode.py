@@ -42,6 +42,11 @@ class Node:
     fields: tuple[Field, ...] = ()
     model_kind: str = ""
     forbid_extra: bool = False
+    # dataclasses: the init=False fields (never read from input; the decoder sets
+    # those with a default, as __init__ does, the encoder writes them), and whether
+    # the decoder calls __post_init__ after
+    late: tuple[Field, ...] = ()
+    post_init: bool = False
     # documentation only (JSON Schema title/description/examples)
     title: str | None = None
     description: str | None = None

@@ -37,6 +37,21 @@ class NewUser:
     nickname: Optional[str] = None
 
 
+@dataclass
+class Booking:
+    """__post_init__ checks across fields and fills an init=False field."""
+    first_night: int
+    last_night: int
+    nights: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if self.first_night == 0:
+            raise RuntimeError("a bug in __post_init__")
+        if self.last_night < self.first_night:
+            raise ValueError("last_night is before first_night")
+        self.nights = self.last_night - self.first_night + 1
+
+
 class Item(Model, forbid_extra=True):
     title: Annotated[str, MinLen(1)]
     price: Annotated[float, Ge(0)]
@@ -140,3 +155,8 @@ def do_filter(f: Filter) -> dict:
 @app.get("/raw")
 def raw_request(request: Request) -> Response:
     return Response(200, {"path": request.path, "params": request.path_params})
+
+
+@app.post("/bookings")
+def book(bookings: list[Booking]) -> dict:
+    return {"nights": [b.nights for b in bookings]}

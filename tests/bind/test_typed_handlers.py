@@ -177,3 +177,21 @@ def test_openapi_document_is_served_and_valid(srv):
     assert pw["writeOnly"] is True and pw["format"] == "password" and pw["minLength"] == 12
     params = {p["name"]: p for p in doc["paths"]["/search"]["get"]["parameters"]}
     assert params["q"]["required"] is True and params["page"]["schema"]["minimum"] == 1
+
+
+def test_dataclass_post_init_runs_and_its_value_error_is_a_422(srv):
+    r = call(srv, "POST", "/bookings", json=[{"first_night": 3, "last_night": 5}])
+    assert r.status_code == 200 and r.json() == {"nights": [3]}
+    bad = [{"first_night": 3, "last_night": 1}, {"first_night": 1, "last_night": 2},
+           {"first_night": 9, "last_night": 8}, {"first_night": "x", "last_night": 1}]
+    r = call(srv, "POST", "/bookings", json=bad)
+    assert r.status_code == 422
+    assert [(e["type"], e["loc"]) for e in r.json()["detail"]] == [
+        ("value_error", ["body", 0]), ("value_error", ["body", 2]),
+        ("int_type", ["body", 3, "first_night"])]
+    assert r.json()["detail"][0]["msg"] == "Value error, last_night is before first_night"
+    pid = srv.workers()
+    r = call(srv, "POST", "/bookings", json=[{"first_night": 0, "last_night": 1}])
+    assert r.status_code == 500  # any other exception is the app's fault
+    assert srv.workers() == pid
+    assert call(srv, "POST", "/bookings", json=[]).json() == {"nights": []}

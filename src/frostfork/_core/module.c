@@ -290,13 +290,14 @@ static int module_exec(PyObject *m)
         return -1;
     st->str_close = PyUnicode_InternFromString("close");
     st->str_flush = PyUnicode_InternFromString("flush");
+    st->str_post_init = PyUnicode_InternFromString("__post_init__");
     st->ws_max_message = 16u << 20; /* until ws_config() says otherwise */
     st->ws_deflate = 1;
     st->secrets = PyList_New(0);
     if (!st->Decimal || !st->UUID || !st->datetime_fromiso || !st->date_fromiso ||
         !st->time_fromiso || !st->b64decode || !st->b64encode || !st->Enum || !st->date_type ||
         !st->time_type || !st->BytesIO || !st->BufferedReader || !st->gc_module || !st->enc_fields ||
-        !st->empty_tuple || !st->str_close || !st->str_flush || !st->secrets)
+        !st->empty_tuple || !st->str_close || !st->str_flush || !st->str_post_init || !st->secrets)
         return -1;
     return 0;
 }
@@ -374,6 +375,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->task_name);
     Py_CLEAR(st->str_close);
     Py_CLEAR(st->str_flush);
+    Py_CLEAR(st->str_post_init);
     Py_CLEAR(st->empty_tuple);
     Py_CLEAR(st->Schema_type);
     Py_CLEAR(st->Plan_type);

@@ -51,6 +51,7 @@ typedef struct {
     PyObject *gc_module;
     PyObject *str_close;
     PyObject *str_flush;
+    PyObject *str_post_init;
     PyObject *empty_tuple;
     /* typed decoding */
     PyTypeObject *Schema_type;

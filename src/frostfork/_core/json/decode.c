@@ -931,6 +931,49 @@ static int dc_plain(ff_dec *d, const ff_type *t, PyTypeObject *tp)
     return 1;
 }
 
+/* The rest of what a dataclass's __init__ does: its init=False fields that
+ * have a default are set (t->late holds them all), then __post_init__ runs. A ValueError or
+ * AssertionError from __post_init__ is the input's fault, reported like any
+ * failed constraint (422 over HTTP, at the object's loc); anything else it
+ * raises goes on as an error. Takes obj; returns it, or NULL. */
+static PyObject *finish_dataclass(ff_dec *d, const ff_type *t, PyObject *obj)
+{
+    for (Py_ssize_t i = 0; i < t->nlate; i++) {
+        const ff_field *f = &t->late[i];
+        if (!f->default_factory && !f->default_value)
+            continue; /* __init__ leaves it unset too */
+        PyObject *v = f->default_factory ? PyObject_CallNoArgs(f->default_factory)
+                                         : Py_NewRef(f->default_value);
+        int rc = v ? PyObject_GenericSetAttr(obj, f->name, v) : -1;
+        Py_XDECREF(v);
+        if (rc < 0) {
+            Py_DECREF(obj);
+            return NULL;
+        }
+    }
+    if (!t->post_init)
+        return obj;
+    PyObject *res = PyObject_CallMethodNoArgs(obj, d->st->str_post_init);
+    if (res) {
+        Py_DECREF(res);
+        return obj;
+    }
+    Py_DECREF(obj);
+    int value = PyErr_ExceptionMatches(PyExc_ValueError);
+    if (!value && !PyErr_ExceptionMatches(PyExc_AssertionError))
+        return NULL;
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    PyErr_NormalizeException(&et, &ev, &tb);
+    PyObject *msg = ev ? PyUnicode_FromFormat(value ? "Value error, %S" : "Assertion failed, %S", ev)
+                       : NULL;
+    Py_XDECREF(et);
+    Py_XDECREF(ev);
+    Py_XDECREF(tb);
+    ff_dec_error(d, value ? "value_error" : "assertion_error", msg, NULL, NULL);
+    return NULL;
+}
+
 /* Builds the model object from its field values (stolen). frostfork.Model
  * slots are written directly; dataclasses get object.__new__ plus the stores
  * of generic setattr (straight into the inline values when the schema found
@@ -970,6 +1013,8 @@ static PyObject *build_model(ff_dec *d, const ff_type *t, PyObject **vals)
     }
     for (Py_ssize_t i = 0; i < n; i++)
         Py_CLEAR(vals[i]); /* consumed: dec_model must not release them again */
+    if (obj && (t->nlate || t->post_init))
+        obj = finish_dataclass(d, t, obj);
     return obj;
 }
 

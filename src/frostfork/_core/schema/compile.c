@@ -63,7 +63,13 @@ static void free_type(ff_type *t)
         Py_XDECREF(t->fields[i].default_value);
         Py_XDECREF(t->fields[i].default_factory);
     }
+    for (Py_ssize_t i = 0; i < t->nlate; i++) {
+        Py_XDECREF(t->late[i].name);
+        Py_XDECREF(t->late[i].default_value);
+        Py_XDECREF(t->late[i].default_factory);
+    }
     PyMem_Free(t->fields);
+    PyMem_Free(t->late);
     PyMem_Free(t->args);
     PyMem_Free(t);
 }
@@ -199,14 +205,98 @@ static int compile_values(ff_type *t, PyObject *node)
     return 0;
 }
 
+/* One field of a model (or a dataclass's init=False field with a default,
+ * which the decoder sets without reading it): its name and key text, whether
+ * it is required, its default, its type and, on a frostfork.Model, its slot. */
+static int compile_field(compiler *c, ff_type *t, PyObject *f, ff_field *fd, PyObject *missing)
+{
+    PyObject *fnode = PyObject_GetAttrString(f, "node");
+    PyObject *def = fnode ? PyObject_GetAttrString(f, "default") : NULL;
+    PyObject *fac = def ? PyObject_GetAttrString(f, "default_factory") : NULL;
+    fd->name = fac ? PyObject_GetAttrString(f, "name") : NULL;
+    if (fd->name && PyUnicode_Check(fd->name)) {
+        PyUnicode_InternInPlace(&fd->name);
+        fd->key = PyUnicode_AsUTF8AndSize(fd->name, &fd->key_len);
+        fd->key_plain = fd->key != NULL;
+        for (Py_ssize_t k = 0; fd->key && k < fd->key_len; k++) {
+            unsigned char ch = (unsigned char)fd->key[k];
+            if (ch == '"' || ch == '\\' || ch < 0x20)
+                fd->key_plain = 0;
+        }
+        if (fd->key_plain && fd->key_len <= 14) {
+            /* the quoted key as words, for decode.c's expected_key */
+            char q[16] = {0}, m[8] = {0};
+            size_t ql = (size_t)fd->key_len + 2;
+            q[0] = '"';
+            memcpy(q + 1, fd->key, (size_t)fd->key_len);
+            q[ql - 1] = '"';
+            memset(m, 0xff, ql < 8 ? ql : 8);
+            memcpy(&fd->qword[0], q, 8);
+            memcpy(&fd->qword[1], ql >= 8 ? q + ql - 8 : q, 8);
+            memcpy(&fd->qmask, m, 8);
+            fd->qlen = ql;
+        }
+    }
+    if (fd->key) {
+        PyObject *req = PyObject_GetAttrString(f, "required");
+        PyObject *opt = req ? PyObject_GetAttrString(f, "optional_key") : NULL;
+        if (!opt && req && PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            opt = Py_NewRef(Py_False);
+        }
+        fd->required = req && opt && PyObject_IsTrue(req) && !PyObject_IsTrue(opt);
+        Py_XDECREF(req);
+        Py_XDECREF(opt);
+        fd->default_value = def != missing ? Py_NewRef(def) : NULL;
+        fd->default_factory = fac != Py_None ? Py_NewRef(fac) : NULL;
+        fd->type = compile_node(c, fnode);
+    }
+    Py_XDECREF(fnode);
+    Py_XDECREF(def);
+    Py_XDECREF(fac);
+    if (!fd->type)
+        return -1;
+    if (t->model_kind == FF_MODEL_FROSTFORK) {
+        PyObject *descr = PyObject_GetAttr(t->cls, fd->name);
+        if (!descr)
+            return -1;
+        if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            Py_DECREF(descr);
+            PyErr_Format(PyExc_TypeError, "%R.%U is not a slot", t->cls, fd->name);
+            return -1;
+        }
+        fd->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+        Py_DECREF(descr);
+    }
+    return 0;
+}
+
+/* A sequence attribute of a model Node (`fields`, `late`) as an array of
+ * fields, with one zeroed entry after the last. */
+static int compile_field_list(compiler *c, ff_type *t, PyObject *node, const char *attr,
+                              PyObject *missing, ff_field **out, Py_ssize_t *count)
+{
+    PyObject *fields = PyObject_GetAttrString(node, attr);
+    PyObject *seq = fields ? PySequence_Fast(fields, "Node fields must be a sequence") : NULL;
+    Py_XDECREF(fields);
+    if (!seq)
+        return -1;
+    *count = PySequence_Fast_GET_SIZE(seq);
+    *out = PyMem_Calloc((size_t)*count + 1, sizeof(ff_field));
+    int rc = *out ? 0 : -1;
+    for (Py_ssize_t i = 0; rc == 0 && i < *count; i++)
+        rc = compile_field(c, t, PySequence_Fast_GET_ITEM(seq, i), &(*out)[i], missing);
+    Py_DECREF(seq);
+    return rc;
+}
+
 static int compile_fields(compiler *c, ff_type *t, PyObject *node)
 {
-    PyObject *fields = PyObject_GetAttrString(node, "fields");
     PyObject *kind = PyObject_GetAttrString(node, "model_kind");
-    PyObject *forbid = PyObject_GetAttrString(node, "forbid_extra");
-    PyObject *missing = NULL, *typenode = NULL, *seq = NULL;
+    PyObject *forbid = kind ? PyObject_GetAttrString(node, "forbid_extra") : NULL;
+    PyObject *typenode = NULL, *missing = NULL, *post = NULL;
     int rc = -1;
-    if (!fields || !kind || !forbid)
+    if (!forbid)
         goto done;
     t->forbid_extra = PyObject_IsTrue(forbid);
     t->model_kind = PyUnicode_CompareWithASCIIString(kind, "typeddict") == 0 ? FF_MODEL_TYPEDDICT
@@ -214,81 +304,19 @@ static int compile_fields(compiler *c, ff_type *t, PyObject *node)
                                                                              : FF_MODEL_DATACLASS;
     typenode = PyImport_ImportModule("frostfork.typenode");
     missing = typenode ? PyObject_GetAttrString(typenode, "MISSING") : NULL;
-    seq = missing ? PySequence_Fast(fields, "Node.fields must be a sequence") : NULL;
-    if (!seq)
+    if (!missing || compile_field_list(c, t, node, "fields", missing, &t->fields, &t->nfields) < 0)
         goto done;
-    t->nfields = PySequence_Fast_GET_SIZE(seq);
-    t->fields = PyMem_Calloc((size_t)t->nfields + 1, sizeof(ff_field));
-    if (!t->fields)
-        goto done;
-    for (Py_ssize_t i = 0; i < t->nfields; i++) {
-        PyObject *f = PySequence_Fast_GET_ITEM(seq, i);
-        ff_field *fd = &t->fields[i];
-        PyObject *fnode = PyObject_GetAttrString(f, "node");
-        PyObject *def = fnode ? PyObject_GetAttrString(f, "default") : NULL;
-        PyObject *fac = def ? PyObject_GetAttrString(f, "default_factory") : NULL;
-        fd->name = fac ? PyObject_GetAttrString(f, "name") : NULL;
-        if (fd->name && PyUnicode_Check(fd->name)) {
-            PyUnicode_InternInPlace(&fd->name);
-            fd->key = PyUnicode_AsUTF8AndSize(fd->name, &fd->key_len);
-            fd->key_plain = fd->key != NULL;
-            for (Py_ssize_t k = 0; fd->key && k < fd->key_len; k++) {
-                unsigned char ch = (unsigned char)fd->key[k];
-                if (ch == '"' || ch == '\\' || ch < 0x20)
-                    fd->key_plain = 0;
-            }
-            if (fd->key_plain && fd->key_len <= 14) {
-                /* the quoted key as words, for decode.c's expected_key */
-                char q[16] = {0}, m[8] = {0};
-                size_t ql = (size_t)fd->key_len + 2;
-                q[0] = '"';
-                memcpy(q + 1, fd->key, (size_t)fd->key_len);
-                q[ql - 1] = '"';
-                memset(m, 0xff, ql < 8 ? ql : 8);
-                memcpy(&fd->qword[0], q, 8);
-                memcpy(&fd->qword[1], ql >= 8 ? q + ql - 8 : q, 8);
-                memcpy(&fd->qmask, m, 8);
-                fd->qlen = ql;
-            }
-        }
-        if (fd->key) {
-            PyObject *req = PyObject_GetAttrString(f, "required");
-            PyObject *opt = req ? PyObject_GetAttrString(f, "optional_key") : NULL;
-            if (!opt && req && PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                PyErr_Clear();
-                opt = Py_NewRef(Py_False);
-            }
-            fd->required = req && opt && PyObject_IsTrue(req) && !PyObject_IsTrue(opt);
-            Py_XDECREF(req);
-            Py_XDECREF(opt);
-            fd->default_value = def != missing ? Py_NewRef(def) : NULL;
-            fd->default_factory = fac != Py_None ? Py_NewRef(fac) : NULL;
-            fd->type = compile_node(c, fnode);
-        }
-        Py_XDECREF(fnode);
-        Py_XDECREF(def);
-        Py_XDECREF(fac);
-        if (!fd->type)
+    if (t->model_kind == FF_MODEL_DATACLASS) {
+        post = PyObject_GetAttrString(node, "post_init");
+        if (!post || compile_field_list(c, t, node, "late", missing, &t->late, &t->nlate) < 0)
             goto done;
-        if (t->model_kind == FF_MODEL_FROSTFORK) {
-            PyObject *descr = PyObject_GetAttr(t->cls, fd->name);
-            if (!descr)
-                goto done;
-            if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-                Py_DECREF(descr);
-                PyErr_Format(PyExc_TypeError, "%R.%U is not a slot", t->cls, fd->name);
-                goto done;
-            }
-            fd->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
-            Py_DECREF(descr);
-        }
+        t->post_init = PyObject_IsTrue(post);
     }
     rc = 0;
 done:
-    Py_XDECREF(seq);
+    Py_XDECREF(post);
     Py_XDECREF(missing);
     Py_XDECREF(typenode);
-    Py_XDECREF(fields);
     Py_XDECREF(kind);
     Py_XDECREF(forbid);
     return rc;

@@ -67,6 +67,12 @@ struct ff_type {
      * and this version tag, i.e. no data descriptor can have appeared since */
     void *dc_keys;
     unsigned int dc_version;
+    /* dataclass: what its __init__ does beyond the fields it takes — its
+     * init=False fields (those with a default set after the others), then
+     * __post_init__ called when post_init */
+    ff_field *late;
+    Py_ssize_t nlate;
+    int post_init;
     unsigned token_mask;   /* which JSON tokens this type can start with (unions) */
 };
 
