@@ -12,53 +12,37 @@ fields.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from frostfork import _core
 from frostfork.schema import node_for
 
-T = TypeVar("T")
-
 __all__ = ["decode", "encode", "schema_of"]
 
-_compiled: dict[Any, Any] = {}
+if TYPE_CHECKING:
+    def decode(buf: bytes | bytearray | memoryview | str, /, *, type: Any = Any) -> Any:
+        """Strict JSON → validated objects of `type`; raises ValidationError or JSONDecodeError."""
+
+    def encode(obj: Any, /, *, type: Any = ..., include_sensitive: bool = False) -> bytes:
+        """Objects → JSON bytes; Sensitive model fields are left out unless asked for.
+
+        With `type`, obj is written as that type (what a response model does): a model's
+        declared fields only, read from attributes, slots or mapping keys, Sensitive ones
+        never; a value that does not fit raises ValueError naming where and why."""
+
+    def schema_of(tp: Any, /) -> _core.Schema:
+        """The compiled validator for a type (compiled on first use)."""
+else:
+    # In C (json/api.c): argument parsing and the per-type schema cache cost a
+    # small document's call more than its decoding does.
+    decode = _core.json_decode
+    encode = _core.json_encode
+    schema_of = _core.schema_of
 
 
-def schema_of(tp: Any) -> Any:
-    """The compiled validator for a type (compiled on first use)."""
-    # typing compares unions as sets (Union[int, float] == Union[float, int],
-    # also inside list[...] and the like), but a union is tried in declaration
-    # order, so a hint that is not a plain class is keyed with its spelling too.
-    key = tp if isinstance(tp, type) else (tp, repr(tp))
-    try:
-        return _compiled[key]
-    except KeyError:
-        schema = _core.compile(node_for(tp))
-        _compiled[key] = schema
-        return schema
-    except TypeError:  # unhashable hints: compile every time
-        return _core.compile(node_for(tp))
-
-
-def decode(buf: bytes | bytearray | memoryview | str, *, type: Any = Any) -> Any:
-    """Strict JSON → validated objects of `type`; raises ValidationError or JSONDecodeError."""
-    return _core.decode(buf, schema_of(type))
-
-
-_NO_TYPE: Any = object()
-
-
-def encode(obj: Any, *, type: Any = _NO_TYPE, include_sensitive: bool = False) -> bytes:
-    """Objects → JSON bytes; Sensitive model fields are left out unless asked for.
-
-    With `type`, obj is written as that type (what a response model does): a model's
-    declared fields only, read from attributes, slots or mapping keys, Sensitive ones
-    never; a value that does not fit raises ValueError naming where and why."""
-    if type is not _NO_TYPE:
-        if include_sensitive:
-            raise ValueError("include_sensitive cannot be combined with type=")
-        return _core.encode_as(obj, schema_of(type))
-    return _core.json_encode(obj, include_sensitive=include_sensitive)
+def _compile(tp: Any) -> Any:
+    """A type hint compiled; called by the C schema cache once per hint."""
+    return _core.compile(node_for(tp))
 
 
 def _fields_for(cls: type) -> Any:

@@ -9,6 +9,18 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+/* getattr(obj, name) without raising AttributeError: 1 with *res set, 0 with
+ * *res NULL when obj has no such attribute, -1 on any other error. 3.13 made
+ * public what 3.11 and 3.12 have as _PyObject_LookupAttr. */
+static inline int ff_getattr_optional(PyObject *obj, PyObject *name, PyObject **res)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(obj, name, res);
+#else
+    return _PyObject_LookupAttr(obj, name, res);
+#endif
+}
+
 /* The object a weak reference points to, as a new reference, or NULL when the
  * referent is gone (no exception set either way). 3.13 deprecated the
  * borrowed-reference PyWeakref_GetObject for PyWeakref_GetRef, which cannot hand

@@ -4,6 +4,7 @@
  * everything mutable in the module state, m_traverse/m_clear for the GC. */
 #include "module.h"
 
+#include "json/api.h"
 #include "json/decode.h"
 #include "json/encode.h"
 #include "json/shape.h"
@@ -113,8 +114,12 @@ static PyMethodDef module_methods[] = {
     {"serve", (PyCFunction)(void (*)(void))ff_py_serve, METH_VARARGS | METH_KEYWORDS,
      "serve(listen_fd, app, *, wsgi=False, workers=1, ...) -> exit code\n\n"
      "Freeze the heap, fork the workers and supervise them until stopped."},
-    {"json_encode", (PyCFunction)(void (*)(void))ff_py_json_encode,
-     METH_VARARGS | METH_KEYWORDS, "json_encode(obj, *, include_sensitive=False) -> bytes"},
+    {"json_encode", (PyCFunction)(void (*)(void))ff_py_json_encode, METH_FASTCALL | METH_KEYWORDS,
+     "json_encode(obj, /, *, type=<none>, include_sensitive=False) -> bytes: frostfork.json.encode"},
+    {"json_decode", (PyCFunction)(void (*)(void))ff_py_json_decode, METH_FASTCALL | METH_KEYWORDS,
+     "json_decode(buf, /, *, type=Any) -> value: frostfork.json.decode"},
+    {"schema_of", ff_py_schema_of, METH_O,
+     "schema_of(type) -> Schema: the type's validator, compiled once: frostfork.json.schema_of"},
     {"_match", ff_py_match, METH_VARARGS, "route matching, for tests"},
     {"_dispatch", (PyCFunction)(void (*)(void))ff_py_dispatch, METH_FASTCALL,
      "_dispatch(func, schema, payload) -> func(**validated payload keys)"},
@@ -138,8 +143,6 @@ static PyMethodDef module_methods[] = {
     {"compile", ff_py_compile, METH_O, "compile(node) -> Schema: a type tree made a validator"},
     {"decode", (PyCFunction)(void (*)(void))ff_py_decode, METH_FASTCALL,
      "decode(buf, schema) -> value; raises ValidationError or JSONDecodeError"},
-    {"encode_as", (PyCFunction)(void (*)(void))ff_py_json_encode_as, METH_FASTCALL,
-     "encode_as(obj, schema) -> bytes: obj written as the schema's type (only its fields)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -275,6 +278,19 @@ static int module_exec(PyObject *m)
     st->BufferedReader = ff_import_attr("io", "BufferedReader");
     st->gc_module = PyImport_ImportModule("gc");
     st->enc_fields = PyDict_New();
+    st->schemas = PyDict_New();
+    st->typing_any = ff_import_attr("typing", "Any");
+    st->AnnotatedAlias = (PyTypeObject *)ff_import_attr("typing", "_AnnotatedAlias");
+    if (st->AnnotatedAlias && !PyType_Check(st->AnnotatedAlias)) {
+        PyErr_SetString(PyExc_TypeError, "typing._AnnotatedAlias is not a class");
+        Py_CLEAR(st->AnnotatedAlias);
+    }
+    st->str_args = PyUnicode_InternFromString("__args__");
+    st->str_origin = PyUnicode_InternFromString("__origin__");
+    st->str_metadata = PyUnicode_InternFromString("__metadata__");
+    if (!st->schemas || !st->typing_any || !st->AnnotatedAlias || !st->str_args ||
+        !st->str_origin || !st->str_metadata)
+        return -1;
     st->empty_tuple = PyTuple_New(0);
     static const char *const asgi_strings[] = {
 #define FF_ASGI_STRING_TEXT(id, text) text,
@@ -349,6 +365,10 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->time_type);
     Py_VISIT(st->enc_fields);
     Py_VISIT(st->fields_for);
+    Py_VISIT(st->schemas);
+    Py_VISIT(st->compile_hint);
+    Py_VISIT(st->typing_any);
+    Py_VISIT(st->AnnotatedAlias);
     return 0;
 }
 
@@ -407,6 +427,13 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->time_type);
     Py_CLEAR(st->enc_fields);
     Py_CLEAR(st->fields_for);
+    Py_CLEAR(st->schemas);
+    Py_CLEAR(st->compile_hint);
+    Py_CLEAR(st->typing_any);
+    Py_CLEAR(st->AnnotatedAlias);
+    Py_CLEAR(st->str_args);
+    Py_CLEAR(st->str_origin);
+    Py_CLEAR(st->str_metadata);
     for (size_t i = 0; i < FF_KEY_CACHE_SIZE; i++)
         Py_CLEAR(st->key_cache[i]);
     return 0;

@@ -72,6 +72,12 @@ typedef struct {
     PyObject *enc_fields;      /* type -> field-table capsule (json/encode.c) or None */
     PyObject *fields_for;      /* frostfork.json._fields_for, imported on first need */
     size_t enc_size_hint;      /* json.encode's last output size: its next buffer starts there */
+    /* frostfork.json's entry points (json/api.c) */
+    PyObject *schemas;         /* a type hint's key -> its compiled Schema */
+    PyObject *compile_hint;    /* frostfork.json._compile, imported on first need */
+    PyObject *typing_any;      /* typing.Any: decode()'s type when none is given */
+    PyTypeObject *AnnotatedAlias; /* typing._AnnotatedAlias: its metadata is part of the key */
+    PyObject *str_args, *str_origin, *str_metadata;
     /* cleanup */
     PyTypeObject *Finalizer_type;
     int in_request;            /* a handler is running: new finalizers are request-scoped */
@@ -118,7 +124,6 @@ extern PyType_Spec ff_callnext_spec;
 extern PyType_Spec ff_finalizer_spec;
 
 PyObject *ff_py_serve(PyObject *module, PyObject *args, PyObject *kwargs);
-PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_match(PyObject *module, PyObject *args);
 PyObject *ff_py_finalize(PyObject *module, PyObject *args, PyObject *kwargs);
 PyObject *ff_py_audit(PyObject *module, PyObject *args, PyObject *kwargs);

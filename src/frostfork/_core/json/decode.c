@@ -1632,6 +1632,33 @@ void ff_dec_raise(ff_dec *d)
 }
 
 /* decode(buf, schema) -> value; raises ValidationError / JSONDecodeError. */
+/* A document decoded as a schema's type: bytes-like or str in, the value out,
+ * or NULL with ValidationError / JSONDecodeError (or another error) set. */
+PyObject *ff_decode_with(ff_state *st, PyObject *buf, const ff_type *root)
+{
+    Py_buffer view;
+    if (PyUnicode_Check(buf)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(buf, &n);
+        if (!s)
+            return NULL;
+        view.buf = (void *)s;
+        view.len = n;
+        view.obj = NULL;
+    } else if (PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    ff_dec d;
+    ff_dec_init(&d, st, view.buf, (size_t)view.len, NULL);
+    PyObject *v = ff_json_decode(&d, root);
+    if (!v)
+        ff_dec_raise(&d);
+    ff_dec_free(&d);
+    if (view.obj)
+        PyBuffer_Release(&view);
+    return v;
+}
+
 PyObject *ff_py_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     ff_state *st = ff_get_state(module);
@@ -1639,25 +1666,5 @@ PyObject *ff_py_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         PyErr_SetString(PyExc_TypeError, "decode(buf, schema) takes bytes-like and a Schema");
         return NULL;
     }
-    Py_buffer view;
-    if (PyUnicode_Check(args[0])) {
-        Py_ssize_t n;
-        const char *s = PyUnicode_AsUTF8AndSize(args[0], &n);
-        if (!s)
-            return NULL;
-        view.buf = (void *)s;
-        view.len = n;
-        view.obj = NULL;
-    } else if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
-    ff_dec d;
-    ff_dec_init(&d, st, view.buf, (size_t)view.len, NULL);
-    PyObject *v = ff_json_decode(&d, ((ff_Schema *)args[1])->root);
-    if (!v)
-        ff_dec_raise(&d);
-    ff_dec_free(&d);
-    if (view.obj)
-        PyBuffer_Release(&view);
-    return v;
+    return ff_decode_with(st, args[0], ((ff_Schema *)args[1])->root);
 }

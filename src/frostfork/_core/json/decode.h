@@ -77,5 +77,7 @@ int ff_dec_error(ff_dec *d, const char *type, PyObject *msg, PyObject *input, Py
 void ff_dec_raise(ff_dec *d);
 
 PyObject *ff_py_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+/* buf (bytes-like or str) decoded as root's type; NULL with the error set */
+PyObject *ff_decode_with(ff_state *st, PyObject *buf, const ff_type *root);
 
 #endif

@@ -406,11 +406,12 @@ typedef struct {
     key_entry keys[KEY_SLOTS];
 } enc;
 
+/* Lets go of the keys this call remembered: only the slots set, one bit at a
+ * time (a small document sets few of the 64). */
 static void enc_release(enc *e)
 {
-    for (unsigned i = 0; i < KEY_SLOTS; i++)
-        if (e->key_used >> i & 1)
-            Py_DECREF(e->keys[i].key);
+    for (uint64_t used = e->key_used; used; used &= used - 1)
+        Py_DECREF(e->keys[__builtin_ctzll(used)].key);
     e->key_used = 0;
 }
 
@@ -835,35 +836,30 @@ int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags)
     return rc;
 }
 
-/* json_encode(obj, include_sensitive=False) -> bytes */
-PyObject *ff_py_json_encode(PyObject *module, PyObject *args, PyObject *kwargs)
+/* obj's JSON text as a bytes object (frostfork.json.encode). The text is
+ * written straight into the bytes object's storage, sized where the last
+ * call's result ended (a worker's output buffer keeps its size from one
+ * response to the next; this entry point has no such buffer), so a run of
+ * similar documents grows no buffer and copies nothing. */
+PyObject *ff_encode_bytes(ff_state *st, PyObject *obj, int flags)
 {
-    static char *kwlist[] = {"obj", "include_sensitive", NULL};
-    PyObject *obj;
-    int sensitive = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$p:json_encode", kwlist, &obj, &sensitive))
-        return NULL;
-    ff_state *st = ff_get_state(module);
-    /* A worker's output buffer keeps its size from one response to the next;
-     * this entry point has no such buffer, so it starts where the last call
-     * ended (up to 1 MiB) instead of growing through a copy per doubling. */
-    size_t cap = st->enc_size_hint > 1024 ? st->enc_size_hint : 1024;
+    size_t cap = st->enc_size_hint > 64 ? st->enc_size_hint : 64;
     PyObject *res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap);
     if (!res)
         return NULL;
     ff_buf b = {PyBytes_AS_STRING(res), BYTES_OUT, 0, cap};
-    int rc = ff_json_encode(&b, obj, st, sensitive ? FF_ENC_SENSITIVE : 0);
+    int rc = ff_json_encode(&b, obj, st, flags);
     res = b.data ? bytes_of(&b) : NULL; /* NULL: a failed grow already freed it */
     if (rc < 0) {
         Py_XDECREF(res);
         return NULL;
     }
-    st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
-    if (b.len < b.cap / 2) {
-        /* Much smaller than the room taken (a small result after a large one):
-         * copied out, so the result does not keep the large block (shrinking a
-         * block that malloc mapped keeps whole pages). The copy is at most half
-         * the room, never more than the copy every call used to make. */
+    st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + b.len / 8 + 16 : (size_t)1 << 20;
+    if (b.cap > 512 && b.len < b.cap / 2) {
+        /* Much smaller than a large room taken (a small result after a large
+         * one): copied out, so the result does not keep the large block
+         * (shrinking a block that malloc mapped keeps whole pages). The copy
+         * is at most half the room. Small blocks are pymalloc's: resized. */
         PyObject *small = PyBytes_FromStringAndSize(b.data, (Py_ssize_t)b.len);
         Py_DECREF(res);
         return small;

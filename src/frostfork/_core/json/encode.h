@@ -22,4 +22,7 @@ enum { FF_ENC_SENSITIVE = 1 }; /* also write Sensitive fields (frostfork.dispatc
  * by one getattr per field, unless a field name is a data descriptor. */
 int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags);
 
+/* obj's JSON text as a new bytes object, or NULL with the error set. */
+PyObject *ff_encode_bytes(ff_state *st, PyObject *obj, int flags);
+
 #endif

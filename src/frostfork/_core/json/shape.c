@@ -606,16 +606,11 @@ int ff_json_encode_as(ff_buf *out, PyObject *obj, const ff_type *t, ff_state *st
     return rc;
 }
 
-PyObject *ff_py_json_encode_as(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+PyObject *ff_encode_as_bytes(ff_state *st, PyObject *obj, const ff_type *t)
 {
-    ff_state *st = ff_get_state(module);
-    if (nargs != 2 || !PyObject_TypeCheck(args[1], st->Schema_type)) {
-        PyErr_SetString(PyExc_TypeError, "encode_as(obj, schema) takes a value and a Schema");
-        return NULL;
-    }
     ff_buf b = {0};
     PyObject *res = NULL;
-    if (ff_json_encode_as(&b, args[0], ((ff_Schema *)args[1])->root, st) == 0)
+    if (ff_json_encode_as(&b, obj, t, st) == 0)
         res = PyBytes_FromStringAndSize(b.data ? b.data : "", (Py_ssize_t)b.len);
     ff_buf_free(&b);
     return res;

@@ -18,7 +18,7 @@
  * document: the caller drops it (out->len back to where it was). */
 int ff_json_encode_as(ff_buf *out, PyObject *obj, const ff_type *t, ff_state *st);
 
-/* encode_as(obj, schema) -> bytes (frostfork.json.encode(obj, type=T)). */
-PyObject *ff_py_json_encode_as(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+/* obj as t's type, as a bytes object (frostfork.json.encode(obj, type=T)). */
+PyObject *ff_encode_as_bytes(ff_state *st, PyObject *obj, const ff_type *t);
 
 #endif
