@@ -226,7 +226,72 @@ def build_rows() -> tuple[list[tuple[str, list[tuple[str, Any, Any]]]], list[str
             ("decode, no type", [(a, f, ("decode", data)) for a, f, _ in untyped]),
             ("encode models / dataclasses", [(a, f, ("encode", data)) for a, f, _ in enc_models]),
             ("encode dicts", [(a, f, ("encode", data)) for a, f, _ in enc_dicts])]
-    return rows, missing
+    return rows + one_record_rows(data, missing), missing
+
+
+def one_record_rows(data: list[dict[str, Any]], missing: list[str]
+                    ) -> list[tuple[str, list[tuple[str, Any, Any]]]]:
+    """The same work on one record (~200 bytes, a typical request body), where a
+    call's fixed cost (arguments, finding the type's validator, the output
+    buffer) is most of it. Not a bar; beside the bars to show that cost."""
+    rec = data[0]
+    buf = json.dumps(rec, separators=(",", ":")).encode()
+    m = peers()
+    msgspec, orjson, pydantic = m["msgspec"], m["orjson"], m["pydantic"]
+    typed = [("frostfork Model", lambda: ffjson.decode(buf, type=FFUser)),
+             ("frostfork dataclass", lambda: ffjson.decode(buf, type=DCUser))]
+    untyped = [("frostfork", lambda: ffjson.decode(buf))]
+    ff_obj = ffjson.decode(buf, type=FFUser)
+    dc_obj = ffjson.decode(buf, type=DCUser)
+    enc = [("frostfork Model", lambda: ffjson.encode(ff_obj)),
+           ("frostfork dataclass", lambda: ffjson.encode(dc_obj)),
+           ("frostfork dict", lambda: ffjson.encode(rec))]
+    if msgspec:
+        class MAddress(msgspec.Struct):
+            street: str
+            city: str
+            zip: str
+
+        class MUser(msgspec.Struct):
+            id: int
+            name: str
+            email: str
+            score: float
+            active: bool
+            address: MAddress
+            tags: list[str]
+
+        mdec = msgspec.json.Decoder(MUser)
+        m_obj = mdec.decode(buf)
+        typed.append(("msgspec Struct", lambda: mdec.decode(buf)))
+        typed.append(("msgspec decode(type=Struct)", lambda: msgspec.json.decode(buf, type=MUser)))
+        untyped.append(("msgspec", lambda: msgspec.json.decode(buf)))
+        enc.append(("msgspec Struct", lambda: msgspec.json.encode(m_obj)))
+        enc.append(("msgspec dict", lambda: msgspec.json.encode(rec)))
+    if orjson:
+        untyped.append(("orjson", lambda: orjson.loads(buf)))
+        enc.append(("orjson dataclass", lambda: orjson.dumps(dc_obj)))
+        enc.append(("orjson dict", lambda: orjson.dumps(rec)))
+    if pydantic:
+        class PAddress(pydantic.BaseModel):
+            street: str
+            city: str
+            zip: str
+
+        class PUser(pydantic.BaseModel):
+            id: int
+            name: str
+            email: str
+            score: float
+            active: bool
+            address: PAddress
+            tags: list[str]
+
+        typed.append(("pydantic model_validate_json", lambda: PUser.model_validate_json(buf)))
+    untyped.append(("json (stdlib)", lambda: json.loads(buf)))
+    return [("one record: decode + validate", [(a, f, ("decode", rec)) for a, f in typed]),
+            ("one record: decode, no type", [(a, f, ("decode", rec)) for a, f in untyped]),
+            ("one record: encode", [(a, f, ("encode", rec)) for a, f in enc])]
 
 
 def check(rows: list[tuple[str, list[tuple[str, Any, Any]]]]) -> None:
@@ -279,6 +344,11 @@ def measure(rows: list[tuple[str, list[tuple[str, Any, Any]]]], repeats: int, se
 PEERS = ("msgspec", "orjson")
 
 
+def per_call(t: float) -> str:
+    """Seconds per call as ms, or as µs for the one-record rows."""
+    return f"{t * 1e3:.3f} ms" if t >= 1e-4 else f"{t * 1e6:.2f} µs"
+
+
 def table(rows: list[tuple[str, list[tuple[str, Any, Any]]]],
           times: dict[tuple[str, str], list[float]]) -> tuple[list[str], dict[str, float]]:
     """Markdown table lines, and {row/label: ratio to fastest peer} for frostfork rows."""
@@ -294,8 +364,8 @@ def table(rows: list[tuple[str, list[tuple[str, Any, Any]]]],
             ratio = f"{best[label] / fastest:.2f}" if fastest else "—"
             if fastest and label.startswith("frostfork"):
                 ratios[f"{title} / {label}"] = best[label] / fastest
-            lines.append(f"| {title} | {label} | {min(ts) * 1e3:.3f} ms | "
-                         f"{statistics.median(ts) * 1e3:.3f} ms | {ratio} |")
+            lines.append(f"| {title} | {label} | {per_call(min(ts))} | "
+                         f"{per_call(statistics.median(ts))} | {ratio} |")
     return lines, ratios
 
 
