@@ -368,6 +368,7 @@ static int module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->schemas);
     Py_VISIT(st->compile_hint);
     Py_VISIT(st->typing_any);
+    Py_VISIT(st->schema_any);
     Py_VISIT(st->AnnotatedAlias);
     return 0;
 }
@@ -430,6 +431,7 @@ static int module_clear(PyObject *m)
     Py_CLEAR(st->schemas);
     Py_CLEAR(st->compile_hint);
     Py_CLEAR(st->typing_any);
+    Py_CLEAR(st->schema_any);
     Py_CLEAR(st->AnnotatedAlias);
     Py_CLEAR(st->str_args);
     Py_CLEAR(st->str_origin);

@@ -76,6 +76,7 @@ typedef struct {
     PyObject *schemas;         /* a type hint's key -> its compiled Schema */
     PyObject *compile_hint;    /* frostfork.json._compile, imported on first need */
     PyObject *typing_any;      /* typing.Any: decode()'s type when none is given */
+    PyObject *schema_any;      /* its Schema, made on first use */
     PyTypeObject *AnnotatedAlias; /* typing._AnnotatedAlias: its metadata is part of the key */
     PyObject *str_args, *str_origin, *str_metadata;
     /* cleanup */

@@ -172,7 +172,12 @@ PyObject *ff_py_json_decode(PyObject *module, PyObject *const *args, size_t narg
     }
     if (keywords("decode", args, nargs, kwnames, names, &tp, 1) < 0)
         return NULL;
-    PyObject *schema = schema_for(st, tp ? tp : st->typing_any);
+    if (!tp || tp == st->typing_any) { /* the usual call: no dict lookup */
+        if (!st->schema_any && !(st->schema_any = schema_for(st, st->typing_any)))
+            return NULL;
+        return ff_decode_with(st, args[0], ((ff_Schema *)st->schema_any)->root);
+    }
+    PyObject *schema = schema_for(st, tp);
     if (!schema)
         return NULL;
     PyObject *res = ff_decode_with(st, args[0], ((ff_Schema *)schema)->root);
