@@ -46,8 +46,8 @@ def main() -> None:
             gc.enable()
             best[n] = min(best[n], dt)
     base = best[a.names[-1]]
-    print(" ".join(f"{n.split(' / ', 1)[1]}={best[n] * 1e3:.3f}ms({best[n] / base:.3f})"
-                   for n in a.names))
+    for n in a.names:
+        print(f"{n}: {json_codec.per_call(best[n])} ({best[n] / base:.3f})")
 
 
 if __name__ == "__main__":

@@ -854,7 +854,10 @@ PyObject *ff_encode_bytes(ff_state *st, PyObject *obj, int flags)
         Py_XDECREF(res);
         return NULL;
     }
-    st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + b.len / 8 + 16 : (size_t)1 << 20;
+    /* just over the last size: a block of the size glibc last freed comes back
+     * from its heap (a freed mmap raises its mmap threshold to that size), a
+     * larger one would be mapped, and its pages faulted in, on every call */
+    st->enc_size_hint = b.len < ((size_t)1 << 20) ? b.len + 64 : (size_t)1 << 20;
     if (b.cap > 512 && b.len < b.cap / 2) {
         /* Much smaller than a large room taken (a small result after a large
          * one): copied out, so the result does not keep the large block
