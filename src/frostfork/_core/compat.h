@@ -159,6 +159,17 @@ static inline PyObject **ff_values_array(void *iv)
 #endif
 }
 
+/* The values array of an instance __dict__ that still shares the class's
+ * key table `keys` (a split dict, as CPython makes one from inline values),
+ * indexed like the inline values; NULL for any other dict. */
+static inline PyObject **ff_split_dict_values(PyObject *dict, void *keys)
+{
+    PyDictObject *d = (PyDictObject *)dict;
+    if (!PyDict_CheckExact(dict) || (void *)d->ma_keys != keys || !d->ma_values)
+        return NULL;
+    return ff_values_array(d->ma_values);
+}
+
 /* How many attributes were set, and the index of the k-th one set. */
 static inline int ff_values_count(void *iv)
 {
@@ -210,6 +221,12 @@ static inline void *ff_inline_values(PyObject *obj, int empty)
 static inline PyObject **ff_values_array(void *iv)
 {
     (void)iv;
+    return NULL;
+}
+static inline PyObject **ff_split_dict_values(PyObject *dict, void *keys)
+{
+    (void)dict;
+    (void)keys;
     return NULL;
 }
 static inline int ff_values_count(void *iv)

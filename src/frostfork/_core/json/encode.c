@@ -3,6 +3,7 @@
  * No intermediate str objects: ASCII strings are escaped straight from the
  * object's storage, others from their cached UTF-8. */
 #include "json/encode.h"
+#include "schema/type.h"
 #include "util/copy.h"
 #include "json/scan.h"
 
@@ -362,6 +363,7 @@ static int put_float(ff_buf *out, PyObject *o)
 typedef struct {
     PyObject *name;
     Py_ssize_t offset;
+    int vix;             /* dataclass: index in the instance's values (dc_keys) */
     int sensitive;
     const char *key;     /* `"name":` */
     size_t key_len;
@@ -376,6 +378,11 @@ typedef struct {
      * uses the generic getattr; valid while the class keeps `version`. */
     int from_dict;
     unsigned int version;
+    /* With from_dict, the class's shared key table when every field is in it
+     * (vix): the fields are then read straight from the instance's inline
+     * values, or from its __dict__ while that still shares this table,
+     * without a dict walk (and without making a __dict__ object at all) */
+    void *dc_keys;
     enc_field f[];
 } enc_fields;
 
@@ -565,6 +572,18 @@ static PyObject *compile_fields(PyTypeObject *tp, PyObject *spec)
         fs->n = i + 1;
     }
     at[n] = keys.len;
+    if (n <= FF_VALUE_INDEX_MAX) {
+        PyObject *names[FF_VALUE_INDEX_MAX];
+        int ix[FF_VALUE_INDEX_MAX];
+        int all_dict = tp->tp_getattro == PyObject_GenericGetAttr;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            names[i] = fs->f[i].name;
+            all_dict &= fs->f[i].offset < 0;
+        }
+        fs->dc_keys = all_dict ? ff_value_index(tp, names, n, ix) : NULL;
+        for (Py_ssize_t i = 0; fs->dc_keys && i < n; i++)
+            fs->f[i].vix = ix[i];
+    }
     fs->from_dict = tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_dictoffset != 0;
     for (Py_ssize_t i = 0; fs->from_dict && i < n; i++) {
         if (fs->f[i].offset >= 0)
@@ -662,11 +681,18 @@ static PyObject *dict_field(PyObject *dict, Py_ssize_t *pos, PyObject *name)
 static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, enc *e)
 {
     int first = 1, all = (e->flags & FF_ENC_SENSITIVE) != 0;
-    PyObject *dict = NULL;
+    PyObject *dict = NULL, **vals = NULL;
     Py_ssize_t pos = 0;
-    if (fs->from_dict && ff_type_version(Py_TYPE(o)) == fs->version &&
-        !(dict = PyObject_GenericGetDict(o, NULL)))
-        return -1;
+    if (fs->from_dict && ff_type_version(Py_TYPE(o)) == fs->version) {
+        void *iv = fs->dc_keys && ff_shared_keys(Py_TYPE(o)) == fs->dc_keys ? ff_inline_values(o, 0)
+                                                                             : NULL;
+        if (iv)
+            vals = ff_values_array(iv);
+        else if (!(dict = PyObject_GenericGetDict(o, NULL)))
+            return -1;
+        else if (fs->dc_keys)
+            vals = ff_split_dict_values(dict, fs->dc_keys);
+    }
     int rc = -1;
     if (put_char(out, '{') < 0)
         goto done;
@@ -679,6 +705,8 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
             v = Py_XNewRef(*(PyObject **)((char *)o + f->offset));
             if (!v)
                 continue; /* an unset slot */
+        } else if (vals) {
+            v = Py_XNewRef(vals[f->vix]); /* NULL (not set): getattr decides */
         } else if (dict && !(v = dict_field(dict, &pos, f->name)) && PyErr_Occurred()) {
             goto done;
         }

@@ -17,9 +17,9 @@ enum { FF_ENC_SENSITIVE = 1 }; /* also write Sensitive fields (frostfork.dispatc
  * Enum members (their value), datetime/date/time (ISO 8601), UUID and
  * Decimal (strings) and bytes (base64). Returns 0, or -1 with a Python
  * exception set; out may then hold a partial document the caller discards.
- * A dataclass instance without slots is read through its __dict__ (which
- * CPython 3.11+ then keeps as a real dict object beside the instance), not
- * by one getattr per field, unless a field name is a data descriptor. */
+ * A dataclass instance without slots is read from its inline values (3.11
+ * to 3.13; no __dict__ object is made) or its __dict__, not by one getattr
+ * per field, unless a field name is a data descriptor. */
 int ff_json_encode(ff_buf *out, PyObject *obj, ff_state *st, int flags);
 
 /* obj's JSON text as a new bytes object, or NULL with the error set. */

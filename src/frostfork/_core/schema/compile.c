@@ -322,60 +322,79 @@ done:
     return rc;
 }
 
-/* Where each field of a dataclass lives in its instances' inline values, so
- * the decoder can store them there directly instead of through a generic
- * setattr per field (a type lookup and a key-table search each, a third of
- * the cost of decoding into dataclasses). Found by setting the fields, in
- * declaration order, on a probe instance made as the decoder makes them and
- * reading back the order the values array recorded; any surprise (a data
- * descriptor or __post_init__ on the class, a dict materialised, a count or
- * value that does not match) leaves t->dc_keys NULL and the generic path in
- * place. Never fails: whatever goes wrong here only loses the shortcut. */
-static void probe_inline_values(ff_type *t)
+/* Where each of n attribute names lives in the inline values of tp's
+ * instances: ix[i] is names[i]'s index in the class's shared key table,
+ * which is returned (NULL: no such layout, or a surprise). Found by setting
+ * the names, in order, on a probe instance made as the decoder makes them
+ * (object.__new__) and reading back the order its values array recorded;
+ * a data descriptor on a name (a property, a slot), a dict materialised, a
+ * count or value that does not match, all give NULL. Never raises: whatever
+ * goes wrong only loses the shortcut. Used by the decoder to store fields
+ * and by the encoder to read them. */
+void *ff_value_index(PyTypeObject *tp, PyObject *const *names, Py_ssize_t n, int *ix)
 {
-    t->dc_keys = NULL;
-    if (!FF_HAVE_INLINE_VALUES || !PyType_Check(t->cls) || t->nfields < 1 || t->nfields > 30)
-        return;
-    PyTypeObject *tp = (PyTypeObject *)t->cls;
+    if (!FF_HAVE_INLINE_VALUES || n < 1 || n > FF_VALUE_INDEX_MAX)
+        return NULL;
     void *keys = ff_shared_keys(tp);
     if (!keys)
-        return;
-    PyObject *post = PyUnicode_InternFromString("__post_init__");
-    if (!post) {
-        PyErr_Clear();
-        return;
-    }
-    int ok = _PyType_Lookup(tp, post) == NULL;
-    Py_DECREF(post);
-    for (Py_ssize_t i = 0; ok && i < t->nfields; i++) {
-        PyObject *descr = _PyType_Lookup(tp, t->fields[i].name); /* borrowed */
+        return NULL;
+    int ok = 1;
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        PyObject *descr = _PyType_Lookup(tp, names[i]); /* borrowed */
         ok = !descr || !Py_TYPE(descr)->tp_descr_set;
     }
     PyObject *args = ok ? PyTuple_New(0) : NULL;
     PyObject *obj = args ? PyBaseObject_Type.tp_new(tp, args, NULL) : NULL;
     Py_XDECREF(args);
-    PyObject *tags[30] = {0};
-    for (Py_ssize_t i = 0; obj && i < t->nfields; i++) {
+    PyObject *tags[FF_VALUE_INDEX_MAX] = {0};
+    for (Py_ssize_t i = 0; obj && i < n; i++) {
         /* distinct objects, recognisable by identity in the values array */
         if (!(tags[i] = PyLong_FromSsize_t(1000 + i)) ||
-            PyObject_GenericSetAttr(obj, t->fields[i].name, tags[i]) < 0)
+            PyObject_GenericSetAttr(obj, names[i], tags[i]) < 0)
             Py_CLEAR(obj);
     }
     void *iv = obj ? ff_inline_values(obj, 0) : NULL;
-    ok = iv && ff_values_count(iv) == t->nfields && ff_shared_keys(tp) == keys;
-    for (Py_ssize_t i = 0; ok && i < t->nfields; i++) {
-        int ix = ff_values_order(iv, (int)i);
-        ok = ix >= 0 && ff_values_array(iv)[ix] == tags[i];
-        t->fields[i].vix = ix;
-    }
-    if (ok) {
-        t->dc_keys = keys;
-        t->dc_version = ff_type_version(tp); /* 0 (none): decode.c looks again */
+    ok = iv && ff_values_count(iv) == n && ff_shared_keys(tp) == keys;
+    for (Py_ssize_t i = 0; ok && i < n; i++) {
+        ix[i] = ff_values_order(iv, (int)i);
+        ok = ix[i] >= 0 && ff_values_array(iv)[ix[i]] == tags[i];
     }
     Py_XDECREF(obj);
-    for (Py_ssize_t i = 0; i < t->nfields; i++)
+    for (Py_ssize_t i = 0; i < n; i++)
         Py_XDECREF(tags[i]);
     PyErr_Clear();
+    return ok ? keys : NULL;
+}
+
+/* The decoder's use of ff_value_index: a dataclass's fields stored straight
+ * into a new instance's inline values instead of through a generic setattr
+ * per field (a type lookup and a key-table search each, a third of the cost
+ * of decoding into dataclasses). Not for a class with __post_init__ (kept
+ * on the generic path). Leaves t->dc_keys NULL when it cannot be used. */
+static void probe_inline_values(ff_type *t)
+{
+    t->dc_keys = NULL;
+    if (!PyType_Check(t->cls) || t->nfields < 1 || t->nfields > FF_VALUE_INDEX_MAX)
+        return;
+    PyTypeObject *tp = (PyTypeObject *)t->cls;
+    PyObject *post = PyUnicode_InternFromString("__post_init__");
+    if (!post) {
+        PyErr_Clear();
+        return;
+    }
+    int plain = _PyType_Lookup(tp, post) == NULL;
+    Py_DECREF(post);
+    PyObject *names[FF_VALUE_INDEX_MAX];
+    int ix[FF_VALUE_INDEX_MAX];
+    for (Py_ssize_t i = 0; i < t->nfields; i++)
+        names[i] = t->fields[i].name;
+    void *keys = plain ? ff_value_index(tp, names, t->nfields, ix) : NULL;
+    if (!keys)
+        return;
+    for (Py_ssize_t i = 0; i < t->nfields; i++)
+        t->fields[i].vix = ix[i];
+    t->dc_keys = keys;
+    t->dc_version = ff_type_version(tp); /* 0 (none): decode.c looks again */
 }
 
 static ff_type *compile_node(compiler *c, PyObject *node)

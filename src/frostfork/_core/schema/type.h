@@ -94,4 +94,11 @@ extern PyType_Spec ff_schema_spec;
 /* compile(node) -> Schema */
 PyObject *ff_py_compile(PyObject *module, PyObject *node);
 
+/* Each name's index in the inline values of tp's instances (ix[i]), and the
+ * shared key table they index; NULL when tp's instances have no such layout
+ * or a name is a data descriptor (schema/compile.c). At most
+ * FF_VALUE_INDEX_MAX names. */
+#define FF_VALUE_INDEX_MAX 30
+void *ff_value_index(PyTypeObject *tp, PyObject *const *names, Py_ssize_t n, int *ix);
+
 #endif
