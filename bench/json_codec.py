@@ -138,6 +138,51 @@ def peers() -> dict[str, Any]:
     return mods
 
 
+_PEER_MODELS: dict[str, Any] = {}
+
+
+def peer_models() -> dict[str, Any]:
+    """The record as a msgspec Struct and a pydantic model (each library installed),
+    defined once: {"msgspec": MUser, "pydantic": PUser}."""
+    if _PEER_MODELS:
+        return _PEER_MODELS
+    m = peers()
+    msgspec, pydantic = m["msgspec"], m["pydantic"]
+    if msgspec:
+        class MAddress(msgspec.Struct):
+            street: str
+            city: str
+            zip: str
+
+        class MUser(msgspec.Struct):
+            id: int
+            name: str
+            email: str
+            score: float
+            active: bool
+            address: MAddress
+            tags: list[str]
+
+        _PEER_MODELS["msgspec"] = MUser
+    if pydantic:
+        class PAddress(pydantic.BaseModel):
+            street: str
+            city: str
+            zip: str
+
+        class PUser(pydantic.BaseModel):
+            id: int
+            name: str
+            email: str
+            score: float
+            active: bool
+            address: PAddress
+            tags: list[str]
+
+        _PEER_MODELS["pydantic"] = PUser
+    return _PEER_MODELS
+
+
 def build_rows() -> tuple[list[tuple[str, list[tuple[str, Any, Any]]]], list[str]]:
     """[(row title, [(label, fn, expected-check), ...])], plus notes on missing peers.
 
@@ -159,39 +204,13 @@ def build_rows() -> tuple[list[tuple[str, list[tuple[str, Any, Any]]]], list[str
     typed.append(("frostfork dataclass", lambda: ffjson.decode(buf, type=list[DCUser]), None))
     del ff_model, ff_dc
     if msgspec:
-        class MAddress(msgspec.Struct):
-            street: str
-            city: str
-            zip: str
-
-        class MUser(msgspec.Struct):
-            id: int
-            name: str
-            email: str
-            score: float
-            active: bool
-            address: MAddress
-            tags: list[str]
-
+        MUser = peer_models()["msgspec"]
         mdec = msgspec.json.Decoder(list[MUser])
         mdec_dc = msgspec.json.Decoder(list[DCUser])
         typed.append(("msgspec Struct", lambda: mdec.decode(buf), None))
         typed.append(("msgspec dataclass", lambda: mdec_dc.decode(buf), None))
     if pydantic:
-        class PAddress(pydantic.BaseModel):
-            street: str
-            city: str
-            zip: str
-
-        class PUser(pydantic.BaseModel):
-            id: int
-            name: str
-            email: str
-            score: float
-            active: bool
-            address: PAddress
-            tags: list[str]
-
+        PUser = peer_models()["pydantic"]
         adapter = pydantic.TypeAdapter(list[PUser])
         typed.append(("pydantic TypeAdapter", lambda: adapter.validate_json(buf), None))
 
@@ -247,20 +266,7 @@ def one_record_rows(data: list[dict[str, Any]], missing: list[str]
            ("frostfork dataclass", lambda: ffjson.encode(dc_obj)),
            ("frostfork dict", lambda: ffjson.encode(rec))]
     if msgspec:
-        class MAddress(msgspec.Struct):
-            street: str
-            city: str
-            zip: str
-
-        class MUser(msgspec.Struct):
-            id: int
-            name: str
-            email: str
-            score: float
-            active: bool
-            address: MAddress
-            tags: list[str]
-
+        MUser = peer_models()["msgspec"]
         mdec = msgspec.json.Decoder(MUser)
         m_obj = mdec.decode(buf)
         typed.append(("msgspec Struct", lambda: mdec.decode(buf)))
@@ -273,20 +279,7 @@ def one_record_rows(data: list[dict[str, Any]], missing: list[str]
         enc.append(("orjson dataclass", lambda: orjson.dumps(dc_obj)))
         enc.append(("orjson dict", lambda: orjson.dumps(rec)))
     if pydantic:
-        class PAddress(pydantic.BaseModel):
-            street: str
-            city: str
-            zip: str
-
-        class PUser(pydantic.BaseModel):
-            id: int
-            name: str
-            email: str
-            score: float
-            active: bool
-            address: PAddress
-            tags: list[str]
-
+        PUser = peer_models()["pydantic"]
         typed.append(("pydantic model_validate_json", lambda: PUser.model_validate_json(buf)))
     untyped.append(("json (stdlib)", lambda: json.loads(buf)))
     return [("one record: decode + validate", [(a, f, ("decode", rec)) for a, f in typed]),
