@@ -369,26 +369,19 @@ void *ff_value_index(PyTypeObject *tp, PyObject *const *names, Py_ssize_t n, int
 /* The decoder's use of ff_value_index: a dataclass's fields stored straight
  * into a new instance's inline values instead of through a generic setattr
  * per field (a type lookup and a key-table search each, a third of the cost
- * of decoding into dataclasses). Not for a class with __post_init__ (kept
- * on the generic path). Leaves t->dc_keys NULL when it cannot be used. */
+ * of decoding into dataclasses); __post_init__, if any, runs after them
+ * (json/decode.c). Leaves t->dc_keys NULL when it cannot be used. */
 static void probe_inline_values(ff_type *t)
 {
     t->dc_keys = NULL;
     if (!PyType_Check(t->cls) || t->nfields < 1 || t->nfields > FF_VALUE_INDEX_MAX)
         return;
     PyTypeObject *tp = (PyTypeObject *)t->cls;
-    PyObject *post = PyUnicode_InternFromString("__post_init__");
-    if (!post) {
-        PyErr_Clear();
-        return;
-    }
-    int plain = _PyType_Lookup(tp, post) == NULL;
-    Py_DECREF(post);
     PyObject *names[FF_VALUE_INDEX_MAX];
     int ix[FF_VALUE_INDEX_MAX];
     for (Py_ssize_t i = 0; i < t->nfields; i++)
         names[i] = t->fields[i].name;
-    void *keys = plain ? ff_value_index(tp, names, t->nfields, ix) : NULL;
+    void *keys = ff_value_index(tp, names, t->nfields, ix);
     if (!keys)
         return;
     for (Py_ssize_t i = 0; i < t->nfields; i++)
