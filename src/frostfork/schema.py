@@ -129,7 +129,8 @@ class _Builder:
         """The root node, with model copies given their (by now complete) fields."""
         root = self.node(hint, where)
         for copy, original in self.model_copies:
-            copy.fields = original.fields
+            copy.fields, copy.late, copy.post_init = (original.fields, original.late,
+                                                      original.post_init)
         return root
 
     def node(self, hint: Any, where: str) -> Node:
@@ -263,7 +264,7 @@ class _Builder:
 
     def dataclass_late_fields(self, cls: type) -> list[Field]:
         """The init=False fields: never read from the input; the decoder sets those
-        with a default, as __init__ does, and the encoder writes them. InitVar
+        __init__ sets (after the others), and the encoder writes them. InitVar
         pseudo-fields are refused: the input has no place for __post_init__'s
         arguments."""
         initvar = getattr(dataclasses, "_FIELD_INITVAR", None)
@@ -272,16 +273,21 @@ class _Builder:
                 raise SchemaError(f"{cls.__name__}.{f.name}: InitVar fields are not supported "
                                   "(decoding cannot pass them to __post_init__)")
         hints = _type_hints(cls)
+        slots = "__slots__" in cls.__dict__
         out = []
         for f in dataclasses.fields(cls):
             if f.init:
                 continue
+            # __init__ sets such a field when it has a factory, or a plain default on
+            # a slots class; otherwise the class attribute holds the default, and so
+            # does nothing on the instance here
+            default = f.default if slots else dataclasses.MISSING
             try:  # its type only says whether it is Sensitive: nothing is validated
                 node = self.node(hints[f.name], f"{cls.__name__}.{f.name}")
             except (SchemaError, TypeError, KeyError):
                 node = tn.Node(tn.ANY)
             out.append(Field(f.name, node,
-                             default=tn.MISSING if f.default is dataclasses.MISSING else f.default,
+                             default=tn.MISSING if default is dataclasses.MISSING else default,
                              default_factory=None if f.default_factory is dataclasses.MISSING
                              else f.default_factory))
         return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import typing
 from typing import Annotated, Any, Literal, Optional, Union
 
 import pytest
@@ -64,12 +65,37 @@ def test_one_schema_per_hint_spelled_again() -> None:
     assert fj.schema_of(Union[int, str]) is not fj.schema_of(Union[str, int])
 
 
-def test_an_unhashable_hint_is_compiled_every_call() -> None:
-    meta = Annotated[int, Ge(1)]
+def test_metadata_equal_by_value_but_of_other_types_are_other_hints() -> None:
+    """Gt(5) == Gt(5.0) as objects, but they make different messages, and a
+    Decimal bound on a float is a different validator."""
+    from decimal import Decimal
+
+    from frostfork import Gt, MultipleOf
+
+    def annotated(tp: Any, *meta: Any) -> Any:
+        """A new Annotated object each call: typing's own cache would hand back the
+        first of two hints whose metadata compare equal (that is typing's doing)."""
+        return typing._AnnotatedAlias(tp, meta)  # type: ignore[attr-defined]
+
+    a, b = annotated(float, Gt(5)), annotated(float, Gt(5.0))
+    assert a == b and fj.schema_of(a) is not fj.schema_of(b)
+    assert fj.schema_of(a) is fj.schema_of(annotated(float, Gt(5)))
+    c = annotated(Decimal, MultipleOf(Decimal("0.5")))
+    d = annotated(Decimal, MultipleOf(0.5))
+    assert c == d and fj.schema_of(c) is not fj.schema_of(d)
+    assert fj.decode(b'"1.5"', type=c) == Decimal("1.5")
     unhashable = Annotated[int, [1]]  # metadata a dict cannot hold: ignored, as unknown metadata is
-    assert fj.decode(b"1", type=meta) == 1
     assert fj.decode(b"7", type=unhashable) == 7
-    assert fj.schema_of(unhashable) is not fj.schema_of(unhashable)
+    assert fj.schema_of(unhashable) is fj.schema_of(Annotated[int, [1]])
+
+
+def test_a_hint_too_deep_for_a_key_is_compiled_every_call() -> None:
+    hint: Any = int
+    for _ in range(40):
+        hint = list[hint]
+    text = b"[" * 40 + b"1" + b"]" * 40
+    assert fj.decode(text, type=hint) is not None
+    assert fj.schema_of(hint) is not fj.schema_of(hint)
 
 
 def test_no_type_is_any() -> None:

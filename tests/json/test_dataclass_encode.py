@@ -158,3 +158,26 @@ def test_field_counts_at_the_table_limits(n: int) -> None:
     cls = dataclasses.make_dataclass(f"F{n}", [(f"f{i}", int) for i in range(n)])
     check(cls(*range(n)))
     check(fj.decode(json.dumps({f"f{i}": i for i in range(n)}).encode(), type=cls))
+
+
+def test_a_value_that_changes_its_instance_mid_encode() -> None:
+    """Writing one field may run Python code (a set subclass's __iter__) that turns
+    the instance's __dict__ from split to combined, which frees the values array the
+    fields were being read from: the next field must be read from where it is now."""
+    @dataclasses.dataclass
+    class P:
+        a: object
+        b: object
+
+    class Meddling(set):  # type: ignore[type-arg]
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            target.__dict__[0] = "a non-str key makes the dict combined"
+            target.__dict__["b"] = ["replaced"]
+            return super().__iter__()
+
+    fj.encode(P(1, [2]))  # the class's field table, read in place
+    for with_dict in (False, True):
+        target = P(Meddling({1}), ["original " * 3])
+        if with_dict:
+            vars(target)
+        assert json.loads(fj.encode(target)) == {"a": [1], "b": ["replaced"]}

@@ -12,7 +12,9 @@ import sys
 import pytest
 
 import frostfork.json as fj
-from frostfork import ValidationError
+from typing import Annotated
+
+from frostfork import Title, ValidationError
 from frostfork.schema import SchemaError
 
 
@@ -127,3 +129,39 @@ def test_initvar_refused_at_compile() -> None:
 def test_encode_after_decode_keeps_late_fields() -> None:
     got = fj.decode(b'{"lo":2,"hi":7}', type=Span)
     assert json.loads(fj.encode(got)) == {"lo": 2, "hi": 7, "width": 5, "seen": []}
+
+
+def test_plain_init_false_default_stays_on_the_class_unless_slots() -> None:
+    """__init__ leaves an init=False field with a plain default to the class
+    attribute (so vars() does not show it), except on a slots class."""
+    @dataclasses.dataclass
+    class Plain:
+        a: int
+        kind: str = dataclasses.field(init=False, default="plain")
+
+    @dataclasses.dataclass(slots=True)
+    class Slotted:
+        a: int
+        kind: str = dataclasses.field(init=False, default="slotted")
+
+    got = fj.decode(b'{"a":1}', type=Plain)
+    assert vars(got) == vars(Plain(1)) == {"a": 1} and got.kind == "plain"
+    s = fj.decode(b'{"a":1}', type=Slotted)
+    assert (s.a, s.kind) == (1, "slotted")
+
+
+@dataclasses.dataclass
+class Tree:
+    """A recursive dataclass reached through Annotated: the copy of its node the
+    schema makes must carry __post_init__ and the init=False fields too."""
+    value: int
+    children: list[Annotated[Tree, Title("child")]] = dataclasses.field(default_factory=list)
+    size: int = dataclasses.field(init=False, default_factory=lambda: -1)
+
+    def __post_init__(self) -> None:
+        self.size = 1 + sum(c.size for c in self.children)
+
+
+def test_recursive_dataclass_through_annotated() -> None:
+    got = fj.decode(b'{"value":1,"children":[{"value":2,"children":[{"value":3}]}]}', type=Tree)
+    assert got.size == 3 and got.children[0].size == 2 and got.children[0].children[0].size == 1

@@ -29,14 +29,26 @@ static PyObject *leaf_key(PyObject *tp)
     return PyTuple_Pack(2, (PyObject *)Py_TYPE(tp), tp);
 }
 
+/* An item of Annotated metadata: its type and its repr. Constraint objects
+ * compare by value (Gt(5) == Gt(5.0), MultipleOf(0.5) == MultipleOf(Decimal
+ * ("0.5"))) where the validator they make differs; their repr keeps the
+ * value's type apart. */
+static PyObject *meta_key(PyObject *m)
+{
+    PyObject *r = PyObject_Repr(m);
+    PyObject *key = r ? PyTuple_Pack(2, (PyObject *)Py_TYPE(m), r) : NULL;
+    Py_XDECREF(r);
+    return key;
+}
+
 /* The items of a tuple of hints (__args__) or of metadata, each as its key,
  * written into key from position at. */
 static int put_keys(ff_state *st, PyObject *key, Py_ssize_t at, PyObject *items, int depth,
-                    int as_leaves)
+                    int as_meta)
 {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
         PyObject *item = PyTuple_GET_ITEM(items, i);
-        PyObject *k = as_leaves ? leaf_key(item) : hint_key(st, item, depth + 1);
+        PyObject *k = as_meta ? meta_key(item) : hint_key(st, item, depth + 1);
         if (!k)
             return -1;
         PyTuple_SET_ITEM(key, at + i, k);
@@ -48,8 +60,8 @@ static int put_keys(ff_state *st, PyObject *key, Py_ssize_t at, PyObject *items,
  * used: it compares unions as sets (Union[int, str] == Union[str, int],
  * also inside list[...]), but a union is tried in declaration order, and
  * Literal[1] == Literal[True]. So a generic hint is taken apart: (the
- * alias's type, its origin's key, its metadata (Annotated), each argument's
- * key), all in order; a class is itself. Costs a few attribute reads and
+ * alias's type, its origin's key, its metadata (Annotated, by repr), each
+ * argument's key), all in order; a class is itself. Costs a few attribute reads and
  * tuples, where formatting the hint (repr) costs microseconds. NULL with a
  * TypeError for a hint that cannot be a key (unhashable, too deep). */
 static PyObject *hint_key(ff_state *st, PyObject *tp, int depth)
@@ -104,8 +116,9 @@ static PyObject *schema_for(ff_state *st, PyObject *tp)
     PyObject *key = hint_key(st, tp, 0);
     PyObject *schema = key ? PyDict_GetItemWithError(st->schemas, key) : NULL;
     if (schema) {
+        Py_INCREF(schema); /* borrowed from the cache: owned before key goes */
         Py_DECREF(key);
-        return Py_NewRef(schema);
+        return schema;
     }
     if (PyErr_Occurred()) {
         if (!PyErr_ExceptionMatches(PyExc_TypeError)) {

@@ -931,8 +931,10 @@ static int dc_plain(ff_dec *d, const ff_type *t, PyTypeObject *tp)
     return 1;
 }
 
-/* The rest of what a dataclass's __init__ does: its init=False fields that
- * have a default are set (t->late holds them all), then __post_init__ runs. A ValueError or
+/* The rest of what a dataclass's __init__ does: the init=False fields it
+ * sets (a factory's value; a plain default only on a slots class, as the
+ * class attribute holds it otherwise) are set, after the others, then
+ * __post_init__ runs. A ValueError or
  * AssertionError from __post_init__ is the input's fault, reported like any
  * failed constraint (422 over HTTP, at the object's loc); anything else it
  * raises goes on as an error. Takes obj; returns it, or NULL. */
@@ -958,12 +960,14 @@ static PyObject *finish_dataclass(ff_dec *d, const ff_type *t, PyObject *obj)
         Py_DECREF(res);
         return obj;
     }
-    Py_DECREF(obj);
-    int value = PyErr_ExceptionMatches(PyExc_ValueError);
-    if (!value && !PyErr_ExceptionMatches(PyExc_AssertionError))
-        return NULL;
     PyObject *et, *ev, *tb;
-    PyErr_Fetch(&et, &ev, &tb);
+    PyErr_Fetch(&et, &ev, &tb); /* not pending while obj's deallocation may run code */
+    Py_DECREF(obj);
+    int value = PyErr_GivenExceptionMatches(et, PyExc_ValueError);
+    if (!value && !PyErr_GivenExceptionMatches(et, PyExc_AssertionError)) {
+        PyErr_Restore(et, ev, tb);
+        return NULL;
+    }
     PyErr_NormalizeException(&et, &ev, &tb);
     PyObject *msg = ev ? PyUnicode_FromFormat(value ? "Value error, %S" : "Assertion failed, %S", ev)
                        : NULL;

@@ -678,21 +678,31 @@ static PyObject *dict_field(PyObject *dict, Py_ssize_t *pos, PyObject *name)
     return Py_XNewRef(PyDict_GetItemWithError(dict, name));
 }
 
+/* The array o's fields are read from at their vix, found again for every
+ * field: writing the field before may have run Python code (a subclass's
+ * method, an Enum's value) that changed o, and a __dict__ that stops sharing
+ * the class's key table frees the array it had. NULL: read them otherwise.
+ * With dict NULL, the instance's inline values (no __dict__ object made). */
+static PyObject **values_now(PyObject *o, PyObject *dict, const enc_fields *fs)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    if (!fs->from_dict || !fs->dc_keys || ff_shared_keys(tp) != fs->dc_keys ||
+        ff_type_version(tp) != fs->version)
+        return NULL;
+    if (dict)
+        return ff_split_dict_values(dict, fs->dc_keys);
+    void *iv = ff_inline_values(o, 0);
+    return iv ? ff_values_array(iv) : NULL;
+}
+
 static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, enc *e)
 {
     int first = 1, all = (e->flags & FF_ENC_SENSITIVE) != 0;
-    PyObject *dict = NULL, **vals = NULL;
+    PyObject *dict = NULL, **vals;
     Py_ssize_t pos = 0;
-    if (fs->from_dict && ff_type_version(Py_TYPE(o)) == fs->version) {
-        void *iv = fs->dc_keys && ff_shared_keys(Py_TYPE(o)) == fs->dc_keys ? ff_inline_values(o, 0)
-                                                                             : NULL;
-        if (iv)
-            vals = ff_values_array(iv);
-        else if (!(dict = PyObject_GenericGetDict(o, NULL)))
-            return -1;
-        else if (fs->dc_keys)
-            vals = ff_split_dict_values(dict, fs->dc_keys);
-    }
+    if (fs->from_dict && ff_type_version(Py_TYPE(o)) == fs->version && !values_now(o, NULL, fs) &&
+        !(dict = PyObject_GenericGetDict(o, NULL)))
+        return -1;
     int rc = -1;
     if (put_char(out, '{') < 0)
         goto done;
@@ -705,7 +715,7 @@ static int put_model(ff_buf *out, PyObject *o, const enc_fields *fs, int depth, 
             v = Py_XNewRef(*(PyObject **)((char *)o + f->offset));
             if (!v)
                 continue; /* an unset slot */
-        } else if (vals) {
+        } else if ((vals = values_now(o, dict, fs))) {
             v = Py_XNewRef(vals[f->vix]); /* NULL (not set): getattr decides */
         } else if (dict && !(v = dict_field(dict, &pos, f->name)) && PyErr_Occurred()) {
             goto done;

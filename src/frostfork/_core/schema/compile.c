@@ -214,7 +214,10 @@ static int compile_field(compiler *c, ff_type *t, PyObject *f, ff_field *fd, PyO
     PyObject *def = fnode ? PyObject_GetAttrString(f, "default") : NULL;
     PyObject *fac = def ? PyObject_GetAttrString(f, "default_factory") : NULL;
     fd->name = fac ? PyObject_GetAttrString(f, "name") : NULL;
-    if (fd->name && PyUnicode_Check(fd->name)) {
+    if (fd->name && !PyUnicode_Check(fd->name))
+        PyErr_Format(PyExc_TypeError, "a field name must be a str, not %.100s",
+                     Py_TYPE(fd->name)->tp_name);
+    else if (fd->name) {
         PyUnicode_InternInPlace(&fd->name);
         fd->key = PyUnicode_AsUTF8AndSize(fd->name, &fd->key_len);
         fd->key_plain = fd->key != NULL;
@@ -281,9 +284,15 @@ static int compile_field_list(compiler *c, ff_type *t, PyObject *node, const cha
     Py_XDECREF(fields);
     if (!seq)
         return -1;
-    *count = PySequence_Fast_GET_SIZE(seq);
-    *out = PyMem_Calloc((size_t)*count + 1, sizeof(ff_field));
-    int rc = *out ? 0 : -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    *out = PyMem_Calloc((size_t)n + 1, sizeof(ff_field));
+    if (!*out) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    *count = n; /* only now: free_type walks this many entries */
+    int rc = 0;
     for (Py_ssize_t i = 0; rc == 0 && i < *count; i++)
         rc = compile_field(c, t, PySequence_Fast_GET_ITEM(seq, i), &(*out)[i], missing);
     Py_DECREF(seq);
@@ -327,8 +336,9 @@ done:
  * which is returned (NULL: no such layout, or a surprise). Found by setting
  * the names, in order, on a probe instance made as the decoder makes them
  * (object.__new__) and reading back the order its values array recorded;
- * a data descriptor on a name (a property, a slot), a dict materialised, a
- * count or value that does not match, all give NULL. Never raises: whatever
+ * a data descriptor on a name (a property, a slot), a __del__ (it would run
+ * on the probe), a dict materialised, a count or value that does not match,
+ * all give NULL. Never raises: whatever
  * goes wrong only loses the shortcut. Used by the decoder to store fields
  * and by the encoder to read them. */
 void *ff_value_index(PyTypeObject *tp, PyObject *const *names, Py_ssize_t n, int *ix)
@@ -336,8 +346,8 @@ void *ff_value_index(PyTypeObject *tp, PyObject *const *names, Py_ssize_t n, int
     if (!FF_HAVE_INLINE_VALUES || n < 1 || n > FF_VALUE_INDEX_MAX)
         return NULL;
     void *keys = ff_shared_keys(tp);
-    if (!keys)
-        return NULL;
+    if (!keys || tp->tp_finalize || tp->tp_del)
+        return NULL; /* (a __del__ would run on the blank probe instance) */
     int ok = 1;
     for (Py_ssize_t i = 0; ok && i < n; i++) {
         PyObject *descr = _PyType_Lookup(tp, names[i]); /* borrowed */
